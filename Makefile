@@ -1,0 +1,61 @@
+# Two commands set everything up on a fresh machine (README.md):
+#   make lab    create the locked environment and open JupyterLab on the quickstart
+#   make test   create the locked environment (test extras), the browser, and run every test
+# The environment is built by uv from uv.lock; uv itself is bootstrapped with pip into .venv-tools.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .venv-tools/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+CHROMIUM ?= /usr/bin/chromium
+PYTEST_ARGS ?=
+
+.PHONY: lab test env env-lab browser lint format bench demo clean
+
+$(UV):
+	$(PYTHON) -m venv .venv-tools
+	.venv-tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.synced-test: $(UV) uv.lock pyproject.toml
+	$(UV) sync --locked --all-extras
+	touch $@
+
+$(VENV)/.synced-lab: $(UV) uv.lock pyproject.toml
+	$(UV) sync --locked --extra lab
+	touch $@
+
+env: $(VENV)/.synced-test
+
+env-lab: $(VENV)/.synced-lab
+
+# Debian's chromium drives the real-browser tests (Playwright cannot download its own here).
+browser:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation; \
+	  else \
+	    echo "chromium is missing: run 'sudo apt-get install chromium' (the browser tests need it)"; exit 1; \
+	  fi; \
+	fi
+
+lab: env-lab
+	$(VENV)/bin/jupyter lab notebooks/00_quickstart.ipynb
+
+test: env browser
+	$(VENV)/bin/ruff check annotate tests bench
+	$(VENV)/bin/ruff format --check annotate tests bench
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: env
+	$(VENV)/bin/ruff check annotate tests bench
+
+format: env
+	$(VENV)/bin/ruff format annotate tests bench
+	$(VENV)/bin/ruff check --fix annotate tests bench
+
+bench: env
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .venv-tools .pytest_cache .ruff_cache

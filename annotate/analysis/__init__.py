@@ -1,0 +1,1 @@
+"""annotate.analysis (being built)."""

@@ -1,0 +1,1 @@
+"""annotate.codebook (being built)."""

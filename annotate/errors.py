@@ -1,0 +1,122 @@
+"""The one error catalogue of annotate (layer 0: imports nothing of annotate).
+
+Every user-facing error has a code (``E###``) and every warning a code (``W###``), banded by
+area: 1xx corpus and importers, 2xx codebook, 3xx label store and project, 4xx agreement and
+analysis, 5xx adjudication and export, 6xx widgets, 9xx CLI.
+
+A message says *what* was wrong, quoting the offending value and *where* (file, line, field),
+then *what to do*. Raise sites stay one line::
+
+    raise CorpusError(Errors.E101.format(path=path, line=12, problem="..."))
+
+The exception classes also inherit the closest builtin so that generic handlers keep working.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Any, ClassVar
+
+
+class _Catalogue(type):
+    """Metaclass: ``Errors.E101`` returns the template prefixed with its code."""
+
+    def __getattribute__(cls, name: str) -> Any:
+        value = super().__getattribute__(name)
+        if len(name) == 4 and name[0] in "EW" and name[1:].isdigit() and isinstance(value, str):
+            return f"[{name}] {value}"
+        return value
+
+
+class Errors(metaclass=_Catalogue):
+    """Error message templates, by code. Fill them with ``.format(**fields)``."""
+
+    # --- 1xx corpus and importers -----------------------------------------------------------
+    # (section: corpus)
+
+    # --- 2xx codebook -----------------------------------------------------------------------
+    # (section: codebook)
+
+    # --- 3xx label store and project ---------------------------------------------------------
+    # (section: store)
+
+    # --- 4xx agreement and analysis -----------------------------------------------------------
+    # (section: agreement)
+    # (section: analysis)
+
+    # --- 5xx adjudication and export ----------------------------------------------------------
+    # (section: export)
+
+    # --- 6xx widgets ----------------------------------------------------------------------------
+    # (section: widgets)
+
+    # --- 9xx command line -----------------------------------------------------------------------
+    E901 = "Path '{path}' does not exist. Check the path, or create it with `{hint}`."
+    E902 = "Option {option}: {problem}"
+
+
+class Warnings(metaclass=_Catalogue):
+    """Warning message templates, by code: ``warnings.warn(Warnings.W101.format(...))``."""
+
+    # (section: corpus)
+    # (section: codebook)
+    # (section: store)
+    # (section: agreement)
+    # (section: analysis)
+    # (section: export)
+    # (section: widgets)
+
+
+class AnnotateError(Exception):
+    """Base of every error annotate raises on purpose (the CLI prints these as one line)."""
+
+    #: optional structured detail (e.g. a DataFrame of failing rows for a rejected label batch)
+    failure_cases: Any = None
+    exit_code: ClassVar[int] = 1
+
+
+class CorpusError(AnnotateError, ValueError):
+    """A corpus or a source file could not be read or imported."""
+
+
+class CodebookError(AnnotateError, ValueError):
+    """A codebook file is invalid, or a code / value is not in the codebook."""
+
+
+class LabelStoreError(AnnotateError, ValueError):
+    """Label events were rejected, or the store on disk has a problem."""
+
+
+class ProjectError(AnnotateError, ValueError):
+    """A project folder or its plan is invalid."""
+
+
+class AgreementError(AnnotateError, ValueError):
+    """An agreement coefficient is undefined for the data (with the reason)."""
+
+
+class AnalysisError(AnnotateError, ValueError):
+    """An analysis cannot be computed on the given labels."""
+
+
+class ExportError(AnnotateError, ValueError):
+    """An export or adjudication step failed."""
+
+
+class WidgetError(AnnotateError, ValueError):
+    """The annotation widget was set up wrongly."""
+
+
+def catalogue() -> dict[str, str]:
+    """All codes and their raw templates (for tests and docs)."""
+    out: dict[str, str] = {}
+    for cls in (Errors, Warnings):
+        for name, value in vars(cls).items():
+            if len(name) == 4 and name[0] in "EW" and name[1:].isdigit():
+                out[name] = value
+    return out
+
+
+def template_fields(template: str) -> set[str]:
+    """The ``{placeholder}`` names a template needs."""
+    return {f for _, f, _, _ in string.Formatter().parse(template) if f}

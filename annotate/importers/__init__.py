@@ -1,0 +1,1 @@
+"""annotate.importers (being built)."""

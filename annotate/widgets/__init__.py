@@ -1,0 +1,1 @@
+"""annotate.widgets (being built)."""

@@ -1,0 +1,45 @@
+"""The error catalogue: unique codes, banded, every message actionable."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from annotate.errors import AnnotateError, Errors, Warnings, catalogue, template_fields
+
+BANDS = {
+    "1": "corpus",
+    "2": "codebook",
+    "3": "store",
+    "4": "agreement",
+    "5": "export",
+    "6": "widgets",
+    "9": "cli",
+}
+
+
+def test_errors_codes_are_banded() -> None:
+    for code in catalogue():
+        assert code[1] in BANDS, f"{code} is outside the bands of errors.py"
+
+
+def test_errors_prefix_with_code() -> None:
+    assert Errors.E901.startswith("[E901] ")
+
+
+@pytest.mark.parametrize("code", sorted(catalogue()))
+def test_errors_templates_fill(code: str) -> None:
+    template = catalogue()[code]
+    fields = {f: f"<{f}>" for f in template_fields(template)}
+    text = (Errors if code[0] == "E" else Warnings).__dict__[code].format(**fields)
+    assert text.strip() and not re.search(r"\{\w+\}", text)
+
+
+def test_errors_hierarchy_inherits_builtins() -> None:
+    from annotate import errors
+
+    for name in dir(errors):
+        obj = getattr(errors, name)
+        if isinstance(obj, type) and issubclass(obj, AnnotateError) and obj is not AnnotateError:
+            assert issubclass(obj, ValueError | KeyError | OSError), name
