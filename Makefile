@@ -43,16 +43,16 @@ lab: env-lab
 	$(VENV)/bin/jupyter lab notebooks/00_quickstart.ipynb
 
 test: env browser
-	$(VENV)/bin/ruff check annotate tests bench
-	$(VENV)/bin/ruff format --check annotate tests bench
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: env
-	$(VENV)/bin/ruff check annotate tests bench
+	$(VENV)/bin/ruff check .
 
 format: env
-	$(VENV)/bin/ruff format annotate tests bench
-	$(VENV)/bin/ruff check --fix annotate tests bench
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
 
 bench: env
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
