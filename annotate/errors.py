@@ -46,6 +46,30 @@ class Errors(metaclass=_Catalogue):
 
     # --- 5xx adjudication and export ----------------------------------------------------------
     # (section: export)
+    E501 = "Option {option}={value!r} is not known. Use one of: {allowed}."
+    E502 = (
+        "Export folder '{path}' exists already. Choose a new --out folder, or pass "
+        "overwrite=True (--overwrite) to replace it."
+    )
+    E503 = (
+        "Project '{path}' has no labels yet: nothing to export. Code some conversations in the "
+        "widget (notebooks/20_annotate.ipynb) or load labels with project.append()."
+    )
+    E504 = (
+        "Labels name codes that the project's codebook '{codebook}' v{version} does not have: "
+        "{codes}. Export with the codebook the labels were made with, or re-code these units."
+    )
+    E505 = (
+        "Labels were made with codebook version(s) {found}, but the project uses v{version}. "
+        "Export per version (filter project.labels() by codebook_version) or migrate the "
+        "labels with a recorded adjudication."
+    )
+    E506 = (
+        "No gold labels: the project has no adjudicated or agreed units for labels='gold'. "
+        "Use labels='majority' or labels='all', or adjudicate (notebooks/40_adjudicate.ipynb)."
+    )
+    E507 = "Annotator id '{annotator}' is reserved for adjudication; coders need another id."
+    E508 = "Unit {unit} has no disagreement to adjudicate for code '{code_id}'."
 
     # --- 6xx widgets ----------------------------------------------------------------------------
     # (section: widgets)
