@@ -33,6 +33,58 @@ class Errors(metaclass=_Catalogue):
 
     # --- 1xx corpus and importers -----------------------------------------------------------
     # (section: corpus)
+    E101 = "Source '{path}' does not exist. Check the path ({hint})."
+    E102 = (
+        "Unknown import format '{format}'. Available formats: {available}. "
+        "Pick one of them (CLI: `annotate import FORMAT SRC... --out DIR`)."
+    )
+    E103 = (
+        "Option '{option}' is not an option of format '{format}'. Its options: {available}. "
+        "Fix the option name (CLI: --option KEY=VALUE)."
+    )
+    E104 = "Option '{option}' of format '{format}' is '{value}': {problem}."
+    E105 = (
+        "No conversation could be imported from {sources} (format '{format}'): {reason}. "
+        "Check that the file really is in this format; see README.md, section Corpora."
+    )
+    E106 = "File '{path}' {problem} ({where}). {hint}"
+    E107 = (
+        "Output folder '{path}' already exists. Choose a new --out folder, or pass "
+        "overwrite=True (CLI: --overwrite) to replace it."
+    )
+    E108 = (
+        "Folder '{path}' is not a ConvoKit corpus: {problem}. A ConvoKit corpus folder holds "
+        "utterances.jsonl (with speakers.json and conversations.json); pass that folder."
+    )
+    E109 = (
+        "CSV '{path}': the mapping names column(s) {missing} that the file does not have. "
+        "Columns in the file: {available}. Fix the mapping (CLI: --map FIELD=COLUMN)."
+    )
+    E110 = (
+        "CSV import needs a column for {missing}. Mapping fields: {fields}. "
+        "Pass them, e.g. mapping={{'text': 'message'}} (CLI: --map text=message)."
+    )
+    E111 = (
+        "'{path}' is not a valid corpus folder: {problem}. Re-create it with "
+        "`annotate import FORMAT SRC --out DIR`, or check the path."
+    )
+    E112 = (
+        "Conversation '{conversation_id}' is not in corpus '{name}' ({n} conversations, "
+        "e.g. {examples}). Use corpus.conversation_ids for the ids that exist."
+    )
+    E113 = (
+        "Role mapping '{label}' -> '{role}': the target role must be one of "
+        "user, assistant, system, tool. Fix the roles option (CLI: --role LABEL=ROLE)."
+    )
+    E114 = (
+        "Could not write corpus folder '{path}': {problem}. Nothing was left behind; "
+        "check disk space and permissions."
+    )
+    E115 = (
+        "spaCy pipeline '{name}' cannot be loaded: {problem}. Use the default (blank English "
+        "with a sentencizer: nlp=None), or install that pipeline package."
+    )
+    E116 = "Source '{path}' is a {kind}; format '{format}' expects {expected}."
 
     # --- 2xx codebook -----------------------------------------------------------------------
     # (section: codebook)
@@ -83,6 +135,20 @@ class Warnings(metaclass=_Catalogue):
     """Warning message templates, by code: ``warnings.warn(Warnings.W101.format(...))``."""
 
     # (section: corpus)
+    W101 = (
+        "Imported {n_conversations} conversations ({n_turns} turns) from {sources}; "
+        "{n_problems} item(s) were skipped or repaired: {summary}. Counts by reason are in "
+        "manifest.json (skipped, repaired); see `annotate corpus info`."
+    )
+    W102 = (
+        "File '{path}' ends inside a record ({problem}) at line {line}: it looks cut off. "
+        "The {n} complete records before that point were imported; re-download the file "
+        "to get the rest."
+    )
+    W103 = (
+        "Person names were not masked: {problem}. Only emails, URLs, phone numbers, @handles "
+        "and IP addresses were masked; install a trained spaCy pipeline with NER to mask names."
+    )
     # (section: codebook)
     # (section: store)
     # (section: agreement)
