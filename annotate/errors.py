@@ -95,6 +95,42 @@ class Errors(metaclass=_Catalogue):
     # --- 4xx agreement and analysis -----------------------------------------------------------
     # (section: agreement)
     # (section: analysis)
+    E450 = (
+        "The labels hold {n} coders ({annotators}); an analysis needs one coder's labels or gold "
+        "labels. Pass annotator=ID (CLI: --annotator ID) or gold labels (--gold)."
+    )
+    E451 = "Annotator {annotator!r} has no labels here. Annotators in the labels: {available}."
+    E452 = (
+        "The labels table lacks column(s) {missing}. Expected the unit-labels table of "
+        "Project.unit_labels(): {expected}."
+    )
+    E453 = (
+        "Code(s) {codes} in the labels are not in codebook {codebook!r}. Available codes: "
+        "{available}. Analyse the labels with the codebook they were coded with."
+    )
+    E454 = (
+        "Code {code_id!r} has value(s) {values} that the codebook does not allow. Allowed values: "
+        "{allowed}. Check the labels or the codebook version."
+    )
+    E455 = (
+        "Cannot group by {by!r}: it is not 'role', a conversation-level code, a conversations "
+        "column or a key of conversations.meta. Available: {available}."
+    )
+    E456 = (
+        "Sequence query {query!r} uses {missing}, which codebook {codebook!r} does not have. "
+        "Available code ids: {available}. Pass queries= with (antecedent, consequent) codes of "
+        "your codebook."
+    )
+    E457 = (
+        "Unknown code or item {item!r} (an item is CODE or CODE=VALUE). Available: {available}."
+    )
+    E458 = "{analysis} needs {need}. {hint}"
+    E459 = (
+        "A comparison needs exactly two groups of {by!r}; found {found}. Pass groups=(A, B) "
+        "(CLI: choose two values)."
+    )
+    E460 = "Option {option}={value!r} is invalid: {problem}"
+    E461 = "No {unit}-level labels to analyse{detail}. Code some units first, or check the filters."
 
     # --- 5xx adjudication and export ----------------------------------------------------------
     # (section: export)
@@ -153,6 +189,10 @@ class Warnings(metaclass=_Catalogue):
     # (section: store)
     # (section: agreement)
     # (section: analysis)
+    W450 = (
+        "Skipped sequence quer(y/ies) {queries}: codebook {codebook!r} lacks {missing}. Pass "
+        "queries= with codes of your codebook to run them."
+    )
     # (section: export)
     # (section: widgets)
 
