@@ -88,12 +88,61 @@ class Errors(metaclass=_Catalogue):
 
     # --- 2xx codebook -----------------------------------------------------------------------
     # (section: codebook)
+    E201 = (
+        "Codebook '{path}' has {n} problem(s); fix each one (one per line below, with its field "
+        "path) and check again with `annotate codebook validate {path}`:\n{problems}"
+    )
+    E202 = (
+        "'{path}' is not a codebook: {problem}. A codebook is a YAML mapping with the keys id, "
+        "version, title, groups and codes (see codebooks/toy.yaml for a small complete one)."
+    )
+    E203 = (
+        "Code '{code_id}' is not in codebook '{codebook_id}' v{version}. Available codes: "
+        "{available}. Fix the code id, or list the codes with `annotate codebook validate FILE`."
+    )
+    E204 = (
+        "Value '{value}' is not allowed for code '{code_id}' ({level}). Allowed: {allowed}. {hint}"
+    )
+    E205 = (
+        "'{path}' is not valid YAML: {problem} at line {line}, column {column}. Fix the YAML "
+        "(indentation, a missing colon or an unclosed quote) and validate again."
+    )
+    E206 = "Codebook file '{path}' was not found. {hint}"
+    E207 = (
+        "Module(s) {unknown} requested but not declared in codebook '{codebook_id}'. Declared "
+        "modules: {available}. Pass one of these, 'all', or [] for the core codes only."
+    )
+    E208 = (
+        "'{path}' is not a REFI-QDA codebook (.qdc): {problem}. Export one from your QDA tool "
+        "with 'Export codebook' (REFI-QDA, urn:QDA-XML:codebook:1.0)."
+    )
+    E209 = "Unknown {what} '{value}'; expected one of: {available}."
 
     # --- 3xx label store and project ---------------------------------------------------------
     # (section: store)
 
     # --- 4xx agreement and analysis -----------------------------------------------------------
     # (section: agreement)
+    E400 = "{coefficient} is undefined for these data: {reason}."
+    E401 = (
+        "Value(s) {values} of code '{code_id}' are not in its value domain ({allowed}). Fix the "
+        "labels, or pass the codebook version they were coded with."
+    )
+    E402 = (
+        "The labels hold code(s) {codes} that are not in codebook '{codebook_id}'. Pass the "
+        "codebook the labels were coded with."
+    )
+    E403 = (
+        "The labels table lacks column(s) {missing}. Expected the unit-labels table of "
+        "Project.unit_labels(): {expected}."
+    )
+    E404 = "{option}={value!r} is not known. Use one of: {allowed}."
+    E405 = (
+        "{n} label(s) are duplicated for one (annotator, unit, code), e.g. {example}. Use "
+        "Project.unit_labels(), which keeps the latest label per unit."
+    )
+    E406 = "Reliability data must be {expected}; got {got}."
+    E407 = "No agreement row matches code={code_id!r}, role={role!r}. Rows: {available}."
     # (section: analysis)
     E450 = (
         "The labels hold {n} coders ({annotators}); an analysis needs one coder's labels or gold "
@@ -157,10 +206,36 @@ class Errors(metaclass=_Catalogue):
         "Use labels='majority' or labels='all', or adjudicate (notebooks/40_adjudicate.ipynb)."
     )
     E507 = "Annotator id '{annotator}' is reserved for adjudication; coders need another id."
-    E508 = "Unit {unit} has no disagreement to adjudicate for code '{code_id}'."
+    E509 = (
+        "Adjudicator id {adjudicator!r} is not valid: use lower-case letters, digits, '_', '.', "
+        "'-' (pattern {pattern})."
+    )
 
     # --- 6xx widgets ----------------------------------------------------------------------------
     # (section: widgets)
+    E601 = (
+        "Annotator '{annotator}' is not a coder of this project. Coders: {coders}. Pick one of "
+        "them, or add the coder with `project.add_coders(['{annotator}'])`."
+    )
+    E602 = (
+        "The queue of coder '{annotator}' is empty: no conversation is assigned to them. "
+        "Check the plan with `annotate project status DIR`."
+    )
+    E603 = "Conversation '{conversation_id}' is not in this coder's queue. Pick one from the list."
+    E604 = "Queue position {index} is out of range: the queue has {n} conversations (0-based)."
+    E605 = (
+        "Cannot set code '{code_id}' to {value!r} here ({problem}). Use a value and unit the "
+        "codebook allows for this code (press ? in the widget for its definition)."
+    )
+    E606 = (
+        "Saving failed; {n} change(s) are kept unsaved in this session and will be sent again "
+        "with your next change or with Retry. Store error: {error}"
+    )
+    E607 = "Skipping conversation '{conversation_id}' needs a reason: say briefly why."
+    E608 = (
+        "Project {project!r} is not a Project or a project folder. Open it with "
+        "`annotate.Project.open(DIR)` or pass the folder path."
+    )
 
     # --- 9xx command line -----------------------------------------------------------------------
     E901 = "Path '{path}' does not exist. Check the path, or create it with `{hint}`."
@@ -186,6 +261,10 @@ class Warnings(metaclass=_Catalogue):
         "and IP addresses were masked; install a trained spaCy pipeline with NER to mask names."
     )
     # (section: codebook)
+    W201 = (
+        "'{path}': {n} code(s) carry no annotate metadata (e.g. {examples}); they were imported "
+        "as binary turn codes for all roles. Check their level, unit and applies_to in the YAML."
+    )
     # (section: store)
     # (section: agreement)
     # (section: analysis)
