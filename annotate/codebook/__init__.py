@@ -1,1 +1,42 @@
-"""annotate.codebook (being built)."""
+"""annotate.codebook: the versioned, validated codebook (YAML) and its tools.
+
+``load_codebook(path)`` reads a YAML codebook, reports every problem at once, and returns an
+immutable :class:`Codebook` (docs/internals.md, "Codebook"). The tools: a printable manual
+(``render``), a version diff (``diff``), REFI-QDA codebook exchange (``refi``) and the JSON
+Schema of the format (``json_schema``).
+"""
+
+from __future__ import annotations
+
+from annotate.codebook.loader import codebook_from_data, load_codebook, parse_codebook
+from annotate.codebook.model import (
+    Code,
+    Codebook,
+    CodeValue,
+    Example,
+    Group,
+    Module,
+    NearMiss,
+    Version,
+)
+from annotate.codebook.paths import default_codebook_path, toy_codebook_path
+from annotate.codebook.rules import RESERVED_KEYS
+from annotate.codebook.schema import json_schema
+
+__all__ = [
+    "RESERVED_KEYS",
+    "Code",
+    "CodeValue",
+    "Codebook",
+    "Example",
+    "Group",
+    "Module",
+    "NearMiss",
+    "Version",
+    "codebook_from_data",
+    "default_codebook_path",
+    "json_schema",
+    "load_codebook",
+    "parse_codebook",
+    "toy_codebook_path",
+]

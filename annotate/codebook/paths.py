@@ -1,0 +1,45 @@
+"""Where the shipped codebooks live: the repository's ``codebooks/`` or, in an installed wheel,
+``annotate/_data/codebooks`` (pyproject force-includes the folder there)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from annotate.errors import CodebookError, Errors
+
+_PACKAGE = Path(__file__).resolve().parents[1]
+#: candidates, first existing wins: a source checkout, then the wheel's data folder
+CODEBOOK_DIRS = (_PACKAGE.parent / "codebooks", _PACKAGE / "_data" / "codebooks")
+
+DEFAULT_CODEBOOK = "sdt-socioaffective.yaml"
+TOY_CODEBOOK = "toy.yaml"
+
+
+def _shipped(name: str) -> Path:
+    for folder in CODEBOOK_DIRS:
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    raise CodebookError(
+        Errors.E206.format(
+            path=name,
+            hint="Looked in "
+            + " and ".join(str(d) for d in CODEBOOK_DIRS)
+            + "; reinstall annotate or pass the codebook path explicitly.",
+        )
+    )
+
+
+def default_codebook_path() -> Path:
+    """The default SDT socio-affective codebook file (``codebooks/sdt-socioaffective.yaml``)."""
+    return _shipped(DEFAULT_CODEBOOK)
+
+
+def toy_codebook_path() -> Path:
+    """The small toy codebook for tests, docs and the quickstart (``codebooks/toy.yaml``)."""
+    return _shipped(TOY_CODEBOOK)
+
+
+def schema_path() -> Path:
+    """The shipped JSON Schema of the codebook format (``schema/codebook.schema.json``)."""
+    return _shipped("schema/codebook.schema.json")
