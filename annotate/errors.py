@@ -260,6 +260,11 @@ class Warnings(metaclass=_Catalogue):
         "Person names were not masked: {problem}. Only emails, URLs, phone numbers, @handles "
         "and IP addresses were masked; install a trained spaCy pipeline with NER to mask names."
     )
+    W104 = (
+        "File '{path}' is not valid JSON from line {line} on ({problem}). The {n} complete "
+        "records before that point were imported and the rest of the file was not; fix the "
+        "file and import it again."
+    )
     # (section: codebook)
     W201 = (
         "'{path}': {n} code(s) carry no annotate metadata (e.g. {examples}); they were imported "
