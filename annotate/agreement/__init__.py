@@ -1,1 +1,27 @@
-"""annotate.agreement (being built)."""
+"""Inter-rater agreement: pure coefficient cores and the whole-codebook report.
+
+Cores (numpy, shapes in their docstrings): :func:`alpha` (Krippendorff; nominal, ordinal,
+interval, ratio, label sets), :func:`cohen_kappa`, :func:`scott_pi`, :func:`fleiss_kappa`,
+:func:`conger_kappa`, :func:`gwet_ac` (AC1/AC2), :func:`brennan_prediger`,
+:func:`percent_agreement`. The report: :func:`agreement` → :class:`AgreementReport`.
+"""
+
+from __future__ import annotations
+
+from annotate.agreement.alpha import AlphaParts, alpha, alpha_from_counts
+from annotate.agreement.gwet import Chance, brennan_prediger, gwet_ac, percent_agreement
+from annotate.agreement.kappa import cohen_kappa, conger_kappa, fleiss_kappa, scott_pi
+
+__all__ = [
+    "AlphaParts",
+    "Chance",
+    "alpha",
+    "alpha_from_counts",
+    "brennan_prediger",
+    "cohen_kappa",
+    "conger_kappa",
+    "fleiss_kappa",
+    "gwet_ac",
+    "percent_agreement",
+    "scott_pi",
+]
