@@ -1,1 +1,22 @@
-"""annotate.widgets (being built)."""
+"""annotate.widgets: the annotation widget (layer 5) and its headless session.
+
+``AnnotationSession`` (session.py) holds every rule and imports no widget library;
+``Annotator`` (annotator.py) is the anywidget view over it, imported lazily so that the
+session stays usable where anywidget is not installed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from annotate.widgets.session import AnnotationSession
+
+__all__ = ["AnnotationSession", "Annotator"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Annotator":
+        from annotate.widgets.annotator import Annotator
+
+        return Annotator
+    raise AttributeError(f"module 'annotate.widgets' has no attribute {name!r}")

@@ -1,0 +1,379 @@
+"""Headless annotation session: the coder's queue, navigation, labels, undo and saving.
+
+No ipywidgets here: the widget (annotator.py) is a thin view over an ``AnnotationSession``,
+and everything a coder can do is testable without a browser.
+
+Rules the session implements (README, section widget):
+
+* **Blind.** The session reads only this coder's own labels (``project.labels(annotator=me)``),
+  on the reliability sample and everywhere else.
+* **Saving.** Every change becomes one label event, appended at once with ``project.append``
+  (durable when it returns). If the store fails, the events stay in ``pending`` (and the change
+  stays visible) and are sent again, first, with the next change or on ``retry()``. Event ids are
+  made here, so a retry of an event the store did keep is dropped as a duplicate on reading.
+* **Done.** A conversation counts as done when the coder marks it done (``mark_done``), or moves
+  on with ``next(finish=True)`` after having reached its last turn; skipping (with a reason) also
+  finishes it. Resume opens the first conversation in the queue without ``_status`` done/skipped.
+* **Undo** restores the previous value of the last change made in the current conversation
+  (it writes a new event; the history keeps both).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from annotate.errors import Errors, WidgetError
+
+#: label key: (unit, conversation_id, turn_index or None, code_id)
+Key = tuple[str, str, int | None, str]
+FINISHED = ("done", "skipped")
+
+
+def new_event_id() -> str:
+    """A time-ordered unique id (UUIDv7 layout: 48-bit milliseconds, then random bits)."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms << 80) | (0x7 << 76) | ((rand >> 62) & 0xFFF) << 64 | (0b10 << 62)
+    value |= rand & ((1 << 62) - 1)
+    return str(uuid.UUID(int=value))
+
+
+class AnnotationSession:
+    """One coder's annotation session on a project.
+
+    Parameters
+    ----------
+    project : annotate.project.Project
+        The open project (corpus, codebook, queue, label store).
+    annotator : str
+        The coder's id; must be one of ``project.coders``.
+    session_id : str, optional
+        Recorded on every event; a new one per session by default.
+    clock : callable, optional
+        Monotonic seconds (tests pass a fake clock).
+
+    Raises
+    ------
+    WidgetError
+        E601 if ``annotator`` is not a coder of the project, E602 if the queue is empty.
+    """
+
+    def __init__(
+        self,
+        project: Any,
+        annotator: str,
+        *,
+        session_id: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        coders = list(project.coders)
+        if annotator not in coders:
+            raise WidgetError(Errors.E601.format(annotator=annotator, coders=", ".join(coders)))
+        self.project = project
+        self.codebook = project.codebook
+        self.annotator = annotator
+        self.session_id = session_id or f"s-{new_event_id()}"
+        self.queue: list[str] = list(project.queue(annotator))
+        if not self.queue:
+            raise WidgetError(Errors.E602.format(annotator=annotator))
+        self._clock = clock
+        self._labels: dict[Key, tuple[str, str | None]] = self._read_labels()
+        self.pending: list[dict[str, Any]] = []
+        self._undo: list[tuple[Key, tuple[str, str | None] | None]] = []
+        self.last_error: str | None = None
+        self.index = self.resume_index()
+        self._opened_at = clock()
+        self.reached_end = False
+
+    # --- reading ------------------------------------------------------------------------------
+    def _read_labels(self) -> dict[Key, tuple[str, str | None]]:
+        """This coder's current labels only (blind: other coders' labels are never read)."""
+        df = self.project.labels(annotator=self.annotator)
+        out: dict[Key, tuple[str, str | None]] = {}
+        if df is None or len(df) == 0:
+            return out
+        cols = ["unit", "conversation_id", "turn_index", "code_id", "value", "note"]
+        for unit, cid, ti, code_id, value, note in df[cols].itertuples(index=False):
+            out[(unit, cid, _int_or_none(ti), code_id)] = (_opt(value) or "", _opt(note))
+        return out
+
+    @property
+    def conversation_id(self) -> str:
+        """The id of the open conversation."""
+        return self.queue[self.index]
+
+    def turns(self, conversation_id: str | None = None) -> Any:
+        """The turns (DataFrame, by turn_index) of a conversation (default: the open one)."""
+        return self.project.corpus.conversation(conversation_id or self.conversation_id)
+
+    def meta(self, conversation_id: str | None = None) -> dict[str, Any]:
+        """The conversation's meta dict (``content_note`` etc.); empty when there is none."""
+        row = self.project.corpus.conversation_meta(conversation_id or self.conversation_id)
+        meta = row.get("meta") if isinstance(row, dict) else None
+        if isinstance(meta, str):
+            meta = json.loads(meta) if meta.strip() else {}
+        return meta if isinstance(meta, dict) else {}
+
+    def is_reliability(self, conversation_id: str | None = None) -> bool:
+        """Whether a conversation is in the reliability sample (cues are never shown there)."""
+        return bool(self.project.is_reliability(conversation_id or self.conversation_id))
+
+    def codes_for(self, unit: str, role: str | None = None) -> list[Any]:
+        """The codebook codes a coder may set on a unit (turn codes: for that role)."""
+        return list(self.codebook.codes_for(unit, role))
+
+    def status(self, conversation_id: str | None = None) -> str | None:
+        """``done``, ``skipped`` or None for a conversation."""
+        got = self._labels.get(
+            ("conversation", conversation_id or self.conversation_id, None, "_status")
+        )
+        return got[0] if got else None
+
+    def value(self, code_id: str, turn_index: int | None = None) -> str | None:
+        """The current value of a code on a unit of the open conversation (None: not set)."""
+        got = self._labels.get(self._key(code_id, turn_index))
+        return got[0] if got else None
+
+    def labels(self, conversation_id: str | None = None) -> dict[Key, tuple[str, str | None]]:
+        """Current labels (value, note) of one conversation, pending changes included."""
+        cid = conversation_id or self.conversation_id
+        return {k: v for k, v in self._labels.items() if k[1] == cid}
+
+    def progress(self) -> tuple[int, int]:
+        """(finished, total): conversations of the queue marked done or skipped."""
+        return sum(self.status(c) in FINISHED for c in self.queue), len(self.queue)
+
+    def resume_index(self) -> int:
+        """Position of the first conversation in the queue not yet done or skipped."""
+        for i, cid in enumerate(self.queue):
+            if self.status(cid) not in FINISHED:
+                return i
+        return len(self.queue) - 1
+
+    def elapsed_ms(self) -> int:
+        """Milliseconds since the open conversation was opened."""
+        return int((self._clock() - self._opened_at) * 1000)
+
+    # --- navigation ---------------------------------------------------------------------------
+    def goto(self, target: int | str) -> str:
+        """Open a conversation of the queue by position or id; returns its id."""
+        if isinstance(target, str):
+            if target not in self.queue:
+                raise WidgetError(Errors.E603.format(conversation_id=target))
+            target = self.queue.index(target)
+        if not 0 <= target < len(self.queue):
+            raise WidgetError(Errors.E604.format(index=target, n=len(self.queue)))
+        self.index = target
+        self._opened_at = self._clock()
+        self.reached_end = False
+        return self.conversation_id
+
+    def next(self, *, finish: bool = False) -> list[str]:
+        """Move to the next conversation; with ``finish`` (and the last turn reached) mark this
+        one done first. Returns the ids of the events written."""
+        ids: list[str] = []
+        if finish and self.reached_end and self.status() not in FINISHED:
+            ids = self.mark_done()
+        if self.index + 1 < len(self.queue):
+            self.goto(self.index + 1)
+        return ids
+
+    def focus(self, turn_index: int) -> None:
+        """Record that the coder focused a turn (reaching the last one allows ``finish``)."""
+        last = len(self.turns()) - 1
+        if int(turn_index) >= last:
+            self.reached_end = True
+
+    def previous(self) -> None:
+        """Move to the previous conversation of the queue (stays at the first)."""
+        if self.index > 0:
+            self.goto(self.index - 1)
+
+    # --- changes ------------------------------------------------------------------------------
+    def set(
+        self,
+        code_id: str,
+        value: str | list[str] | None,
+        *,
+        turn_index: int | None = None,
+        note: str | None = None,
+        elapsed_ms: int | None = None,
+    ) -> list[str]:
+        """Set (or, with ``value=None``, clear) a code on a unit of the open conversation.
+
+        Parameters
+        ----------
+        code_id : str
+            A codebook code, or a system code (``_status``, ``_flag``, ``_memo``).
+        value : str, list of str or None
+            A value id; a list for set codes (stored as a sorted JSON list); None clears.
+        turn_index : int, optional
+            The turn; None for the conversation unit.
+        note : str, optional
+            Stored in the event's note (skip reason, flag reason).
+        elapsed_ms : int, optional
+            Time on the unit before this change (the front end knows the focus); by default
+            the time since the conversation was opened.
+
+        Returns
+        -------
+        list of str
+            Ids of every event the store acknowledged (pending ones from earlier included).
+
+        Raises
+        ------
+        WidgetError
+            E605 for a value the code does not allow, E606 when the store failed (the change
+            is kept in ``pending`` and retried with the next change).
+        """
+        key = self._key(code_id, turn_index)
+        value = self._checked(code_id, value, turn_index)
+        old = self._labels.get(key)
+        self._undo.append((key, old))
+        return self._write(key, value, note, elapsed_ms)
+
+    def toggle(self, code_id: str, *, turn_index: int | None = None, **kw: Any) -> list[str]:
+        """Switch a binary code on (its present value) or off (a ``clear`` event)."""
+        code = self.codebook.code(code_id)
+        on = self.value(code_id, turn_index) == code.present_value
+        return self.set(code_id, None if on else code.present_value, turn_index=turn_index, **kw)
+
+    def memo(self, text: str, *, turn_index: int | None = None, **kw: Any) -> list[str]:
+        """Write (or, when empty, clear) the memo of a unit."""
+        text = (text or "").strip()
+        return self.set("_memo", text or None, turn_index=turn_index, **kw)
+
+    def flag(self, on: bool = True, *, note: str | None = None, **kw: Any) -> list[str]:
+        """Flag a unit for discussion (or remove the flag)."""
+        return self.set("_flag", "1" if on else None, note=note, **kw)
+
+    def mark_done(self, **kw: Any) -> list[str]:
+        """Mark the open conversation done (``_status`` = done)."""
+        return self.set("_status", "done", **kw)
+
+    def skip(self, reason: str, **kw: Any) -> list[str]:
+        """Skip the open conversation with a reason (``_status`` = skipped, note = reason)."""
+        if not (reason or "").strip():
+            raise WidgetError(Errors.E607.format(conversation_id=self.conversation_id))
+        return self.set("_status", "skipped", note=reason.strip(), **kw)
+
+    def undo(self) -> list[str]:
+        """Undo the last change made in the open conversation; [] when there is none."""
+        for pos in range(len(self._undo) - 1, -1, -1):
+            key, old = self._undo[pos]
+            if key[1] == self.conversation_id:
+                del self._undo[pos]
+                value, note = old if old else (None, None)
+                return self._write(key, value, note, None)
+        return []
+
+    def retry(self) -> list[str]:
+        """Send the pending events again; returns the acknowledged ids."""
+        return self._flush()
+
+    # --- internals ----------------------------------------------------------------------------
+    def _key(self, code_id: str, turn_index: int | None) -> Key:
+        unit = "conversation" if turn_index is None else "turn"
+        return (
+            unit,
+            self.conversation_id,
+            None if turn_index is None else int(turn_index),
+            code_id,
+        )
+
+    def _checked(self, code_id: str, value: Any, turn_index: int | None) -> str | None:
+        """Validate before anything is queued, so a bad value never blocks the pending queue."""
+        if isinstance(value, list | tuple):
+            value = json.dumps(sorted(str(v) for v in value))
+        if code_id.startswith("_"):
+            ok = code_id in ("_memo", "_flag") or (
+                code_id == "_status" and turn_index is None and value in (*FINISHED, None)
+            )
+            if not ok:
+                raise WidgetError(
+                    Errors.E605.format(code_id=code_id, value=value, problem="system")
+                )
+            return value
+        code = self.codebook.code(code_id)
+        unit = "conversation" if turn_index is None else "turn"
+        if code.unit != unit:
+            raise WidgetError(Errors.E605.format(code_id=code_id, value=value, problem=unit))
+        if value is not None:
+            if code.level == "set":
+                for v in json.loads(value):
+                    code.check_value(v)
+            else:
+                code.check_value(value)
+        return value
+
+    def _write(
+        self, key: Key, value: str | None, note: str | None, elapsed_ms: int | None
+    ) -> list[str]:
+        unit, cid, turn_index, code_id = key
+        event = {
+            "event_id": new_event_id(),
+            "annotator_id": self.annotator,
+            "session_id": self.session_id,
+            "unit": unit,
+            "conversation_id": cid,
+            "turn_index": turn_index,
+            "code_id": code_id,
+            "value": value,
+            "op": "clear" if value is None else "set",
+            "codebook_id": self.codebook.id,
+            "codebook_version": self.codebook.version,
+            "created_at": datetime.now(UTC),
+            "elapsed_ms": int(self.elapsed_ms() if elapsed_ms is None else elapsed_ms),
+            "context": "full",
+            "note": note,
+        }
+        if value is None:
+            self._labels.pop(key, None)
+        else:
+            self._labels[key] = (value, note)
+        self.pending.append(event)
+        return self._flush()
+
+    def _flush(self) -> list[str]:
+        """Append every pending event; on failure keep them all and raise E606."""
+        if not self.pending:
+            return []
+        batch = list(self.pending)
+        try:
+            self.project.append(batch)
+        except Exception as err:  # any store failure: keep the events, tell the coder
+            self.last_error = f"{type(err).__name__}: {err}"
+            raise WidgetError(Errors.E606.format(n=len(batch), error=self.last_error)) from err
+        del self.pending[: len(batch)]
+        self.last_error = None
+        return [e["event_id"] for e in batch]
+
+    def pending_keys(self) -> set[Key]:
+        """Keys of the changes not yet acknowledged by the store."""
+        return {
+            (e["unit"], e["conversation_id"], e["turn_index"], e["code_id"]) for e in self.pending
+        }
+
+
+def _opt(value: Any) -> str | None:
+    """A string, or None for null-likes (None, NaN, pandas NA)."""
+    if value is None:
+        return None
+    try:
+        if value != value:  # NaN
+            return None
+    except TypeError:  # pandas NA compares ambiguously
+        return None
+    return str(value)
+
+
+def _int_or_none(value: Any) -> int | None:
+    """turn_index from a DataFrame cell (Int32 with NA, float with NaN, or int)."""
+    text = _opt(value)
+    return None if text is None else int(float(text))
