@@ -120,6 +120,62 @@ class Errors(metaclass=_Catalogue):
 
     # --- 3xx label store and project ---------------------------------------------------------
     # (section: store)
+    E301 = (
+        "{n} of {total} label event(s) rejected; nothing was written. First problem, row "
+        "{row}: {reason}. The error's failure_cases table lists every rejected row with a "
+        "reason column; fix those rows and append the batch again."
+    )
+    E302 = (
+        "Label events must be a DataFrame, a list of dicts or one dict; got {got}. Give one "
+        "row per event with the columns {columns}."
+    )
+    E303 = (
+        "Label events have unknown column(s) {unknown}; nothing was written. The label event "
+        "columns are {columns}. Rename or drop the others and append again."
+    )
+    E304 = (
+        "Label store folder '{path}' {problem}. Check that the folder exists and that you may "
+        "write to it (on a shared JupyterHub folder: group-writable, setgid; see the README)."
+    )
+    E305 = (
+        "The label store at '{path}' kept changing while it was read ({tries} attempts, files "
+        "were folded away under the reader). Read again; no label is lost."
+    )
+    E310 = (
+        "'{path}' already holds a project (project.json). Open it with Project.open('{path}'), "
+        "or give an empty or new folder."
+    )
+    E311 = (
+        "'{path}' is not an annotate project: {problem}. Create one with `annotate project "
+        "init {path} --corpus CORPUS --codebook FILE --coders a,b`."
+    )
+    E312 = "Project plan: {option}={value!r} is not valid: {problem}"
+    E313 = (
+        "Coder id {value!r} ({where}) is not valid: use 1-64 characters of lower-case letters, "
+        "digits, '_', '.' or '-', starting with a letter or digit (e.g. 'alice', 'coder_2')."
+    )
+    E314 = (
+        "'{annotator}' is not a coder of the project at '{path}'. Coders: {available}. Add a "
+        "coder with p.add_coders(['{annotator}'])."
+    )
+    E315 = (
+        "Blind mode: the session of coder '{coder}' may not read the labels of {other}. Read "
+        "your own with p.labels(annotator='{coder}'), or open the project without coder= "
+        "(e.g. to compute agreement) once coding is finished."
+    )
+    E316 = (
+        "The corpus of the project at '{project}' was not found at '{path}'. Move it back, or "
+        "open the project with Project.open('{project}', corpus='NEW/PATH')."
+    )
+    E317 = (
+        "The frozen codebook '{path}' of the project changed after the project was created "
+        "(hash {found}, recorded {expected}). Restore the file; code with a new codebook "
+        "version in a new project."
+    )
+    E318 = (
+        "Conversation id(s) {ids} are not in the corpus at '{path}'. Pass ids of that corpus, "
+        "or re-import the corpus with the new conversations first."
+    )
 
     # --- 4xx agreement and analysis -----------------------------------------------------------
     # (section: agreement)
@@ -271,6 +327,25 @@ class Warnings(metaclass=_Catalogue):
         "as binary turn codes for all roles. Check their level, unit and applies_to in the YAML."
     )
     # (section: store)
+    W301 = (
+        "Skipped '{path}' in the label store: {problem}. It is not a complete label file (a "
+        "half-written, damaged or foreign file) and none of its rows were read; move it out "
+        "of the store folder (keep a copy if it may hold labels)."
+    )
+    W302 = (
+        "Leftover temporary file '{path}' in the label store ({minutes} min old): a save was "
+        "interrupted before it finished, so it holds no acknowledged label and was ignored. "
+        "Compaction deletes it after an hour; you may delete it."
+    )
+    W303 = (
+        "The corpus at '{path}' changed since the project was created ({detail}). Labels point "
+        "at conversation ids and turn indexes: check that they still match, and call "
+        "p.add_conversations() to assign new conversations."
+    )
+    W304 = (
+        "Compaction of the label store at '{path}' did not run: {problem}. No label is lost "
+        "(the part files stay and are read as they are); it is tried again later."
+    )
     # (section: agreement)
     # (section: analysis)
     W450 = (
