@@ -7,13 +7,14 @@ The loader gathers every problem of a file (shape, references, levels, keys) and
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from annotate.codebook import schema
 from annotate.codebook.model import (
@@ -26,7 +27,7 @@ from annotate.codebook.model import (
     NearMiss,
     Version,
 )
-from annotate.codebook.rules import Problem, check_codebook, format_path
+from annotate.codebook.rules import UNKNOWN, Problem, check_codebook, format_path
 from annotate.codebook.yamlio import YamlSyntaxError, read_yaml
 from annotate.errors import CodebookError, Errors
 from annotate.types import FilePath
@@ -145,10 +146,32 @@ def _validate(data: dict[str, Any], problems: list[Problem]) -> schema.CodebookS
         for i, raw in enumerate(raw_codes):
             try:
                 codes[i] = schema.CodeSpec.model_validate(raw)
-            except ValidationError:
-                continue  # already reported by the whole-file validation
+            except ValidationError as err:  # reported already; check what is well formed
+                if isinstance(raw, dict):
+                    codes[i] = _partial_code(raw, {e["loc"][0] for e in err.errors() if e["loc"]})
     check_codebook(data, codes, problems)
     return spec
+
+
+def _partial_code(raw: dict[str, Any], bad: set[Any]) -> schema.CodeSpec:
+    """A code whose invalid (or missing required) fields are UNKNOWN, the rest validated."""
+    values: dict[str, Any] = {}
+    for name, info in schema.CodeSpec.model_fields.items():
+        if name in bad or (name not in raw and info.is_required()):
+            values[name] = UNKNOWN
+        elif name in raw:
+            values[name] = _field_adapter(name).validate_python(raw[name])
+        else:
+            values[name] = info.get_default(call_default_factory=True)
+    return schema.CodeSpec.model_construct(**values)
+
+
+@functools.cache
+def _field_adapter(name: str) -> TypeAdapter[Any]:
+    info = schema.CodeSpec.model_fields[name]
+    if not info.metadata:
+        return TypeAdapter(info.annotation)
+    return TypeAdapter(Annotated[info.annotation, *info.metadata])
 
 
 _MODELS: dict[str, type[schema.BaseModel]] = {
@@ -189,7 +212,7 @@ def _message(e: dict[str, Any], loc: tuple[Any, ...]) -> str:
         limit = e.get("ctx", {}).get("max_length")
         return f"'{value}' is too long (at most {limit} character(s))"
     if kind == "too_short":
-        return f"must be a non-empty list, got {got}"
+        return "must be a non-empty list" + (", got an empty list" if value == [] else "")
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         return f"must be a mapping (key: value), got {got}"
     if kind == "list_type":
@@ -216,7 +239,7 @@ def _describe(value: Any) -> str:
 
 def _report(source: str, problems: list[Problem], lines: dict[tuple[Any, ...], int]) -> str:
     rows = []
-    for loc, message in problems:
+    for loc, message in sorted(problems, key=lambda p: _line(p[0], lines) or 0):
         line = _line(loc, lines)
         where = f" (line {line})" if line else ""
         rows.append(f"{source}: {format_path(loc)}: {message}{where}")

@@ -20,6 +20,20 @@ RESERVED_KEYS = frozenset("jknpu?123456789")
 Problem = tuple[tuple[Any, ...], str]
 
 
+class _Unknown:
+    """Stands for a field whose own shape was invalid (already reported): checks skip it."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Any = _Unknown()
+
+
+def _known(*values: Any) -> bool:
+    return all(v is not UNKNOWN for v in values)
+
+
 def check_codebook(
     data: dict[str, Any], codes: dict[int, CodeSpec], problems: list[Problem]
 ) -> None:
@@ -67,23 +81,39 @@ def check_code(
     groups: set[str],
     modules: set[str],
 ) -> None:
-    """Check one code: references, roles, values against the level, cues."""
-    for j, tag in enumerate(code.group):
-        if tag not in groups:
-            problems.append(
-                (
-                    (*path, "group", j),
-                    f"group '{tag}' is not declared; declared groups: {_names(groups)}",
-                )
-            )
-    _unique((*path, "group"), code.group, problems, what="group tag")
-    if code.module is not None and code.module not in modules:
+    """Check one code: references, roles, values against the level, cues.
+
+    Fields set to ``UNKNOWN`` (their shape was invalid and already reported) are skipped.
+    """
+    if _known(code.group):
+        _check_groups(code.group, (*path, "group"), groups, problems)
+    if _known(code.module) and code.module is not None and code.module not in modules:
         problems.append(
             (
                 (*path, "module"),
                 f"module '{code.module}' is not declared; declared modules: {_names(modules)}",
             )
         )
+    if _known(code.applies_to, code.unit):
+        _check_roles(code, path, problems)
+    if _known(code.values, code.level):
+        _check_values(code, path, problems)
+    if _known(code.cues):
+        _check_cues(code.cues or [], (*path, "cues"), problems)
+
+
+def _check_groups(
+    tags: list[str], path: tuple[Any, ...], groups: set[str], problems: list[Problem]
+) -> None:
+    for j, tag in enumerate(tags):
+        if tag not in groups:
+            problems.append(
+                ((*path, j), f"group '{tag}' is not declared; declared groups: {_names(groups)}")
+            )
+    _unique(path, tags, problems, what="group tag")
+
+
+def _check_roles(code: CodeSpec, path: tuple[Any, ...], problems: list[Problem]) -> None:
     if code.applies_to is not None:
         if not code.applies_to:
             problems.append(
@@ -98,8 +128,6 @@ def check_code(
                 "e.g. [assistant] or [user]",
             )
         )
-    _check_values(code, path, problems)
-    _check_cues(code.cues or [], (*path, "cues"), problems)
 
 
 def _check_values(code: CodeSpec, path: tuple[Any, ...], problems: list[Problem]) -> None:
@@ -161,7 +189,7 @@ def _check_cues(cues: list[Any], path: tuple[Any, ...], problems: list[Problem])
 def _check_keys(codes: dict[int, CodeSpec], problems: list[Problem]) -> None:
     seen: dict[tuple[str, str], str] = {}
     for i, code in sorted(codes.items()):
-        if code.key is None:
+        if code.key is None or not _known(code.key, code.unit):
             continue
         path = ("codes", i, "key")
         if code.key in RESERVED_KEYS:

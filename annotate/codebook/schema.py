@@ -8,15 +8,31 @@ Schema (shipped as ``codebooks/schema/codebook.schema.json``).
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 #: ids of codebooks, codes, groups and modules
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
 
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN, max_length=64)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+#: a value or label: YAML numbers are accepted and read as their text (``1`` -> ``"1"``)
+Scalar = Annotated[
+    Text,
+    BeforeValidator(
+        lambda v: str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+    ),
+    WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1}, {"type": "number"}]}),
+]
 Role = Literal["user", "assistant", "system", "tool"]
 
 
@@ -59,8 +75,8 @@ class NearMissSpec(_Strict):
 class ValueSpec(_Strict):
     """One value of a code (numbers in YAML become strings)."""
 
-    value: Text
-    label: Text
+    value: Scalar
+    label: Scalar
     definition: Text | None = None
 
 
@@ -97,10 +113,7 @@ class CodebookSpec(_Strict):
 
     model_config = ConfigDict(
         title="annotate codebook",
-        json_schema_extra={
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": "https://annotate.invalid/codebook.schema.json",
-        },
+        json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
     )
 
     id: Id
@@ -115,5 +128,16 @@ class CodebookSpec(_Strict):
 
 
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of a codebook file, generated from the model."""
+    """The JSON Schema (draft 2020-12) of a codebook file, generated from the model.
+
+    Editors (VS Code's YAML extension, PyCharm) use it for completion and checks: add
+    ``# yaml-language-server: $schema=<path>/codebook.schema.json`` as the first line of a
+    codebook. The rules between parts (unique ids, declared groups, values per level, keys) are
+    beyond JSON Schema; ``annotate codebook validate`` checks them.
+    """
     return CodebookSpec.model_json_schema()
+
+
+def json_schema_text() -> str:
+    """The JSON Schema as the text shipped in ``codebooks/schema/codebook.schema.json``."""
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
