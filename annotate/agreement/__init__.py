@@ -11,10 +11,13 @@ from __future__ import annotations
 from annotate.agreement.alpha import AlphaParts, alpha, alpha_from_counts
 from annotate.agreement.gwet import Chance, brennan_prediger, gwet_ac, percent_agreement
 from annotate.agreement.kappa import cohen_kappa, conger_kappa, fleiss_kappa, scott_pi
+from annotate.agreement.report import AgreementReport, agreement
 
 __all__ = [
+    "AgreementReport",
     "AlphaParts",
     "Chance",
+    "agreement",
     "alpha",
     "alpha_from_counts",
     "brennan_prediger",

@@ -1,0 +1,186 @@
+"""The numbers of one report row: alpha (+ bootstrap interval) and companion coefficients.
+
+Which coefficient at which level (README, section Agreement):
+
+| codebook level | alpha metric | companions' weights (AC, BP, Fleiss, Cohen) |
+|---|---|---|
+| binary, nominal | nominal | identity (AC1, unweighted κ) |
+| ordinal | Krippendorff's ordinal (codebook order, unused ranks kept) | linear on ranks (AC2) |
+| interval | interval (numeric values) | quadratic on the values (AC2) |
+| set | MASI (Passonneau 2006) | none: only percent agreement (exact set equality) |
+
+Percent agreement is always exact agreement. ``q`` for AC1/AC2 and Brennan–Prediger is the
+number of values the codebook defines for the code, used or not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from annotate.agreement._build import RowData
+from annotate.agreement._matrix import coincidences, value_counts
+from annotate.agreement.alpha import alpha_from_coincidences
+from annotate.agreement.bootstrap import bootstrap_alpha, row_seed
+from annotate.agreement.distances import delta, set_delta
+from annotate.agreement.distances import weights as weight_matrix
+from annotate.agreement.gwet import (
+    brennan_prediger_from_counts,
+    gwet_ac_from_counts,
+    observed_agreement,
+)
+from annotate.agreement.kappa import cohen_kappa, fleiss_kappa_from_counts
+from annotate.errors import AgreementError
+
+#: Krippendorff (2004, 2019, Content Analysis §12.4): rely on alpha >= .800; .667 <= alpha <
+#: .800 only for tentative conclusions; below .667 do not rely on the variable
+RELIABLE, TENTATIVE = 0.800, 0.667
+METRIC = {"binary": "nominal", "nominal": "nominal", "ordinal": "ordinal"}
+METRIC |= {"interval": "interval", "set": "masi"}
+WEIGHTS = {"binary": "identity", "nominal": "identity", "ordinal": "linear"}
+WEIGHTS |= {"interval": "quadratic", "set": None}
+
+
+def flag(value: float) -> str:
+    """Krippendorff's customary thresholds: reliable / tentative / unreliable / undefined.
+
+    >>> [flag(v) for v in (0.81, 0.8, 0.7, 0.5, float("nan"))]
+    ['reliable', 'reliable', 'tentative', 'unreliable', 'undefined']
+    """
+    if value != value:
+        return "undefined"
+    if value >= RELIABLE:
+        return "reliable"
+    return "tentative" if value >= TENTATIVE else "unreliable"
+
+
+def scores_of(row: RowData) -> np.ndarray | None:
+    """Numeric value of each domain value (interval codes), else None."""
+    if row.code.level == "interval":
+        return np.array([float(v) for v in row.domain])
+    return None
+
+
+def delta_of(row: RowData, counts: np.ndarray, set_distance: str = "masi") -> np.ndarray:
+    """Squared differences for the row's metric over its domain."""
+    level = row.code.level
+    q = len(row.domain)
+    if level == "set":
+        return set_delta(row.domain, set_distance)
+    o = coincidences(counts)
+    return delta(METRIC[level], q, marginals=o.sum(axis=1), scores=scores_of(row))
+
+
+def row_alpha(row: RowData, codes: np.ndarray | None = None, set_distance: str = "masi") -> float:
+    """Alpha of the row (or of a column subset ``codes`` of its data); raises if undefined."""
+    codes = row.codes if codes is None else codes
+    counts = value_counts(codes, len(row.domain))
+    d = delta_of(row, counts, set_distance)
+    return float(alpha_from_coincidences(coincidences(counts), d))
+
+
+def _try(fn: Any, reasons: list[str], name: str) -> float:
+    try:
+        return float(fn())
+    except AgreementError as exc:
+        reasons.append(f"{name}: {str(exc).split(': ', 1)[-1].rstrip('.')}")
+        return float("nan")
+
+
+def _distribution(row: RowData, n_c: np.ndarray) -> dict[str, float]:
+    total = n_c.sum()
+    if total == 0:
+        return {}
+    names = [_label(v) for v in row.domain]
+    return {k: round(float(v / total), 4) for k, v in zip(names, n_c, strict=True) if v > 0}
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, frozenset):
+        return "[" + ",".join(sorted(map(str, value))) + "]"
+    return str(value)
+
+
+def compute_row(
+    row: RowData, *, n_boot: int, seed: int | None, set_distance: str = "masi"
+) -> dict[str, Any]:
+    """The table row of one (code, unit, role)."""
+    code = row.code
+    out: dict[str, Any] = {
+        "code_id": code.id,
+        "unit": row.unit,
+        "role": row.role,
+        "level": code.level,
+        "metric": set_distance if code.level == "set" else METRIC[code.level],
+        "weights": WEIGHTS[code.level],
+    }
+    nan = float("nan")
+    stats = dict.fromkeys(
+        ("alpha", "alpha_low", "alpha_high", "percent_agreement", "gwet_ac"), nan
+    ) | dict.fromkeys(("brennan_prediger", "fleiss_kappa", "cohen_kappa", "prevalence"), nan)
+    if row.reason:
+        return (
+            out
+            | {"n_units": 0, "n_coders": 0, "n_pairable": 0}
+            | stats
+            | {
+                "distribution": {},
+                "n_boot_undefined": 0,
+                "flag": "undefined",
+                "reason": row.reason,
+            }
+        )
+    q = len(row.domain)
+    counts = value_counts(row.codes, q)
+    m = counts.sum(axis=1)
+    pair = m >= 2
+    coded_pairable = (row.codes[pair] >= 0).any(axis=0)
+    o = coincidences(counts)
+    n_c = o.sum(axis=1)
+    reasons: list[str] = []
+    d = delta_of(row, counts, set_distance)
+    stats["alpha"] = _try(lambda: alpha_from_coincidences(o, d), reasons, "alpha")
+    if code.level == "binary" and n_c.sum() > 0:
+        stats["prevalence"] = float(n_c[1] / n_c.sum())
+    stats["percent_agreement"] = _try(
+        lambda: observed_agreement(counts, np.eye(q), "Percent agreement"), [], "%"
+    )
+    n_undefined = 0
+    if WEIGHTS[code.level] is not None:
+        w = weight_matrix(WEIGHTS[code.level], q, scores=scores_of(row))
+        stats["gwet_ac"] = _try(lambda: gwet_ac_from_counts(counts, w), [], "AC")
+        stats["brennan_prediger"] = _try(lambda: brennan_prediger_from_counts(counts, w), [], "BP")
+        stats["fleiss_kappa"] = _try(lambda: fleiss_kappa_from_counts(counts, w), [], "Fleiss")
+        if int(coded_pairable.sum()) == 2:
+            pair_codes = row.codes[:, coded_pairable]
+            data = np.where(pair_codes >= 0, pair_codes, np.nan)
+            stats["cohen_kappa"] = _try(
+                lambda: cohen_kappa(data, weights=w, values=np.arange(q)), [], "Cohen"
+            )
+    if n_boot > 0 and stats["alpha"] == stats["alpha"]:
+        ci = bootstrap_alpha(
+            counts,
+            row.clusters,
+            level=METRIC.get(code.level, "nominal"),
+            d=d,
+            n_boot=n_boot,
+            seed=row_seed(seed, row.key),
+        )
+        stats["alpha_low"], stats["alpha_high"] = ci.low, ci.high
+        n_undefined = ci.n_undefined
+    return (
+        out
+        | {
+            "n_units": int(pair.sum()),
+            "n_coders": int(coded_pairable.sum()),
+            "n_pairable": int(m[pair].sum()),
+        }
+        | stats
+        | {
+            "distribution": _distribution(row, n_c),
+            "n_boot_undefined": n_undefined,
+            "flag": flag(stats["alpha"]),
+            "reason": "; ".join(reasons) or None,
+        }
+    )
