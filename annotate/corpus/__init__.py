@@ -1,1 +1,36 @@
-"""annotate.corpus (being built)."""
+"""annotate.corpus: the corpus model of DESIGN.md §3 (two parquet tables and a manifest).
+
+Public: :class:`Corpus`, :func:`load_corpus`, :func:`write_corpus`, :data:`TURNS_SCHEMA`,
+:data:`CONVERSATIONS_SCHEMA`. Importers build corpora with :class:`CorpusBuilder` and count
+what they skip or repair in a :class:`Tally`.
+"""
+
+from __future__ import annotations
+
+from annotate.corpus._build import CorpusBuilder, Tally, content_hash
+from annotate.corpus._io import atomic_folder, corpus_counts, write_corpus, write_tables
+from annotate.corpus._model import Corpus, load_corpus
+from annotate.corpus._schema import (
+    CONVERSATION_COLUMNS,
+    CONVERSATIONS_SCHEMA,
+    ROW_GROUP_SIZE,
+    TURN_COLUMNS,
+    TURNS_SCHEMA,
+)
+
+__all__ = [
+    "CONVERSATIONS_SCHEMA",
+    "CONVERSATION_COLUMNS",
+    "ROW_GROUP_SIZE",
+    "TURNS_SCHEMA",
+    "TURN_COLUMNS",
+    "Corpus",
+    "CorpusBuilder",
+    "Tally",
+    "atomic_folder",
+    "content_hash",
+    "corpus_counts",
+    "load_corpus",
+    "write_corpus",
+    "write_tables",
+]

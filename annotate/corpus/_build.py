@@ -1,0 +1,274 @@
+"""Build a corpus from streamed conversations: columnar chunks, counted repairs, sorted write."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from annotate.corpus._schema import CONVERSATIONS_SCHEMA, TURNS_SCHEMA
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+#: rows collected in Python lists before they become one Arrow record batch
+_CHUNK = 65_536
+#: how many example locations a tally keeps per reason (for the manifest)
+_EXAMPLES = 5
+
+
+class Tally:
+    """Counts of skipped, repaired and observed items, by reason, with a few example locations.
+
+    ``skipped`` items were left out of the corpus, ``repaired`` items were changed on the way in
+    (e.g. a duplicate id made unique), ``observed`` items were kept as in the source but are worth
+    knowing (e.g. two consecutive turns of the same role).
+    """
+
+    def __init__(self) -> None:
+        self.skipped: Counter[str] = Counter()
+        self.repaired: Counter[str] = Counter()
+        self.observed: Counter[str] = Counter()
+        self.examples: dict[str, list[str]] = {}
+
+    def _note(self, counter: Counter[str], reason: str, where: str | None, n: int) -> None:
+        counter[reason] += n
+        if where is not None:
+            ex = self.examples.setdefault(reason, [])
+            if len(ex) < _EXAMPLES:
+                ex.append(where)
+
+    def skip(self, reason: str, where: str | None = None, n: int = 1) -> None:
+        """Count ``n`` items left out for ``reason`` (``where``: e.g. ``"file.jsonl line 12"``)."""
+        self._note(self.skipped, reason, where, n)
+
+    def repair(self, reason: str, where: str | None = None, n: int = 1) -> None:
+        """Count ``n`` items changed on import for ``reason``."""
+        self._note(self.repaired, reason, where, n)
+
+    def observe(self, reason: str, where: str | None = None, n: int = 1) -> None:
+        """Count ``n`` items kept as in the source but noted for ``reason``."""
+        self._note(self.observed, reason, where, n)
+
+    @property
+    def n_problems(self) -> int:
+        return sum(self.skipped.values()) + sum(self.repaired.values())
+
+    def summary(self) -> str:
+        """``"skipped: empty_turn 4, malformed_json 1; repaired: ..."`` (for the one warning)."""
+        parts = []
+        for name, counter in (("skipped", self.skipped), ("repaired", self.repaired)):
+            if counter:
+                items = ", ".join(f"{k} {v}" for k, v in sorted(counter.items()))
+                parts.append(f"{name}: {items}")
+        return "; ".join(parts)
+
+    def to_manifest(self) -> dict[str, Any]:
+        return {
+            "skipped": dict(sorted(self.skipped.items())),
+            "repaired": dict(sorted(self.repaired.items())),
+            "observed": dict(sorted(self.observed.items())),
+            "examples": {k: v for k, v in sorted(self.examples.items())},
+        }
+
+
+def to_micros(value: datetime | None) -> int | None:
+    """Microseconds since the epoch (UTC) of an aware datetime (naive = UTC), or None."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (value - _EPOCH) // _US
+
+
+def content_hash(turns: Iterable[Mapping[str, Any]]) -> str:
+    """A stable id from the roles and texts of a conversation (``h`` + 16 hex digits)."""
+    h = hashlib.sha256()
+    for t in turns:
+        h.update(str(t.get("role")).encode())
+        h.update(b"\x1f")
+        h.update(str(t.get("text")).encode("utf-8", "surrogatepass"))
+        h.update(b"\x1e")
+    return "h" + h.hexdigest()[:16]
+
+
+def _json(value: Any) -> str | None:
+    if value is None or value == {}:
+        return None
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+class CorpusBuilder:
+    """Collect conversations one at a time into Arrow chunks (memory ~ the corpus text once).
+
+    Parameters
+    ----------
+    source
+        The registered format name, written to ``conversations.source``.
+    tally
+        Where duplicate ids and other builder repairs are counted.
+    """
+
+    def __init__(self, source: str, tally: Tally | None = None) -> None:
+        self.source = source
+        self.tally = tally if tally is not None else Tally()
+        self._turn_cols: dict[str, list[Any]] = {n: [] for n in TURNS_SCHEMA.names}
+        self._conv_cols: dict[str, list[Any]] = {n: [] for n in CONVERSATIONS_SCHEMA.names}
+        self._turn_batches: list[pa.RecordBatch] = []
+        self._conv_batches: list[pa.RecordBatch] = []
+        self._starts: list[int] = []
+        self._n_rows = 0
+        self._ids: set[str] = set()
+        self._turn_ids: set[str] = set()
+        self._last_id: str | None = None
+        self.is_sorted = True
+
+    @property
+    def n_conversations(self) -> int:
+        return len(self._ids)
+
+    @property
+    def n_turns(self) -> int:
+        return self._n_rows
+
+    def _unique_id(self, cid: str, where: str | None) -> str:
+        if cid not in self._ids:
+            return cid
+        k = 2
+        while f"{cid}~{k}" in self._ids:
+            k += 1
+        self.tally.repair("duplicate_conversation_id", where)
+        return f"{cid}~{k}"
+
+    def add(
+        self,
+        turns: list[dict[str, Any]],
+        *,
+        conversation_id: str | None = None,
+        source_id: str | None = None,
+        user_id: str | None = None,
+        started_at: datetime | None = None,
+        language: str | None = None,
+        model: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+        where: str | None = None,
+    ) -> str | None:
+        """Add one conversation; return its (unique) id, or None when it has no turns.
+
+        Each turn is a dict with ``role`` (normalised) and ``text``, optionally ``speaker``,
+        ``turn_id``, ``created_at`` (datetime), ``model`` and ``meta`` (dict).
+        """
+        if not turns:
+            self.tally.skip("empty_conversation", where)
+            return None
+        cid = conversation_id if conversation_id else content_hash(turns)
+        cid = self._unique_id(str(cid), where)
+        self._ids.add(cid)
+        if self._last_id is not None and cid < self._last_id:
+            self.is_sorted = False
+        self._last_id = cid
+        self._starts.append(self._n_rows)
+        tc = self._turn_cols
+        first_at: int | None = None
+        for i, t in enumerate(turns):
+            tid = t.get("turn_id")
+            if tid is None:
+                tid = f"{cid}:{i}"
+            else:
+                tid = str(tid)
+                if tid in self._turn_ids:
+                    self.tally.repair("duplicate_turn_id", where)
+                    tid = f"{cid}:{i}"
+                self._turn_ids.add(tid)
+            at = to_micros(t.get("created_at"))
+            if first_at is None:
+                first_at = at
+            tc["conversation_id"].append(cid)
+            tc["turn_index"].append(i)
+            tc["turn_id"].append(tid)
+            tc["role"].append(t["role"])
+            tc["speaker"].append(t.get("speaker"))
+            tc["text"].append(t["text"])
+            tc["created_at"].append(at)
+            tc["model"].append(t.get("model"))
+            tc["meta"].append(_json(t.get("meta")))
+        self._n_rows += len(turns)
+        cc = self._conv_cols
+        cc["conversation_id"].append(cid)
+        cc["source"].append(self.source)
+        cc["source_id"].append(None if source_id is None else str(source_id))
+        cc["user_id"].append(None if user_id is None else str(user_id))
+        cc["started_at"].append(to_micros(started_at) if started_at else first_at)
+        cc["n_turns"].append(len(turns))
+        cc["language"].append(language)
+        cc["model"].append(model)
+        cc["meta"].append(_json(dict(meta)) if meta else None)
+        if len(tc["text"]) >= _CHUNK:
+            self._flush()
+        return cid
+
+    def _flush(self) -> None:
+        if self._turn_cols["text"]:
+            self._turn_batches.append(_batch(self._turn_cols, TURNS_SCHEMA, self.tally))
+            self._turn_cols = {n: [] for n in TURNS_SCHEMA.names}
+        if self._conv_cols["conversation_id"]:
+            self._conv_batches.append(_batch(self._conv_cols, CONVERSATIONS_SCHEMA, self.tally))
+            self._conv_cols = {n: [] for n in CONVERSATIONS_SCHEMA.names}
+
+    def tables(self) -> tuple[pa.Table, pa.Table, np.ndarray | None]:
+        """(turns, conversations, turn row order or None when already sorted)."""
+        self._flush()
+        turns = pa.Table.from_batches(self._turn_batches, schema=TURNS_SCHEMA)
+        convs = pa.Table.from_batches(self._conv_batches, schema=CONVERSATIONS_SCHEMA)
+        self._turn_batches, self._conv_batches = [], []
+        if self.is_sorted:
+            return turns, convs, None
+        order = pc.sort_indices(convs["conversation_id"]).to_numpy()
+        convs = convs.take(pa.array(order))
+        starts = np.asarray(self._starts, dtype=np.int64)[order]
+        counts = convs["n_turns"].to_numpy().astype(np.int64)
+        return turns, convs, turn_order(starts, counts)
+
+
+def turn_order(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Row indices that lay out blocks ``[start, start + count)`` one after the other."""
+    total = int(counts.sum())
+    before = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else counts
+    return np.arange(total, dtype=np.int64) - np.repeat(before, counts) + np.repeat(starts, counts)
+
+
+def _batch(cols: dict[str, list[Any]], schema: pa.Schema, tally: Tally) -> pa.RecordBatch:
+    arrays = []
+    for field in schema:
+        values = cols[field.name]
+        if pa.types.is_timestamp(field.type):
+            arrays.append(pa.array(values, pa.int64()).cast(field.type))
+            continue
+        try:
+            arrays.append(pa.array(values, field.type))
+        except UnicodeEncodeError:  # lone surrogates (e.g. "\\ud800" escapes in JSON)
+            fixed = [_unsurrogate(v) for v in values]
+            tally.repair(
+                "invalid_unicode",
+                field.name,
+                sum(a is not b for a, b in zip(fixed, values, strict=True)),
+            )
+            arrays.append(pa.array(fixed, field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _unsurrogate(value: Any) -> Any:
+    """The string with lone surrogates replaced by U+FFFD (the same object when it had none)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value

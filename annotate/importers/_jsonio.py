@@ -1,0 +1,242 @@
+"""Streaming readers for JSON Lines and JSON arrays (plain or gzip), never the whole file at once.
+
+A malformed JSONL line is skipped and counted (``malformed_json``); a cut-off last line or a JSON
+array that stops before its ``]`` yields every complete record plus one warning saying where the
+file was cut (W102). A JSON array that turns invalid in the middle cannot be resynchronised
+safely, so the records before that point are kept and a warning says so (W104).
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import json
+import re
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from annotate.corpus import Tally
+from annotate.errors import CorpusError, Errors, Warnings
+
+_CHUNK = 1 << 20
+#: a single record may be at most this many characters before we give up on it
+_MAX_RECORD = 256 << 20
+_WS = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    """Open a file for reading bytes, transparently un-gzipping it (by its magic number)."""
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if head == b"\x1f\x8b":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+def first_char(path: Path) -> str:
+    """The first non-whitespace character of a (possibly gzipped) file, '' when empty."""
+    with open_binary(path) as f:
+        while True:
+            chunk = f.read(4096)
+            if not chunk:
+                return ""
+            text = chunk.decode("utf-8", "replace").lstrip(" \t\r\n\ufeff")
+            if text:
+                return text[0]
+
+
+def iter_records(path: Path, tally: Tally) -> Iterator[tuple[str, Any]]:
+    """Yield ``(where, record)`` from a JSON array or JSON Lines file (auto-detected)."""
+    try:
+        kind = first_char(path)
+    except (OSError, EOFError) as exc:
+        raise CorpusError(
+            Errors.E106.format(path=path, problem="cannot be read", where=exc, hint="")
+        ) from exc
+    if kind == "[":
+        yield from iter_array(path, tally)
+    else:
+        yield from iter_jsonl(path, tally)
+
+
+def iter_jsonl(path: Path, tally: Tally) -> Iterator[tuple[str, Any]]:
+    """Yield ``(where, record)`` for each parseable line; count the others."""
+    name = path.name
+    n_ok = 0
+    line_no = 0
+    with open_binary(path) as f:
+        lines = _Lines(f, path, tally)
+        for line_no, raw in lines:
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except ValueError as exc:
+                if not raw.endswith(b"\n") and lines.at_end:
+                    _warn_cut(path, line_no, str(exc), n_ok)
+                    tally.skip("truncated_record", f"{name} line {line_no}")
+                else:
+                    tally.skip("malformed_json", f"{name} line {line_no}")
+                continue
+            n_ok += 1
+            yield f"{name} line {line_no}", obj
+
+
+class _Lines:
+    """Numbered lines of a binary stream; knows whether more follow; survives a cut gzip."""
+
+    def __init__(self, f: IO[bytes], path: Path, tally: Tally) -> None:
+        self._it = iter(f)
+        self.path, self.tally = path, tally
+        self._next: bytes | None = None
+        self.n = 0
+        self._advance()
+
+    def _advance(self) -> None:
+        try:
+            self._next = next(self._it)
+        except StopIteration:
+            self._next = None
+        except EOFError:  # a gzip stream cut before its end marker
+            self._next = None
+            warnings.warn(
+                Warnings.W102.format(
+                    path=self.path, problem="compressed stream cut", line=self.n + 1, n="all"
+                ),
+                stacklevel=4,
+            )
+            self.tally.skip("truncated_file", self.path.name)
+        except (OSError, gzip.BadGzipFile) as exc:
+            raise CorpusError(
+                Errors.E106.format(
+                    path=self.path,
+                    problem="is not a readable gzip file",
+                    where=f"after line {self.n}: {exc}",
+                    hint="Check the download or decompress it first.",
+                )
+            ) from exc
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> tuple[int, bytes]:
+        if self._next is None:
+            raise StopIteration
+        line = self._next
+        self.n += 1
+        self._advance()
+        return self.n, line
+
+    @property
+    def at_end(self) -> bool:
+        return self._next is None
+
+
+def _warn_cut(path: Path, line: int, problem: str, n: int) -> None:
+    warnings.warn(Warnings.W102.format(path=path, problem=problem, line=line, n=n), stacklevel=4)
+
+
+def iter_array(path: Path, tally: Tally) -> Iterator[tuple[str, Any]]:
+    """Yield ``(where, record)`` from a top-level JSON array, reading 1 MiB chunks."""
+    name = path.name
+    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    with open_binary(path) as f:
+        state = _ArrayState(f, decoder)
+        state.buf = state.buf.lstrip("\ufeff")
+        pos = state.skip_ws(0) + 1  # past the "[" that iter_records saw
+        n = 0
+        expect_value = True
+        while True:
+            pos = state.skip_ws(pos)
+            if pos >= len(state.buf):
+                _warn_cut(path, state.line_at(pos), "the array is not closed with ']'", n)
+                tally.skip("truncated_file", name)
+                return
+            c = state.buf[pos]
+            if c == "]" and (not expect_value or n == 0):
+                return
+            if not expect_value:
+                if c != ",":
+                    _stop(path, state, pos, f"expected ',' or ']' but found {c!r}", n, tally)
+                    return
+                pos += 1
+                expect_value = True
+                continue
+            try:
+                obj, end = _DECODER.raw_decode(state.buf, pos)
+            except json.JSONDecodeError as exc:
+                if not state.eof and len(state.buf) - pos < _MAX_RECORD:
+                    pos = state.more(pos)
+                    continue
+                _stop(path, state, exc.pos, exc.msg, n, tally)
+                return
+            if end >= len(state.buf) and not state.eof:
+                pos = state.more(pos)  # a number or literal may continue in the next chunk
+                continue
+            n += 1
+            yield f"{name} record {n} (line {state.line_at(pos)})", obj
+            pos = end
+            expect_value = False
+
+
+def _stop(path: Path, state: _ArrayState, pos: int, problem: str, n: int, tally: Tally) -> None:
+    """The array cannot be read on from ``pos``: a cut (W102) or invalid JSON (W104)."""
+    line = state.line_at(pos)
+    rest = state.buf[pos:].rstrip()
+    if state.eof and not rest.endswith("]"):
+        _warn_cut(path, line, problem, n)
+        tally.skip("truncated_file", path.name)
+    else:
+        warnings.warn(
+            Warnings.W104.format(path=path, line=line, problem=problem, n=n), stacklevel=4
+        )
+        tally.skip("unreadable_rest_of_file", f"{path.name} line {line}")
+
+
+class _ArrayState:
+    """A sliding text buffer over the file with line accounting."""
+
+    def __init__(self, f: IO[bytes], decoder: codecs.IncrementalDecoder) -> None:
+        self.f, self.decoder = f, decoder
+        self.buf = ""
+        self.eof = False
+        self.lines_before = 0  # newlines in text already dropped from the buffer
+        self._read()
+
+    def _read(self) -> None:
+        try:
+            chunk = self.f.read(_CHUNK)
+        except EOFError:  # cut gzip
+            chunk = b""
+        except (OSError, gzip.BadGzipFile) as exc:
+            raise CorpusError(
+                Errors.E106.format(
+                    path=getattr(self.f, "name", "?"),
+                    problem="is not a readable gzip file",
+                    where=str(exc),
+                    hint="Check the download or decompress it first.",
+                )
+            ) from exc
+        if not chunk:
+            self.eof = True
+        self.buf += self.decoder.decode(chunk, final=self.eof)
+
+    def more(self, pos: int) -> int:
+        """Drop ``buf[:pos]``, read the next chunk; return the position of the old ``pos``."""
+        self.lines_before += self.buf.count("\n", 0, pos)
+        self.buf = self.buf[pos:]
+        self._read()
+        return 0
+
+    def skip_ws(self, pos: int) -> int:
+        while True:
+            pos = _WS.match(self.buf, pos).end()  # type: ignore[union-attr]
+            if pos < len(self.buf) or self.eof:
+                return pos
+            pos = self.more(pos)
+
+    def line_at(self, pos: int) -> int:
+        return self.lines_before + self.buf.count("\n", 0, pos) + 1

@@ -1,0 +1,56 @@
+"""Reply trees to linear conversations (shared by the oasst and convokit importers).
+
+Policies (option ``paths``):
+
+* ``best``: one conversation per tree, following at each step the best-ranked reply (the lowest
+  ``rank``, 0 = best; unranked replies come after ranked ones, then by time, then file order);
+* ``all``: one conversation per root-to-leaf path (a message shared by several paths appears in
+  each of them);
+* ``thread`` (convokit only, handled there): every utterance of a conversation, in time order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+Node = dict[str, Any]
+
+
+def children_index(nodes: dict[str, Node], parent_key: str) -> dict[str | None, list[str]]:
+    """Parent id -> child ids, in input order (roots under None)."""
+    kids: dict[str | None, list[str]] = {}
+    for nid, node in nodes.items():
+        kids.setdefault(node.get(parent_key), []).append(nid)
+    return kids
+
+
+def subtree_size(nid: str, kids: dict[str | None, list[str]]) -> int:
+    """Number of nodes under ``nid`` (not counting it)."""
+    n, stack = 0, list(kids.get(nid, []))
+    while stack:
+        cur = stack.pop()
+        n += 1
+        stack.extend(kids.get(cur, []))
+    return n
+
+
+def best_path(root: str, kids: dict[str | None, list[str]], key: Callable[[str], Any]) -> list[str]:
+    """Root to leaf, taking at each step the child with the smallest ``key``."""
+    path = [root]
+    while kids.get(path[-1]):
+        path.append(min(kids[path[-1]], key=key))
+    return path
+
+
+def all_paths(root: str, kids: dict[str | None, list[str]]) -> Iterator[list[str]]:
+    """Every root-to-leaf path, depth first, children in input order."""
+    stack: list[list[str]] = [[root]]
+    while stack:
+        path = stack.pop()
+        children = kids.get(path[-1])
+        if not children:
+            yield path
+            continue
+        for child in reversed(children):
+            stack.append([*path, child])
