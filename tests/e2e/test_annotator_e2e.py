@@ -1,0 +1,258 @@
+"""The annotation widget in a real JupyterLab (and Notebook 7) driven by headless Chromium.
+
+Every assertion about saving is made on the label events on disk (Project.labels(history=True)),
+after the widget said ``saved``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from jlab import (
+    JS_CELL_COUNT,
+    console_errors,
+    open_notebook,
+    restart_kernel,
+    run_all,
+)
+from playwright.sync_api import expect
+from widget_data import make_project
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOT = REPO / "docs" / "widget.png"
+
+# Console errors we accept, each with the reason. Nothing of annotate's is allowed.
+HARMLESS = (
+    # JupyterLab asks the (offline, disabled) extension manager / news for data on boot
+    re.compile(r"Failed to load resource: the server responded with a status of 404"),
+)
+
+
+def write_notebook(path: Path, project_dir: str, extra: str = "") -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    cells = [
+        f"import annotate\nproject = annotate.Project.open({project_dir!r})",
+        f'annotate.Annotator(project, annotator="alice"{extra})',
+    ]
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    nbformat.write(nb, path)
+
+
+def real_errors(seen: list[str]) -> list[str]:
+    return [e for e in seen if not any(rx.search(e) for rx in HARMLESS)]
+
+
+def saved(root) -> None:
+    expect(root.locator("[data-save-status]")).to_have_text("saved", timeout=30_000)
+
+
+def turn(root, i: int):
+    return root.locator(f'.aa-chat [data-turn-index="{i}"]')
+
+
+def jump(page, root, project, cid: str) -> None:
+    root.locator(".aa-jump").select_option(str(project.queue("alice").index(cid)))
+    expect(root).to_have_attribute("data-conversation-id", cid)
+    page.wait_for_function(
+        "(cid) => (document.querySelector('.annotate-annotator').dataset.ready || '')"
+        ".startsWith(cid + '#')",
+        arg=cid,
+    )
+
+
+def test_annotator_e2e_jupyterlab(lab, page):
+    from annotate.project import Project
+
+    folder = lab.root / "lab1"
+    shutil.rmtree(folder, ignore_errors=True)
+    project = make_project(folder)
+    queue = project.queue("alice")
+    write_notebook(lab.root / "annotate_lab.ipynb", "lab1/project")
+    errors = console_errors(page)
+
+    open_notebook(page, lab, "annotate_lab.ipynb")
+    run_all(page)
+    root = page.locator(".annotate-annotator")
+    expect(root).to_be_visible(timeout=60_000)
+    expect(root).to_have_attribute("data-lm-suppress-shortcuts", "true")
+    expect(root.locator("[data-progress]")).to_have_text(f"0 / {len(queue)}")
+    cells_before = page.evaluate(JS_CELL_COUNT)
+
+    # --- c1: keys and clicks on turns, undo, safe markdown ---
+    jump(page, root, project, "c1")
+    turn(root, 0).click()
+    user_codes = [c.id for c in project.codebook.codes_for("turn", "user")]
+    asst_codes = [c.id for c in project.codebook.codes_for("turn", "assistant")]
+    page.keyboard.press("1")  # turn 0 (user): first user code
+    saved(root)
+    panel = root.locator('[data-unit="turn"]')
+    expect(panel.locator(f'[data-code-id="{user_codes[0]}"]')).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    page.keyboard.press("j")
+    expect(turn(root, 1)).to_have_class(re.compile("aa-focused"))
+    page.keyboard.press("3")  # turn 1 (assistant): third assistant code
+    saved(root)
+    page.keyboard.press("2")
+    saved(root)
+    page.keyboard.press("u")  # undo the "2"
+    saved(root)
+    expect(panel.locator(f'[data-code-id="{asst_codes[1]}"]')).to_have_attribute(
+        "aria-pressed", "false"
+    )
+    expect(panel.locator(f'[data-code-id="{asst_codes[2]}"]')).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")  # turn 3: the hostile markdown turn
+    expect(turn(root, 3)).to_have_class(re.compile("aa-focused"))
+    expect(turn(root, 3).locator("strong")).to_have_text("bold")
+    expect(turn(root, 3).locator("pre")).to_contain_text("print('<script>')")
+    expect(turn(root, 3)).to_contain_text("<script>window.__annotate_pwned = 1</script>")
+    assert page.evaluate("() => window.__annotate_pwned") is None
+    assert turn(root, 3).locator("script, img").count() == 0
+    # a nominal code by click, a conversation code by click, a memo (keys typed there stay there)
+    move = panel.locator('[data-code-id="ai_move"] [data-value="listen"]')
+    move.click()
+    saved(root)
+    conv = root.locator('[data-unit="conversation"]')
+    conv.locator('[data-code-id="conv_warmth"] [data-value="5"]').click()
+    saved(root)
+    memo = panel.locator("textarea[data-memo]")
+    memo.click()
+    page.keyboard.type("jn unsure")
+    page.keyboard.press("Escape")  # leaves the memo: the change is saved
+    saved(root)
+    expect(root).to_have_attribute("data-conversation-id", "c1")
+    # the codebook at hand
+    page.keyboard.press("?")
+    expect(root.locator(".aa-help")).to_be_visible()
+    expect(root.locator('.aa-help [data-help-code="ai_pressure"]')).to_contain_text(
+        "When not to use"
+    )
+    page.keyboard.press("?")
+    expect(root.locator(".aa-help")).to_be_hidden()
+    page.keyboard.press("n")  # after the last turn: marks c1 done and moves on
+    expect(root.locator("[data-progress]")).to_have_text(f"1 / {len(queue)}")
+    expect(root).not_to_have_attribute("data-conversation-id", "c1")
+    assert page.evaluate(JS_CELL_COUNT) == cells_before  # no key reached the notebook
+
+    # --- c2: cues (off by default), skip with a reason ---
+    jump(page, root, project, "c2")
+    expect(root.locator("mark.aa-cue")).to_have_count(0)
+    root.locator(".aa-cue-toggle input").check()
+    expect(root.locator("mark.aa-cue").first).to_have_text(re.compile("(?i)you need to"))
+    expect(turn(root, 2)).to_have_class(re.compile("aa-collapsed"))  # a long turn starts collapsed
+    turn(root, 2).locator(".aa-more").click()
+    expect(turn(root, 2)).not_to_have_class(re.compile("aa-collapsed"))
+    conv.locator(".aa-skip-reason").fill("not a companion chat")
+    conv.locator(".aa-skip").click()
+    saved(root)
+    expect(root.locator("[data-progress]")).to_have_text(f"2 / {len(queue)}")
+
+    # --- c3: content note before the conversation ---
+    jump(page, root, project, "c3")
+    expect(root.locator("[data-content-note]")).to_contain_text("self-harm")
+    expect(root.locator(".aa-chat [data-turn-index]")).to_have_count(0)
+    root.locator(".aa-reveal").click()
+    expect(root.locator(".aa-chat [data-turn-index]")).to_have_count(2)
+    expect(page.locator(".jupyter-widgets-error-widget")).to_have_count(0)
+
+    # --- reload the page, restart the kernel, run again: resume where the coder stopped ---
+    page.reload()
+    open_notebook(page, lab, "annotate_lab.ipynb")
+    restart_kernel(page)
+    run_all(page)
+    root = page.locator(".annotate-annotator")
+    expect(root.locator("[data-progress]")).to_have_text(f"2 / {len(queue)}")
+    first_open = next(c for c in queue if c not in ("c1", "c2"))
+    expect(root).to_have_attribute("data-conversation-id", first_open)
+    jump(page, root, project, "c1")
+    turn(root, 1).click()
+    panel = root.locator('[data-unit="turn"]')
+    expect(panel.locator(f'[data-code-id="{asst_codes[2]}"]')).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    expect(
+        root.locator('[data-unit="conversation"] [data-code-id="conv_warmth"] [data-value="5"]')
+    ).to_have_attribute("aria-pressed", "true")
+    turn(root, 0).click()
+    _screenshot(page, root)
+
+    # --- the label events on disk ---
+    hist = Project.open(folder / "project").labels(history=True)
+    hist = hist[hist["annotator_id"] == "alice"]
+    assert set(hist["context"]) == {"full"}
+    assert hist["elapsed_ms"].notna().all()
+    assert hist["session_id"].nunique() == 1  # the second session has not written yet
+    c1 = hist[hist["conversation_id"] == "c1"]
+    ops = [
+        (int(r.turn_index), r.code_id, r.op)
+        for r in c1.itertuples()
+        if r.unit == "turn" and not r.code_id.startswith("_")
+    ]
+    assert ops == [
+        (0, user_codes[0], "set"),
+        (1, asst_codes[2], "set"),
+        (1, asst_codes[1], "set"),
+        (1, asst_codes[1], "clear"),
+        (3, "ai_move", "set"),
+    ]
+    conv_rows = c1[c1["unit"] == "conversation"]
+    assert ("conv_warmth", "5") in set(zip(conv_rows["code_id"], conv_rows["value"], strict=True))
+    assert ("_status", "done") in set(zip(conv_rows["code_id"], conv_rows["value"], strict=True))
+    memo_rows = c1[c1["code_id"] == "_memo"]
+    assert list(memo_rows["value"]) == ["jn unsure"] and int(memo_rows["turn_index"].iloc[0]) == 3
+    skip = hist[(hist["conversation_id"] == "c2") & (hist["code_id"] == "_status")].iloc[-1]
+    assert skip["value"] == "skipped" and skip["note"] == "not a companion chat"
+    assert not real_errors(errors), errors
+
+
+def test_annotator_e2e_notebook7(lab, page):
+    folder = lab.root / "nb7"
+    shutil.rmtree(folder, ignore_errors=True)
+    project = make_project(folder)
+    write_notebook(lab.root / "annotate_nb7.ipynb", "nb7/project", ", break_after_minutes=0.02")
+    errors = console_errors(page)
+    open_notebook(page, lab, "annotate_nb7.ipynb", notebook7=True)
+    run_all(page)
+    root = page.locator(".annotate-annotator")
+    expect(root).to_be_visible(timeout=60_000)
+    cells_before = page.evaluate(JS_CELL_COUNT)
+    turns = project.corpus.conversation(project.queue("alice")[0])
+    first_user = int(turns[turns["role"] == "user"]["turn_index"].iloc[0])
+    code = project.codebook.codes_for("turn", "user")
+    turn(root, first_user).click()
+    for key in ("1", "a", "b", "j", "k", "1", "1"):  # a/b would insert cells in command mode
+        page.keyboard.press(key)
+    saved(root)
+    expect(
+        root.locator('[data-unit="turn"]').locator(f'[data-code-id="{code[0].id}"]')
+    ).to_have_attribute("aria-pressed", "true")
+    assert page.evaluate(JS_CELL_COUNT) == cells_before
+    expect(root.locator("[data-break]")).to_be_visible(timeout=30_000)  # the break reminder
+    from annotate.project import Project
+
+    hist = Project.open(folder / "project").labels(history=True)
+    got = [(r.code_id, r.op) for r in hist.itertuples() if r.code_id == code[0].id]
+    assert got == [(code[0].id, "set"), (code[0].id, "clear"), (code[0].id, "set")]
+    expect(page.locator(".jupyter-widgets-error-widget")).to_have_count(0)
+    assert not real_errors(errors), errors
+
+
+def _screenshot(page, root) -> None:
+    """The README picture: the widget only, about 1000 px wide, small PNG."""
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    root.screenshot(path=str(SCREENSHOT))
+    assert SCREENSHOT.stat().st_size < 200_000
