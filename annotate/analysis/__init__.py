@@ -1,1 +1,45 @@
-"""annotate.analysis (being built)."""
+"""Relationship-pattern analyses of coded dialogue (DESIGN.md §5; README "Analyses").
+
+Every analysis takes one coder's (or gold) unit labels, the codebook and optionally the corpus,
+and returns tidy DataFrames; each has a plot function in :mod:`annotate.analysis.plots`
+(matplotlib is imported only when a figure is drawn).
+"""
+
+from __future__ import annotations
+
+from annotate.analysis._frame import Item, LabelFrame, prepare
+from annotate.analysis.compare import compare_groups
+from annotate.analysis.cooccurrence import cooccurrence
+from annotate.analysis.describe import Description, describe
+from annotate.analysis.prevalence import prevalence
+from annotate.analysis.queries import DEFAULT_QUERIES, SequenceQuery, sequence_queries
+from annotate.analysis.sequences import lag_sequential, lag_table, transitions
+from annotate.analysis.trajectories import (
+    SessionTrends,
+    position_trajectory,
+    session_index,
+    session_trajectories,
+    start_vs_end,
+)
+
+__all__ = [
+    "DEFAULT_QUERIES",
+    "Description",
+    "Item",
+    "LabelFrame",
+    "SequenceQuery",
+    "SessionTrends",
+    "compare_groups",
+    "cooccurrence",
+    "describe",
+    "lag_sequential",
+    "lag_table",
+    "position_trajectory",
+    "prepare",
+    "prevalence",
+    "sequence_queries",
+    "session_index",
+    "session_trajectories",
+    "start_vs_end",
+    "transitions",
+]

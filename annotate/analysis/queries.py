@@ -1,0 +1,225 @@
+"""Ready-made sequence questions (codebook-research.md §b.4) over the default codebook's ids.
+
+Each :class:`SequenceQuery` asks how often an antecedent on a given turn (any of its items:
+``CODE`` for a binary code, ``CODE=VALUE`` for one value of a nominal code) is followed, at
+``lag`` turns, by each consequent item, using the statistics of
+:mod:`annotate.analysis.sequences` and its within-conversation permutation test.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from annotate.analysis._frame import LabelFrame, prepare
+from annotate.analysis.sequences import _table, transitions
+from annotate.errors import AnalysisError, Errors, Warnings
+
+
+@dataclass(frozen=True)
+class SequenceQuery:
+    """(antecedent items) at a ``given_role`` turn -> (consequent items) ``lag`` turns later."""
+
+    name: str
+    antecedent: tuple[str, ...]
+    consequent: tuple[str, ...]
+    question: str = ""
+    given_role: str | None = "user"
+    target_role: str | None = "assistant"
+    lag: int = 1
+
+
+#: The default questions, over the ids of codebooks/sdt-socioaffective.yaml (core codes and the
+#: trust, sycophancy and companionship modules).
+DEFAULT_QUERIES: tuple[SequenceQuery, ...] = (
+    SequenceQuery(
+        "support_bid",
+        ("user_support_seeking",),
+        ("ai_empathy", "ai_bridge", "ai_primary_move=refer"),
+        "After a bid for support, does the AI reply with empathy or point to other help?",
+    ),
+    SequenceQuery(
+        "pushback_move",
+        ("user_primary_move=pushback",),
+        ("ai_primary_move=challenge", "ai_primary_move=validate"),
+        "After user pushback, does the AI hold its ground (challenge) or cave (validate)?",
+    ),
+    SequenceQuery(
+        "pushback_hold_or_cave",
+        ("user_challenge",),
+        ("ai_pushback", "ai_capitulation", "ai_sycophancy"),
+        "After the user challenges the AI, does it hold (pushback) or cave (capitulation)?",
+    ),
+    SequenceQuery(
+        "goodbye_manipulation",
+        ("user_goodbye", "user_primary_move=exit"),
+        ("ai_exit_pressure",),
+        "When the user says goodbye, does the AI reply with exit pressure (manipulation)?",
+    ),
+    SequenceQuery(
+        "challenge_repair",
+        ("user_challenge",),
+        ("ai_repair",),
+        "After a challenge (rupture marker), does the AI repair?",
+    ),
+)
+
+
+def _missing(items: Sequence[str], codebook: Any) -> list[str]:
+    out = []
+    for item in items:
+        code_id, _, value = item.partition("=")
+        if code_id not in codebook.code_ids:
+            out.append(item)
+        elif value and value not in codebook.code(code_id).value_ids:
+            out.append(item)
+    return out
+
+
+def check_query(query: SequenceQuery, codebook: Any) -> None:
+    """Raise E456 (listing the codebook's ids) if the query uses codes the codebook lacks."""
+    missing = _missing((*query.antecedent, *query.consequent), codebook)
+    if missing:
+        raise AnalysisError(
+            Errors.E456.format(
+                query=query.name,
+                missing=", ".join(missing),
+                codebook=codebook.id,
+                available=", ".join(codebook.code_ids),
+            )
+        )
+
+
+def sequence_queries(
+    labels: pd.DataFrame | LabelFrame,
+    codebook: Any,
+    *,
+    queries: Sequence[SequenceQuery] | None = None,
+    corpus: Any = None,
+    annotator: str | None = None,
+    permutations: int = 1000,
+    seed: int | None = None,
+    correction: str = "bh",
+) -> pd.DataFrame:
+    """Run sequence questions: one row per (query, consequent).
+
+    Parameters
+    ----------
+    labels, codebook, corpus, annotator
+        As in :func:`annotate.analysis.prevalence`.
+    queries
+        :class:`SequenceQuery` objects. Every code they name must be in the codebook (E456
+        lists the available ids otherwise). Default :data:`DEFAULT_QUERIES`: items the codebook
+        lacks (e.g. a module that is switched off) are left out of a query, and a query with no
+        antecedent or no consequent left is skipped with warning W450.
+    permutations, seed
+        Within-conversation permutation test (see :mod:`annotate.analysis.sequences`).
+    correction
+        Correction across all rows of the result: ``bh``, ``holm`` or ``none``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``query``, ``question``, ``antecedent`` (items joined by " | "), ``consequent`` and
+        the statistics of :func:`annotate.analysis.lag_sequential` (``given``/``target``
+        renamed to ``antecedent``/``consequent``). The antecedent is present on a turn if any
+        of its items is; it is coded if any of its codes is.
+    """
+    frame = prepare(labels, codebook, corpus=corpus, annotator=annotator)
+    chosen = _usable(queries, codebook)
+    parts = []
+    for k, query in enumerate(chosen):
+        part = _one(frame, query, permutations, None if seed is None else seed + k)
+        if part is not None:
+            parts.append(part)
+    if not parts:
+        return pd.DataFrame(
+            columns=["query", "question", "antecedent", "consequent", "n", "count", "p_value"]
+        )
+    out = pd.concat(parts, ignore_index=True)
+    from annotate.analysis._stats import p_adjust
+
+    out["p_adjusted"] = p_adjust(out["p_value"].to_numpy(), correction)
+    if "p_permutation" in out:
+        out["p_permutation_adjusted"] = p_adjust(out["p_permutation"].to_numpy(), correction)
+    out["correction"] = correction
+    return out
+
+
+def _usable(queries: Sequence[SequenceQuery] | None, codebook: Any) -> list[SequenceQuery]:
+    if queries is not None:
+        for q in queries:
+            check_query(q, codebook)
+        return list(queries)
+    usable, skipped, lacking = [], [], set()
+    for q in DEFAULT_QUERIES:
+        ante = tuple(i for i in q.antecedent if not _missing([i], codebook))
+        cons = tuple(i for i in q.consequent if not _missing([i], codebook))
+        lacking |= set(_missing((*q.antecedent, *q.consequent), codebook))
+        if ante and cons:
+            usable.append(
+                SequenceQuery(q.name, ante, cons, q.question, q.given_role, q.target_role, q.lag)
+            )
+        else:
+            skipped.append(q.name)
+    if skipped:
+        warnings.warn(
+            Warnings.W450.format(
+                queries=", ".join(skipped), codebook=codebook.id, missing=", ".join(sorted(lacking))
+            ),
+            stacklevel=3,
+        )
+    return usable
+
+
+def _indicator(frame: LabelFrame, items: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(present-any, coded-any) over all turn rows for a union of items; items not coded skip."""
+    names = [it.name for it in frame.items]
+    idx = [names.index(i) for i in items if i in names]
+    block = frame.X[:, idx]
+    present = (block == 1).any(axis=1, keepdims=True) if idx else np.zeros((len(frame.X), 1), bool)
+    coded = (block >= 0).any(axis=1, keepdims=True) if idx else np.zeros((len(frame.X), 1), bool)
+    return present, coded, [names[k] for k in idx]
+
+
+def _one(
+    frame: LabelFrame, query: SequenceQuery, permutations: int, seed: int | None
+) -> pd.DataFrame | None:
+    t_rows, u_rows = transitions(frame, query.lag, query.given_role, query.target_role)
+    gp, gc, _ = _indicator(frame, query.antecedent)
+    tps, tcs, names = [], [], []
+    for item in query.consequent:
+        p, c, found = _indicator(frame, (item,))
+        if found:
+            tps.append(p[u_rows])
+            tcs.append(c[u_rows])
+            names.append(item)
+    if not names:
+        return None
+    table = _table(
+        frame,
+        t_rows,
+        gp,
+        gc,
+        np.hstack(tps),
+        np.hstack(tcs),
+        [" | ".join(query.antecedent)],
+        names,
+        lag=query.lag,
+        given_role=query.given_role,
+        target_role=query.target_role,
+        permutations=permutations,
+        seed=seed,
+        correction="none",
+    )
+    table = table.rename(columns={"given": "antecedent", "target": "consequent"})
+    table.insert(0, "query", query.name)
+    table.insert(1, "question", query.question)
+    return table.drop(
+        columns=["p_adjusted", "p_permutation_adjusted", "correction"], errors="ignore"
+    )
