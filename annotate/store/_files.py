@@ -1,0 +1,243 @@
+"""The store on disk: immutable parquet files, durable writes, tolerant reads, compaction.
+
+Layout of a store folder (``<project>/labels``)::
+
+    parts/<created_us>-<annotator>-<event_id>.parquet   one file per append (never modified)
+    parts/.<name>.tmp                                   a save in progress (or a crashed one)
+    compacted/c-<created_us>-<random>.parquet           folded parts, sorted by label key
+
+Only two things are asked of the file system: unique names (every name holds a fresh event id
+or random token) and an atomic rename within a folder. No locks, no appends, no shared memory,
+so the same folder works on a network file system shared by several JupyterHub kernels.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from annotate.errors import Errors, LabelStoreError, Warnings
+from annotate.store._schema import KEY_COLUMNS, LABEL_SCHEMA, ORDER_COLUMNS
+
+PARTS = "parts"
+COMPACTED = "compacted"
+TMP_SUFFIX = ".tmp"
+#: a temp file older than this is a leftover of a killed save, reported on read (W302)
+STALE_TMP_SECONDS = 300.0
+#: compaction deletes leftover temp files older than this
+ORPHAN_TMP_SECONDS = 3600.0
+#: schema metadata flag of files sorted by (label key, created_at, event_id)
+SORTED_FLAG = (b"annotate.sorted", b"key-order")
+
+_SORT_KEYS = [(c, "ascending") for c in (*KEY_COLUMNS, *ORDER_COLUMNS)]
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or unlink in ``folder`` durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def table_bytes(table: pa.Table, *, compression: str = "none") -> bytes:
+    """A table as the bytes of one parquet file."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression=compression, row_group_size=128 * 1024)
+    return sink.getvalue().to_pybytes()
+
+
+def write_durable(folder: Path, name: str, data: bytes) -> Path:
+    """Write ``data`` as ``folder/name``: temp file, fsync, atomic rename, fsync of the folder.
+
+    When this returns the file is complete and on disk; a crash at any point leaves either no
+    file or the complete file (plus, at worst, a hidden ``.tmp`` leftover).
+    """
+    final = folder / name
+    tmp = folder / f".{name}{TMP_SUFFIX}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o664)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, final)
+    fsync_dir(folder)
+    return final
+
+
+def _problem_files(folder: Path, names: Iterable[str]) -> list[Path]:
+    """Files in a store folder that are neither label files nor a save in progress."""
+    now = time.time()
+    bad: list[Path] = []
+    for name in names:
+        path = folder / name
+        if name.endswith(".parquet") and not name.startswith("."):
+            continue
+        if name.startswith(".") and name.endswith(TMP_SUFFIX):
+            try:
+                age = now - path.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if age > STALE_TMP_SECONDS:
+                warnings.warn(
+                    Warnings.W302.format(path=path, minutes=round(age / 60)), stacklevel=4
+                )
+            continue
+        warnings.warn(
+            Warnings.W301.format(path=path, problem="not a .parquet label file"), stacklevel=4
+        )
+    return bad
+
+
+def listing(root: Path) -> tuple[list[Path], list[Path]]:
+    """Parts, then compacted files (in this order: see :func:`read_all` for why)."""
+    out: list[list[Path]] = []
+    for sub in (PARTS, COMPACTED):
+        folder = root / sub
+        try:
+            names = sorted(os.listdir(folder))
+        except FileNotFoundError:
+            names = []
+        _problem_files(folder, names)
+        out.append([folder / n for n in names if n.endswith(".parquet") and n[0] != "."])
+    return out[0], out[1]
+
+
+def read_file(path: Path) -> tuple[pa.Table, bool] | None:
+    """One label file and whether it is key-sorted; None (with W301) if it is not one.
+
+    FileNotFoundError propagates: the caller retries from a fresh listing (a compactor folded it).
+    """
+    try:
+        pf = pq.ParquetFile(path)
+        table = pf.read()
+    except FileNotFoundError:
+        raise
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        if not path.exists():
+            raise FileNotFoundError(path) from exc
+        warnings.warn(Warnings.W301.format(path=path, problem=exc), stacklevel=3)
+        return None
+    meta = table.schema.metadata or {}
+    if table.schema.names != LABEL_SCHEMA.names:
+        problem = f"its columns {table.schema.names} are not the label event columns"
+        warnings.warn(Warnings.W301.format(path=path, problem=problem), stacklevel=3)
+        return None
+    try:
+        table = table.cast(LABEL_SCHEMA)
+    except (pa.ArrowException, ValueError) as exc:
+        warnings.warn(Warnings.W301.format(path=path, problem=exc), stacklevel=3)
+        return None
+    return table, meta.get(SORTED_FLAG[0]) == SORTED_FLAG[1]
+
+
+def read_all(root: Path, *, attempts: int = 30) -> list[tuple[pa.Table, bool]]:
+    """Every readable label file of the store, as (table, key_sorted) pairs.
+
+    Parts are listed before compacted files. A compactor writes its folded file (durably)
+    before it deletes the parts it folded, so any event in a part listed here is either read
+    from that part or, if the part vanished, the read is retried from a fresh listing; and any
+    event that was in a compacted file at the first listing is in some compacted file at the
+    second. Duplicates (a part and its folded copy) are removed later by event id.
+    """
+    for attempt in range(attempts):
+        parts, compacted = listing(root)
+        try:
+            tables = [t for t in (read_file(p) for p in (*compacted, *parts)) if t is not None]
+        except FileNotFoundError:
+            time.sleep(min(0.002 * 2**attempt, 0.2))
+            continue
+        return tables
+    raise LabelStoreError(Errors.E305.format(path=root, tries=attempts))
+
+
+def sort_by_key(table: pa.Table) -> pa.Table:
+    """Events sorted by (label key, created_at, event_id), duplicates by event id removed."""
+    table = table.take(pc.sort_indices(table, sort_keys=_SORT_KEYS))
+    return drop_adjacent_duplicates(table, "event_id")
+
+
+def drop_adjacent_duplicates(table: pa.Table, column: str) -> pa.Table:
+    """Drop rows whose ``column`` equals the previous row's (the table is sorted so)."""
+    n = table.num_rows
+    if n < 2:
+        return table
+    col = table.column(column).combine_chunks()
+    same = pc.equal(col.slice(1), col.slice(0, n - 1)).fill_null(False)
+    if not pc.any(same).as_py():
+        return table
+    keep = pa.concat_arrays([pa.array([True]), pc.invert(same)])
+    return table.filter(keep)
+
+
+def compact(root: Path, *, merge_compacted: int = 4, min_parts: int = 1) -> dict[str, int]:
+    """Fold part files (and, past ``merge_compacted`` files, the compacted ones) into one file.
+
+    Lock-free and safe at any moment, against writers, readers, other compactors and crashes:
+    the folded file is durable before any input is deleted, inputs that vanished were folded by
+    another compactor, and duplicates this may create are dropped by event id on read.
+    """
+    parts, compacted = listing(root)
+    inputs = list(parts)
+    if len(compacted) > merge_compacted:
+        inputs += compacted
+    stats = {"parts": len(parts), "folded": 0, "events": 0}
+    if len(parts) < min_parts and len(inputs) == len(parts):
+        _remove_orphans(root)
+        return stats
+    tables, done = [], []
+    for path in inputs:
+        try:
+            got = read_file(path)
+        except FileNotFoundError:
+            continue  # folded by a concurrent compactor, whose file is already durable
+        if got is not None:
+            tables.append(got[0])
+            done.append(path)
+    if not tables:
+        return stats
+    folded = sort_by_key(pa.concat_tables(tables))
+    folded = folded.replace_schema_metadata(dict([SORTED_FLAG]))
+    out = root / COMPACTED
+    out.mkdir(parents=True, exist_ok=True)
+    name = f"c-{time.time_ns() // 1000:016d}-{uuid.uuid4().hex[:12]}.parquet"
+    write_durable(out, name, table_bytes(folded, compression="zstd"))
+    for path in done:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+    for sub in (PARTS, COMPACTED):
+        if (root / sub).is_dir():
+            fsync_dir(root / sub)
+    _remove_orphans(root)
+    stats.update(folded=len(done), events=folded.num_rows)
+    return stats
+
+
+def _remove_orphans(root: Path) -> None:
+    """Delete temp files of saves killed more than ORPHAN_TMP_SECONDS ago."""
+    now = time.time()
+    for sub in (PARTS, COMPACTED):
+        folder = root / sub
+        if not folder.is_dir():
+            continue
+        for entry in os.scandir(folder):
+            if entry.name.startswith(".") and entry.name.endswith(TMP_SUFFIX):
+                try:
+                    if now - entry.stat().st_mtime > ORPHAN_TMP_SECONDS:
+                        os.unlink(entry.path)
+                except FileNotFoundError:
+                    pass

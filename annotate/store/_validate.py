@@ -1,0 +1,313 @@
+"""Validate label events against the codebook (and the corpus, when the project knows it).
+
+Validation is row-wise plain Python on purpose: a coder's save is one to a few events, where a
+handful of dict look-ups cost microseconds and any pandas call would cost more than the fsync.
+A rejected batch raises :class:`~annotate.errors.LabelStoreError` whose ``failure_cases`` is a
+DataFrame of the failing rows (``row`` = position in the batch, the row's fields, ``reason``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from annotate.errors import Errors, LabelStoreError
+from annotate.store._schema import CLOCK, LABEL_COLUMNS
+from annotate.types import ANNOTATOR_ID_RE, CONTEXTS, OPS, SYSTEM_CODES, UNITS
+
+_INT32_MAX = 2**31 - 1
+_SYSTEM_UNITS = {"_status": ("conversation",), "_flag": UNITS, "_memo": UNITS}
+_STATUS_VALUES = ("done", "skipped")
+
+
+class TurnLookup(Protocol):
+    """What the store needs to know about the corpus (the project provides it)."""
+
+    def has_conversation(self, conversation_id: str) -> bool:
+        """Whether the corpus holds this conversation."""
+
+    def role(self, conversation_id: str, turn_index: int) -> str | None:
+        """The role of a turn, or None when the conversation has no such turn."""
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _records(events: Any) -> list[dict[str, Any]]:
+    """A DataFrame, a list of dicts or one dict -> a list of plain dicts."""
+    if isinstance(events, pd.DataFrame):
+        frame = events.astype(object).where(events.notna(), None)
+        return frame.to_dict("records")
+    if isinstance(events, Mapping):
+        return [dict(events)]
+    if isinstance(events, Iterable) and not isinstance(events, str | bytes):
+        rows = list(events)
+        if all(isinstance(r, Mapping) for r in rows):
+            return [dict(r) for r in rows]
+    got = type(events).__name__
+    raise LabelStoreError(Errors.E302.format(got=got, columns=", ".join(LABEL_COLUMNS)))
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return int(value)
+    return None
+
+
+def _as_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return None
+
+
+def _as_us(value: Any) -> int | None:
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        return None
+    if ts is pd.NaT:
+        return None
+    if ts.tzinfo is None:
+        ts = ts.tz_localize("UTC")
+    return int(ts.tz_convert("UTC").value // 1_000)
+
+
+class Validator:
+    """Checks and normalises label events for one codebook (and optionally one corpus)."""
+
+    def __init__(
+        self,
+        codebook: Any,
+        *,
+        session_id: str,
+        turns: TurnLookup | None = None,
+        annotator: str | None = None,
+    ) -> None:
+        self.codebook = codebook
+        self.codes = {c.id: c for c in codebook.codes}
+        self.session_id = session_id
+        self.turns = turns
+        self.annotator = annotator
+        self.version = str(codebook.version)
+
+    def __call__(self, events: Any) -> list[dict[str, Any]]:
+        """Normalised events, or LabelStoreError (with failure_cases) naming every bad row."""
+        rows = _records(events)
+        unknown = sorted({k for r in rows for k in r} - set(LABEL_COLUMNS))
+        if unknown:
+            raise LabelStoreError(
+                Errors.E303.format(unknown=", ".join(unknown), columns=", ".join(LABEL_COLUMNS))
+            )
+        out: list[dict[str, Any]] = []
+        failures: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for i, raw in enumerate(rows):
+            row, reasons = self._row(raw)
+            if row["event_id"] in seen:
+                reasons.append(f"event_id: {row['event_id']!r} appears twice in the batch")
+            seen.add(row["event_id"])
+            if reasons:
+                failures.append({"row": i, **{c: raw.get(c) for c in LABEL_COLUMNS}})
+                failures[-1]["reason"] = "; ".join(reasons)
+            out.append(row)
+        if failures:
+            self._reject(failures, len(rows))
+        return out
+
+    def _reject(self, failures: list[dict[str, Any]], total: int) -> None:
+        table = pd.DataFrame(failures, columns=["row", *LABEL_COLUMNS, "reason"])
+        first = failures[0]
+        err = LabelStoreError(
+            Errors.E301.format(
+                n=len(failures), total=total, row=first["row"], reason=first["reason"]
+            )
+        )
+        err.failure_cases = table
+        raise err
+
+    def _row(self, raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """One event: normalised fields and the list of problems (empty when valid)."""
+        row = {c: (None if _missing(raw.get(c)) else raw.get(c)) for c in LABEL_COLUMNS}
+        reasons: list[str] = []
+        self._fill(row, reasons)
+        self._identity(row, reasons)
+        code = self._code(row, reasons)
+        if code is not None or row["code_id"] in SYSTEM_CODES:
+            self._unit(row, code, reasons)
+            self._value(row, code, reasons)
+        return row, reasons
+
+    def _fill(self, row: dict[str, Any], reasons: list[str]) -> None:
+        cb = self.codebook
+        if row["event_id"] is None:
+            row["event_id"] = CLOCK.event_id()
+        elif not isinstance(row["event_id"], str) or not 0 < len(row["event_id"]) <= 64:
+            reasons.append(f"event_id: {row['event_id']!r} must be a string of 1-64 characters")
+        if row["created_at"] is None:
+            row["created_at"] = CLOCK.now_us()
+        else:
+            us = _as_us(row["created_at"])
+            if us is None:
+                reasons.append(f"created_at: {row['created_at']!r} is not a timestamp")
+            row["created_at"] = us
+        for col, default in (
+            ("annotator_id", self.annotator),
+            ("session_id", self.session_id),
+            ("codebook_id", cb.id),
+            ("codebook_version", self.version),
+            ("context", "full"),
+            ("op", "set"),
+        ):
+            if row[col] is None:
+                row[col] = default
+        for col, expected in (("codebook_id", cb.id), ("codebook_version", self.version)):
+            if row[col] != expected:
+                reasons.append(
+                    f"{col}: {row[col]!r} is not the project's codebook ({cb.id} {self.version})"
+                )
+        if not isinstance(row["session_id"], str) or not row["session_id"]:
+            reasons.append(f"session_id: {row['session_id']!r} must be a non-empty string")
+        if row["context"] not in CONTEXTS:
+            reasons.append(f"context: {row['context']!r} is not one of {', '.join(CONTEXTS)}")
+        if row["note"] is not None and not isinstance(row["note"], str):
+            reasons.append(f"note: {row['note']!r} must be text")
+        if row["elapsed_ms"] is not None:
+            ms = _as_int(row["elapsed_ms"])
+            if ms is None or not 0 <= ms <= _INT32_MAX:
+                reasons.append(f"elapsed_ms: {row['elapsed_ms']!r} must be a whole number >= 0")
+            row["elapsed_ms"] = ms
+
+    def _identity(self, row: dict[str, Any], reasons: list[str]) -> None:
+        ann = row["annotator_id"]
+        if not isinstance(ann, str) or not ANNOTATOR_ID_RE.fullmatch(ann):
+            reasons.append(
+                f"annotator_id: {ann!r} is not a valid id (1-64 of a-z 0-9 _ . -, starting "
+                "with a letter or digit)"
+            )
+        elif self.annotator is not None and ann != self.annotator:
+            reasons.append(
+                f"annotator_id: {ann!r} is not this session's coder ({self.annotator!r})"
+            )
+        conv = row["conversation_id"]
+        if not isinstance(conv, str) or not conv:
+            reasons.append(f"conversation_id: {conv!r} must be a non-empty string")
+        elif self.turns is not None and not self.turns.has_conversation(conv):
+            reasons.append(f"conversation_id: {conv!r} is not in the project's corpus")
+        if row["op"] not in OPS:
+            reasons.append(f"op: {row['op']!r} is not one of {', '.join(OPS)}")
+
+    def _code(self, row: dict[str, Any], reasons: list[str]) -> Any:
+        code_id = row["code_id"]
+        if code_id in SYSTEM_CODES:
+            return None
+        code = self.codes.get(code_id) if isinstance(code_id, str) else None
+        if code is None:
+            available = ", ".join([*self.codes, *SYSTEM_CODES])
+            reasons.append(
+                f"code_id: {code_id!r} is not a code of codebook '{self.codebook.id}' "
+                f"{self.codebook.version} (available: {available})"
+            )
+        return code
+
+    def _unit(self, row: dict[str, Any], code: Any, reasons: list[str]) -> None:
+        unit = row["unit"]
+        allowed = _SYSTEM_UNITS[row["code_id"]] if code is None else (code.unit,)
+        if unit not in allowed:
+            reasons.append(
+                f"unit: {unit!r} does not fit code {row['code_id']!r} (unit {' or '.join(allowed)})"
+            )
+            return
+        if unit == "conversation":
+            if row["turn_index"] is not None:
+                reasons.append(
+                    f"turn_index: {row['turn_index']!r} must be empty for a conversation unit"
+                )
+            return
+        idx = _as_int(row["turn_index"])
+        if idx is None or not 0 <= idx <= _INT32_MAX:
+            reasons.append(f"turn_index: {row['turn_index']!r} must be a whole number >= 0")
+            return
+        row["turn_index"] = idx
+        if self.turns is None or not isinstance(row["conversation_id"], str):
+            return
+        if not self.turns.has_conversation(row["conversation_id"]):
+            return
+        role = self.turns.role(row["conversation_id"], idx)
+        if role is None:
+            reasons.append(f"turn_index: conversation {row['conversation_id']!r} has no turn {idx}")
+        elif code is not None and role not in code.applies_to:
+            reasons.append(
+                f"code_id: {code.id!r} applies to {'/'.join(code.applies_to)} turns, but turn "
+                f"{idx} of {row['conversation_id']!r} is a {role} turn"
+            )
+
+    def _value(self, row: dict[str, Any], code: Any, reasons: list[str]) -> None:
+        value = row["value"]
+        if row["op"] == "clear":
+            if value is not None:
+                reasons.append(f"value: {value!r} must be empty when op is 'clear'")
+            return
+        if value is None:
+            reasons.append("value: missing (a 'set' event needs a value)")
+            return
+        if code is None:
+            self._system_value(row, reasons)
+            return
+        if code.level == "set":
+            self._set_value(row, code, reasons)
+            return
+        text = _as_text(value)
+        if text is None or text not in code.value_ids:
+            reasons.append(
+                f"value: {value!r} is not allowed for {code.id!r} ({code.level}); "
+                f"allowed: {', '.join(code.value_ids)}"
+            )
+        row["value"] = text
+
+    def _set_value(self, row: dict[str, Any], code: Any, reasons: list[str]) -> None:
+        value = row["value"]
+        items: Any = value
+        if isinstance(value, str):
+            try:
+                items = json.loads(value)
+            except ValueError:
+                items = None
+        elif isinstance(value, np.ndarray | tuple):
+            items = list(value)
+        ok = isinstance(items, list) and all(isinstance(v, str) for v in items)
+        if not ok or len(set(items)) != len(items) or not set(items) <= set(code.value_ids):
+            reasons.append(
+                f"value: {value!r} is not a JSON list of distinct values of {code.id!r} "
+                f"(set of: {', '.join(code.value_ids)}), e.g. '[\"{code.value_ids[0]}\"]'"
+            )
+            return
+        row["value"] = json.dumps(sorted(items), separators=(",", ":"))
+
+    def _system_value(self, row: dict[str, Any], reasons: list[str]) -> None:
+        code_id, value = row["code_id"], row["value"]
+        if code_id == "_status" and value not in _STATUS_VALUES:
+            reasons.append(f"value: {value!r} is not a _status value (done or skipped)")
+        elif code_id == "_flag" and _as_text(value) != "1":
+            reasons.append(f"value: {value!r} is not a _flag value (1)")
+        elif code_id == "_memo" and (not isinstance(value, str) or not value.strip()):
+            reasons.append(f"value: {value!r} must be the memo text")
+        else:
+            row["value"] = _as_text(value) if code_id == "_flag" else value
