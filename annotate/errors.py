@@ -61,8 +61,9 @@ class Errors(metaclass=_Catalogue):
         "Columns in the file: {available}. Fix the mapping (CLI: --map FIELD=COLUMN)."
     )
     E110 = (
-        "CSV import needs a column for {missing}. Mapping fields: {fields}. "
-        "Pass them, e.g. mapping={{'text': 'message'}} (CLI: --map text=message)."
+        "CSV '{path}' needs a column for {missing}; no mapping names one and no column has that "
+        "name. Columns in the file: {available}. Mapping fields: {fields}. Pass them, e.g. "
+        "mapping={{'text': 'message'}} (CLI: --map text=message)."
     )
     E111 = (
         "'{path}' is not a valid corpus folder: {problem}. Re-create it with "

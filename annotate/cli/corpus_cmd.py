@@ -1,9 +1,163 @@
-"""CLI commands of the corpus area (registered on the main group by annotate.cli)."""
+"""CLI commands of the corpus area: ``annotate import`` and ``annotate corpus info|mask``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
+
+from annotate.cli._printer import emit_json, good, info
+from annotate.corpus import load_corpus
+from annotate.errors import CorpusError, Errors
+from annotate.importers import FORMATS, IMPORTERS, import_corpus
+
+
+def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    out = {}
+    for v in values:
+        key, sep, val = v.partition("=")
+        if not sep or not key.strip() or not val.strip():
+            raise CorpusError(Errors.E902.format(option=option, problem=f"'{v}' is not KEY=VALUE"))
+        out[key.strip()] = val.strip()
+    return out
+
+
+def corpus_summary(corpus: Any) -> dict[str, Any]:
+    """What ``annotate corpus info`` shows (also its --json document)."""
+    m = corpus.manifest
+    return {
+        "path": str(corpus.path),
+        "name": corpus.name,
+        "format": m.get("format"),
+        "importer_version": m.get("importer_version"),
+        "licence": m.get("licence"),
+        "counts": m.get("counts", {}),
+        "skipped": m.get("skipped", {}),
+        "repaired": m.get("repaired", {}),
+        "observed": m.get("observed", {}),
+        "masking": m.get("masking"),
+        "sources": [
+            {k: s.get(k) for k in ("name", "bytes", "sha256")} for s in m.get("sources", [])
+        ],
+    }
+
+
+def _print_summary(doc: dict[str, Any]) -> None:
+    c = doc["counts"]
+    info(f"corpus {doc['name']!r}  ({doc['path']})")
+    info(f"  format        {doc['format']}  [{doc['importer_version']}]")
+    info(f"  conversations {c.get('conversations')}")
+    roles = ", ".join(f"{r} {n}" for r, n in c.get("turns_by_role", {}).items())
+    info(f"  turns         {c.get('turns')}  ({roles})")
+    info(f"  users         {c.get('users')}   speakers {c.get('speakers')}")
+    info(f"  dates         {c.get('first_at') or '-'} .. {c.get('last_at') or '-'}")
+    for part in ("skipped", "repaired", "observed"):
+        items = ", ".join(f"{k} {v}" for k, v in doc[part].items()) or "none"
+        info(f"  {part:<13} {items}")
+    masking = doc["masking"]
+    info(f"  masking       {'none' if not masking else masking.get('method')}")
+    info(f"  licence       {doc['licence']}")
+    for s in doc["sources"]:
+        info(f"  source        {s['name']} ({s['bytes']} bytes, sha256 {str(s['sha256'])[:12]}…)")
+
+
+@click.command("import")
+@click.argument("format", type=click.Choice(sorted([*FORMATS, *IMPORTERS])), metavar="FORMAT")
+@click.argument("src", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option(
+    "--out", required=True, type=click.Path(path_type=str), help="Corpus folder to write."
+)
+@click.option("--name", help="Corpus name (default: the folder name).")
+@click.option("--licence", "--license", "licence", help="The source's licence, for the manifest.")
+@click.option("--role", "roles", multiple=True, metavar="LABEL=ROLE", help="Extra role labels.")
+@click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN", help="csv: column map.")
+@click.option("--paths", help="oasst: best|all; convokit: thread|best|all (tree policy).")
+@click.option("--variant", help="hh-rlhf: chosen|rejected|both.")
+@click.option("--deleted", help="oasst: skip|keep deleted messages.")
+@click.option(
+    "--option", "-o", "extra", multiple=True, metavar="KEY=VALUE", help="Any format option."
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing corpus folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def import_cmd(
+    format: str,
+    src: tuple[str, ...],
+    out: str,
+    name: str | None,
+    licence: str | None,
+    roles: tuple[str, ...],
+    mapping: tuple[str, ...],
+    paths: str | None,
+    variant: str | None,
+    deleted: str | None,
+    extra: tuple[str, ...],
+    overwrite: bool,
+    as_json: bool,
+) -> None:
+    """Import SRC files of FORMAT into a new corpus folder (atomically)."""
+    options: dict[str, Any] = dict(_pairs(extra, "--option"))
+    if mapping:
+        options["mapping"] = _pairs(mapping, "--map")
+    for key, value in (("paths", paths), ("variant", variant), ("deleted", deleted)):
+        if value is not None:
+            options[key] = value
+    corpus = import_corpus(
+        list(src),
+        format,
+        out=out,
+        name=name,
+        licence=licence,
+        roles=_pairs(roles, "--role"),
+        overwrite=overwrite,
+        **options,
+    )
+    doc = corpus_summary(corpus)
+    if as_json:
+        emit_json(doc)
+        return
+    c = doc["counts"]
+    good(f"imported {c['conversations']} conversations, {c['turns']} turns into {corpus.path}")
+    _print_summary(doc)
+
+
+@click.group("corpus")
+def corpus_group() -> None:
+    """Inspect or mask a corpus folder."""
+
+
+@corpus_group.command("info")
+@click.argument("corpus_dir", type=click.Path(path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def info_cmd(corpus_dir: str, as_json: bool) -> None:
+    """Counts of conversations, turns by role, users, dates, and what was skipped and why."""
+    doc = corpus_summary(load_corpus(corpus_dir))
+    if as_json:
+        emit_json(doc)
+    else:
+        _print_summary(doc)
+
+
+@corpus_group.command("mask")
+@click.argument("corpus_dir", type=click.Path(path_type=str))
+@click.option("--out", required=True, type=click.Path(path_type=str), help="Masked corpus folder.")
+@click.option("--names/--no-names", default=None, help="Mask person names (needs spaCy NER).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def mask_cmd(corpus_dir: str, out: str, names: bool | None, overwrite: bool, as_json: bool) -> None:
+    """Write a masked copy of a corpus (emails, URLs, phones, handles, IPs; names with NER)."""
+    from annotate.nlp import mask_corpus  # spaCy loads only for this command
+
+    masked = mask_corpus(load_corpus(corpus_dir), out, names=names, overwrite=overwrite)
+    doc = corpus_summary(masked)
+    if as_json:
+        emit_json(doc)
+        return
+    m = doc["masking"]
+    counts = ", ".join(f"{k} {v}" for k, v in m["counts"].items())
+    good(f"masked {m['turns_changed']} turns into {masked.path} ({counts})")
 
 
 def register(main: click.Group) -> None:
     """Add this area's commands to the main group."""
+    main.add_command(import_cmd)
+    main.add_command(corpus_group)

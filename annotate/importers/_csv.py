@@ -61,7 +61,14 @@ def _mapping(header: list[str], ctx: Context, path: Path) -> dict[str, str]:
         )
     absent = [f for f in REQUIRED if f not in mapping]
     if absent:
-        raise CorpusError(Errors.E110.format(missing=", ".join(absent), fields=", ".join(FIELDS)))
+        raise CorpusError(
+            Errors.E110.format(
+                path=path,
+                missing=", ".join(absent),
+                fields=", ".join(FIELDS),
+                available=", ".join(repr(h) for h in header) or "none",
+            )
+        )
     return mapping
 
 

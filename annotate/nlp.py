@@ -1,0 +1,295 @@
+"""Text preprocessing with spaCy: sentences, token counts and masking of personal data.
+
+The default pipeline is a blank English pipeline with a sentencizer (nothing to download); a
+trained pipeline (``en_core_web_sm``) is used only when it is installed, and only then are person
+names masked. Emails, URLs (trailing punctuation left out), phone numbers, @handles and IP
+addresses are masked with one regular expression over the text, which measured faster than a
+spaCy Matcher for the same classes (notes/label-store.md §2). Masking never changes a corpus in
+place: :func:`mask_corpus` writes a new corpus folder and records what it did in its manifest.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import spacy
+from spacy.language import Language
+from tqdm.auto import tqdm
+
+from annotate.corpus import Corpus, load_corpus, write_corpus
+from annotate.errors import CorpusError, Errors, Warnings
+from annotate.types import FilePath
+
+TRAINED = "en_core_web_sm"
+PLACEHOLDERS = {
+    "url": "[URL]",
+    "email": "[EMAIL]",
+    "ip": "[IP]",
+    "phone": "[PHONE]",
+    "handle": "[HANDLE]",
+    "name": "[NAME]",
+}
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_H = r"[0-9A-Fa-f]{1,4}"
+_PATTERN = re.compile(
+    "|".join(
+        [
+            # a URL stops before trailing punctuation that is followed by a space or the end
+            r"(?P<url>\b(?:https?://|www\.)[^\s<>\"']+?(?=[.,;:!?)\]}'\"]*(?:\s|$)))",
+            r"(?P<email>\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b)",
+            rf"(?P<ip>\b{_OCTET}(?:\.{_OCTET}){{3}}\b|(?<![\w:])(?:{_H}:){{7}}{_H}(?![\w:])"
+            rf"|(?<![\w:])(?:{_H}:){{1,6}}:(?:{_H}:){{0,5}}{_H}(?![\w:]))",
+            r"(?P<phone>(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}"
+            r"(?:[ .-]\d{2,5}){1,4}(?![\w]))",
+            r"(?P<handle>(?<![\w@/.])@[A-Za-z_][\w]{1,}(?:\.[\w]+)*)",
+        ]
+    )
+)
+_DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
+_US_SPACED = re.compile(r"\d{3} \d{3} \d{4}")
+
+
+def _is_phone(s: str) -> bool:
+    """Guard the phone pattern against dates, years and other number runs."""
+    digits = sum(c.isdigit() for c in s)
+    if not 7 <= digits <= 15 or _DATE.fullmatch(s):
+        return False
+    if s.startswith("+") or "(" in s:
+        return True
+    if " " in s:  # space-separated groups only in the common 3-3-4 shape
+        return bool(_US_SPACED.fullmatch(s))
+    return digits >= 10 or bool(re.fullmatch(r"\d{3}[-.]\d{4}", s))
+
+
+def _mask_regex(text: str, counts: Counter[str]) -> str:
+    def repl(m: re.Match[str]) -> str:
+        kind = m.lastgroup or ""
+        if kind == "phone" and not _is_phone(m.group()):
+            return m.group()
+        counts[kind] += 1
+        return PLACEHOLDERS[kind]
+
+    return _PATTERN.sub(repl, text)
+
+
+def _mask_names(doc: Any, counts: Counter[str]) -> str:
+    text, out, last = doc.text, [], 0
+    for ent in doc.ents:
+        if ent.label_ == "PERSON":
+            out.append(text[last : ent.start_char])
+            out.append(PLACEHOLDERS["name"])
+            last = ent.end_char
+            counts["name"] += 1
+    out.append(text[last:])
+    return "".join(out)
+
+
+@lru_cache(maxsize=4)
+def get_pipeline(name: str | None = None) -> Language:
+    """The spaCy pipeline: ``None`` = en_core_web_sm when installed, else blank English.
+
+    ``"blank"`` forces the blank English pipeline. A sentencizer is added when the pipeline has
+    no component that sets sentence boundaries.
+
+    Raises
+    ------
+    CorpusError
+        When a named pipeline cannot be loaded (E115).
+    """
+    if name is None:
+        name = TRAINED if importlib.util.find_spec(TRAINED) is not None else "blank"
+    if name == "blank":
+        nlp = spacy.blank("en")
+    else:
+        try:
+            nlp = spacy.load(name)
+        except (OSError, ImportError, ValueError) as exc:
+            raise CorpusError(Errors.E115.format(name=name, problem=exc)) from exc
+    if not {"parser", "senter", "sentencizer"} & set(nlp.pipe_names):
+        nlp.add_pipe("sentencizer")
+    return nlp
+
+
+def has_ner(nlp: Language) -> bool:
+    """Whether the pipeline tags named entities (so that person names can be masked)."""
+    return "ner" in nlp.pipe_names
+
+
+def mask_text(text: str, *, names: bool | None = None, nlp: Language | None = None) -> str:
+    """Mask emails, URLs, phone numbers, @handles, IP addresses (and names, with NER).
+
+    Parameters
+    ----------
+    text
+        Any text; returned unchanged when nothing is found.
+    names
+        Mask person names: ``None`` (default) when the pipeline has NER, ``True`` to ask for it
+        (warns W103 without NER), ``False`` never.
+    nlp
+        The pipeline for names (default :func:`get_pipeline`); not needed otherwise.
+
+    Examples
+    --------
+    >>> mask_text("Mail me at ana@example.org or see https://ex.org/a.", names=False)
+    'Mail me at [EMAIL] or see [URL].'
+    """
+    counts: Counter[str] = Counter()
+    if _want_names(names, nlp):
+        text = _mask_names((nlp or get_pipeline())(text), counts)
+    return _mask_regex(text, counts)
+
+
+def _want_names(names: bool | None, nlp: Language | None) -> bool:
+    if names is False:
+        return False
+    pipeline = nlp or get_pipeline()
+    if has_ner(pipeline):
+        return True
+    if names:
+        warnings.warn(
+            Warnings.W103.format(problem=f"pipeline {pipeline.meta.get('name')!r} has no NER"),
+            stacklevel=3,
+        )
+    return False
+
+
+def _texts(data: Corpus | pd.DataFrame | Sequence[str]) -> tuple[list[str], pd.DataFrame | None]:
+    if isinstance(data, Corpus):
+        data = data.turns
+    if isinstance(data, pd.DataFrame):
+        keys = data[["conversation_id", "turn_index"]].reset_index(drop=True)
+        return data["text"].astype(str).tolist(), keys
+    return [str(t) for t in data], None
+
+
+def preprocess(
+    data: Corpus | pd.DataFrame | Sequence[str],
+    *,
+    nlp: Language | None = None,
+    sentences: bool = True,
+    mask: bool = False,
+    names: bool | None = None,
+    batch_size: int = 1000,
+    progress: bool | None = None,
+) -> pd.DataFrame:
+    """Sentences and token counts per turn (and masked text), with ``nlp.pipe`` in batches.
+
+    Parameters
+    ----------
+    data
+        A corpus, a turns DataFrame (``conversation_id``, ``turn_index``, ``text``) or texts.
+    nlp
+        The pipeline (default :func:`get_pipeline`).
+    sentences
+        Add a ``sentences`` column (list of sentence strings).
+    mask
+        Add a ``masked_text`` column (see :func:`mask_text`).
+    names
+        Mask person names too (see :func:`mask_text`).
+    batch_size
+        Texts per ``nlp.pipe`` batch.
+    progress
+        Show a tqdm bar (default: for more than 10,000 turns).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``conversation_id``, ``turn_index`` (when known), ``n_tokens``, ``n_sentences``, and
+        ``sentences`` / ``masked_text`` when asked for; one row per turn, in input order.
+    """
+    nlp = nlp or get_pipeline()
+    texts, keys = _texts(data)
+    with_names = mask and _want_names(names, nlp)
+    disable = [] if with_names else [p for p in ("ner",) if p in nlp.pipe_names]
+    n_tokens, n_sents, sents, masked = [], [], [], []
+    counts: Counter[str] = Counter()
+    show = len(texts) > 10_000 if progress is None else progress
+    docs = nlp.pipe(texts, batch_size=batch_size, disable=disable)
+    for doc in tqdm(docs, total=len(texts), disable=not show, desc="preprocess", unit="turn"):
+        n_tokens.append(len(doc))
+        if sentences:
+            spans = [s.text for s in doc.sents]
+            sents.append(spans)
+            n_sents.append(len(spans))
+        else:
+            n_sents.append(sum(1 for _ in doc.sents))
+        if mask:
+            text = _mask_names(doc, counts) if with_names else doc.text
+            masked.append(_mask_regex(text, counts))
+    out = keys.copy() if keys is not None else pd.DataFrame(index=range(len(texts)))
+    out["n_tokens"] = pd.array(n_tokens, dtype="int32")
+    out["n_sentences"] = pd.array(n_sents, dtype="int32")
+    if sentences:
+        out["sentences"] = sents
+    if mask:
+        out["masked_text"] = masked
+    out.attrs["mask_counts"] = dict(counts)
+    return out
+
+
+def mask_corpus(
+    corpus: Corpus | FilePath,
+    out: FilePath,
+    *,
+    names: bool | None = None,
+    nlp: Language | None = None,
+    overwrite: bool = False,
+    batch_size: int = 1000,
+    progress: bool | None = None,
+) -> Corpus:
+    """Write a masked copy of a corpus as a new corpus folder (the original stays as it is).
+
+    The ``text`` column is masked (see :func:`mask_text`); everything else is copied. The new
+    manifest records ``masking``: the method, the classes, the counts per class, the number of
+    turns changed and the source corpus.
+
+    Returns
+    -------
+    Corpus
+        The masked corpus.
+    """
+    corpus = corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
+    texts = corpus.turns["text"].astype(str).tolist()
+    counts: Counter[str] = Counter()
+    pipeline = nlp or (get_pipeline() if names is not False else None)
+    with_names = names is not False and pipeline is not None and _want_names(names, pipeline)
+    show = len(texts) > 10_000 if progress is None else progress
+    if with_names:
+        assert pipeline is not None
+        docs = pipeline.pipe(texts, batch_size=batch_size)
+        it: Iterable[str] = (_mask_names(d, counts) for d in docs)
+    else:
+        it = texts
+    masked = [_mask_regex(t, counts) for t in tqdm(it, total=len(texts), disable=not show)]
+    changed = sum(a != b for a, b in zip(masked, texts, strict=True))
+    turns = pa.Table.from_pandas(corpus.turns, preserve_index=False)
+    turns = turns.set_column(turns.schema.get_field_index("text"), "text", pa.array(masked))
+    manifest = dict(corpus.manifest)
+    manifest.pop("created_at", None)
+    manifest["name"] = f"{corpus.name} (masked)"
+    manifest["masking"] = {
+        "method": "regex" + (f" + spaCy NER ({pipeline.meta.get('name')})" if with_names else ""),
+        "classes": [k for k in PLACEHOLDERS if k != "name" or with_names],
+        "placeholders": PLACEHOLDERS,
+        "counts": {k: counts.get(k, 0) for k in PLACEHOLDERS if k != "name" or with_names},
+        "turns_changed": changed,
+        "source_corpus": {"path": str(corpus.path.resolve()), "name": corpus.name},
+        "masked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    write_corpus(
+        out,
+        turns,
+        pa.Table.from_pandas(corpus.conversations, preserve_index=False),
+        manifest,
+        overwrite=overwrite,
+    )
+    return load_corpus(out)
