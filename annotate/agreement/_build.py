@@ -115,7 +115,9 @@ def _matrix(
     frame: pd.DataFrame, idx: np.ndarray, conv_index: pd.Index
 ) -> tuple[np.ndarray, tuple[str, ...], pd.DataFrame, np.ndarray]:
     """Pivot one row's labels into (units × coders) codes, coders, unit keys, clusters."""
-    turn = frame["turn_index"].fillna(-1).astype(np.int64).to_numpy()
+    turn = (
+        pd.to_numeric(frame["turn_index"], errors="coerce").fillna(-1).astype(np.int64).to_numpy()
+    )
     unit_key = pd.MultiIndex.from_arrays([frame["conversation_id"].to_numpy(), turn])
     u, uniq = pd.factorize(unit_key, sort=True)
     c, coders = pd.factorize(frame["annotator_id"], sort=True)

@@ -156,7 +156,8 @@ def conger_kappa(
 ) -> float | Chance:
     """Conger's (1980) kappa: Cohen's kappa generalised to any number of raters.
 
-    Parameters as :func:`fleiss_kappa`; rater identity matters (columns are raters).
+    Parameters as :func:`fleiss_kappa`; rater identity matters (columns are raters). Raters
+    without any rating are left out (they have no marginal distribution).
 
     >>> C = [[1, 1, None, 1], [2, 2, 3, 2], [3, 3, 3, 3], [3, 3, 3, 3], [2, 2, 2, 2],
     ...      [1, 2, 3, 4], [4, 4, 4, 4], [1, 1, 2, 1], [2, 2, 2, 2], [None, 5, 5, 5],
@@ -165,6 +166,7 @@ def conger_kappa(
     0.76282
     """
     codes, domain = encode(data, values)
+    codes = codes[:, (codes >= 0).any(axis=0)]  # a rater who rated nothing has no marginals
     q = len(domain)
     r = codes.shape[1]
     if r < 2:

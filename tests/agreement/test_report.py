@@ -1,0 +1,246 @@
+"""The whole-codebook report on unit-labels tables built in code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from annotate.agreement import AgreementReport, agreement, alpha, cohen_kappa, gwet_ac
+from annotate.errors import AgreementError, CodebookError
+
+from .conftest import make_labels
+
+# Krippendorff (2011) 4 coders × 12 units, values 1..5 (published alpha in the docstrings)
+C = [[1, 1, None, 1], [2, 2, 3, 2], [3, 3, 3, 3], [3, 3, 3, 3], [2, 2, 2, 2],
+     [1, 2, 3, 4], [4, 4, 4, 4], [1, 1, 2, 1], [2, 2, 2, 2], [None, 5, 5, 5],
+     [None, None, 1, 1], [None, None, 3, None]]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def both_roles_codebook():
+    from annotate.codebook import codebook_from_data
+
+    return codebook_from_data(
+        {
+            "id": "t",
+            "version": "1.0.0",
+            "title": "T",
+            "codes": [
+                {"id": "warm", "label": "Warm", "unit": "turn", "level": "binary",
+                 "applies_to": ["user", "assistant"], "definition": "x"},
+                {"id": "never", "label": "Never coded", "unit": "turn", "level": "binary",
+                 "applies_to": ["assistant"], "definition": "x"},
+            ],
+        }
+    )  # fmt: skip
+
+
+def _binary(n_units, seed, n_coders=3, p_flip=0.1, missing=0.0):
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 2, n_units)
+    m = np.repeat(truth[:, None], n_coders, axis=1)
+    flip = rng.random(m.shape) < p_flip
+    m[flip] = 1 - m[flip]
+    out = m.astype(object)
+    out[rng.random(m.shape) < missing] = None
+    return out
+
+
+def test_report_ordinal_conversation_code_reproduces_krippendorff(toy_codebook) -> None:
+    labels = make_labels({"conv_autonomy_support": C}, unit="conversation")
+    report = agreement(labels, toy_codebook, codes=["conv_autonomy_support"])
+    row = report.table.iloc[0]
+    assert row["alpha"] == pytest.approx(0.815, abs=5e-4)  # Krippendorff 2011, ordinal
+    assert (row["n_units"], row["n_coders"], row["n_pairable"]) == (11, 4, 40)
+    assert row["level"] == "ordinal" and row["metric"] == "ordinal"
+    assert row["weights"] == "linear"
+    expected = gwet_ac(C, weights="linear", values=[1, 2, 3, 4, 5])
+    assert row["gwet_ac"] == pytest.approx(expected)
+    assert np.isnan(row["cohen_kappa"])  # four coders
+
+
+def test_report_interval_code_uses_the_interval_metric(toy_codebook) -> None:
+    labels = make_labels({"conv_warmth": C}, unit="conversation")
+    row = agreement(labels, toy_codebook, codes=["conv_warmth"]).table.iloc[0]
+    assert row["alpha"] == pytest.approx(0.849, abs=5e-4)  # Krippendorff 2011, interval
+
+
+def test_report_one_row_per_code_with_undefined_rows_kept(toy_codebook) -> None:
+    labels = make_labels({"ai_pressure": _binary(30, 1)})
+    report = agreement(labels, toy_codebook)
+    assert len(report.table) == len(toy_codebook.codes)
+    pressure = report.table.set_index("code_id").loc["ai_pressure"]
+    assert pressure["flag"] in {"reliable", "tentative", "unreliable"}
+    empty = report.table.set_index("code_id").loc["ai_empathy"]
+    assert np.isnan(empty["alpha"]) and empty["flag"] == "undefined"
+    assert "no labels" in empty["reason"]
+
+
+def test_report_no_variation_is_nan_with_reason(toy_codebook) -> None:
+    constant = np.full((10, 2), "0", dtype=object)
+    labels = make_labels({"ai_pressure": constant, "ai_empathy": _binary(30, 2)})
+    t = agreement(labels, toy_codebook, codes=["ai_pressure", "ai_empathy"]).table
+    assert np.isnan(t.loc[0, "alpha"]) and "alpha" in t.loc[0, "reason"]
+    assert t.loc[0, "percent_agreement"] == 1.0
+    assert np.isfinite(t.loc[1, "alpha"])
+
+
+def test_report_binary_prevalence_and_two_coder_kappa(toy_codebook) -> None:
+    m = np.array([["1", "1"], ["1", "0"], ["0", "0"], ["0", "0"], ["1", "1"]], dtype=object)
+    row = agreement(make_labels({"ai_pressure": m}), toy_codebook, codes=["ai_pressure"]).table
+    row = row.iloc[0]
+    assert row["prevalence"] == pytest.approx(5 / 10)
+    assert row["percent_agreement"] == pytest.approx(0.8)
+    assert row["cohen_kappa"] == pytest.approx(cohen_kappa(m.astype(int), values=[0, 1]))
+    assert row["alpha"] == pytest.approx(alpha(m))
+
+
+def test_report_pooled_row_for_codes_on_both_roles(both_roles_codebook) -> None:
+    m = _binary(40, 3)
+    labels = make_labels({"warm": m}, role=["user", "assistant"], turns_per_conversation=4)
+    t = agreement(labels, both_roles_codebook, codes=["warm"]).table
+    assert t["role"].tolist() == ["user", "assistant", "all"]
+    assert t.loc[2, "n_units"] == 40
+    assert t.loc[2, "alpha"] == pytest.approx(alpha(m))
+    assert t.loc[0, "alpha"] == pytest.approx(alpha(m[0::2]))
+    only_user = agreement(labels, both_roles_codebook, role="user").table
+    assert only_user["role"].tolist() == ["user"]
+
+
+def test_report_set_code_uses_masi(toy_codebook) -> None:
+    sets = [['["sadness"]', '["sadness"]'], ['["sadness","anxiety"]', '["sadness"]'],
+            ["[]", "[]"], ['["joy"]', "[]"], ['["anger"]', '["anger"]']]  # fmt: skip
+    labels = make_labels({"user_emotions": sets}, role="user")
+    row = agreement(labels, toy_codebook, codes=["user_emotions"]).table.iloc[0]
+    as_lists = [[__import__("json").loads(v) for v in r] for r in sets]
+    assert row["metric"] == "masi"
+    assert row["alpha"] == pytest.approx(alpha(as_lists, level="set"))
+    assert row["percent_agreement"] == pytest.approx(3 / 5)
+    assert np.isnan(row["gwet_ac"])
+
+
+def test_report_refuses_values_outside_the_domain(toy_codebook) -> None:
+    labels = make_labels({"ai_move": [["listen", "shout"], ["ask", "ask"]]})
+    with pytest.raises(AgreementError, match=r"E401.*shout"):
+        agreement(labels, toy_codebook)
+
+
+def test_report_refuses_codes_outside_the_codebook(toy_codebook) -> None:
+    labels = make_labels({"made_up": [["1", "1"]]})
+    with pytest.raises(AgreementError, match=r"E402.*made_up"):
+        agreement(labels, toy_codebook)
+
+
+def test_report_refuses_missing_columns(toy_codebook) -> None:
+    with pytest.raises(AgreementError, match="E403"):
+        agreement(pd.DataFrame({"annotator_id": ["a"]}), toy_codebook)
+
+
+def test_report_refuses_duplicate_labels(toy_codebook) -> None:
+    labels = make_labels({"ai_pressure": [["1", "0"]]})
+    with pytest.raises(AgreementError, match="E405"):
+        agreement(pd.concat([labels, labels]), toy_codebook)
+
+
+def test_report_unknown_code_selection_names_the_codes(toy_codebook) -> None:
+    with pytest.raises(CodebookError):
+        agreement(make_labels({"ai_pressure": [["1", "0"]]}), toy_codebook, codes=["nope"])
+
+
+def test_report_leaves_out_gold_and_system_codes(toy_codebook) -> None:
+    labels = make_labels({"ai_pressure": _binary(20, 4)})
+    extra = labels[labels.annotator_id == "c0"].assign(annotator_id="gold")
+    status = labels.iloc[:1].assign(code_id="_status", value="done", unit="conversation")
+    a = agreement(labels, toy_codebook, codes=["ai_pressure"]).table
+    b = agreement(pd.concat([labels, extra, status]), toy_codebook, codes=["ai_pressure"]).table
+    assert a.loc[0, "alpha"] == b.loc[0, "alpha"] and b.loc[0, "n_coders"] == 3
+
+
+def test_report_bootstrap_is_seeded_and_independent_of_other_codes(toy_codebook) -> None:
+    labels = make_labels({"ai_pressure": _binary(90, 5), "ai_empathy": _binary(90, 6)})
+    one = agreement(labels, toy_codebook, codes=["ai_pressure"], bootstrap=200, seed=3).table
+    both = agreement(labels, toy_codebook, bootstrap=200, seed=3).table.set_index("code_id")
+    again = agreement(labels, toy_codebook, codes=["ai_pressure"], bootstrap=200, seed=3).table
+    assert one.loc[0, "alpha_low"] == again.loc[0, "alpha_low"]
+    assert one.loc[0, "alpha_low"] == both.loc["ai_pressure", "alpha_low"]
+    assert one.loc[0, "alpha_low"] <= one.loc[0, "alpha"] <= one.loc[0, "alpha_high"]
+
+
+def test_report_pairwise_matrix(toy_codebook) -> None:
+    m = _binary(60, 7, n_coders=3)
+    m[:, 2] = np.where(np.random.default_rng(0).random(60) < 0.5, "0", "1")  # coder c2 guesses
+    report = agreement(make_labels({"ai_pressure": m}), toy_codebook, codes=["ai_pressure"])
+    pw = report.pairwise("ai_pressure")
+    assert list(pw.columns) == ["c0", "c1", "c2"]
+    assert pw.loc["c0", "c1"] == pytest.approx(alpha(m[:, :2]))
+    assert pw.loc["c0", "c1"] > pw.loc["c0", "c2"]
+    kappa = report.pairwise("ai_pressure", coefficient="kappa")
+    assert kappa.loc["c1", "c2"] == pytest.approx(cohen_kappa(m[:, 1:].astype(int)))
+    assert np.isnan(pw.loc["c0", "c0"])
+
+
+def test_report_leave_one_out_finds_the_drifting_coder(toy_codebook) -> None:
+    m = _binary(60, 8, n_coders=4, p_flip=0.05)
+    m[:, 3] = np.where(np.random.default_rng(1).random(60) < 0.5, "0", "1")
+    report = agreement(make_labels({"ai_pressure": m}), toy_codebook, codes=["ai_pressure"])
+    loo = report.leave_one_out()
+    assert len(loo) == 4
+    assert loo.sort_values("change").iloc[-1]["coder"] == "c3"
+    assert loo.loc[loo.coder == "c3", "alpha_without"].item() == pytest.approx(alpha(m[:, :3]))
+
+
+class _Corpus:
+    def conversation(self, conversation_id):
+        return pd.DataFrame(
+            {
+                "turn_index": [0, 1, 2],
+                "role": ["user", "assistant", "user"],
+                "text": [f"{conversation_id} t{i}" for i in range(3)],
+            }
+        )
+
+
+def test_report_disagreements_with_context(toy_codebook) -> None:
+    m = np.array([["1", "1"], ["1", "0"], [None, "1"], ["0", "0"]], dtype=object)
+    report = agreement(make_labels({"ai_pressure": m}), toy_codebook, codes=["ai_pressure"])
+    d = report.disagreements()
+    assert len(d) == 1
+    assert d.loc[0, ["conversation_id", "turn_index", "c0", "c1"]].tolist() == [
+        "conv000",
+        1,
+        "1",
+        "0",
+    ]
+    ctx = report.disagreements(corpus=_Corpus())
+    assert ctx.loc[0, "text"] == "conv000 t1"
+    assert ctx.loc[0, "previous_text"] == "conv000 t0" and ctx.loc[0, "previous_role"] == "user"
+
+
+def test_report_outputs_text_html_dict_plot(toy_codebook, tmp_path) -> None:
+    labels = make_labels({"ai_pressure": _binary(30, 9)})
+    report = agreement(labels, toy_codebook, bootstrap=50, seed=1)
+    assert isinstance(report, AgreementReport)
+    text = report.to_text()
+    assert (
+        "ai_pressure" in text and "undefined:" in text and ".800" in text.replace("0.800", ".800")
+    )
+    html = report._repr_html_()
+    assert "<table" in html and "ai_pressure" in html
+    doc = report.to_dict()
+    assert len(doc["rows"]) == len(report.table) and doc["settings"]["seed"] == 1
+    fig = report.plot()
+    for ext in ("png", "svg"):
+        fig.savefig(tmp_path / f"forest.{ext}")
+        assert (tmp_path / f"forest.{ext}").stat().st_size > 1000
+    ax = fig.axes[0]
+    assert {round(line.get_xdata()[0], 3) for line in ax.lines if len(line.get_xdata()) == 2
+            and line.get_xdata()[0] == line.get_xdata()[1]} >= {0.667, 0.8}  # fmt: skip
+
+
+def test_report_unit_filter(toy_codebook) -> None:
+    labels = make_labels({"ai_pressure": _binary(10, 1)})
+    t = agreement(labels, toy_codebook, unit="conversation").table
+    assert set(t["unit"]) == {"conversation"}
+    with pytest.raises(AgreementError, match="E404"):
+        agreement(labels, toy_codebook, unit="sentence")
