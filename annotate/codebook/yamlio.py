@@ -128,3 +128,30 @@ def _text(node: yaml.Node, loader: yaml.SafeLoader) -> Any:
     if value is None or isinstance(value, str):
         return value
     return node.value
+
+
+#: key order of written codebooks (one list serves every level of the format)
+KEY_ORDER = (
+    "id version title value label text kind unit applies_to level group module description "
+    "definition when_to_use when_not_to_use why context examples near_misses cues key default "
+    "values groups modules codes"
+).split()
+
+
+def _ordered(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        keys = sorted(obj, key=lambda k: KEY_ORDER.index(k) if k in KEY_ORDER else len(KEY_ORDER))
+        return {k: _ordered(obj[k]) for k in keys if obj[k] is not None and obj[k] != []}
+    if isinstance(obj, list | tuple):
+        return [_ordered(x) for x in obj]
+    return obj
+
+
+def dump_yaml(data: dict[str, Any], *, header: str | None = None) -> str:
+    """Codebook data as readable YAML (format key order; empty and null fields left out)."""
+    text = yaml.safe_dump(
+        _ordered(data), sort_keys=False, allow_unicode=True, width=100, default_flow_style=False
+    )
+    if header:
+        text = "".join(f"# {line}\n" for line in header.splitlines()) + text
+    return text
