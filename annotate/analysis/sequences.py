@@ -167,28 +167,49 @@ def _permutation_p(
     permutations: int,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Two-sided permutation p of the joint counts (see the module docstring)."""
-    roles = frame.turns["role"].to_numpy()
-    conv = frame.conv
-    # strata: (conversation, role) of the given turns; only given turns are permuted
-    rows = np.unique(t_rows)
-    _, stratum = np.unique(
-        np.stack([conv[rows], pd.factorize(roles[rows])[0]], axis=1), axis=0, return_inverse=True
+    """Two-sided permutation p of the joint counts (see the module docstring).
+
+    The given turns are laid out as a (stratum x position) grid, stratum = (conversation,
+    role); each replicate permutes the valid positions of every row at once (random keys,
+    padding sorted last), so no Python loop runs over conversations.
+    """
+    roles = pd.factorize(frame.turns["role"].to_numpy())[0]
+    rows, inv = np.unique(t_rows, return_inverse=True)
+    m = tp.shape[1]
+    tsum = np.zeros((len(rows), m))
+    for j in range(m):
+        tsum[:, j] = np.bincount(inv, weights=tp[:, j], minlength=len(rows))
+    g = given_present[rows].astype(np.float64)
+    k = g.shape[1]
+    _, stratum, counts = np.unique(
+        frame.conv[rows] * 8 + roles[rows], return_inverse=True, return_counts=True
     )
-    stratum = stratum.ravel().astype(np.float64)
-    base = rows[np.argsort(stratum, kind="stable")]
-    where = np.searchsorted(rows, t_rows)
+    stratum = stratum.ravel()
+    order = np.argsort(stratum, kind="stable")
+    n_s, width = len(counts), int(counts.max())
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    pos = np.arange(len(rows)) - starts[stratum[order]]
+    g_pad = np.zeros((n_s, width, k))
+    t_pad = np.zeros((n_s * width, m))
+    valid = np.zeros((n_s, width), dtype=bool)
+    g_pad[stratum[order], pos] = g[order]
+    t_pad[stratum[order] * width + pos] = tsum[order]
+    valid[stratum[order], pos] = True
     ge = np.zeros(observed.shape)
     le = np.zeros(observed.shape)
-    tpf = tp.astype(np.float32)
-    for _ in range(permutations):
-        shuffled = rows[np.argsort(stratum + rng.random(len(rows)), kind="stable")]
-        sigma = np.empty(len(rows), dtype=np.int64)
-        sigma[np.searchsorted(rows, base)] = shuffled
-        gp = given_present[sigma[where]].astype(np.float32)
-        joint = gp.T @ tpf
-        ge += joint >= observed - 1e-9
-        le += joint <= observed + 1e-9
+    chunk = max(1, 4_000_000 // (n_s * width * max(k, 1)))
+    srow = np.arange(n_s)[None, :, None]
+    done = 0
+    while done < permutations:
+        b = min(chunk, permutations - done)
+        keys = rng.random((b, n_s, width))
+        keys[:, ~valid] = np.inf
+        perm = np.argsort(keys, axis=2)
+        shuffled = g_pad[srow, perm].reshape(b, n_s * width, k)
+        joint = np.transpose(shuffled, (0, 2, 1)) @ t_pad
+        ge += (joint >= observed - 1e-9).sum(axis=0)
+        le += (joint <= observed + 1e-9).sum(axis=0)
+        done += b
     upper = (ge + 1) / (permutations + 1)
     lower = (le + 1) / (permutations + 1)
     return np.minimum(1.0, 2 * np.minimum(upper, lower))
