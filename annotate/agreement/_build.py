@@ -67,21 +67,54 @@ def select_codes(codebook: Any, codes: Any, unit: str | None, role: str | None) 
     return chosen
 
 
-def prepare(labels: pd.DataFrame, codebook: Any) -> pd.DataFrame:
-    """Validate and clean the labels: system codes and gold out, unknown codes refused."""
+@dataclass(frozen=True)
+class Prepared:
+    """The labels as integer arrays (factorised once for every code)."""
+
+    code: np.ndarray  #: (n,) index into code_names
+    code_names: np.ndarray
+    conv: np.ndarray  #: (n,) index into conv_names
+    conv_names: np.ndarray
+    coder: np.ndarray  #: (n,) index into coder_names
+    coder_names: np.ndarray
+    turn: np.ndarray  #: (n,) int, -1 for conversation units
+    unit: np.ndarray  #: (n,) object
+    role: np.ndarray  #: (n,) object
+    value: np.ndarray  #: (n,) object
+
+
+def prepare(labels: pd.DataFrame, codebook: Any) -> Prepared:
+    """Validate and factorise the labels: system codes and gold out, unknown codes refused."""
     check_columns(labels)
-    df = labels.loc[:, list(COLUMNS)]
-    df = df[~df["code_id"].astype(str).str.startswith("_")]
-    df = df[~df["annotator_id"].isin(NOT_CODERS) & df["value"].notna()]
-    unknown = sorted(set(df["code_id"].unique()) - set(codebook.code_ids))
+    code, code_names = pd.factorize(labels["code_id"])
+    coder, coder_names = pd.factorize(labels["annotator_id"])
+    code_names = np.asarray(code_names, dtype=object)
+    system = np.flatnonzero([str(c).startswith("_") for c in code_names])
+    gold = np.flatnonzero(np.isin(np.asarray(coder_names, dtype=object), NOT_CODERS))
+    keep = labels["value"].notna().to_numpy()
+    if len(system):
+        keep &= ~np.isin(code, system)
+    if len(gold):
+        keep &= ~np.isin(coder, gold)
+    known = set(codebook.code_ids)
+    used = np.unique(code[keep])
+    unknown = sorted(str(c) for c in code_names[used] if c not in known)
     if unknown:
         raise AgreementError(Errors.E402.format(codes=", ".join(unknown), codebook_id=codebook.id))
-    dup = df.duplicated(["annotator_id", "unit", "conversation_id", "turn_index", "code_id"])
-    if dup.any():
-        ex = df[dup].iloc[0]
-        example = f"{ex.annotator_id} / {ex.conversation_id} / {ex.turn_index} / {ex.code_id}"
-        raise AgreementError(Errors.E405.format(n=int(dup.sum()), example=example))
-    return df
+    conv, conv_names = pd.factorize(labels["conversation_id"])
+    turn = pd.to_numeric(labels["turn_index"], errors="coerce").fillna(-1).to_numpy(np.int64)
+    return Prepared(
+        code=code[keep],
+        code_names=code_names,
+        conv=conv[keep],
+        conv_names=np.asarray(conv_names, dtype=object),
+        coder=coder[keep],
+        coder_names=np.asarray(coder_names, dtype=object),
+        turn=turn[keep],
+        unit=labels["unit"].to_numpy(dtype=object)[keep],
+        role=labels["role"].to_numpy(dtype=object)[keep],
+        value=labels["value"].to_numpy(dtype=object)[keep],
+    )
 
 
 def _encode_values(code: Any, values: pd.Series) -> tuple[np.ndarray, tuple[Any, ...]]:
@@ -112,61 +145,63 @@ def _encode_values(code: Any, values: pd.Series) -> tuple[np.ndarray, tuple[Any,
 
 
 def _matrix(
-    frame: pd.DataFrame, idx: np.ndarray, conv_index: pd.Index
+    p: Prepared, sel: np.ndarray, idx: np.ndarray, code_id: str
 ) -> tuple[np.ndarray, tuple[str, ...], pd.DataFrame, np.ndarray]:
     """Pivot one row's labels into (units × coders) codes, coders, unit keys, clusters."""
-    turn = (
-        pd.to_numeric(frame["turn_index"], errors="coerce").fillna(-1).astype(np.int64).to_numpy()
-    )
-    unit_key = pd.MultiIndex.from_arrays([frame["conversation_id"].to_numpy(), turn])
-    u, uniq = pd.factorize(unit_key, sort=True)
-    c, coders = pd.factorize(frame["annotator_id"], sort=True)
-    codes = np.full((len(uniq), len(coders)), -1, dtype=np.int64)
-    codes[u, c] = idx
-    conv = uniq.get_level_values(0)
-    first_role = frame.groupby(u, sort=True)["role"].first().to_numpy()
+    span = int(p.turn.max()) + 2 if len(p.turn) else 1
+    key = p.conv[sel].astype(np.int64) * span + (p.turn[sel] + 1)
+    uniq, first, u = np.unique(key, return_index=True, return_inverse=True)
+    present, c = np.unique(p.coder[sel], return_inverse=True)
+    cells = np.bincount(u * len(present) + c, minlength=len(uniq) * len(present))
+    if (cells > 1).any():
+        at = int(np.flatnonzero(cells > 1)[0])
+        uk, ck = divmod(at, len(present))
+        example = (
+            f"{p.coder_names[present[ck]]} / {p.conv_names[uniq[uk] // span]} / "
+            f"{uniq[uk] % span - 1} / {code_id}"
+        )
+        raise AgreementError(Errors.E405.format(n=int((cells - 1).clip(0).sum()), example=example))
+    codes = np.full((len(uniq), len(present)), -1, dtype=np.int64)
+    codes[u.ravel(), c.ravel()] = idx
+    clusters = uniq // span
+    turn = uniq % span - 1
     keys = pd.DataFrame(
         {
-            "conversation_id": conv,
-            "turn_index": pd.array(
-                np.where(uniq.get_level_values(1) < 0, pd.NA, uniq.get_level_values(1)),
-                dtype="Int32",
-            ),
-            "role": first_role,
+            "conversation_id": p.conv_names[clusters],
+            "turn_index": pd.array(np.where(turn < 0, None, turn), dtype="Int32"),
+            "role": p.role[sel][first],
         }
     )
-    clusters = conv_index.get_indexer(conv)
-    return codes, tuple(map(str, coders)), keys, clusters
+    return codes, tuple(map(str, p.coder_names[present])), keys, clusters
 
 
-def build_rows(
-    labels: pd.DataFrame, codebook: Any, chosen: list[Any], role: str | None
-) -> list[RowData]:
+def build_rows(p: Prepared, chosen: list[Any], role: str | None) -> list[RowData]:
     """One :class:`RowData` per (code, unit, role) row of the report."""
-    conv_index = pd.Index(pd.unique(labels["conversation_id"]))
-    by_code = dict(tuple(labels.groupby("code_id", sort=False)))
+    order = np.argsort(p.code, kind="stable")
+    bounds = np.searchsorted(p.code[order], np.arange(len(p.code_names) + 1))
+    position = {str(name): i for i, name in enumerate(p.code_names)}
     rows: list[RowData] = []
     for code in chosen:
-        frame = by_code.get(code.id)
-        if frame is not None:
-            frame = frame[frame["unit"] == code.unit]
-        if frame is None or frame.empty:
+        i = position.get(code.id)
+        sel = order[bounds[i] : bounds[i + 1]] if i is not None else order[:0]
+        sel = sel[p.unit[sel] == code.unit]
+        if len(sel) == 0:
             for r in _row_roles(code, None, role):
                 rows.append(_empty(code, r, "no labels for this code"))
             continue
-        idx, domain = _encode_values(code, frame["value"])
+        idx, domain = _encode_values(code, pd.Series(p.value[sel]))
         if code.unit == "conversation":
-            parts = [(None, np.ones(len(frame), dtype=bool))]
+            parts = [(None, np.ones(len(sel), dtype=bool))]
         else:
-            roles = frame["role"].astype(object).to_numpy()
+            roles = p.role[sel]
             parts = [(r, roles == r) for r in _row_roles(code, roles, role) if r != POOLED]
             if role is None and len(parts) > 1:
-                parts.append((POOLED, np.ones(len(frame), dtype=bool)))
+                parts.append((POOLED, np.ones(len(sel), dtype=bool)))
         for r, mask in parts:
             if not mask.any():
                 rows.append(_empty(code, r, f"no labels on {r} turns"))
                 continue
-            codes, coders, keys, clusters = _matrix(frame[mask], idx[mask], conv_index)
+            codes, coders, keys, clusters = _matrix(p, sel[mask], idx[mask], code.id)
             rows.append(RowData(code, code.unit, r, codes, domain, coders, keys, clusters))
     return rows
 

@@ -22,7 +22,7 @@ import numpy as np
 from annotate.agreement._build import RowData
 from annotate.agreement._matrix import coincidences, value_counts
 from annotate.agreement.alpha import alpha_from_coincidences
-from annotate.agreement.bootstrap import bootstrap_alpha, row_seed
+from annotate.agreement.bootstrap import Resampler, bootstrap_alpha
 from annotate.agreement.distances import delta, set_delta
 from annotate.agreement.distances import weights as weight_matrix
 from annotate.agreement.gwet import (
@@ -103,7 +103,7 @@ def _label(value: Any) -> str:
 
 
 def compute_row(
-    row: RowData, *, n_boot: int, seed: int | None, set_distance: str = "masi"
+    row: RowData, *, resampler: Resampler | None = None, set_distance: str = "masi"
 ) -> dict[str, Any]:
     """The table row of one (code, unit, role)."""
     code = row.code
@@ -158,14 +158,15 @@ def compute_row(
             stats["cohen_kappa"] = _try(
                 lambda: cohen_kappa(data, weights=w, values=np.arange(q)), [], "Cohen"
             )
-    if n_boot > 0 and stats["alpha"] == stats["alpha"]:
+    if resampler is not None and resampler.n_boot > 0 and stats["alpha"] == stats["alpha"]:
+        _, first = np.unique(row.clusters[pair], return_index=True)
+        names = row.keys["conversation_id"].to_numpy()[pair][first]
         ci = bootstrap_alpha(
             counts,
             row.clusters,
             level=METRIC.get(code.level, "nominal"),
             d=d,
-            n_boot=n_boot,
-            seed=row_seed(seed, row.key),
+            multiplicities=resampler(names),
         )
         stats["alpha_low"], stats["alpha_high"] = ci.low, ci.high
         n_undefined = ci.n_undefined

@@ -38,15 +38,35 @@ class BootstrapInterval(NamedTuple):
     n_undefined: int
 
 
-def row_seed(seed: int | None, key: str) -> np.random.SeedSequence | None:
-    """A seed for one report row, derived from the user's seed and the row's key.
+class Resampler:
+    """Conversation resamples shared by the rows of one report.
 
-    The same seed gives the same interval for a code whether or not other codes are in the
-    report. ``None`` stays ``None`` (fresh randomness).
+    The draws for a set of conversations depend only on the seed and on the conversation ids
+    (sorted), so a code's interval is the same whether or not other codes are in the report,
+    and codes coded on the same conversations are resampled jointly (the same resamples).
     """
-    if seed is None:
-        return None
-    return np.random.SeedSequence([int(seed) & 0xFFFFFFFF, zlib.crc32(key.encode("utf-8"))])
+
+    def __init__(self, n_boot: int, seed: int | None):
+        self.n_boot = n_boot
+        self.seed = seed
+        self._cache: dict[int, np.ndarray] = {}
+
+    def __call__(self, names: np.ndarray) -> np.ndarray:
+        """Multiplicities (n_boot, len(names)) for the conversations ``names``."""
+        names = np.asarray(names, dtype=str)
+        order = np.argsort(names, kind="stable")
+        ordered = names[order]
+        key = hash(tuple(ordered.tolist()))
+        if key not in self._cache:
+            entropy = None
+            if self.seed is not None:
+                digest = zlib.crc32("\n".join(ordered.tolist()).encode("utf-8"))
+                entropy = [int(self.seed) & 0xFFFFFFFF, digest]
+            rng = np.random.default_rng(np.random.SeedSequence(entropy))
+            self._cache[key] = resample_multiplicities(len(names), self.n_boot, rng)
+        out = np.empty_like(self._cache[key])
+        out[:, order] = self._cache[key]
+        return out
 
 
 def resample_multiplicities(n_clusters: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
@@ -111,6 +131,7 @@ def bootstrap_alpha(
     n_boot: int = 1000,
     seed: int | np.random.SeedSequence | None = None,
     confidence: float = 0.95,
+    multiplicities: Any = None,
 ) -> BootstrapInterval:
     """Percentile interval of alpha from a conversation (cluster) bootstrap.
 
@@ -130,6 +151,9 @@ def bootstrap_alpha(
         Seed of the random generator (same seed → same interval).
     confidence : float
         Coverage of the percentile interval.
+    multiplicities : array_like, shape (n_boot, G), optional
+        Pre-drawn resamples: how often each of the ``G`` clusters with pairable units (in
+        sorted order of their labels) is drawn; overrides ``seed`` (see :class:`Resampler`).
 
     Returns
     -------
@@ -147,8 +171,11 @@ def bootstrap_alpha(
     _, cl = np.unique(np.asarray(clusters)[keep], return_inverse=True)
     per_cluster = cluster_coincidences(counts[keep], cl.ravel())
     q = counts.shape[1]
-    rng = np.random.default_rng(seed)
-    mult = resample_multiplicities(len(per_cluster), n_boot, rng).astype(float)
+    if multiplicities is None:
+        rng = np.random.default_rng(seed)
+        multiplicities = resample_multiplicities(len(per_cluster), n_boot, rng)
+    mult = np.asarray(multiplicities, dtype=float)
+    n_boot = len(mult)
     o = (mult @ per_cluster).reshape(n_boot, q, q)
     dm = None if level == "ordinal" else np.asarray(d, dtype=float)
     samples = _alphas(o, level, dm)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from annotate.agreement._build import POOLED, RowData, build_rows, prepare, select_codes
 from annotate.agreement._row import RELIABLE, TENTATIVE, compute_row, row_alpha
+from annotate.agreement.bootstrap import Resampler
 from annotate.agreement.distances import SET_DISTANCES
 from annotate.agreement.kappa import cohen_kappa
 from annotate.errors import AgreementError, Errors
@@ -82,9 +83,10 @@ def agreement(
         )
     df = prepare(labels, codebook)
     chosen = select_codes(codebook, codes, unit, role)
-    rows = build_rows(df, codebook, chosen, role)
+    rows = build_rows(df, chosen, role)
+    resampler = Resampler(int(bootstrap), seed)
     table = pd.DataFrame(
-        [compute_row(r, n_boot=int(bootstrap), seed=seed, set_distance=set_distance) for r in rows]
+        [compute_row(r, resampler=resampler, set_distance=set_distance) for r in rows]
     )
     settings = {
         "codebook_id": getattr(codebook, "id", None),
