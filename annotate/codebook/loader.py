@@ -112,7 +112,12 @@ def codebook_from_data(
     _require_codebook_shape(data, source)
     spec = _validate(data, problems)
     if problems:
-        raise CodebookError(_report(source, problems, lines))
+        error = CodebookError(_report(source, problems, lines))
+        error.failure_cases = [
+            {"path": format_path(loc), "line": _line(loc, lines), "problem": message}
+            for loc, message in sorted(problems, key=lambda p: _line(p[0], lines) or 0)
+        ]
+        raise error
     assert spec is not None  # no problems means the full model validated
     return _build(spec, _select_modules(spec, modules), path)
 

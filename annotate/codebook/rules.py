@@ -147,7 +147,10 @@ def _check_values(code: CodeSpec, path: tuple[Any, ...], problems: list[Problem]
     if n < low or (high is not None and n > high):
         exactly = "exactly" if high == low else "at least"
         problems.append(
-            (vpath, f"a {code.level} code needs {exactly} {low} values, got {n}: {', '.join(ids)}")
+            (
+                vpath,
+                f"{_a(code.level)} code needs {exactly} {low} values, got {n}: {', '.join(ids)}",
+            )
         )
     numbers = [_number(v) for v in ids]
     if code.level == "interval":
@@ -231,6 +234,10 @@ def _unique(path: Any, ids: list[Any], problems: list[Problem], *, what: str | N
             )
         else:
             first[item] = k
+
+
+def _a(word: str) -> str:
+    return ("an " if word[0] in "aeiou" else "a ") + word
 
 
 def _number(text: str) -> float | None:
