@@ -227,9 +227,7 @@ class Errors(metaclass=_Catalogue):
         "Available code ids: {available}. Pass queries= with (antecedent, consequent) codes of "
         "your codebook."
     )
-    E457 = (
-        "Unknown code or item {item!r} (an item is CODE or CODE=VALUE). Available: {available}."
-    )
+    E457 = "Unknown code or item {item!r} (an item is CODE or CODE=VALUE). Available: {available}."
     E458 = "{analysis} needs {need}. {hint}"
     E459 = (
         "A comparison needs exactly two groups of {by!r}; found {found}. Pass groups=(A, B) "

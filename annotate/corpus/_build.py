@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ import pyarrow.compute as pc
 from annotate.corpus._schema import CONVERSATIONS_SCHEMA, TURNS_SCHEMA
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _US = timedelta(microseconds=1)
 #: rows collected in Python lists before they become one Arrow record batch
 _CHUNK = 65_536
@@ -270,5 +272,5 @@ def _unsurrogate(value: Any) -> Any:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return _SURROGATE.sub("\ufffd", value)
     return value

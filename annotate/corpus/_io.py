@@ -72,7 +72,10 @@ def corpus_counts(turns: pa.Table, conversations: pa.Table) -> dict[str, Any]:
     started = conversations["started_at"]
     if started.null_count == len(started) and turns.num_rows:
         started = turns["created_at"]
-    lo, hi = pc.min_max(started).values() if len(started) else (None, None)
+    lo = hi = None
+    if len(started):
+        mm = pc.min_max(started)
+        lo, hi = mm["min"].as_py(), mm["max"].as_py()
     return {
         "conversations": conversations.num_rows,
         "turns": turns.num_rows,
@@ -83,8 +86,8 @@ def corpus_counts(turns: pa.Table, conversations: pa.Table) -> dict[str, Any]:
         if conversations.num_rows
         else 0,
         "speakers": pc.count_distinct(turns["speaker"]).as_py() if turns.num_rows else 0,
-        "first_at": None if lo.as_py() is None else lo.as_py().isoformat(),
-        "last_at": None if hi.as_py() is None else hi.as_py().isoformat(),
+        "first_at": None if lo is None else lo.isoformat(),
+        "last_at": None if hi is None else hi.isoformat(),
     }
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from annotate.errors import CorpusError, Errors
 from annotate.importers._base import Context, Importer, Option
 from annotate.importers._jsonio import iter_jsonl
-from annotate.importers._trees import all_paths, best_path, children_index
+from annotate.importers._trees import all_paths, best_path, children_index, unreachable
 
 _PLACEHOLDERS = ("[deleted]", "[removed]")
 
@@ -99,6 +99,8 @@ def _read_folder(folder: Path, ctx: Context) -> None:
             ctx.tally.skip("orphan_utterance", u["_where"])
             u["reply_to"] = "\x00orphan"
     kids = children_index(utts, "reply_to")
+    for uid in unreachable(utts, kids):
+        ctx.tally.skip("reply_cycle", f"{utts[uid]['_where']}: {uid}")
     for root in kids.get(None, []):
         cid = utts[root]["conversation_id"] or root
         if ctx.options["paths"] == "best":

@@ -54,7 +54,12 @@ def iter_records(path: Path, tally: Tally) -> Iterator[tuple[str, Any]]:
         kind = first_char(path)
     except (OSError, EOFError) as exc:
         raise CorpusError(
-            Errors.E106.format(path=path, problem="cannot be read", where=exc, hint="")
+            Errors.E106.format(
+                path=path,
+                problem="is not a readable text or gzip file",
+                where=exc,
+                hint="Check that the download is complete, or decompress it first.",
+            )
         ) from exc
     if kind == "[":
         yield from iter_array(path, tally)

@@ -19,7 +19,13 @@ from typing import Any
 
 from annotate.importers._base import Context, Importer, Option
 from annotate.importers._jsonio import iter_records
-from annotate.importers._trees import all_paths, best_path, children_index, subtree_size
+from annotate.importers._trees import (
+    all_paths,
+    best_path,
+    children_index,
+    subtree_size,
+    unreachable,
+)
 
 _TURN_META = ("lang", "review_count", "review_result", "deleted", "rank", "synthetic", "detoxify")
 _INTERNAL_EMOJI = ("_skip_reply", "_skip_ranking", "_skip_labeling", "red_flag")
@@ -67,6 +73,8 @@ def _flatten(rec: dict[str, Any], where: str, nodes: dict[str, dict[str, Any]], 
             for r in reversed(replies):
                 if isinstance(r, dict):
                     stack.append((r, mid))
+                else:
+                    ctx.tally.skip("invalid_record", f"{where}: a reply that is not an object")
 
 
 def _drop(nodes, kids, ids, reason: str, below: str, ctx: Context) -> None:
@@ -146,6 +154,8 @@ def read_oasst(paths: Sequence[Path], ctx: Context) -> None:
         ]
         _drop(nodes, kids, deleted, "deleted_message", "below_deleted_message", ctx)
     kids = children_index(nodes, "parent_id")
+    for nid in unreachable(nodes, kids):
+        ctx.tally.skip("reply_cycle", f"{nodes[nid]['_where']}: {nid}")
     order = {nid: i for i, nid in enumerate(nodes)}
     turns = {nid: _turn(node, ctx) for nid, node in nodes.items()}
     key = _rank_key(nodes, order)

@@ -54,3 +54,15 @@ def all_paths(root: str, kids: dict[str | None, list[str]]) -> Iterator[list[str
             continue
         for child in reversed(children):
             stack.append([*path, child])
+
+
+def unreachable(nodes: dict[str, Node], kids: dict[str | None, list[str]]) -> list[str]:
+    """Nodes that no root reaches (reply cycles such as a -> b -> a), in input order."""
+    seen: set[str] = set()
+    stack = list(kids.get(None, []))
+    while stack:
+        cur = stack.pop()
+        if cur not in seen:
+            seen.add(cur)
+            stack.extend(kids.get(cur, []))
+    return [n for n in nodes if n not in seen]
