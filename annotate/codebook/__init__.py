@@ -8,6 +8,7 @@ Schema of the format (``json_schema``).
 
 from __future__ import annotations
 
+from annotate.codebook.diff import CodebookDiff, diff_codebooks
 from annotate.codebook.loader import codebook_from_data, load_codebook, parse_codebook
 from annotate.codebook.model import (
     Code,
@@ -20,6 +21,8 @@ from annotate.codebook.model import (
     Version,
 )
 from annotate.codebook.paths import default_codebook_path, toy_codebook_path
+from annotate.codebook.refi import from_qdc, to_qdc
+from annotate.codebook.render import render_html, render_markdown, write_manual
 from annotate.codebook.rules import RESERVED_KEYS
 from annotate.codebook.schema import json_schema
 
@@ -28,6 +31,7 @@ __all__ = [
     "Code",
     "CodeValue",
     "Codebook",
+    "CodebookDiff",
     "Example",
     "Group",
     "Module",
@@ -35,8 +39,14 @@ __all__ = [
     "Version",
     "codebook_from_data",
     "default_codebook_path",
+    "diff_codebooks",
+    "from_qdc",
     "json_schema",
     "load_codebook",
     "parse_codebook",
+    "render_html",
+    "render_markdown",
+    "to_qdc",
     "toy_codebook_path",
+    "write_manual",
 ]
