@@ -138,6 +138,7 @@ def prepare(
             Errors.E452.format(missing=", ".join(missing), expected=", ".join(LABEL_COLUMNS))
         )
     labels, annotator = _one_annotator(labels, annotator)
+    labels = labels[labels["value"].notna()]  # e.g. gold units without a value (a tie)
     if labels.empty:
         raise AnalysisError(Errors.E461.format(unit="turn- or conversation", detail=""))
     is_turn = (labels["unit"] == "turn").to_numpy()

@@ -83,6 +83,11 @@ def _heat(m: pd.DataFrame, *, title: str, cbar: str, vmax: float, xlabel: str, y
     plt = _plt()
     size = max(4, 0.35 * max(m.shape) + 2)
     fig, ax = plt.subplots(figsize=(size + 1, size))
+    if m.empty:
+        ax.text(0.5, 0.5, "no pairs coded together", ha="center", va="center")
+        ax.set_axis_off()
+        ax.set_title(title)
+        return fig
     im = ax.imshow(m.to_numpy(dtype=float), cmap="RdBu_r", vmin=-vmax, vmax=vmax)
     ax.set_xticks(range(m.shape[1]), [str(c) for c in m.columns], rotation=90, fontsize=7)
     ax.set_yticks(range(m.shape[0]), [str(i) for i in m.index], fontsize=7)
