@@ -92,7 +92,9 @@ class LabelStore:
         Returns
         -------
         DataFrame
-            The events as stored (one row per event, every column filled).
+            The events as stored (one row per event, every column filled). Built the cheap
+            way (numpy/object dtypes), since this sits on every save; :meth:`current` and
+            :meth:`events` return pyarrow-backed strings and nullable ``Int32``.
 
         Raises
         ------
@@ -110,7 +112,7 @@ class LabelStore:
         self._appends += 1
         if self.auto_compact and self._appends % _CHECK_EVERY == 0:
             self._maybe_compact()
-        return to_pandas(table)
+        return table.to_pandas()
 
     def events(self) -> pd.DataFrame:
         """Every event (the full history), each once, in (created_at, event_id) order."""

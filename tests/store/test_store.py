@@ -1,0 +1,272 @@
+"""LabelStore: append, current labels, history, validation, files on disk, compaction."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from annotate.errors import LabelStoreError
+from annotate.store import LABEL_COLUMNS, LABEL_SCHEMA, LabelStore, validate_events
+
+
+def ev(**kw: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "annotator_id": "alice",
+        "unit": "turn",
+        "conversation_id": "c1",
+        "turn_index": 1,
+        "code_id": "ai_empathy",
+        "value": "1",
+    }
+    base.update(kw)
+    return base
+
+
+@pytest.fixture()
+def store(tmp_path: Path, codebook) -> LabelStore:  # type: ignore[no-untyped-def]
+    return LabelStore(tmp_path / "labels", codebook)
+
+
+def _parts(store: LabelStore) -> list[Path]:
+    return sorted((store.path / "parts").glob("*.parquet"))
+
+
+def test_store_append_fills_defaults_and_writes_one_part(store: LabelStore, codebook) -> None:
+    saved = store.append(ev(elapsed_ms=1200))
+    assert list(saved.columns) == list(LABEL_COLUMNS)
+    row = saved.iloc[0]
+    assert row["op"] == "set" and row["context"] == "full"
+    assert row["codebook_id"] == codebook.id and row["codebook_version"] == str(codebook.version)
+    assert row["session_id"] == store.session_id and len(row["event_id"]) == 32
+    (part,) = _parts(store)
+    assert pq.read_table(part).schema.names == LABEL_SCHEMA.names
+    assert not [p for p in (store.path / "parts").iterdir() if p.name.startswith(".")]
+
+
+def test_store_current_latest_wins_and_clear_removes(store: LabelStore) -> None:
+    store.append(ev(code_id="ai_move", value="ask"))
+    store.append(ev(code_id="ai_move", value="advise"))
+    store.append(ev(code_id="ai_empathy", value="1"))
+    store.append(ev(code_id="ai_empathy", op="clear", value=None))
+    cur = store.current()
+    assert cur[["code_id", "value"]].values.tolist() == [["ai_move", "advise"]]
+    hist = store.events()
+    assert hist["value"].iloc[:3].tolist() == ["ask", "advise", "1"]
+    assert pd.isna(hist["value"].iloc[3]) and hist["op"].iloc[3] == "clear"
+    assert hist["created_at"].is_monotonic_increasing
+
+
+def test_store_current_keys_are_per_annotator_and_turn(store: LabelStore) -> None:
+    store.append([ev(), ev(annotator_id="bob"), ev(turn_index=3)])
+    store.append(ev(unit="conversation", turn_index=None, code_id="conv_warmth", value=5))
+    cur = store.current()
+    assert len(cur) == 4
+    conv = cur[cur["unit"] == "conversation"]
+    assert conv["turn_index"].isna().all() and conv["value"].tolist() == ["5"]
+
+
+def test_store_current_dtypes(store: LabelStore) -> None:
+    store.append(ev())
+    cur = store.current()
+    assert str(cur["turn_index"].dtype) == "Int32"
+    assert str(cur["created_at"].dtype) == "datetime64[us, UTC]"
+    assert cur["annotator_id"].dtype == pd.StringDtype("pyarrow")
+
+
+def test_store_empty_reads(store: LabelStore) -> None:
+    assert list(store.current().columns) == list(LABEL_COLUMNS)
+    assert len(store.events()) == 0
+
+
+def test_store_system_codes_need_no_codebook_entry(store: LabelStore) -> None:
+    store.append(
+        [
+            ev(unit="conversation", turn_index=None, code_id="_status", value="done"),
+            ev(code_id="_flag", value=1, note="unclear"),
+            ev(code_id="_memo", value="sarcasm?"),
+        ]
+    )
+    assert sorted(store.current()["code_id"]) == ["_flag", "_memo", "_status"]
+
+
+def test_store_set_values_are_normalised(store: LabelStore) -> None:
+    store.append(ev(turn_index=0, code_id="user_emotions", value=["joy", "anger"]))
+    store.append(ev(turn_index=2, code_id="user_emotions", value="[]"))
+    values = store.current().sort_values("turn_index")["value"].tolist()
+    assert values == ['["anger","joy"]', "[]"]
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ({"code_id": "nope"}, "is not a code of codebook"),
+        ({"value": "7"}, "is not allowed for 'ai_empathy'"),
+        ({"value": None}, "a 'set' event needs a value"),
+        ({"op": "clear", "value": "1"}, "must be empty when op is 'clear'"),
+        ({"op": "delete"}, "op: 'delete'"),
+        ({"annotator_id": "../etc"}, "annotator_id: '../etc' is not a valid id"),
+        ({"annotator_id": ""}, "annotator_id: '' is not a valid id"),
+        ({"annotator_id": "Alice"}, "is not a valid id"),
+        ({"unit": "conversation"}, "does not fit code 'ai_empathy'"),
+        ({"turn_index": -1}, "turn_index: -1 must be a whole number"),
+        ({"turn_index": 1.5}, "turn_index: 1.5"),
+        ({"code_id": "conv_warmth", "unit": "conversation"}, "must be empty for a conversation"),
+        ({"code_id": "user_emotions", "value": '["joy","joy"]'}, "distinct values"),
+        ({"code_id": "user_emotions", "value": "joy"}, "JSON list"),
+        (
+            {"code_id": "_status", "unit": "conversation", "turn_index": None, "value": "x"},
+            "_status",
+        ),
+        ({"codebook_version": "9.9.9"}, "is not the project's codebook"),
+        ({"context": "partial"}, "context: 'partial'"),
+        ({"elapsed_ms": -5}, "elapsed_ms: -5"),
+        ({"created_at": "not a time"}, "created_at"),
+    ],
+)
+def test_store_rejects_invalid_event_and_writes_nothing(store, bad, reason) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(LabelStoreError, match="E301") as info:
+        store.append([ev(), ev(**bad)])
+    cases = info.value.failure_cases
+    assert isinstance(cases, pd.DataFrame)
+    assert cases["row"].tolist() == [1]
+    assert reason in cases["reason"].iloc[0]
+    assert _parts(store) == []
+
+
+def test_store_failure_cases_list_every_bad_row(store: LabelStore) -> None:
+    frame = pd.DataFrame([ev(), ev(code_id="x"), ev(value="9"), ev()])
+    with pytest.raises(LabelStoreError) as info:
+        store.append(frame)
+    assert info.value.failure_cases["row"].tolist() == [1, 2]
+    assert "2 of 4" in str(info.value)
+
+
+def test_store_rejects_unknown_columns_and_non_tables(store: LabelStore) -> None:
+    with pytest.raises(LabelStoreError, match=r"E303.*labeler"):
+        store.append(ev(labeler="x"))
+    with pytest.raises(LabelStoreError, match="E302"):
+        store.append("ai_empathy=1")
+    assert _parts(store) == []
+
+
+def test_store_session_annotator_is_enforced(tmp_path: Path, codebook) -> None:
+    store = LabelStore(tmp_path / "labels", codebook, annotator="alice")
+    saved = store.append({k: v for k, v in ev().items() if k != "annotator_id"})
+    assert saved["annotator_id"].tolist() == ["alice"]
+    with pytest.raises(LabelStoreError, match="not this session's coder"):
+        store.append(ev(annotator_id="bob"))
+
+
+def test_store_validate_events_does_not_write(tmp_path: Path, codebook) -> None:
+    out = validate_events([ev()], codebook)
+    assert len(out) == 1 and out["event_id"].iloc[0]
+    assert not tmp_path.joinpath("labels").exists()
+
+
+def test_store_compaction_folds_parts_and_keeps_everything(store: LabelStore) -> None:
+    for i in range(30):
+        store.append(ev(turn_index=i % 5, value=str(i % 2)))
+    before_cur, before_hist = store.current(), store.events()
+    stats = store.compact()
+    assert stats["folded"] == 30 and stats["events"] == 30
+    assert _parts(store) == []
+    (folded,) = (store.path / "compacted").glob("*.parquet")
+    assert pq.read_table(folded).num_rows == 30
+    pd.testing.assert_frame_equal(store.events(), before_hist)
+    key = ["annotator_id", "turn_index", "code_id"]
+    after = store.current().sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(after, before_cur.sort_values(key).reset_index(drop=True))
+
+
+def test_store_reads_new_parts_beside_a_compacted_file(store: LabelStore) -> None:
+    store.append([ev(turn_index=i, value="1") for i in range(6)])
+    store.compact()
+    store.append(ev(turn_index=2, value="0"))
+    store.append(ev(conversation_id="c9", turn_index=0, value="1"))
+    cur = store.current().set_index(["conversation_id", "turn_index"])["value"]
+    assert cur[("c1", 2)] == "0" and cur[("c1", 3)] == "1" and len(cur) == 7
+
+
+def test_store_duplicates_from_a_crashed_compaction_are_dropped(store: LabelStore) -> None:
+    store.append([ev(turn_index=i) for i in range(4)])
+    parts = _parts(store)
+    copies = [p.read_bytes() for p in parts]
+    store.compact()  # as if the compactor died before deleting: put the parts back
+    for p, data in zip(parts, copies, strict=True):
+        p.write_bytes(data)
+    store.compact()  # a second, concurrent-looking compaction
+    for p, data in zip(parts, copies, strict=True):
+        p.write_bytes(data)
+    assert len(store.events()) == 4 and store.events()["event_id"].is_unique
+    assert len(store.current()) == 4
+
+
+def test_store_auto_compacts_past_threshold(tmp_path: Path, codebook) -> None:
+    store = LabelStore(tmp_path / "labels", codebook, auto_compact=10)
+    for i in range(12):
+        store.append(ev(turn_index=i))
+    assert len(_parts(store)) == 12  # appends check only every 64th time
+    assert len(store.current()) == 12  # a read folds first
+    assert _parts(store) == []
+
+
+def _write_half_file(store: LabelStore) -> Path:
+    store.append(ev())
+    (part,) = _parts(store)
+    data = part.read_bytes()
+    half = store.path / "parts" / "0000-half.parquet"
+    half.write_bytes(data[: len(data) // 2])
+    return half
+
+
+def test_store_skips_and_reports_a_truncated_file(store: LabelStore) -> None:
+    half = _write_half_file(store)
+    with pytest.warns(UserWarning, match=rf"W301.*{half.name}"):
+        assert len(store.events()) == 1
+
+
+def test_store_skips_and_reports_foreign_files(store: LabelStore) -> None:
+    store.append(ev())
+    foreign = store.path / "parts" / "notes.txt"
+    foreign.write_text("my notes")
+    other = store.path / "compacted" / "other.parquet"
+    pq.write_table(pa.table({"x": [1, 2]}), other)
+    with pytest.warns(UserWarning) as record:
+        events = store.events()
+    text = "\n".join(str(w.message) for w in record)
+    assert "W301" in text and str(foreign) in text and str(other) in text
+    assert len(events) == 1
+
+
+def test_store_reports_leftover_temp_files_only_when_stale(store: LabelStore) -> None:
+    store.append(ev())
+    tmp = store.path / "parts" / ".123-alice-x.parquet.tmp"
+    tmp.write_bytes(b"PAR1 half")
+    store.events()  # a save in progress: silent (warnings are errors here)
+    old = time.time() - 3 * 3600
+    os.utime(tmp, (old, old))
+    with pytest.warns(UserWarning, match=rf"W302.*{tmp.name}"):
+        assert len(store.events()) == 1
+    with pytest.warns(UserWarning, match="W302"):
+        store.compact()  # and compaction removes it
+    assert not tmp.exists()
+
+
+def test_store_compaction_leaves_bad_files_in_place(store: LabelStore) -> None:
+    half = _write_half_file(store)
+    with pytest.warns(UserWarning, match="W301"):
+        store.compact()
+    assert half.exists()
+
+
+def test_store_part_names_carry_no_user_text(store: LabelStore) -> None:
+    store.append(ev(event_id="../../escape", note=json.dumps({"a": 1})))
+    (part,) = _parts(store)
+    assert part.parent == store.path / "parts" and "escape" not in part.name
