@@ -295,10 +295,14 @@ def canonical_document(spec: schema.CodebookSpec, active: tuple[str, ...]) -> di
     return doc
 
 
+def canonical_json(document: dict[str, Any]) -> str:
+    """Canonical JSON text: sorted keys, no spaces, UTF-8 characters kept."""
+    return json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def content_hash(document: dict[str, Any]) -> str:
     """sha256 hex of the canonical JSON of a normalised document."""
-    text = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
 
 
 def _build(spec: schema.CodebookSpec, active: tuple[str, ...], path: Path | None) -> Codebook:
@@ -315,7 +319,7 @@ def _build(spec: schema.CodebookSpec, active: tuple[str, ...], path: Path | None
         active_modules=active,
         hash=content_hash(doc),
         path=path,
-        document=doc,
+        canonical=canonical_json(doc),
     )
 
 

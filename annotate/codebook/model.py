@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,7 +115,7 @@ class Code:
     examples: tuple[Example, ...] = ()
     near_misses: tuple[NearMiss, ...] = ()
     #: phrases (str) or spaCy token patterns (tuple of dicts); for highlighting only
-    cues: tuple[Any, ...] = ()
+    cues: tuple[Any, ...] = field(default=(), hash=False)
     key: str | None = None
     module: str | None = None
     #: the codebook id, for error messages
@@ -236,8 +235,8 @@ class Codebook:
     active_modules: tuple[str, ...]
     hash: str
     path: Path | None = field(default=None, compare=False)
-    #: the canonical (JSON-able) document the hash is computed from
-    document: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: the canonical JSON text the hash is computed from (sha256 of its UTF-8 bytes)
+    canonical: str = field(default="{}", repr=False, compare=False)
 
     @property
     def code_ids(self) -> tuple[str, ...]:
@@ -284,9 +283,14 @@ class Codebook:
         _check_choice("group", group_id, tuple(g.id for g in self.groups))
         return next(g for g in self.groups if g.id == group_id)
 
+    @property
+    def document(self) -> dict[str, Any]:
+        """The normalised content as plain data (a fresh copy; the hash is of its JSON)."""
+        return json.loads(self.canonical)
+
     def to_dict(self) -> dict[str, Any]:
-        """The canonical document (a deep copy), as written by ``to_yaml``-style exporters."""
-        return json.loads(json.dumps(self.document))
+        """The normalised content as plain data (same as :attr:`document`)."""
+        return self.document
 
 
 def _check_choice(what: str, value: str, available: tuple[str, ...]) -> None:

@@ -98,7 +98,7 @@ dd { margin-left: 1.2em; }
 table { border-collapse: collapse; margin: .3em 0; }
 td, th { border: 1px solid #ccc; padding: .15em .5em; vertical-align: top; text-align: left; }
 .context { color: #666; font-style: italic; }
-nav ol { columns: 2; }
+nav ol ol { columns: 2; }
 .hash { font-family: monospace; font-size: 9pt; word-break: break-all; }
 @media print { nav { page-break-after: always; } a { color: inherit; text-decoration: none; } }
 """
@@ -173,7 +173,10 @@ def _html_code(code: Code, codebook: Codebook, link: Callable[[str], str]) -> st
         out.append(f"<dt>When to use</dt><dd>{link(_e(code.when_to_use))}</dd>")
     if code.when_not_to_use:
         out.append(f"<dt>When not to use</dt><dd>{link(_e(code.when_not_to_use))}</dd>")
-    if code.values:
+    if code.level == "binary" and not any(v.definition for v in code.values):
+        pairs = ", ".join(f"<code>{_e(v.value)}</code> = {_e(v.label)}" for v in code.values)
+        out.append(f"<dt>Values</dt><dd>{pairs}</dd>")
+    elif code.values:
         rows = "".join(
             f"<tr><td><code>{_e(v.value)}</code></td><td>{_e(v.label)}</td>"
             f"<td>{link(_e(v.definition))}</td></tr>"

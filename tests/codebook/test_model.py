@@ -108,3 +108,10 @@ def test_model_version_precedence() -> None:
     assert Version("2.0.0").key > Version("1.99.99").key
     with pytest.raises(ValueError, match="semantic version"):
         Version("1.0")
+
+
+def test_model_codes_and_codebook_are_hashable(codebook: Codebook) -> None:
+    pressure = codebook.code("ai_pressure")
+    assert any(not isinstance(q, str) for q in pressure.cues)  # a token pattern
+    assert len(set(codebook.codes)) == len(codebook.codes)
+    assert {codebook: 1}[codebook] == 1
