@@ -163,10 +163,16 @@ def bench_report():
 
 def main():
     cases = [
-        compare("nominal alpha, 1,000,000 units x 3 coders, 8 categories", data(10**6, 3, 8, 0.0), 8),
+        compare(
+            "nominal alpha, 1,000,000 units x 3 coders, 8 categories", data(10**6, 3, 8, 0.0), 8
+        ),
         compare("nominal alpha, 100,000 units x 5 coders, 20% missing", data(10**5, 5, 8, 0.2), 8),
-        compare("interval alpha, 100,000 units x 5 coders, 20% missing (info)",
-                data(10**5, 5, 8, 0.2), 8, level="interval"),  # fmt: skip
+        compare(
+            "interval alpha, 100,000 units x 5 coders, 20% missing (info)",
+            data(10**5, 5, 8, 0.2),
+            8,
+            level="interval",
+        ),
         bench_bootstrap(),
         bench_report(),
     ]

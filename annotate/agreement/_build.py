@@ -213,7 +213,7 @@ def _row_roles(code: Any, observed: np.ndarray | None, role: str | None) -> list
         return [role]
     roles = list(code.applies_to)
     if observed is not None:
-        roles += sorted({r for r in observed if isinstance(r, str)} - set(roles))
+        roles += sorted({r for r in pd.unique(observed) if isinstance(r, str)} - set(roles))
     return roles
 
 

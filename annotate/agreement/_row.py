@@ -22,7 +22,7 @@ import numpy as np
 from annotate.agreement._build import RowData
 from annotate.agreement._matrix import coincidences, value_counts
 from annotate.agreement.alpha import alpha_from_coincidences
-from annotate.agreement.bootstrap import Resampler, bootstrap_alpha
+from annotate.agreement.bootstrap import Resampler, cluster_coincidences
 from annotate.agreement.distances import delta, set_delta
 from annotate.agreement.distances import weights as weight_matrix
 from annotate.agreement.gwet import (
@@ -102,6 +102,22 @@ def _label(value: Any) -> str:
     return str(value)
 
 
+def _rank_clusters(row: RowData, pair: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster label of each unit = rank of its conversation id among the pairable ones.
+
+    The bootstrap's resamples are then aligned with the sorted conversation ids, whatever the
+    order of the labels table (see :class:`annotate.agreement.bootstrap.Resampler`).
+    """
+    uniq, first, inverse = np.unique(row.clusters[pair], return_index=True, return_inverse=True)
+    names = row.keys["conversation_id"].to_numpy(dtype=str)[pair][first]
+    order = np.argsort(names, kind="stable")
+    rank = np.empty(len(uniq), dtype=np.int64)
+    rank[order] = np.arange(len(uniq))
+    clusters = np.zeros(len(row.clusters), dtype=np.int64)
+    clusters[pair] = rank[inverse.ravel()]
+    return clusters, names[order]
+
+
 def compute_row(
     row: RowData, *, resampler: Resampler | None = None, set_distance: str = "masi"
 ) -> dict[str, Any]:
@@ -146,7 +162,6 @@ def compute_row(
     stats["percent_agreement"] = _try(
         lambda: observed_agreement(counts, np.eye(q), "Percent agreement"), [], "%"
     )
-    n_undefined = 0
     if WEIGHTS[code.level] is not None:
         w = weight_matrix(WEIGHTS[code.level], q, scores=scores_of(row))
         stats["gwet_ac"] = _try(lambda: gwet_ac_from_counts(counts, w), [], "AC")
@@ -159,17 +174,9 @@ def compute_row(
                 lambda: cohen_kappa(data, weights=w, values=np.arange(q)), [], "Cohen"
             )
     if resampler is not None and resampler.n_boot > 0 and stats["alpha"] == stats["alpha"]:
-        _, first = np.unique(row.clusters[pair], return_index=True)
-        names = row.keys["conversation_id"].to_numpy()[pair][first]
-        ci = bootstrap_alpha(
-            counts,
-            row.clusters,
-            level=METRIC.get(code.level, "nominal"),
-            d=d,
-            multiplicities=resampler(names),
-        )
-        stats["alpha_low"], stats["alpha_high"] = ci.low, ci.high
-        n_undefined = ci.n_undefined
+        clusters, names = _rank_clusters(row, pair)
+        per_cluster = cluster_coincidences(counts[pair], clusters[pair])
+        resampler.submit(row.key, names, per_cluster, METRIC[code.level], d)
     return (
         out
         | {
@@ -180,7 +187,7 @@ def compute_row(
         | stats
         | {
             "distribution": _distribution(row, n_c),
-            "n_boot_undefined": n_undefined,
+            "n_boot_undefined": 0,
             "flag": flag(stats["alpha"]),
             "reason": "; ".join(reasons) or None,
         }

@@ -50,23 +50,45 @@ class Resampler:
         self.n_boot = n_boot
         self.seed = seed
         self._cache: dict[int, np.ndarray] = {}
+        self._jobs: list[Any] = []
+
+    def submit(self, key: str, names: Any, per_cluster: np.ndarray, level: str, d: Any) -> None:
+        """Queue one alpha for :meth:`run` (conversations ``names`` sorted, (G, q²) sums)."""
+        self._jobs.append((key, [str(n) for n in names], per_cluster, level, d))
+
+    def run(self, confidence: float = 0.95) -> dict[str, BootstrapInterval]:
+        """Intervals of every queued alpha; one matrix product per set of conversations."""
+        groups: dict[tuple[str, ...], list[Any]] = {}
+        for job in self._jobs:
+            groups.setdefault(tuple(job[1]), []).append(job)
+        out: dict[str, BootstrapInterval] = {}
+        for names, jobs in groups.items():
+            o_all = self(list(names)) @ np.hstack([j[2] for j in jobs])
+            col = 0
+            for key, _, per_cluster, level, d in jobs:
+                width = per_cluster.shape[1]
+                q = round(width**0.5)
+                o = o_all[:, col : col + width].reshape(-1, q, q)
+                col += width
+                dm = None if level == "ordinal" else np.asarray(d, dtype=float)
+                out[key] = percentile_interval(_alphas(o, level, dm), confidence)
+        self._jobs.clear()
+        return out
 
     def __call__(self, names: np.ndarray) -> np.ndarray:
-        """Multiplicities (n_boot, len(names)) for the conversations ``names``."""
-        names = np.asarray(names, dtype=str)
-        order = np.argsort(names, kind="stable")
-        ordered = names[order]
-        key = hash(tuple(ordered.tolist()))
+        """Multiplicities (n_boot, len(names)) as float, for conversations ``names`` in
+        *sorted* order (the caller labels its clusters by the rank of their id)."""
+        names = [str(n) for n in names]
+        key = hash(tuple(names))
         if key not in self._cache:
             entropy = None
             if self.seed is not None:
-                digest = zlib.crc32("\n".join(ordered.tolist()).encode("utf-8"))
+                digest = zlib.crc32("\n".join(names).encode("utf-8"))
                 entropy = [int(self.seed) & 0xFFFFFFFF, digest]
             rng = np.random.default_rng(np.random.SeedSequence(entropy))
-            self._cache[key] = resample_multiplicities(len(names), self.n_boot, rng)
-        out = np.empty_like(self._cache[key])
-        out[:, order] = self._cache[key]
-        return out
+            mult = resample_multiplicities(len(names), self.n_boot, rng)
+            self._cache[key] = mult.astype(float)
+        return self._cache[key]
 
 
 def resample_multiplicities(n_clusters: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
@@ -175,13 +197,16 @@ def bootstrap_alpha(
         rng = np.random.default_rng(seed)
         multiplicities = resample_multiplicities(len(per_cluster), n_boot, rng)
     mult = np.asarray(multiplicities, dtype=float)
-    n_boot = len(mult)
-    o = (mult @ per_cluster).reshape(n_boot, q, q)
+    o = (mult @ per_cluster).reshape(len(mult), q, q)
     dm = None if level == "ordinal" else np.asarray(d, dtype=float)
-    samples = _alphas(o, level, dm)
+    return percentile_interval(_alphas(o, level, dm), confidence)
+
+
+def percentile_interval(samples: np.ndarray, confidence: float = 0.95) -> BootstrapInterval:
+    """Percentile interval of the defined (non-NaN) bootstrap values."""
     ok = samples[~np.isnan(samples)]
     if len(ok) == 0:
-        return BootstrapInterval(np.nan, np.nan, samples, n_boot)
+        return BootstrapInterval(np.nan, np.nan, samples, len(samples))
     tail = (1.0 - confidence) / 2.0 * 100.0
     low, high = np.percentile(ok, [tail, 100.0 - tail])
-    return BootstrapInterval(float(low), float(high), samples, int(n_boot - len(ok)))
+    return BootstrapInterval(float(low), float(high), samples, int(len(samples) - len(ok)))

@@ -88,6 +88,12 @@ def agreement(
     table = pd.DataFrame(
         [compute_row(r, resampler=resampler, set_distance=set_distance) for r in rows]
     )
+    if bootstrap:
+        intervals = resampler.run()
+        found = [intervals.get(r.key) for r in rows]
+        table["alpha_low"] = [ci.low if ci else np.nan for ci in found]
+        table["alpha_high"] = [ci.high if ci else np.nan for ci in found]
+        table["n_boot_undefined"] = [ci.n_undefined if ci else 0 for ci in found]
     settings = {
         "codebook_id": getattr(codebook, "id", None),
         "codebook_version": str(getattr(codebook, "version", "")),
