@@ -28,7 +28,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from annotate.errors import Errors, WidgetError
+from annotate.errors import CodebookError, Errors, WidgetError
 
 #: label key: (unit, conversation_id, turn_index or None, code_id)
 Key = tuple[str, str, int | None, str]
@@ -176,12 +176,15 @@ class AnnotationSession:
 
     def next(self, *, finish: bool = False) -> list[str]:
         """Move to the next conversation; with ``finish`` (and the last turn reached) mark this
-        one done first. Returns the ids of the events written."""
+        one done first. At the end of the queue, go to the first unfinished conversation.
+        Returns the ids of the events written."""
         ids: list[str] = []
         if finish and self.reached_end and self.status() not in FINISHED:
             ids = self.mark_done()
         if self.index + 1 < len(self.queue):
             self.goto(self.index + 1)
+        elif (first_open := self.resume_index()) != self.index:
+            self.goto(first_open)  # at the end of the queue: back to the first unfinished one
         return ids
 
     def focus(self, turn_index: int) -> None:
@@ -289,8 +292,6 @@ class AnnotationSession:
 
     def _checked(self, code_id: str, value: Any, turn_index: int | None) -> str | None:
         """Validate before anything is queued, so a bad value never blocks the pending queue."""
-        if isinstance(value, list | tuple):
-            value = json.dumps(sorted(str(v) for v in value))
         if code_id.startswith("_"):
             ok = code_id in ("_memo", "_flag") or (
                 code_id == "_status" and turn_index is None and value in (*FINISHED, None)
@@ -304,12 +305,17 @@ class AnnotationSession:
         unit = "conversation" if turn_index is None else "turn"
         if code.unit != unit:
             raise WidgetError(Errors.E605.format(code_id=code_id, value=value, problem=unit))
-        if value is not None:
-            if code.level == "set":
-                for v in json.loads(value):
-                    code.check_value(v)
-            else:
-                code.check_value(value)
+        if value is None:
+            return None
+        if code.level == "set":
+            items = json.loads(value) if isinstance(value, str) else value
+            value = code.encode_set(sorted({str(v) for v in items}))
+        try:
+            code.check_value(value)
+        except CodebookError as err:
+            raise WidgetError(
+                Errors.E605.format(code_id=code_id, value=value, problem=err)
+            ) from err
         return value
 
     def _write(

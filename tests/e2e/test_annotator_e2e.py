@@ -29,8 +29,16 @@ SCREENSHOT = REPO / "docs" / "widget.png"
 
 # Console errors we accept, each with the reason. Nothing of annotate's is allowed.
 HARMLESS = (
-    # JupyterLab asks the (offline, disabled) extension manager / news for data on boot
-    re.compile(r"Failed to load resource: the server responded with a status of 404"),
+    # Restarting the kernel (our resume step) cancels JupyterLab's own in-flight kernel requests
+    # (debugger state, subshell creation); JupyterLab logs and rethrows them. Not the widget's.
+    re.compile(r"Canceled future for \w+ message before replies were done"),
+)
+# Notebook 7 (7.5) throws these while booting even on a notebook with only ``1+1`` in it
+# (checked with an empty notebook on the same server): a settings-registry race in
+# notebook_core ("reading 'schema'") and a file-browser command it calls before registering it.
+HARMLESS_NB7 = (
+    re.compile(r"Cannot read properties of undefined \(reading 'schema'\)"),
+    re.compile(r"Command 'filebrowser:open-path' not registered"),
 )
 
 
@@ -49,8 +57,8 @@ def write_notebook(path: Path, project_dir: str, extra: str = "") -> None:
     nbformat.write(nb, path)
 
 
-def real_errors(seen: list[str]) -> list[str]:
-    return [e for e in seen if not any(rx.search(e) for rx in HARMLESS)]
+def real_errors(seen: list[str], allowed=HARMLESS) -> list[str]:
+    return [e for e in seen if not any(rx.search(e) for rx in allowed)]
 
 
 def saved(root) -> None:
@@ -152,7 +160,7 @@ def test_annotator_e2e_jupyterlab(lab, page):
     jump(page, root, project, "c2")
     expect(root.locator("mark.aa-cue")).to_have_count(0)
     root.locator(".aa-cue-toggle input").check()
-    expect(root.locator("mark.aa-cue").first).to_have_text(re.compile("(?i)you need to"))
+    expect(root.locator("mark.aa-cue").first).to_have_text(re.compile("you need to", re.IGNORECASE))
     expect(turn(root, 2)).to_have_class(re.compile("aa-collapsed"))  # a long turn starts collapsed
     turn(root, 2).locator(".aa-more").click()
     expect(turn(root, 2)).not_to_have_class(re.compile("aa-collapsed"))
@@ -188,7 +196,6 @@ def test_annotator_e2e_jupyterlab(lab, page):
         root.locator('[data-unit="conversation"] [data-code-id="conv_warmth"] [data-value="5"]')
     ).to_have_attribute("aria-pressed", "true")
     turn(root, 0).click()
-    _screenshot(page, root)
 
     # --- the label events on disk ---
     hist = Project.open(folder / "project").labels(history=True)
@@ -216,7 +223,8 @@ def test_annotator_e2e_jupyterlab(lab, page):
     assert list(memo_rows["value"]) == ["jn unsure"] and int(memo_rows["turn_index"].iloc[0]) == 3
     skip = hist[(hist["conversation_id"] == "c2") & (hist["code_id"] == "_status")].iloc[-1]
     assert skip["value"] == "skipped" and skip["note"] == "not a companion chat"
-    assert not real_errors(errors), errors
+    _screenshot(page, root, project)
+    assert not real_errors(errors), real_errors(errors)
 
 
 def test_annotator_e2e_notebook7(lab, page):
@@ -248,11 +256,19 @@ def test_annotator_e2e_notebook7(lab, page):
     got = [(r.code_id, r.op) for r in hist.itertuples() if r.code_id == code[0].id]
     assert got == [(code[0].id, "set"), (code[0].id, "clear"), (code[0].id, "set")]
     expect(page.locator(".jupyter-widgets-error-widget")).to_have_count(0)
-    assert not real_errors(errors), errors
+    assert not real_errors(errors, HARMLESS_NB7), errors
 
 
-def _screenshot(page, root) -> None:
+def _screenshot(page, root, project) -> None:
     """The README picture: the widget only, about 1000 px wide, small PNG."""
+    jump(page, root, project, "c5")
+    turn(root, 1).click()
+    # empathy on turn 1, "defers" on turn 2, autonomy support on turn 3
+    for key in ("3", "j", "2", "j", "1"):
+        page.keyboard.press(key)
+        saved(root)
+    root.locator(".aa-cue-toggle input").check()
+    expect(root.locator("mark.aa-cue").first).to_be_visible()
     SCREENSHOT.parent.mkdir(exist_ok=True)
     root.screenshot(path=str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size < 200_000

@@ -50,7 +50,8 @@ def test_session_set_code_sorted_json(session, project):
     session.goto(_first_with_role(session, "user"))
     ti = _turn_of_role(session, "user")
     ids = session.set("user_emotions", ["sadness", "anger"], turn_index=ti)
-    assert events(project, event_id=ids[0]).iloc[0]["value"] == json.dumps(["anger", "sadness"])
+    stored = events(project, event_id=ids[0]).iloc[0]["value"]
+    assert json.loads(stored) == ["anger", "sadness"]
 
 
 def test_session_bad_value_is_refused_before_queueing(session):
@@ -191,3 +192,9 @@ def _first_with_role(session, role):
 def _turn_of_role(session, role):
     t = session.turns()
     return int(t[t["role"] == role]["turn_index"].iloc[0])
+
+
+def test_session_next_at_end_goes_to_first_unfinished(session):
+    session.goto(len(session.queue) - 1)
+    session.next()
+    assert session.index == 0

@@ -63,6 +63,27 @@ def conversations(n_long: int = 0) -> dict[str, tuple[list[tuple[str, str]], dic
             [("user", "I have been feeling very low."), ("assistant", "I'm here with you.")],
             {"content_note": "self-harm"},
         ),
+        "c5": (
+            [
+                ("user", "I just moved to a new city and I don't really know anyone yet."),
+                (
+                    "assistant",
+                    "That sounds lonely, and it makes sense you'd feel a bit unmoored. "
+                    "A few ideas, if any of them fit:\n\n"
+                    "- **Say yes to one small invitation** a week, even a short coffee.\n"
+                    "- Look for a *recurring* group (a running club, a class), so faces repeat.\n"
+                    "- Tell your friend Priya you'd like to meet her friends.\n\n"
+                    "What matters most to you right now: company, or a sense of belonging?",
+                ),
+                ("user", "Honestly, just tell me what to do. You decide."),
+                (
+                    "assistant",
+                    "I can suggest a plan, but it's your call. Which fits you better: "
+                    "starting with Priya this weekend, or trying the running club first?",
+                ),
+            ],
+            {},
+        ),
         "c4": (
             [("user", "hi"), ("assistant", "Hi! How are you?"), ("user", "fine")],
             {},
