@@ -38,6 +38,10 @@ TEXT_LIST_KEYS = frozenset({"applies_to", "group", "cues"})
 
 Path_ = tuple[Any, ...]
 
+#: guards: a codebook has a few thousand values and a nesting depth of about six
+MAX_NODES = 200_000
+MAX_DEPTH = 40
+
 
 class YamlSyntaxError(Exception):
     """Broken YAML, with a 1-based line and column."""
@@ -58,6 +62,8 @@ def read_yaml(text: str) -> tuple[Any, dict[Path_, int], list[tuple[Path_, str]]
     """
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError as err:
+        raise YamlSyntaxError("nesting too deep somewhere in the file", 1, 1) from err
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
@@ -70,61 +76,92 @@ def read_yaml(text: str) -> tuple[Any, dict[Path_, int], list[tuple[Path_, str]]
     if node is None:
         return None, lines, problems
     loader = yaml.SafeLoader("")
-    data = _build(node, (), loader, lines, problems, text_scalar=False)
+    data = _Builder(loader, lines, problems).build(node, (), text_scalar=False)
     return data, lines, problems
 
 
-def _build(
-    node: yaml.Node,
-    path: Path_,
-    loader: yaml.SafeLoader,
-    lines: dict[Path_, int],
-    problems: list[tuple[Path_, str]],
-    *,
-    text_scalar: bool,
-) -> Any:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
+class _Builder:
+    """Turn a YAML node tree into plain data, guarding against alias bombs and recursion."""
+
+    def __init__(
+        self,
+        loader: yaml.SafeLoader,
+        lines: dict[Path_, int],
+        problems: list[tuple[Path_, str]],
+    ) -> None:
+        self.loader, self.lines, self.problems = loader, lines, problems
+        self.budget = MAX_NODES
+        self.stack: set[int] = set()
+
+    def build(self, node: yaml.Node, path: Path_, *, text_scalar: bool) -> Any:
+        line = node.start_mark.line + 1
+        self.budget -= 1
+        if self.budget < 0:
+            raise YamlSyntaxError(
+                f"the document expands to more than {MAX_NODES} values (aliases?)", line, 1
+            )
+        if len(path) > MAX_DEPTH:
+            raise YamlSyntaxError(f"nesting deeper than {MAX_DEPTH} levels", line, 1)
+        if id(node) in self.stack:
+            raise YamlSyntaxError("an alias refers to itself (recursive structure)", line, 1)
+        self.lines.setdefault(path, line)
+        if isinstance(node, yaml.ScalarNode):
+            return _text(node, self.loader) if text_scalar else self._scalar(node)
+        self.stack.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
+            return [
+                self.build(item, (*path, i), text_scalar=False) for i, item in enumerate(node.value)
+            ]
+        finally:
+            self.stack.discard(id(node))
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.MarkedYAMLError as err:  # e.g. a malformed !!timestamp or !!binary
+            mark = err.problem_mark or node.start_mark
+            raise YamlSyntaxError(str(err.problem), mark.line + 1, mark.column + 1) from err
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if not isinstance(key, str):
-                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key)
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is None or key_node.tag != "tag:yaml.org,2002:str":
+                key = self._key(key_node)
             if key in out:
-                problems.append(
+                self.problems.append(
                     (
                         (*path, key),
                         f"duplicate key '{key}' (line {key_node.start_mark.line + 1}); "
                         "keep one of them",
                     )
                 )
-            out[key] = _build(
-                value_node,
-                (*path, key),
-                loader,
-                lines,
-                problems,
-                text_scalar=key in TEXT_KEYS,
-            )
+            value = self.build(value_node, (*path, key), text_scalar=key in TEXT_KEYS)
             if key in TEXT_LIST_KEYS and isinstance(value_node, yaml.SequenceNode):
-                out[key] = [
-                    _text(item, loader) if isinstance(item, yaml.ScalarNode) else out[key][i]
+                value = [
+                    _text(item, self.loader) if isinstance(item, yaml.ScalarNode) else value[i]
                     for i, item in enumerate(value_node.value)
                 ]
+            out[key] = value
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [
-            _build(item, (*path, i), loader, lines, problems, text_scalar=False)
-            for i, item in enumerate(node.value)
-        ]
-    if text_scalar:
-        return _text(node, loader)
-    return loader.construct_object(node, deep=True)
+
+    def _key(self, key_node: yaml.Node) -> str:
+        if isinstance(key_node, yaml.ScalarNode):
+            value = self._scalar(key_node)
+            return value if isinstance(value, str) else str(key_node.value)
+        return f"<a {'mapping' if isinstance(key_node, yaml.MappingNode) else 'list'} as key>"
 
 
 def _text(node: yaml.Node, loader: yaml.SafeLoader) -> Any:
     """A scalar as text when it was written plainly (null stays None)."""
-    value = loader.construct_object(node, deep=True)
+    if node.tag == "tag:yaml.org,2002:str":
+        return node.value
+    try:
+        value = loader.construct_object(node, deep=True)
+    except yaml.MarkedYAMLError:
+        return node.value
     if value is None or isinstance(value, str):
         return value
     return node.value
