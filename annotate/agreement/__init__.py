@@ -8,6 +8,10 @@ interval, ratio, label sets), :func:`cohen_kappa`, :func:`scott_pi`, :func:`flei
 
 from __future__ import annotations
 
+import sys
+import types
+from typing import Any
+
 from annotate.agreement.alpha import AlphaParts, alpha, alpha_from_counts
 from annotate.agreement.gwet import Chance, brennan_prediger, gwet_ac, percent_agreement
 from annotate.agreement.kappa import cohen_kappa, conger_kappa, fleiss_kappa, scott_pi
@@ -28,3 +32,15 @@ __all__ = [
     "percent_agreement",
     "scott_pi",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """``annotate.agreement(...)`` must call :func:`agreement` even after ``import
+    annotate.agreement`` has bound the *module* to that attribute of the package (the import
+    system sets it, and then the package's lazy ``__getattr__`` is never consulted)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> AgreementReport:
+        return agreement(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

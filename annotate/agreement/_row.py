@@ -156,7 +156,14 @@ def compute_row(
     n_c = o.sum(axis=1)
     reasons: list[str] = []
     d = delta_of(row, counts, set_distance)
-    stats["alpha"] = _try(lambda: alpha_from_coincidences(o, d), reasons, "alpha")
+    used = np.flatnonzero(n_c)
+    if len(used) == 1:  # name the one value instead of the generic E400 reason
+        what = "present" if code.level == "binary" and used[0] == 1 else "absent"
+        value = _label(row.domain[used[0]])
+        detail = f"'{value}' ({what})" if code.level == "binary" else f"'{value}'"
+        reasons.append(f"alpha: no variation, every pairable value is {detail}")
+    else:
+        stats["alpha"] = _try(lambda: alpha_from_coincidences(o, d), reasons, "alpha")
     if code.level == "binary" and n_c.sum() > 0:
         stats["prevalence"] = float(n_c[1] / n_c.sum())
     stats["percent_agreement"] = _try(

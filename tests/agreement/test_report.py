@@ -244,3 +244,12 @@ def test_report_unit_filter(toy_codebook) -> None:
     assert set(t["unit"]) == {"conversation"}
     with pytest.raises(AgreementError, match="E404"):
         agreement(labels, toy_codebook, unit="sentence")
+
+
+def test_report_annotate_agreement_is_callable_after_submodule_import(toy_codebook) -> None:
+    import annotate
+    import annotate.agreement  # binds the module to annotate.agreement
+
+    labels = make_labels({"ai_pressure": _binary(20, 11)})
+    report = annotate.agreement(labels, toy_codebook, codes=["ai_pressure"])
+    assert isinstance(report, AgreementReport)
