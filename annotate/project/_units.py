@@ -19,6 +19,7 @@ UNIT_LABEL_COLUMNS = (
 )
 _KEY = ["annotator_id", "unit", "conversation_id", "turn_index", "code_id"]
 _STR = "string[pyarrow]"
+_DTYPES = {c: ("Int32" if c == "turn_index" else _STR) for c in UNIT_LABEL_COLUMNS}
 
 
 def _binary_codes(codebook: Any, unit: str) -> pd.DataFrame:
@@ -65,17 +66,14 @@ def unit_labels(current: pd.DataFrame, turns: pd.DataFrame, codebook: Any) -> pd
     implicit_conv = done.merge(_binary_codes(codebook, "conversation"), how="cross")
     implicit_conv["unit"] = "conversation"
     implicit_conv["turn_index"] = pd.array([pd.NA] * len(implicit_conv), dtype="Int32")
-    implicit = pd.concat([implicit_turns, implicit_conv], ignore_index=True)
-    if len(implicit):
-        implicit = implicit.astype({"unit": _STR, "turn_index": "Int32"})
+    cols = list(UNIT_LABEL_COLUMNS)
+    pieces = [f.reindex(columns=cols).astype(_DTYPES) for f in (implicit_turns, implicit_conv)]
+    implicit = pd.concat([f for f in pieces if len(f)] or pieces[:1], ignore_index=True)
+    if len(implicit) and len(explicit):
         marked = implicit[_KEY].merge(explicit[_KEY], on=_KEY, how="left", indicator=True)
         implicit = implicit[(marked["_merge"] == "left_only").to_numpy()]
-    out = pd.concat(
-        [explicit[list(UNIT_LABEL_COLUMNS)], implicit.reindex(columns=list(UNIT_LABEL_COLUMNS))],
-        ignore_index=True,
-    )
-    out = out.astype({c: _STR for c in UNIT_LABEL_COLUMNS if c != "turn_index"})
-    out = out.astype({"turn_index": "Int32"})
+    pieces = [explicit.reindex(columns=cols).astype(_DTYPES), implicit]
+    out = pd.concat([f for f in pieces if len(f)] or pieces[:1], ignore_index=True)
     order = ["annotator_id", "conversation_id", "unit", "turn_index", "code_id"]
     return out.sort_values(order, kind="stable", na_position="first").reset_index(drop=True)
 
