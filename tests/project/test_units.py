@@ -41,7 +41,8 @@ def _values(units: pd.DataFrame, who: str, cid: str) -> dict[tuple[int, str], st
 
 def test_units_done_conversation_gets_implicit_absences(project: Project) -> None:
     project.append([turn("alice", "c000", 1, "ai_empathy"),
-                    turn("alice", "c000", 0, "user_move", "task"), status("alice", "c000")])  # fmt: skip
+                    turn("alice", "c000", 0, "user_move", "task"),
+                    status("alice", "c000")])  # fmt: skip
     units = project.unit_labels()
     assert list(units.columns) == list(UNIT_LABEL_COLUMNS)
     got = _values(units, "alice", "c000")
