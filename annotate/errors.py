@@ -118,6 +118,10 @@ class Errors(metaclass=_Catalogue):
         "with 'Export codebook' (REFI-QDA, urn:QDA-XML:codebook:1.0)."
     )
     E209 = "Unknown {what} '{value}'; expected one of: {available}."
+    E210 = (
+        "Code '{code_id}' is {level}: {what} exists only for binary codes. Use code.value_ids "
+        "for the values of other levels."
+    )
 
     # --- 3xx label store and project ---------------------------------------------------------
     # (section: store)

@@ -140,13 +140,7 @@ class Code:
 
     def _require_binary(self, what: str) -> None:
         if self.level != "binary":
-            raise CodebookError(
-                Errors.E209.format(
-                    what=f"use of {what} on {self.level} code '{self.id}'",
-                    value=what,
-                    available="binary codes only",
-                )
-            )
+            raise CodebookError(Errors.E210.format(code_id=self.id, level=self.level, what=what))
 
     def value(self, value_id: str) -> CodeValue:
         """The :class:`CodeValue` of ``value_id`` (CodebookError listing the values if unknown)."""

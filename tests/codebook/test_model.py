@@ -50,7 +50,7 @@ def test_model_binary_defaults_absent_present(codebook: Codebook) -> None:
     code = codebook.code("ai_empathy")
     assert code.value_ids == ("0", "1")
     assert (code.absent_value, code.present_value) == ("0", "1")
-    with pytest.raises(CodebookError):
+    with pytest.raises(CodebookError, match=r"E210.*'ai_move' is nominal: absent_value"):
         _ = codebook.code("ai_move").absent_value
 
 
