@@ -146,6 +146,8 @@ def diff_cmd(old: str, new: str, check: bool, as_json: bool) -> None:
         emit_json(doc)
     else:
         info(f"{d.old_id} {d.old_version} -> {d.new_id} {d.new_version}")
+        if d.old_id != d.new_id:
+            warn(f"  note: the codebook ids differ ({d.old_id} vs {d.new_id})")
         info(f"  added                {', '.join(d.added) or '-'}")
         info(f"  removed              {', '.join(d.removed) or '-'}")
         info(f"  renamed              {', '.join(f'{a} -> {b}' for a, b in d.renamed) or '-'}")

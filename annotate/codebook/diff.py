@@ -110,6 +110,7 @@ class CodebookDiff:
         return {
             "old": {"id": self.old_id, "version": self.old_version},
             "new": {"id": self.new_id, "version": self.new_version},
+            "same_id": self.old_id == self.new_id,
             "added": list(self.added),
             "removed": list(self.removed),
             "renamed": [list(p) for p in self.renamed],

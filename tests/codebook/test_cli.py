@@ -134,6 +134,7 @@ def test_cli_diff_json(run: Run, toy_path: Path, tmp_path: Path) -> None:
     assert doc["renamed"] == [["user_defers", "user_hands_over"]]
     assert doc["required_bump"] == "major" and doc["minimum_version"] == "2.0.0"
     assert doc["version_ok"] is False
+    assert doc["same_id"] is True
 
 
 def test_cli_diff_check_exit_codes(run: Run, toy_path: Path, tmp_path: Path) -> None:
