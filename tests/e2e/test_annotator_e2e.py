@@ -42,7 +42,21 @@ HARMLESS_NB7 = (
 )
 
 
-def write_notebook(path: Path, project_dir: str, extra: str = "") -> None:
+# the store fails while the file FAIL_STORE exists beside the notebook (the test makes it)
+FLAKY_STORE = """
+import pathlib
+_append = project.append
+def _flaky_append(events):
+    if pathlib.Path("FAIL_STORE").exists():
+        raise OSError("disk full (test)")
+    return _append(events)
+project.append = _flaky_append
+"""
+
+
+def write_notebook(
+    path: Path, project_dir: str, extra: str = "", *, who: str = 'annotator="alice", '
+) -> None:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "python3",
@@ -51,7 +65,7 @@ def write_notebook(path: Path, project_dir: str, extra: str = "") -> None:
     }
     cells = [
         f"import annotate\nproject = annotate.Project.open({project_dir!r})",
-        f'annotate.Annotator(project, annotator="alice"{extra})',
+        f"annotate.Annotator(project, {who}{extra})",
     ]
     nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
     nbformat.write(nb, path)
@@ -86,7 +100,7 @@ def test_annotator_e2e_jupyterlab(lab, page):
     shutil.rmtree(folder, ignore_errors=True)
     project = make_project(folder)
     queue = project.queue("alice")
-    write_notebook(lab.root / "annotate_lab.ipynb", "lab1/project")
+    write_notebook(lab.root / "annotate_lab.ipynb", "lab1/project", "break_after_minutes=45")
     errors = console_errors(page)
 
     open_notebook(page, lab, "annotate_lab.ipynb")
@@ -228,15 +242,24 @@ def test_annotator_e2e_jupyterlab(lab, page):
 
 
 def test_annotator_e2e_notebook7(lab, page):
+    """Notebook 7: coder picker, keys (no leak into the notebook), a code's own key, a failing
+    store (error shown, change kept, retried), the break reminder."""
+    from annotate.project import Project
+
     folder = lab.root / "nb7"
     shutil.rmtree(folder, ignore_errors=True)
     project = make_project(folder)
-    write_notebook(lab.root / "annotate_nb7.ipynb", "nb7/project", ", break_after_minutes=0.02")
+    nb = lab.root / "annotate_nb7.ipynb"
+    write_notebook(nb, "nb7/project", "break_after_minutes=0.05", who="")
+    cells = nbformat.read(nb, as_version=4)
+    cells.cells.insert(1, nbformat.v4.new_code_cell(FLAKY_STORE.strip()))
+    nbformat.write(cells, nb)
     errors = console_errors(page)
     open_notebook(page, lab, "annotate_nb7.ipynb", notebook7=True)
     run_all(page)
     root = page.locator(".annotate-annotator")
-    expect(root).to_be_visible(timeout=60_000)
+    root.locator('[data-coder="alice"]').click()  # no annotator given: pick one
+    expect(root.locator(".aa-who")).to_have_text("coder: alice")
     cells_before = page.evaluate(JS_CELL_COUNT)
     turns = project.corpus.conversation(project.queue("alice")[0])
     first_user = int(turns[turns["role"] == "user"]["turn_index"].iloc[0])
@@ -245,16 +268,35 @@ def test_annotator_e2e_notebook7(lab, page):
     for key in ("1", "a", "b", "j", "k", "1", "1"):  # a/b would insert cells in command mode
         page.keyboard.press(key)
     saved(root)
-    expect(
-        root.locator('[data-unit="turn"]').locator(f'[data-code-id="{code[0].id}"]')
-    ).to_have_attribute("aria-pressed", "true")
+    panel = root.locator('[data-unit="turn"]')
+    expect(panel.locator(f'[data-code-id="{code[0].id}"]')).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    page.keyboard.press("d")  # user_defers' own key (codebook field `key`)
+    saved(root)
+    expect(panel.locator('[data-code-id="user_defers"]')).to_have_attribute("aria-pressed", "true")
     assert page.evaluate(JS_CELL_COUNT) == cells_before
+
+    # the store fails: the error is shown, the toggle stays (as unsaved), nothing is lost
+    (lab.root / "FAIL_STORE").touch()
+    page.keyboard.press("d")
+    expect(root.locator("[data-save-status]")).to_have_text("error")
+    expect(root.locator(".aa-save-msg")).to_contain_text("disk full (test)")
+    expect(panel.locator('[data-code-id="user_defers"]')).to_have_class(re.compile("aa-unsaved"))
+    expect(panel.locator('[data-code-id="user_defers"]')).to_have_attribute("aria-pressed", "false")
+    (lab.root / "FAIL_STORE").unlink()
+    root.locator(".aa-retry").click()
+    saved(root)
+    expect(panel.locator('[data-code-id="user_defers"]')).not_to_have_class(
+        re.compile("aa-unsaved")
+    )
     expect(root.locator("[data-break]")).to_be_visible(timeout=30_000)  # the break reminder
-    from annotate.project import Project
 
     hist = Project.open(folder / "project").labels(history=True)
     got = [(r.code_id, r.op) for r in hist.itertuples() if r.code_id == code[0].id]
     assert got == [(code[0].id, "set"), (code[0].id, "clear"), (code[0].id, "set")]
+    defers = [r.op for r in hist.itertuples() if r.code_id == "user_defers"]
+    assert defers == ["set", "clear"]  # the clear made while the store failed, after the retry
     expect(page.locator(".jupyter-widgets-error-widget")).to_have_count(0)
     assert not real_errors(errors, HARMLESS_NB7), errors
 
