@@ -256,7 +256,7 @@ class Errors(metaclass=_Catalogue):
         "{codes}. Export with the codebook the labels were made with, or re-code these units."
     )
     E505 = (
-        "Labels were made with codebook version(s) {found}, but the project uses v{version}. "
+        "Labels were made with codebook(s) {found}, but the project uses {codebook} v{version}. "
         "Export per version (filter project.labels() by codebook_version) or migrate the "
         "labels with a recorded adjudication."
     )

@@ -30,6 +30,7 @@ GOLD_ID = "gold"
 RULES = ("unanimous", "majority", "plurality")
 TIES = ("none", "absent")
 KEY = ["unit", "conversation_id", "turn_index", "code_id"]
+NO_TURN = -1
 GOLD_COLUMNS = [
     "annotator_id", "unit", "conversation_id", "turn_index", "role", "code_id", "value",
     "source", "n_coders", "n_agree",
@@ -81,7 +82,9 @@ def resolve_gold(
     if labels.empty:
         return pd.DataFrame(columns=GOLD_COLUMNS)
     df = labels.copy()
-    df["turn_index"] = df["turn_index"].astype("Int32")
+    # conversation units have no turn: a sentinel keeps the group keys free of NA (joins on NA
+    # keys do not match in pandas); it is turned back into NA at the end
+    df["turn_index"] = df["turn_index"].astype("Int32").fillna(NO_TURN).astype("int32")
     df = df[df["value"].notna()]
     is_gold = df["annotator_id"] == GOLD_ID
     coders = df[~is_gold]
@@ -132,6 +135,7 @@ def resolve_gold(
         out = pd.concat([out[~out.index.isin(adj.index)], adj_rows]).reset_index()
     out["role"] = roles.reindex(pd.MultiIndex.from_frame(out[KEY])).to_numpy()
     out["annotator_id"] = GOLD_ID
+    out["turn_index"] = out["turn_index"].astype("Int32").mask(out["turn_index"] == NO_TURN)
     out = out.sort_values(["conversation_id", "turn_index", "unit", "code_id"], na_position="first")
     return out[GOLD_COLUMNS].reset_index(drop=True)
 

@@ -150,7 +150,7 @@ def export(
         for name, df in tables.items():
             path = _write_table(df, tmp / name, format)
             files.append((path.name, len(df)))
-        shutil.copyfile(project.codebook_path, tmp / "codebook.yaml")
+        shutil.copyfile(project.codebook.path, tmp / "codebook.yaml")
         files.append(("codebook.yaml", None))
         facts = _facts(project, labels, format, redact, bootstrap, unit, coders, gold, turns,
                        convs, agreement_table, agreement_note, files)  # fmt: skip
@@ -191,9 +191,14 @@ def _check_events(project: Any, events: pd.DataFrame, codebook: Any) -> None:
                 codebook=codebook.id, version=codebook.version, codes=", ".join(unknown)
             )
         )
-    found = sorted(set(events["codebook_version"].dropna().astype(str)))
-    if found and found != [str(codebook.version)]:
-        raise ExportError(Errors.E505.format(found=", ".join(found), version=codebook.version))
+    made = events[["codebook_id", "codebook_version"]].dropna().astype(str).drop_duplicates()
+    found = sorted(f"{i} v{v}" for i, v in made.itertuples(index=False))
+    if found and found != [f"{codebook.id} v{codebook.version}"]:
+        raise ExportError(
+            Errors.E505.format(
+                found=", ".join(found), codebook=codebook.id, version=codebook.version
+            )
+        )
 
 
 def _agreement(coders: pd.DataFrame, codebook: Any, bootstrap: int, seed: int):

@@ -131,3 +131,19 @@ def test_gold_summary_counts_sources(labels: pd.DataFrame) -> None:
 def test_gold_unknown_rule_is_refused(labels: pd.DataFrame) -> None:
     with pytest.raises(ExportError, match="E501"):
         resolve_gold(labels, rule="mode")
+
+
+def test_gold_mixes_turn_and_conversation_units() -> None:
+    """Regression: NA turn indexes of conversation units once broke the group joins."""
+    rows = [("a", "c1", None, "x", "1"), ("b", "c1", None, "x", "1")]
+    rows += [("a", "c1", 0, "y", "1"), ("b", "c1", 0, "y", "0"), ("c", "c1", 0, "y", "1")]
+    df = _labels(rows)
+    df["turn_index"] = df["turn_index"].astype("Int32")
+    gold = resolve_gold(df, rule="majority")
+    conv = _get(gold, "c1", None, "x")
+    assert (conv["value"], conv["source"], conv["n_coders"]) == ("1", "unanimous", 2)
+    turn = _get(gold, "c1", 0, "y")
+    assert (turn["value"], turn["source"], turn["n_coders"], turn["n_agree"]) == (
+        "1", "majority", 3, 2,
+    )  # fmt: skip
+    assert gold["turn_index"].isna().sum() == 1
