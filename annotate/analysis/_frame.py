@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from annotate.analysis._corpus import _conversation_table, _parse_meta, _turn_table
 from annotate.errors import AnalysisError, Errors
 
 LABEL_COLUMNS = (
@@ -35,7 +36,6 @@ LABEL_COLUMNS = (
     "code_id",
     "value",
 )
-SEQ_ROLES = ("user", "assistant")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,18 +87,6 @@ class LabelFrame:
             if not self._meta:
                 self._meta = [{} for _ in range(self.n_conversations)]
         return self._meta
-
-
-def _parse_meta(value: Any) -> dict[str, Any]:
-    if isinstance(value, dict):
-        return value
-    if not isinstance(value, str) or not value:
-        return {}
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
 
 
 def prepare(
@@ -243,15 +231,14 @@ def _unit_part(
     values = value_of[mask][keep]
     conv = conv_codes[mask][keep]
     if which == "turn":
-        tidx = labels["turn_index"].to_numpy()[mask][keep].astype(np.int64)
-        keys = conv.astype(np.int64) * (int(tidx.max(initial=0)) + 1) + tidx
-        uniq, rows = np.unique(keys, return_inverse=True)
+        tidx = _int_array(labels["turn_index"])[mask][keep]
         width = int(tidx.max(initial=0)) + 1
-        roles_all = labels["role"].to_numpy()[mask][keep]
-        first = np.full(len(uniq), -1, dtype=np.int64)
-        first[rows[::-1]] = np.arange(len(rows))[::-1]
+        keys = conv.astype(np.int64) * width + tidx
+        uniq, rows, first = _dense_unique(keys, int(conv_codes.max(initial=0) + 1) * width)
+        role_codes, role_names = pd.factorize(labels["role"])
+        role_names = np.asarray([*role_names, None], dtype=object)
         unit_keys = (uniq // width, uniq % width)
-        roles = roles_all[first] if len(first) else np.array([], dtype=object)
+        roles = role_names[role_codes[mask][keep][first]] if len(first) else role_names[:0]
     else:
         rows, unit_keys, roles = conv, None, None
     used = sorted(
@@ -269,9 +256,11 @@ def _unit_part(
     pair = code_rows.astype(np.int64) * (len(value_ids) + 1) + np.where(
         values < 0, len(value_ids), values
     )
-    upairs, pair_inv = np.unique(pair, return_inverse=True)
-    order = np.argsort(pair_inv, kind="stable")
-    bounds = np.searchsorted(pair_inv[order], np.arange(len(upairs) + 1))
+    upairs, pair_inv, _ = _dense_unique(pair, len(code_ids) * (len(value_ids) + 1))
+    # few distinct (code, value) pairs: a 16-bit key makes numpy's stable sort a radix sort
+    small = pair_inv.astype(np.int16) if len(upairs) < 2**15 else pair_inv
+    order = np.argsort(small, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(pair_inv, minlength=len(upairs)))]
     bad: dict[str, set[str]] = {}
     for k, p in enumerate(upairs.tolist()):
         c, v = divmod(p, len(value_ids) + 1)
@@ -308,6 +297,33 @@ def _unit_part(
     }
 
 
+def _int_array(values: pd.Series) -> np.ndarray:
+    """An integer column (possibly nullable) as int64, nulls as -1."""
+    if isinstance(values.dtype, pd.api.extensions.ExtensionDtype):
+        return values.to_numpy(dtype=np.int64, na_value=-1)
+    return pd.to_numeric(values).fillna(-1).to_numpy().astype(np.int64)
+
+
+def _dense_unique(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """np.unique(keys, return_inverse) plus each key's first position, without sorting when
+    the keys are small non-negative integers (a lookup table of ``size`` slots)."""
+    if len(keys) == 0:
+        empty = np.array([], dtype=np.int64)
+        return empty, empty, empty
+    if size > 50_000_000:
+        uniq, inv = np.unique(keys, return_inverse=True)
+    else:
+        seen = np.zeros(size, dtype=bool)
+        seen[keys] = True
+        uniq = np.flatnonzero(seen)
+        lookup = np.full(size, -1, dtype=np.int64)
+        lookup[uniq] = np.arange(len(uniq))
+        inv = lookup[keys]
+    first = np.full(len(uniq), -1, dtype=np.int64)
+    first[inv[::-1]] = np.arange(len(inv))[::-1]
+    return uniq, inv.ravel(), first
+
+
 def _fill(matrix: np.ndarray, entries: list[tuple[np.ndarray, int, int, list[int]]]) -> None:
     for unit_rows, start, stop, _ in entries:
         matrix[unit_rows, start:stop] = 0
@@ -320,51 +336,6 @@ def _conv_matrix(part: dict[str, Any], n_conv: int) -> np.ndarray:
     matrix = np.full((n_conv, len(part["items"])), -1, dtype=np.int8)
     _fill(matrix, part["entries"])
     return matrix
-
-
-def _conversation_table(conv_ids: np.ndarray, corpus: Any) -> pd.DataFrame:
-    table = pd.DataFrame({"conversation_id": conv_ids})
-    if corpus is not None:
-        convs = corpus.conversations
-        if "conversation_id" in convs.columns:
-            table = table.merge(convs, on="conversation_id", how="left", sort=False)
-    return table
-
-
-def _turn_table(
-    keys: tuple[np.ndarray, np.ndarray] | None, roles: Any, conv_ids: np.ndarray, corpus: Any
-) -> pd.DataFrame:
-    if keys is None:
-        keys = (np.array([], dtype=np.int64), np.array([], dtype=np.int64))
-    conv, tidx = keys
-    turns = pd.DataFrame(
-        {
-            "conv": conv.astype(np.int64),
-            "conversation_id": conv_ids[conv] if len(conv) else np.array([], dtype=object),
-            "turn_index": tidx.astype(np.int64),
-            "role": np.asarray(roles, dtype=object) if roles is not None else [],
-        }
-    )
-    seq_source = None
-    if corpus is not None and {"conversation_id", "turn_index", "role"} <= set(
-        corpus.turns.columns
-    ):
-        ct = corpus.turns[["conversation_id", "turn_index", "role"]]
-        ct = ct[ct["conversation_id"].isin(set(conv_ids.tolist())) & ct["role"].isin(SEQ_ROLES)]
-        seq_source = ct.sort_values(["conversation_id", "turn_index"]).rename(
-            columns={"role": "corpus_role"}
-        )
-    if seq_source is None or seq_source.empty:
-        seq_source = turns.loc[turns["role"].isin(SEQ_ROLES), ["conversation_id", "turn_index"]]
-    seq_source = seq_source[["conversation_id", "turn_index"]].copy()
-    seq_source["turn_index"] = seq_source["turn_index"].astype(np.int64)
-    grouped = seq_source.groupby("conversation_id", sort=False)
-    seq_source["seq"] = grouped.cumcount().astype(np.int64)
-    seq_source["n_seq"] = grouped["turn_index"].transform("size").astype(np.int64)
-    turns = turns.merge(seq_source, on=["conversation_id", "turn_index"], how="left", sort=False)
-    turns["seq"] = turns["seq"].fillna(-1).astype(np.int64)
-    turns["n_seq"] = turns["n_seq"].fillna(0).astype(np.int64)
-    return turns
 
 
 def conv_sums(
@@ -384,8 +355,8 @@ def conv_sums(
         return num, den
     starts = np.flatnonzero(np.r_[True, conv[1:] != conv[:-1]])
     present = conv[starts]
-    num[present] = np.add.reduceat((X == 1).astype(np.float64), starts, axis=0)
-    den[present] = np.add.reduceat((X >= 0).astype(np.float64), starts, axis=0)
+    num[present] = np.add.reduceat((X == 1).astype(np.int32), starts, axis=0)
+    den[present] = np.add.reduceat((X >= 0).astype(np.int32), starts, axis=0)
     return num, den
 
 

@@ -249,11 +249,12 @@ def session_trajectories(
     sessions = sessions[
         ["user_id", "session", "conversation_id", "item", "code_id", "n", "count", "share"]
     ].sort_values(["item", "user_id", "session"], kind="stable")
+    sessions = sessions.reset_index(drop=True)
     rng = np.random.default_rng(seed)
     average = _average(sessions, bootstrap, level, rng)
     slopes = _slopes(sessions, min_sessions)
     trend = _trend(slopes, bootstrap, level, rng)
-    return SessionTrends(sessions.reset_index(drop=True), average, slopes, trend)
+    return SessionTrends(sessions, average, slopes, trend)
 
 
 def _session_values(
@@ -309,31 +310,44 @@ def _session_values(
 def _average(
     sessions: pd.DataFrame, bootstrap: int, level: float, rng: np.random.Generator
 ) -> pd.DataFrame:
+    """Mean over users at each session index; one bootstrap over users shared by all items."""
+    cols = ["item", "code_id", "session", "n_users", "mean", "ci_low", "ci_high"]
+    if sessions.empty:
+        return pd.DataFrame(columns=cols)
+    user, users = pd.factorize(sessions["user_id"])
+    n_users, n_sess = len(users), int(sessions["session"].max())
+    weights = bootstrap_weights(n_users, bootstrap, rng).astype(float)
     rows = []
     for (item, code_id), g in sessions.groupby(["item", "code_id"], sort=False):
-        wide = g.pivot_table(index="user_id", columns="session", values="share", aggfunc="mean")
-        vals = wide.to_numpy()
-        have = np.isfinite(vals)
-        w = bootstrap_weights(len(wide), bootstrap, rng).astype(float)
-        filled = np.where(have, vals, 0.0)
-        mean = filled.sum(0) / np.maximum(have.sum(0), 1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            reps = (w @ filled) / (w @ have.astype(float))
-        lo, hi = percentile_interval(reps, level) if bootstrap else (mean * np.nan, mean * np.nan)
+        flat = user[g.index.to_numpy()] * n_sess + g["session"].to_numpy() - 1
+        size = n_users * n_sess
+        total = np.bincount(flat, weights=g["share"].to_numpy(), minlength=size)
+        count = np.bincount(flat, minlength=size).astype(float)
+        have = (count > 0).reshape(n_users, n_sess).astype(float)
+        value = np.where(count > 0, total / np.maximum(count, 1), 0.0).reshape(n_users, n_sess)
+        n = have.sum(axis=0)
+        mean = np.where(n > 0, value.sum(axis=0) / np.maximum(n, 1), np.nan)
+        if bootstrap:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                reps = (weights @ value) / (weights @ have)
+            lo, hi = percentile_interval(reps, level)
+        else:
+            lo = hi = np.full(n_sess, np.nan)
+        ok = n > 0
         rows.append(
             pd.DataFrame(
                 {
                     "item": item,
                     "code_id": code_id,
-                    "session": wide.columns,
-                    "n_users": have.sum(0),
-                    "mean": mean,
-                    "ci_low": lo,
-                    "ci_high": hi,
+                    "session": np.arange(1, n_sess + 1)[ok],
+                    "n_users": n[ok].astype(int),
+                    "mean": mean[ok],
+                    "ci_low": lo[ok],
+                    "ci_high": hi[ok],
                 }
             )
         )
-    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    return pd.concat(rows, ignore_index=True)
 
 
 def _slopes(sessions: pd.DataFrame, min_sessions: int) -> pd.DataFrame:
