@@ -187,7 +187,7 @@ class AgreementReport:
             return float("nan")
 
     def leave_one_out(self) -> pd.DataFrame:
-        """Alpha of every row without each coder in turn: who drifts from the others?
+        """Alpha of every row (pooled rows aside) without each coder in turn: who drifts?
 
         Returns
         -------

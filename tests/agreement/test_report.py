@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
 
 from annotate.agreement import AgreementReport, agreement, alpha, cohen_kappa, gwet_ac
 from annotate.errors import AgreementError, CodebookError
 
-from .conftest import make_labels
+from .conftest import make_labels, reliability_data
 
 # Krippendorff (2011) 4 coders × 12 units, values 1..5 (published alpha in the docstrings)
 C = [[1, 1, None, 1], [2, 2, 3, 2], [3, 3, 3, 3], [3, 3, 3, 3], [2, 2, 2, 2],
@@ -253,3 +254,38 @@ def test_report_annotate_agreement_is_callable_after_submodule_import(toy_codebo
     labels = make_labels({"ai_pressure": _binary(20, 11)})
     report = annotate.agreement(labels, toy_codebook, codes=["ai_pressure"])
     assert isinstance(report, AgreementReport)
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=reliability_data(max_coders=4, max_units=30, q_max=6, p_missing=0.3))
+def test_report_alpha_equals_the_core_on_random_labels(toy_codebook, case) -> None:
+    data, _ = case
+    ids = toy_codebook.code("ai_move").value_ids
+    values = np.where(
+        np.isnan(data), None, np.array(ids, dtype=object)[np.nan_to_num(data, nan=0).astype(int)]
+    )
+    labels = make_labels({"ai_move": values})
+    row = agreement(labels, toy_codebook, codes=["ai_move"]).table.iloc[0]
+    try:
+        expected = alpha(values, values=list(ids))
+    except AgreementError:
+        assert np.isnan(row["alpha"]) and row["reason"]
+        return
+    assert row["alpha"] == pytest.approx(expected, abs=1e-12)
+    assert row["gwet_ac"] == pytest.approx(gwet_ac(values, values=list(ids)), abs=1e-12)
+
+
+def test_report_empty_labels_give_undefined_rows(toy_codebook) -> None:
+    empty = pd.DataFrame(
+        columns=[
+            "annotator_id",
+            "unit",
+            "conversation_id",
+            "turn_index",
+            "role",
+            "code_id",
+            "value",
+        ]
+    )
+    t = agreement(empty, toy_codebook).table
+    assert len(t) == len(toy_codebook.codes) and (t["flag"] == "undefined").all()
