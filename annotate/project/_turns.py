@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,27 @@ class TurnIndex:
             return str(self._roles[start + turn_index])
         hits = np.flatnonzero(self._index[start : start + count] == turn_index)
         return str(self._roles[start + hits[0]]) if len(hits) else None
+
+
+class LazyTurnIndex:
+    """A :class:`TurnIndex` built on the first question (reading labels needs none)."""
+
+    def __init__(self, load: Callable[[], pd.DataFrame]) -> None:
+        self._load = load
+        self._index: TurnIndex | None = None
+
+    def _get(self) -> TurnIndex:
+        if self._index is None:
+            self._index = TurnIndex(self._load())
+        return self._index
+
+    def has_conversation(self, conversation_id: str) -> bool:
+        """Whether the corpus holds this conversation."""
+        return self._get().has_conversation(conversation_id)
+
+    def role(self, conversation_id: str, turn_index: int) -> str | None:
+        """The role of a turn, or None when the conversation has no such turn."""
+        return self._get().role(conversation_id, turn_index)
 
 
 def corpus_fingerprint(folder: Path) -> str:

@@ -297,7 +297,7 @@ class Project(LabelsMixin):
         return LabelStore(
             self.path / "labels",
             self.codebook,
-            turns=_turns.TurnIndex(self.turns),
+            turns=_turns.LazyTurnIndex(lambda: self.turns),
             annotator=self.coder,
         )
 
@@ -323,8 +323,15 @@ class Project(LabelsMixin):
     @property
     def assignments(self) -> pd.DataFrame:
         """conversation_id, annotator_id, is_reliability, position (queue order per coder)."""
-        frame = pd.read_parquet(self.path / ASSIGNMENTS_FILE)
-        return frame.astype(_plan.empty_assignments().dtypes.to_dict())
+        path = self.path / ASSIGNMENTS_FILE
+        st = path.stat()
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)  # replaced atomically: a new inode
+        cached = self.__dict__.get("_assignments")
+        if cached is None or cached[0] != stamp:  # re-read when another process changed it
+            frame = pd.read_parquet(path).astype(_plan.empty_assignments().dtypes.to_dict())
+            reliability = set(frame.loc[frame["is_reliability"], "conversation_id"].tolist())
+            cached = self.__dict__["_assignments"] = (stamp, frame, reliability)
+        return cached[1].copy()
 
     def queue(self, annotator_id: str) -> list[str]:
         """The conversation ids of a coder, in coding order."""
@@ -337,8 +344,8 @@ class Project(LabelsMixin):
 
     def is_reliability(self, conversation_id: str) -> bool:
         """Whether a conversation is in the reliability sample."""
-        a = self.assignments
-        return bool(a.loc[a["conversation_id"] == conversation_id, "is_reliability"].any())
+        self.assignments  # noqa: B018  (refreshes the cache)
+        return conversation_id in self.__dict__["_assignments"][2]
 
     def _unknown_coder(self, annotator: str) -> None:
         raise ProjectError(
@@ -411,6 +418,7 @@ class Project(LabelsMixin):
     def _commit(self, existing: pd.DataFrame, rows: pd.DataFrame) -> None:
         both = pd.concat([existing, rows], ignore_index=True) if len(rows) else existing
         _write_atomic(self.path / ASSIGNMENTS_FILE, _parquet_bytes(both))
+        self.__dict__.pop("_assignments", None)
         self._save()
 
     def __repr__(self) -> str:

@@ -88,10 +88,9 @@ def write_durable(folder: Path, name: str, data: bytes) -> Path:
     return final
 
 
-def _problem_files(folder: Path, names: Iterable[str]) -> list[Path]:
-    """Files in a store folder that are neither label files nor a save in progress."""
+def _report_strays(folder: Path, names: Iterable[str]) -> None:
+    """Warn about files that are neither label files nor a save in progress (W301, W302)."""
     now = time.time()
-    bad: list[Path] = []
     for name in names:
         path = folder / name
         if name.endswith(".parquet") and not name.startswith("."):
@@ -109,7 +108,6 @@ def _problem_files(folder: Path, names: Iterable[str]) -> list[Path]:
         warnings.warn(
             Warnings.W301.format(path=path, problem="not a .parquet label file"), stacklevel=4
         )
-    return bad
 
 
 def listing(root: Path) -> tuple[list[Path], list[Path]]:
@@ -121,7 +119,7 @@ def listing(root: Path) -> tuple[list[Path], list[Path]]:
             names = sorted(os.listdir(folder))
         except FileNotFoundError:
             names = []
-        _problem_files(folder, names)
+        _report_strays(folder, names)
         out.append([folder / n for n in names if n.endswith(".parquet") and n[0] != "."])
     return out[0], out[1]
 

@@ -156,7 +156,11 @@ class Validator:
         return row, reasons
 
     def _fill(self, row: dict[str, Any], reasons: list[str]) -> None:
-        cb = self.codebook
+        self._stamp(row, reasons)
+        self._defaults(row, reasons)
+
+    def _stamp(self, row: dict[str, Any], reasons: list[str]) -> None:
+        """Event id and time: made here when missing, checked when given."""
         if row["event_id"] is None:
             row["event_id"] = CLOCK.event_id()
         elif not isinstance(row["event_id"], str) or not 0 < len(row["event_id"]) <= 64:
@@ -168,6 +172,10 @@ class Validator:
             if us is None:
                 reasons.append(f"created_at: {row['created_at']!r} is not a timestamp")
             row["created_at"] = us
+
+    def _defaults(self, row: dict[str, Any], reasons: list[str]) -> None:
+        """Session, codebook, context and op defaults; the optional fields checked."""
+        cb = self.codebook
         for col, default in (
             ("annotator_id", self.annotator),
             ("session_id", self.session_id),
@@ -178,6 +186,8 @@ class Validator:
         ):
             if row[col] is None:
                 row[col] = default
+            elif isinstance(row[col], str):
+                row[col] = str(row[col])  # e.g. the codebook's Version (a str subclass)
         for col, expected in (("codebook_id", cb.id), ("codebook_version", self.version)):
             if row[col] != expected:
                 reasons.append(
