@@ -182,6 +182,11 @@ class Errors(metaclass=_Catalogue):
         "or re-import the corpus with the new conversations first."
     )
 
+    E399 = (
+        "The demo's {what} is missing at '{path}'. The demo needs a checkout of the annotate "
+        "repository (corpora/demo, codebooks/); run the notebooks from that checkout."
+    )
+
     # --- 4xx agreement and analysis -----------------------------------------------------------
     # (section: agreement)
     E400 = "{coefficient} is undefined for these data: {reason}."
@@ -295,6 +300,7 @@ class Errors(metaclass=_Catalogue):
         "Project {project!r} is not a Project or a project folder. Open it with "
         "`annotate.Project.open(DIR)` or pass the folder path."
     )
+    E609 = "No coder picked yet: pick your name first (coders: {coders})."
 
     # --- 9xx command line -----------------------------------------------------------------------
     E901 = "Path '{path}' does not exist. Check the path, or create it with `{hint}`."

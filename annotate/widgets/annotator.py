@@ -83,7 +83,7 @@ class Annotator(anywidget.AnyWidget):
         session_id: str | None = None,
     ) -> None:
         super().__init__()
-        self.project = _open_project(project)
+        self.project = _open_project(project, annotator)
         self.session: AnnotationSession | None = None
         self._session_id = session_id
         self.coders = list(self.project.coders)
@@ -107,12 +107,18 @@ class Annotator(anywidget.AnyWidget):
         s = self._require()
         cid = s.conversation_id
         rows = s.turns(cid).to_dict("records")
+        info = s.info(cid)
         meta = s.meta(cid)
+        turns = [turn_payload(r) for r in rows]
+        conv_model = _clean(info.get("model"))
+        for t in turns:  # the conversation's model stands in where a turn names none
+            if t["role"] == "assistant" and not t["model"]:
+                t["model"] = conv_model
         with self.hold_sync():
             self.conversation = {
                 "id": cid,
                 "index": s.index,
-                "turns": [turn_payload(r) for r in rows],
+                "turns": turns,
                 "content_note": str(meta.get("content_note") or "") or None,
                 "reliability": s.is_reliability(cid),
                 "status": s.status(cid),
@@ -148,7 +154,7 @@ class Annotator(anywidget.AnyWidget):
 
     def _require(self) -> AnnotationSession:
         if self.session is None:
-            raise WidgetError(Errors.E601.format(annotator="", coders=", ".join(self.coders)))
+            raise WidgetError(Errors.E609.format(coders=", ".join(self.coders)))
         return self.session
 
     # --- messages from the front end ----------------------------------------------------------
@@ -240,14 +246,15 @@ class Annotator(anywidget.AnyWidget):
         return ids
 
 
-def _open_project(project: Any) -> Any:
-    """A Project as given, or opened from a folder path."""
+def _open_project(project: Any, annotator: str | None) -> Any:
+    """A Project as given, or opened from a folder path (as the coder's session when the coder
+    is known, so that the project itself enforces blind mode)."""
     if hasattr(project, "queue") and hasattr(project, "append"):
         return project
     if isinstance(project, str | pathlib.Path):
         from annotate.project import Project
 
-        return Project.open(project)
+        return Project.open(project, coder=annotator)
     raise WidgetError(Errors.E608.format(project=type(project).__name__))
 
 
@@ -262,6 +269,11 @@ def _codebook_payload(codebook: Any) -> dict[str, Any]:
         "turn": {r: [c.id for c in codebook.codes_for("turn", r)] for r in roles},
         "conversation": [c.id for c in codebook.codes_for("conversation")],
     }
+
+
+def _clean(value: Any) -> str | None:
+    """A non-empty string, or None."""
+    return str(value) if isinstance(value, str) and value.strip() else None
 
 
 def _key_text(key: Key) -> str:

@@ -112,10 +112,14 @@ class AnnotationSession:
         """The turns (DataFrame, by turn_index) of a conversation (default: the open one)."""
         return self.project.corpus.conversation(conversation_id or self.conversation_id)
 
+    def info(self, conversation_id: str | None = None) -> dict[str, Any]:
+        """The conversations row of a conversation (``model``, ``source``, parsed ``meta``...)."""
+        row = self.project.corpus.conversation_meta(conversation_id or self.conversation_id)
+        return row if isinstance(row, dict) else {}
+
     def meta(self, conversation_id: str | None = None) -> dict[str, Any]:
         """The conversation's meta dict (``content_note`` etc.); empty when there is none."""
-        row = self.project.corpus.conversation_meta(conversation_id or self.conversation_id)
-        meta = row.get("meta") if isinstance(row, dict) else None
+        meta = self.info(conversation_id).get("meta")
         if isinstance(meta, str):
             meta = json.loads(meta) if meta.strip() else {}
         return meta if isinstance(meta, dict) else {}

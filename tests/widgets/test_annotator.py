@@ -119,3 +119,28 @@ def test_annotator_public_name():
     import annotate
 
     assert annotate.Annotator is Annotator
+
+
+def test_annotator_action_before_pick_is_reported(project):
+    w = Annotator(project)
+    sent = []
+    w.send = sent.append
+    w._on_msg(w, {"type": "set", "seq": "v:1", "code_id": "conv_warmth", "value": "3"}, [])
+    assert sent[-1]["type"] == "error" and "E609" in sent[-1]["message"]
+
+
+def test_annotator_conversation_model_fills_turns(widget):
+    models = {t["model"] for t in widget.conversation["turns"] if t["role"] == "assistant"}
+    assert models == {"gpt-test"}
+
+
+def test_annotator_reliability_sample_is_marked(tmp_path):
+    from widget_data import make_project
+
+    w = Annotator(make_project(tmp_path, reliability=1.0), annotator="alice")
+    assert w.conversation["reliability"] is True  # the front end shows no cues there
+
+
+def test_annotator_folder_opens_as_coder_session(project):
+    w = Annotator(project.path, annotator="alice")
+    assert w.project.coder == "alice"
