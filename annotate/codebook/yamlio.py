@@ -7,6 +7,7 @@ an int, ``key: y`` into ``True`` and ``version: 1.0`` into a float; here they st
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -38,6 +39,15 @@ TEXT_LIST_KEYS = frozenset({"applies_to", "group", "cues"})
 
 Path_ = tuple[Any, ...]
 
+#: libyaml's parser when PyYAML has it (about 5x faster), else the pure-Python one
+_FAST = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_INDICATORS = re.compile(r"[-?:\[\]{}]")
+#: nesting bound under which libyaml is used (it survives 10,000 levels; codebooks need ~10)
+SAFE_C_DEPTH = 1000
+
+#: what PyYAML's scalar constructors raise on malformed explicitly tagged values
+CONSTRUCT_ERRORS = (ValueError, TypeError, AttributeError, OverflowError, LookupError)
+
 #: guards: a codebook has a few thousand values and a nesting depth of about six
 MAX_NODES = 200_000
 MAX_DEPTH = 40
@@ -61,7 +71,7 @@ def read_yaml(text: str) -> tuple[Any, dict[Path_, int], list[tuple[Path_, str]]
         problems found while reading (duplicate keys), as (path, message).
     """
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_composer(text))
     except RecursionError as err:
         raise YamlSyntaxError("nesting too deep somewhere in the file", 1, 1) from err
     except yaml.MarkedYAMLError as err:
@@ -78,6 +88,30 @@ def read_yaml(text: str) -> tuple[Any, dict[Path_, int], list[tuple[Path_, str]]
     loader = yaml.SafeLoader("")
     data = _Builder(loader, lines, problems).build(node, (), text_scalar=False)
     return data, lines, problems
+
+
+def _composer(text: str) -> type[yaml.SafeLoader]:
+    """libyaml, unless the text could nest deeper than libyaml's C stack survives.
+
+    libyaml crashes the process (no Python exception) on nesting tens of thousands deep, e.g.
+    ``- - - ... x``; the pure-Python parser stops with a RecursionError that becomes a clean
+    message. Each nesting level needs an indentation column, an indicator (``-``, ``?``, ``:``)
+    or a flow bracket, so ``2 * (indent + indicators) + open brackets`` bounds the depth.
+    """
+    flow = bound = 0
+    for line in text.splitlines():
+        body = line.lstrip(" ")
+        marks = 0
+        for ch in _INDICATORS.findall(body):
+            if ch in "[{":
+                flow += 1
+                bound = max(bound, flow)
+            elif ch in "]}":
+                flow = max(flow - 1, 0)
+            else:
+                marks += 1
+        bound = max(bound, 2 * (len(line) - len(body) + marks) + flow)
+    return _FAST if bound <= SAFE_C_DEPTH else yaml.SafeLoader
 
 
 class _Builder:
@@ -120,9 +154,14 @@ class _Builder:
     def _scalar(self, node: yaml.Node) -> Any:
         try:
             return self.loader.construct_object(node, deep=True)
-        except yaml.MarkedYAMLError as err:  # e.g. a malformed !!timestamp or !!binary
+        except yaml.MarkedYAMLError as err:  # e.g. an unknown !!python/... tag
             mark = err.problem_mark or node.start_mark
             raise YamlSyntaxError(str(err.problem), mark.line + 1, mark.column + 1) from err
+        except CONSTRUCT_ERRORS as err:  # PyYAML's constructors on e.g. `!!timestamp abc`
+            tag = node.tag.rsplit(":", 1)[-1]
+            mark = node.start_mark
+            problem = f"'{node.value}' cannot be read as !!{tag}"
+            raise YamlSyntaxError(problem, mark.line + 1, mark.column + 1) from err
 
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
@@ -160,7 +199,7 @@ def _text(node: yaml.Node, loader: yaml.SafeLoader) -> Any:
         return node.value
     try:
         value = loader.construct_object(node, deep=True)
-    except yaml.MarkedYAMLError:
+    except (yaml.MarkedYAMLError, *CONSTRUCT_ERRORS):
         return node.value
     if value is None or isinstance(value, str):
         return value

@@ -98,3 +98,57 @@ def test_fuzz_one_field_of_a_real_code(index: int, key: str, value: object) -> N
     broken = copy.deepcopy(TOY)
     broken["codes"][index][key] = value
     _outcome(codebook_from_data, broken)
+
+
+TOKENS = [
+    "!!int ",
+    "!!float ",
+    "!!timestamp ",
+    "!!binary ",
+    "!!bool ",
+    "!!null ",
+    "!!set ",
+    "!!omap ",
+    "!!python/object:os.system ",
+    "!custom ",
+    "&a ",
+    "*a ",
+    "&b ",
+    "*b ",
+    "- ",
+    "? ",
+    ": ",
+    "[",
+    "]",
+    "{",
+    "}",
+    ", ",
+    "\n",
+    "  ",
+    "id",
+    "codes",
+    "version",
+    "values",
+    "value",
+    "key",
+    "x",
+    "1",
+    "1.0.0",
+    "2001-01-01",
+    '"',
+    "'",
+    "# c",
+    "|",
+    ">",
+    "---\n",
+    "...\n",
+    "\t",
+    "\\u0000",
+    "%YAML 1.1\n",
+]
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(TOKENS), max_size=40))
+def test_fuzz_yaml_token_soup(tokens: list[str]) -> None:
+    _outcome(parse_codebook, "".join(tokens))

@@ -394,3 +394,57 @@ def test_loader_toy_uses_every_field(toy_path: Path) -> None:
     assert any(c.module for c in cb.codes) and any(c.key for c in cb.codes)
     assert any(e.context for c in cb.codes for e in c.examples)
     assert any(not isinstance(q, str) for c in cb.codes for q in c.cues)
+
+
+BOMB = (
+    "a: &a [x, x]\n"
+    + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n"
+        for p, n in zip("abcdefg", "bcdefgh", strict=True)
+    )
+    + "codes: *h\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a: &a [*a]\ncodes: *a\n", "an alias refers to itself"),
+        (BOMB, "expands to more than"),
+        ("codes: " + "[" * 60 + "]" * 60 + "\n", "nesting"),
+        ("codes: " + "[" * 5000 + "]" * 5000 + "\n", "nesting too deep"),
+        ("id: !!python/name:os.system x\ncodes: !custom {}\n", None),
+        ("version: !!timestamp not-a-date\n", r"timestamp|constructor|E201"),
+    ],
+)
+def test_loader_hostile_yaml_is_a_clean_error(text: str, expected: str | None) -> None:
+    with pytest.raises(CodebookError) as info:
+        parse_codebook(text, source="evil.yaml")
+    if expected:
+        assert re.search(expected, str(info.value)), str(info.value)
+
+
+def test_loader_very_deep_block_nesting_does_not_crash_the_process(tmp_path: Path) -> None:
+    """libyaml overflows the C stack on ``- - - … x``: the loader must not hand it such text."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "deep.yaml"
+    path.write_text("codes:\n" + "- " * 30_000 + "x\n", encoding="utf-8")
+    code = (
+        "from annotate.codebook import load_codebook\n"
+        "from annotate.errors import CodebookError\n"
+        f"try:\n    load_codebook({str(path)!r})\nexcept CodebookError as e:\n    print(e)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-500:]
+    assert "E205" in done.stdout and "nesting too deep" in done.stdout
+
+
+def test_loader_jsonl_file_is_not_a_codebook(tmp_path: Path) -> None:
+    path = tmp_path / "turns.jsonl"
+    path.write_text('{"role": "user"}\n{"role": "assistant"}\n', encoding="utf-8")
+    with pytest.raises(CodebookError, match=r"E20[25]"):
+        load_codebook(path)
