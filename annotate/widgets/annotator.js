@@ -173,7 +173,6 @@ function render({ model, el }) {
   function setSave(status, message) {
     saveStatus.textContent = status;
     saveStatus.dataset.saveStatus = status;
-    root.dataset.saveStatus = status;
     saveMsg.textContent = message || "";
     retryBtn.hidden = status !== "error";
   }

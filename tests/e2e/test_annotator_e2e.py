@@ -108,6 +108,8 @@ def test_annotator_e2e_jupyterlab(lab, page):
     root = page.locator(".annotate-annotator")
     expect(root).to_be_visible(timeout=60_000)
     expect(root).to_have_attribute("data-lm-suppress-shortcuts", "true")
+    for hook in ("[data-save-status]", "[data-progress]", '[data-unit="conversation"]'):
+        expect(page.locator(hook)).to_have_count(1)  # each hook names exactly one element
     expect(root.locator("[data-progress]")).to_have_text(f"0 / {len(queue)}")
     cells_before = page.evaluate(JS_CELL_COUNT)
 
