@@ -25,6 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "project": FOUNDATION | {"corpus", "codebook", "store", "nlp"},
     "analysis": FOUNDATION | {"corpus", "codebook", "store", "agreement", "project"},
     "adjudication": FOUNDATION | {"corpus", "codebook", "store", "agreement", "project"},
+    "demo": FOUNDATION | {"codebook", "importers", "project"},
     "export": FOUNDATION
     | {"corpus", "codebook", "store", "nlp", "agreement", "project", "adjudication"},
     "widgets": FOUNDATION

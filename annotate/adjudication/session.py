@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from annotate.adjudication.gold import GOLD_ID
+from annotate.adjudication.gold import GOLD_ID, NO_TURN
 from annotate.errors import Errors, ExportError
 from annotate.types import ANNOTATOR_ID_RE
 
@@ -52,7 +52,10 @@ def disagreements(labels: pd.DataFrame, events: pd.DataFrame | None = None) -> l
     coders = labels[(labels["annotator_id"] != GOLD_ID) & labels["value"].notna()]
     if coders.empty:
         return []
-    coders = coders.assign(turn_index=coders["turn_index"].astype("Int32"))
+    # NA turn indexes (conversation units) do not match in index lookups: use the sentinel
+    coders = coders.assign(
+        turn_index=coders["turn_index"].astype("Int32").fillna(NO_TURN).astype("int32")
+    )
     spread = coders.groupby(KEY, dropna=False)["value"].agg(["nunique", "size"])
     contested = spread[(spread["nunique"] > 1) & (spread["size"] > 1)].index
     memos = _memos(events)
@@ -60,7 +63,7 @@ def disagreements(labels: pd.DataFrame, events: pd.DataFrame | None = None) -> l
     sel = coders.set_index(KEY).loc[contested].reset_index() if len(contested) else coders[:0]
     for k, grp in sel.groupby(KEY, dropna=False, sort=False):
         unit, conv, turn, code = k
-        turn = None if pd.isna(turn) else int(turn)
+        turn = None if turn == NO_TURN else int(turn)
         items.append(
             Item(
                 unit=unit, conversation_id=conv, turn_index=turn, code_id=code,
