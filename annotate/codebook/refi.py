@@ -245,10 +245,13 @@ class _Reader:
                 Warnings.W201.format(path=self.path, n=len(self.foreign), examples=examples),
                 stacklevel=3,
             )
-        known = {g.get("id") for g in header.get("groups", [])}
-        extra = [g for g in self.groups.values() if g["id"] not in known]
-        header["groups"] = [*header.get("groups", []), *extra]
-        self.active = header.pop("active_modules", None)
+        groups = header.get("groups", [])
+        if isinstance(groups, list):  # else the validation reports it
+            known = {g.get("id") for g in groups if isinstance(g, dict)}
+            header["groups"] = [*groups, *(g for g in self.groups.values() if g["id"] not in known)]
+        active = header.pop("active_modules", None)
+        if isinstance(active, list) and all(isinstance(m, str) for m in active):
+            self.active = active
         last = len(self.codes)
         codes = sorted(self.codes, key=lambda c: self.order.get(id(c), last))
         return {**header, "codes": codes}
@@ -302,8 +305,9 @@ class _Reader:
             self.groups[tag].setdefault("description", text)
         for member in _children(el, "MemberCode"):
             code = self.by_guid.get(member.get("guid", ""))
-            if code is not None and tag not in code.setdefault("group", []):
-                code["group"].append(tag)
+            tags = code.setdefault("group", []) if code is not None else None
+            if isinstance(tags, list) and tag not in tags:
+                tags.append(tag)
         return None
 
 

@@ -201,3 +201,31 @@ def test_refi_invalid_metadata_reports_problems(codebook: Codebook, tmp_path: Pa
     path.write_text(text, encoding="utf-8")
     with pytest.raises(CodebookError, match=r"E201.*\n.*broken_meta\.qdc: codes\[0\]\.level"):
         from_qdc(path)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('"groups": [', '"groups": 5, "x": ['),
+        ('"groups": [', '"groups": ["oops", '),
+        ('"active_modules": []', '"active_modules": 7'),
+        ('"active_modules": []', '"active_modules": ["nope"]'),
+        ('{"code": {', '{"code": {"group": "str", '),
+        ('{"code": {', '{"position": "x", "code": {'),
+        ('{"codebook": {', '{"codebook": {"codes": 1, '),
+        ('"level": "binary"', '"level": null'),
+    ],
+)
+def test_refi_garbage_metadata_is_a_clean_error(
+    codebook: Codebook, tmp_path: Path, old: str, new: str
+) -> None:
+    text = to_qdc(codebook)
+    assert old in text
+    path = tmp_path / "garbage.qdc"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    try:
+        back = from_qdc(path)
+    except CodebookError as err:
+        assert str(err).startswith(("[E201]", "[E207]"))
+    else:
+        assert isinstance(back, Codebook)
