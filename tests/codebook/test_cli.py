@@ -169,3 +169,14 @@ def test_cli_schema_prints_json(run: Run) -> None:
     result = run("schema")
     assert result.exit_code == 0
     assert json.loads(result.stdout)["title"] == "annotate codebook"
+
+
+def test_cli_import_foreign_qdc_warns_and_writes_valid_yaml(
+    run: Run, foreign_qdc: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "nvivo.yaml"
+    result = run("import-qdc", str(foreign_qdc), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "W201" in result.stderr
+    cb = load_codebook(out)
+    assert cb.code_ids == ("sadness", "fear_worry", "advice_giving")

@@ -108,30 +108,8 @@ def test_refi_guids_are_stable_and_valid(codebook: Codebook) -> None:
         uuid.UUID(str(g))  # a GUID as REFI requires
 
 
-FOREIGN = """<?xml version="1.0" encoding="utf-8"?>
-<CodeBook xmlns="urn:QDA-XML:codebook:1.0" origin="NVivo 14">
-  <Codes>
-    <Code guid="11111111-1111-1111-1111-111111111111" name="Emotions" isCodable="false">
-      <Description>Feelings the participant shows.</Description>
-      <Code guid="22222222-2222-2222-2222-222222222222" name="Sadness" isCodable="true"
-            color="#112233"><Description>Sad, low, grieving.</Description></Code>
-      <Code guid="33333333-3333-3333-3333-333333333333" name="Fear &amp; worry" isCodable="true"/>
-    </Code>
-    <Code guid="44444444-4444-4444-4444-444444444444" name="Advice giving" isCodable="true"/>
-  </Codes>
-  <Sets>
-    <Set guid="55555555-5555-5555-5555-555555555555" name="Negative">
-      <MemberCode guid="22222222-2222-2222-2222-222222222222"/>
-      <MemberCode guid="33333333-3333-3333-3333-333333333333"/>
-    </Set>
-  </Sets>
-</CodeBook>
-"""
-
-
-def test_refi_import_foreign_codebook(tmp_path: Path) -> None:
-    path = tmp_path / "nvivo.qdc"
-    path.write_text(FOREIGN, encoding="utf-8")
+def test_refi_import_foreign_codebook(foreign_qdc: Path) -> None:
+    path = foreign_qdc
     with pytest.warns(UserWarning, match=r"W201.*3 code\(s\)"):
         cb = from_qdc(path)
     assert cb.id == "nvivo" and cb.version == "1.0.0"
