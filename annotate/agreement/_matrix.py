@@ -156,14 +156,9 @@ def value_counts(codes: np.ndarray, q: int) -> np.ndarray:
     [[1.0, 2.0, 0.0], [0.0, 0.0, 1.0]]
     """
     n_units = codes.shape[0]
-    if codes.shape[1] == 1:
-        unit = np.arange(n_units)
-        present = codes[:, 0] >= 0
-        flat = unit[present] * q + codes[present, 0]
-    else:
-        present = codes >= 0
-        unit = np.broadcast_to(np.arange(n_units)[:, None], codes.shape)
-        flat = unit[present] * q + codes[present]
+    flat = codes + (np.arange(n_units, dtype=np.int64) * q)[:, None]
+    present = codes >= 0
+    flat = flat.ravel() if present.all() else flat[present]
     return np.bincount(flat, minlength=n_units * q).reshape(n_units, q).astype(float)
 
 
@@ -180,10 +175,15 @@ def coincidences(counts: np.ndarray) -> np.ndarray:
     >>> coincidences(np.array([[2.0, 1.0], [1.0, 0.0]])).tolist()
     [[1.0, 1.0], [1.0, 0.0]]
     """
-    m = counts.sum(axis=1)
+    m = counts @ np.ones(counts.shape[1])  # row sums; faster than sum(axis=1) for small q
     keep = m >= 2
-    x = counts[keep]
-    w = x / (m[keep] - 1.0)[:, None]
+    x = counts if keep.all() else counts[keep]
+    mk = m[keep]
+    if len(mk) and (mk == mk[0]).all():  # complete data: one common m_u, no weighted copy
+        o = x.T @ x
+        o[np.diag_indices_from(o)] -= x.sum(axis=0)
+        return o / (mk[0] - 1.0)
+    w = x / (mk - 1.0)[:, None]
     o = w.T @ x
     o[np.diag_indices_from(o)] -= w.sum(axis=0)
     return o
