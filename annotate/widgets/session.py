@@ -83,6 +83,7 @@ class AnnotationSession:
         if not self.queue:
             raise WidgetError(Errors.E602.format(annotator=annotator))
         self._clock = clock
+        self._roles: tuple[str | None, dict[int, str]] = (None, {})
         self._labels: dict[Key, tuple[str, str | None]] = self._read_labels()
         self.pending: list[dict[str, Any]] = []
         self._undo: list[tuple[Key, tuple[str, str | None] | None]] = []
@@ -111,6 +112,14 @@ class AnnotationSession:
     def turns(self, conversation_id: str | None = None) -> Any:
         """The turns (DataFrame, by turn_index) of a conversation (default: the open one)."""
         return self.project.corpus.conversation(conversation_id or self.conversation_id)
+
+    def roles(self, conversation_id: str | None = None) -> dict[int, str]:
+        """turn_index -> role of a conversation's turns (cached for the open conversation)."""
+        cid = conversation_id or self.conversation_id
+        if self._roles[0] != cid:
+            t = self.turns(cid)
+            self._roles = (cid, dict(zip(t["turn_index"].astype(int), t["role"], strict=True)))
+        return self._roles[1]
 
     def info(self, conversation_id: str | None = None) -> dict[str, Any]:
         """The conversations row of a conversation (``model``, ``source``, parsed ``meta``...)."""
@@ -193,8 +202,7 @@ class AnnotationSession:
 
     def focus(self, turn_index: int) -> None:
         """Record that the coder focused a turn (reaching the last one allows ``finish``)."""
-        last = len(self.turns()) - 1
-        if int(turn_index) >= last:
+        if int(turn_index) >= max(self.roles(), default=0):
             self.reached_end = True
 
     def previous(self) -> None:
@@ -296,19 +304,17 @@ class AnnotationSession:
 
     def _checked(self, code_id: str, value: Any, turn_index: int | None) -> str | None:
         """Validate before anything is queued, so a bad value never blocks the pending queue."""
+        role = None if turn_index is None else self.roles().get(int(turn_index))
+        if turn_index is not None and role is None:
+            raise WidgetError(Errors.E605.format(code_id=code_id, value=value, problem="no turn"))
         if code_id.startswith("_"):
-            ok = code_id in ("_memo", "_flag") or (
-                code_id == "_status" and turn_index is None and value in (*FINISHED, None)
-            )
-            if not ok:
-                raise WidgetError(
-                    Errors.E605.format(code_id=code_id, value=value, problem="system")
-                )
-            return value
+            return _checked_system(code_id, value, turn_index)
         code = self.codebook.code(code_id)
         unit = "conversation" if turn_index is None else "turn"
         if code.unit != unit:
             raise WidgetError(Errors.E605.format(code_id=code_id, value=value, problem=unit))
+        if role is not None and role not in code.applies_to:
+            raise WidgetError(Errors.E605.format(code_id=code_id, value=value, problem=role))
         if value is None:
             return None
         if code.level == "set":
@@ -369,6 +375,16 @@ class AnnotationSession:
         return {
             (e["unit"], e["conversation_id"], e["turn_index"], e["code_id"]) for e in self.pending
         }
+
+
+def _checked_system(code_id: str, value: Any, turn_index: int | None) -> str | None:
+    """System codes: ``_memo`` and ``_flag`` on any unit, ``_status`` on a conversation."""
+    ok = code_id in ("_memo", "_flag") or (
+        code_id == "_status" and turn_index is None and value in (*FINISHED, None)
+    )
+    if not ok:
+        raise WidgetError(Errors.E605.format(code_id=code_id, value=value, problem="system"))
+    return value
 
 
 def _opt(value: Any) -> str | None:

@@ -198,3 +198,12 @@ def test_session_next_at_end_goes_to_first_unfinished(session):
     session.goto(len(session.queue) - 1)
     session.next()
     assert session.index == 0
+
+
+def test_session_code_must_apply_to_the_turn_role(session):
+    session.goto("c1")  # turn 0 is the user's
+    with pytest.raises(WidgetError, match="E605"):
+        session.set("ai_empathy", "1", turn_index=0)
+    with pytest.raises(WidgetError, match="E605"):
+        session.set("user_defers", "1", turn_index=99)
+    assert session.pending == []
