@@ -209,6 +209,10 @@ class Errors(metaclass=_Catalogue):
     )
     E406 = "Reliability data must be {expected}; got {got}."
     E407 = "No agreement row matches code={code_id!r}, role={role!r}. Rows: {available}."
+    E408 = (
+        "Code '{code_id}' is coded per {expected}, but {n} label(s) are on {got} units. Pass "
+        "the codebook the labels were coded with (its unit field decides)."
+    )
     # (section: analysis)
     E450 = (
         "The labels hold {n} coders ({annotators}); an analysis needs one coder's labels or gold "

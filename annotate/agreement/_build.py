@@ -184,7 +184,12 @@ def build_rows(p: Prepared, chosen: list[Any], role: str | None) -> list[RowData
     for code in chosen:
         i = position.get(code.id)
         sel = order[bounds[i] : bounds[i + 1]] if i is not None else order[:0]
-        sel = sel[p.unit[sel] == code.unit]
+        wrong = p.unit[sel] != code.unit
+        if wrong.any():
+            got = ", ".join(sorted(map(str, set(p.unit[sel][wrong]))))
+            raise AgreementError(
+                Errors.E408.format(code_id=code.id, expected=code.unit, n=int(wrong.sum()), got=got)
+            )
         if len(sel) == 0:
             for r in _row_roles(code, None, role):
                 rows.append(_empty(code, r, "no labels for this code"))

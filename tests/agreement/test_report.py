@@ -289,3 +289,9 @@ def test_report_empty_labels_give_undefined_rows(toy_codebook) -> None:
     )
     t = agreement(empty, toy_codebook).table
     assert len(t) == len(toy_codebook.codes) and (t["flag"] == "undefined").all()
+
+
+def test_report_refuses_labels_on_the_wrong_unit(toy_codebook) -> None:
+    labels = make_labels({"conv_warmth": [["3", "4"], ["2", "2"]]}, unit="turn")
+    with pytest.raises(AgreementError, match=r"E408.*conv_warmth"):
+        agreement(labels, toy_codebook)
