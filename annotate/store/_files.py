@@ -21,11 +21,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from annotate.errors import Errors, LabelStoreError, Warnings
-from annotate.store._schema import KEY_COLUMNS, LABEL_SCHEMA, ORDER_COLUMNS
+from annotate.store._fold import sort_by_key, split_head
+from annotate.store._schema import LABEL_SCHEMA
 
 PARTS = "parts"
 COMPACTED = "compacted"
@@ -34,10 +34,8 @@ TMP_SUFFIX = ".tmp"
 STALE_TMP_SECONDS = 300.0
 #: compaction deletes leftover temp files older than this
 ORPHAN_TMP_SECONDS = 3600.0
-#: schema metadata flag of files sorted by (label key, created_at, event_id)
-SORTED_FLAG = (b"annotate.sorted", b"key-order")
-
-_SORT_KEYS = [(c, "ascending") for c in (*KEY_COLUMNS, *ORDER_COLUMNS)]
+#: schema metadata of a compacted file: rows [0, head) are the latest event of each key
+HEAD_ROWS = b"annotate.head_rows"
 
 
 def fsync_dir(folder: Path) -> None:
@@ -49,21 +47,22 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def table_bytes(table: pa.Table, *, compact: bool = False) -> bytes:
-    """A table as the bytes of one parquet file.
-
-    Parts (``compact=False``) are written lean (no compression, dictionary or statistics:
-    a third less CPU per save); compacted files with zstd and statistics.
-    """
+def table_bytes(table: pa.Table) -> bytes:
+    """A part file's bytes: lean (no compression, dictionary or statistics: a third less CPU
+    per save than the defaults; parts are small and short-lived)."""
     sink = pa.BufferOutputStream()
-    pq.write_table(
-        table,
-        sink,
-        compression="zstd" if compact else "none",
-        use_dictionary=compact,
-        write_statistics=compact,
-        row_group_size=128 * 1024,
-    )
+    pq.write_table(table, sink, compression="none", use_dictionary=False, write_statistics=False)
+    return sink.getvalue().to_pybytes()
+
+
+def compacted_bytes(head: pa.Table, tail: pa.Table) -> bytes:
+    """A compacted file: the head's row groups, then the tail's; the head size in metadata."""
+    schema = LABEL_SCHEMA.with_metadata({HEAD_ROWS: str(head.num_rows).encode()})
+    sink = pa.BufferOutputStream()
+    with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
+        for part in (head, tail):
+            if part.num_rows:
+                writer.write_table(part.cast(schema), row_group_size=128 * 1024)
     return sink.getvalue().to_pybytes()
 
 
@@ -124,22 +123,32 @@ def listing(root: Path) -> tuple[list[Path], list[Path]]:
     return out[0], out[1]
 
 
-def read_file(path: Path) -> tuple[pa.Table, bool] | None:
-    """One label file and whether it is key-sorted; None (with W301) if it is not one.
+def read_file(path: Path, *, head_only: bool = False) -> tuple[pa.Table, bool] | None:
+    """One label file, and whether it is a compacted head (one row per key, key-sorted).
 
+    With ``head_only``, a compacted file yields only its head (the row groups before its
+    superseded events). Returns None, with W301, when the file is not a label file.
     FileNotFoundError propagates: the caller retries from a fresh listing (a compactor folded it).
     """
     try:
         pf = pq.ParquetFile(path)
-        table = pf.read()
+        meta = pf.schema_arrow.metadata or {}
+        head = int(meta[HEAD_ROWS]) if HEAD_ROWS in meta else None
+        if head_only and head is not None:
+            groups, rows = [], 0
+            while rows < head:
+                rows += pf.metadata.row_group(len(groups)).num_rows
+                groups.append(len(groups))
+            table = pf.read_row_groups(groups).slice(0, head)
+        else:
+            table = pf.read()
     except FileNotFoundError:
         raise
-    except (OSError, pa.ArrowException, ValueError) as exc:
+    except (OSError, pa.ArrowException, ValueError, IndexError) as exc:
         if not path.exists():
             raise FileNotFoundError(path) from exc
         warnings.warn(Warnings.W301.format(path=path, problem=exc), stacklevel=3)
         return None
-    meta = table.schema.metadata or {}
     if table.schema.names != LABEL_SCHEMA.names:
         problem = f"its columns {table.schema.names} are not the label event columns"
         warnings.warn(Warnings.W301.format(path=path, problem=problem), stacklevel=3)
@@ -149,11 +158,13 @@ def read_file(path: Path) -> tuple[pa.Table, bool] | None:
     except (pa.ArrowException, ValueError) as exc:
         warnings.warn(Warnings.W301.format(path=path, problem=exc), stacklevel=3)
         return None
-    return table, meta.get(SORTED_FLAG[0]) == SORTED_FLAG[1]
+    return table, bool(head_only and head is not None)
 
 
-def read_all(root: Path, *, attempts: int = 30) -> list[tuple[pa.Table, bool]]:
-    """Every readable label file of the store, as (table, key_sorted) pairs.
+def read_all(
+    root: Path, *, head_only: bool = False, attempts: int = 30
+) -> list[tuple[pa.Table, bool]]:
+    """Every readable label file of the store, as (table, is_head) pairs.
 
     Parts are listed before compacted files. A compactor writes its folded file (durably)
     before it deletes the parts it folded, so any event in a part listed here is either read
@@ -164,31 +175,12 @@ def read_all(root: Path, *, attempts: int = 30) -> list[tuple[pa.Table, bool]]:
     for attempt in range(attempts):
         parts, compacted = listing(root)
         try:
-            tables = [t for t in (read_file(p) for p in (*compacted, *parts)) if t is not None]
+            got = [read_file(p, head_only=head_only) for p in (*compacted, *parts)]
         except FileNotFoundError:
             time.sleep(min(0.002 * 2**attempt, 0.2))
             continue
-        return tables
+        return [t for t in got if t is not None]
     raise LabelStoreError(Errors.E305.format(path=root, tries=attempts))
-
-
-def sort_by_key(table: pa.Table) -> pa.Table:
-    """Events sorted by (label key, created_at, event_id), duplicates by event id removed."""
-    table = table.take(pc.sort_indices(table, sort_keys=_SORT_KEYS))
-    return drop_adjacent_duplicates(table, "event_id")
-
-
-def drop_adjacent_duplicates(table: pa.Table, column: str) -> pa.Table:
-    """Drop rows whose ``column`` equals the previous row's (the table is sorted so)."""
-    n = table.num_rows
-    if n < 2:
-        return table
-    col = table.column(column).combine_chunks()
-    same = pc.equal(col.slice(1), col.slice(0, n - 1)).fill_null(False)
-    if not pc.any(same).as_py():
-        return table
-    keep = pa.concat_arrays([pa.array([True]), pc.invert(same)])
-    return table.filter(keep)
 
 
 def compact(root: Path, *, merge_compacted: int = 4, min_parts: int = 1) -> dict[str, int]:
@@ -217,12 +209,11 @@ def compact(root: Path, *, merge_compacted: int = 4, min_parts: int = 1) -> dict
             done.append(path)
     if not tables:
         return stats
-    folded = sort_by_key(pa.concat_tables(tables))
-    folded = folded.replace_schema_metadata(dict([SORTED_FLAG]))
+    head, tail = split_head(sort_by_key(pa.concat_tables(tables)))
     out = root / COMPACTED
     out.mkdir(parents=True, exist_ok=True)
     name = f"c-{time.time_ns() // 1000:016d}-{uuid.uuid4().hex[:12]}.parquet"
-    write_durable(out, name, table_bytes(folded, compact=True))
+    write_durable(out, name, compacted_bytes(head, tail))
     for path in done:
         try:
             path.unlink()
@@ -232,7 +223,7 @@ def compact(root: Path, *, merge_compacted: int = 4, min_parts: int = 1) -> dict
         if (root / sub).is_dir():
             fsync_dir(root / sub)
     _remove_orphans(root)
-    stats.update(folded=len(done), events=folded.num_rows)
+    stats.update(folded=len(done), events=head.num_rows + tail.num_rows)
     return stats
 
 

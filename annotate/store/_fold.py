@@ -1,9 +1,12 @@
 """Latest-wins over label events, vectorised in Arrow.
 
-The common state of a store is one big compacted file, already sorted by (label key,
-created_at, event_id), plus a few recent part files. Folding a sorted table is one pass of
-adjacent-row comparisons; only the rows of conversations touched by the unsorted rest are
-sorted again. So reading current labels costs about one parquet read, not one global sort.
+Compaction writes each compacted file in two sections, both sorted by (label key, created_at,
+event_id): first the *head*, the latest event of every key in the file (clears included), then
+the *tail*, every superseded event. A superseded event can never be the current label (a later
+event of its key is in the same file), so current labels need only the heads of compacted files
+plus the recent part files: the rows of conversations the parts touch are sorted and folded
+again, everything else is taken as it is. Reading current labels therefore costs about one
+parquet read of the head, not a global sort.
 """
 
 from __future__ import annotations
@@ -12,52 +15,84 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from annotate.store._files import drop_adjacent_duplicates, sort_by_key
 from annotate.store._schema import KEY_COLUMNS, LABEL_SCHEMA, ORDER_COLUMNS
 
+_SORT_KEYS = [(c, "ascending") for c in (*KEY_COLUMNS, *ORDER_COLUMNS)]
 
-def _last_of_key(table: pa.Table) -> pa.Table:
-    """The last row of each label key in a key-sorted table."""
+
+def sort_by_key(table: pa.Table) -> pa.Table:
+    """Events sorted by (label key, created_at, event_id), duplicates by event id removed."""
+    table = table.take(pc.sort_indices(table, sort_keys=_SORT_KEYS))
+    return drop_adjacent_duplicates(table, "event_id")
+
+
+def drop_adjacent_duplicates(table: pa.Table, column: str) -> pa.Table:
+    """Drop rows whose ``column`` equals the previous row's (the table is sorted so)."""
     n = table.num_rows
     if n < 2:
         return table
+    col = table.column(column)
+    same = pc.equal(col.slice(1), col.slice(0, n - 1)).fill_null(False)
+    if not pc.any(same).as_py():
+        return table
+    keep = np.append(True, ~same.to_numpy())
+    return table.filter(pa.array(keep))
+
+
+def last_of_key(table: pa.Table) -> np.ndarray:
+    """Boolean mask: the last row of each label key in a key-sorted table."""
+    n = table.num_rows
+    if n < 2:
+        return np.ones(n, dtype=bool)
     differs = np.zeros(n - 1, dtype=bool)
     for name in KEY_COLUMNS:
-        col = table.column(name).combine_chunks()
+        col = table.column(name)
         ne = pc.not_equal(col.slice(0, n - 1), col.slice(1)).fill_null(False)
-        differs |= ne.to_numpy(zero_copy_only=False)
+        differs |= ne.to_numpy()
         if col.null_count:
-            isnull = col.is_null().to_numpy(zero_copy_only=False)
+            isnull = col.is_null().to_numpy()
             differs |= isnull[:-1] != isnull[1:]
-    return table.filter(pa.array(np.append(differs, True)))
+    return np.append(differs, True)
 
 
-def latest(tables: list[tuple[pa.Table, bool]]) -> pa.Table:
-    """Current labels: the latest event per label key, keys whose latest op is clear dropped."""
-    if not tables:
+def split_head(table: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """A key-sorted table -> (latest event per key, superseded events)."""
+    mask = last_of_key(table)
+    return table.filter(pa.array(mask)), table.filter(pa.array(~mask))
+
+
+def latest(heads: list[pa.Table], loose: list[pa.Table]) -> pa.Table:
+    """Current labels from compacted heads (one row per key each) and loose events.
+
+    The largest head is taken as it is except for the conversations that anything else
+    touches; those rows and all the rest are sorted and folded. Keys whose latest event is a
+    ``clear`` are dropped.
+    """
+    if not heads and not loose:
         return LABEL_SCHEMA.empty_table()
-    big_i = max(
-        (i for i, (t, s) in enumerate(tables) if s), key=lambda i: tables[i][0].num_rows, default=-1
-    )
-    big = tables[big_i][0] if big_i >= 0 else LABEL_SCHEMA.empty_table()
-    rest = [t for i, (t, _) in enumerate(tables) if i != big_i]
+    heads = sorted(heads, key=lambda t: t.num_rows)
+    big = heads.pop() if heads else LABEL_SCHEMA.empty_table()
+    rest = [*heads, *loose]
     if rest:
         rest_t = pa.concat_tables(rest)
         touched = pc.unique(rest_t.column("conversation_id"))
         mask = pc.is_in(big.column("conversation_id"), value_set=touched)
-        affected = pa.concat_tables([big.filter(mask), rest_t])
-        big = big.filter(pc.invert(mask))
-        folded = pa.concat_tables([_last_of_key(big), _last_of_key(sort_by_key(affected))])
+        affected = sort_by_key(pa.concat_tables([big.filter(mask), rest_t]))
+        affected = affected.filter(pa.array(last_of_key(affected)))
+        folded = pa.concat_tables([big.filter(pc.invert(mask)), affected])
     else:
-        folded = _last_of_key(big)
-    return folded.filter(pc.not_equal(folded.column("op"), "clear"))
+        folded = big
+    cleared = pc.equal(folded.column("op"), "clear")
+    if not pc.any(cleared).as_py():
+        return folded  # nothing to drop: spare a copy of a million rows
+    return folded.filter(pc.invert(cleared))
 
 
-def history(tables: list[tuple[pa.Table, bool]]) -> pa.Table:
+def history(tables: list[pa.Table]) -> pa.Table:
     """Every event once, in (created_at, event_id) order."""
     if not tables:
         return LABEL_SCHEMA.empty_table()
-    table = pa.concat_tables([t for t, _ in tables])
+    table = pa.concat_tables(tables)
     order = [(c, "ascending") for c in ORDER_COLUMNS]
     table = table.take(pc.sort_indices(table, sort_keys=order))
     return drop_adjacent_duplicates(table, "event_id")

@@ -116,22 +116,25 @@ class LabelStore:
 
     def events(self) -> pd.DataFrame:
         """Every event (the full history), each once, in (created_at, event_id) order."""
-        return to_pandas(_fold.history(self._read()))
+        return to_pandas(_fold.history([t for t, _ in self._read(head_only=False)]))
 
     def current(self) -> pd.DataFrame:
         """Current labels: the latest event per (annotator_id, unit, conversation_id,
         turn_index, code_id), with keys whose latest event is a ``clear`` removed."""
-        return to_pandas(_fold.latest(self._read()))
+        tables = self._read(head_only=True)
+        heads = [t for t, is_head in tables if is_head]
+        loose = [t for t, is_head in tables if not is_head]
+        return to_pandas(_fold.latest(heads, loose))
 
     def compact(self) -> dict[str, int]:
         """Fold part files into one compacted file (lock-free; safe at any time, from any
         process). Returns counts: ``parts`` seen, files ``folded``, ``events`` written."""
         return _files.compact(self.path)
 
-    def _read(self) -> list[tuple[pa.Table, bool]]:
+    def _read(self, *, head_only: bool) -> list[tuple[pa.Table, bool]]:
         if self.auto_compact:
             self._maybe_compact()
-        return _files.read_all(self.path)
+        return _files.read_all(self.path, head_only=head_only)
 
     def _maybe_compact(self) -> None:
         try:

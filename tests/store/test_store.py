@@ -270,3 +270,51 @@ def test_store_part_names_carry_no_user_text(store: LabelStore) -> None:
     store.append(ev(event_id="../../escape", note=json.dumps({"a": 1})))
     (part,) = _parts(store)
     assert part.parent == store.path / "parts" and "escape" not in part.name
+
+
+def _reference_current(events: pd.DataFrame) -> set[tuple[object, ...]]:
+    """Latest-wins by brute force over the full history (the definition)."""
+    key = ["annotator_id", "unit", "conversation_id", "turn_index", "code_id"]
+    ev = events.drop_duplicates("event_id").sort_values(["created_at", "event_id"])
+    last = ev.groupby(key, dropna=False, sort=False).tail(1)
+    last = last[last["op"] != "clear"]
+    return {tuple(r) for r in last[[*key, "value", "event_id"]].astype(str).itertuples(index=False)}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_store_current_matches_brute_force_latest_wins(tmp_path: Path, codebook, seed) -> None:  # type: ignore[no-untyped-def]
+    import random
+
+    rng = random.Random(seed)
+    store = LabelStore(tmp_path / "labels", codebook, auto_compact=0)
+    for _ in range(40):
+        batch = []
+        for _ in range(rng.randint(1, 6)):
+            who, conv, t = (
+                rng.choice(["alice", "bob"]),
+                rng.choice(["c1", "c2", "c3"]),
+                rng.randrange(3),
+            )
+            if rng.random() < 0.3:
+                batch.append(
+                    ev(annotator_id=who, conversation_id=conv, turn_index=t, op="clear", value=None)
+                )
+            else:
+                batch.append(
+                    ev(annotator_id=who, conversation_id=conv, turn_index=t, value=rng.choice("01"))
+                )
+        store.append(batch)
+        roll = rng.random()
+        if roll < 0.15:
+            store.compact()
+        elif roll < 0.25:  # a compactor that died after writing, before deleting
+            copies = {p: p.read_bytes() for p in _parts(store)}
+            store.compact()
+            for p, data in copies.items():
+                p.write_bytes(data)
+    events = store.events()
+    cur = store.current()
+    key = ["annotator_id", "unit", "conversation_id", "turn_index", "code_id"]
+    got = {tuple(r) for r in cur[[*key, "value", "event_id"]].astype(str).itertuples(index=False)}
+    assert got == _reference_current(events)
+    assert len(cur) == len(got)
