@@ -13,6 +13,7 @@ import click
 from annotate.cli._printer import emit_json, fail, good, info, warn
 from annotate.codebook import Codebook, codebook_from_data, load_codebook
 from annotate.codebook.diff import diff_codebooks
+from annotate.codebook.lint import lint_codebook
 from annotate.codebook.refi import read_qdc_data, write_qdc
 from annotate.codebook.render import write_manual
 from annotate.codebook.schema import json_schema_text
@@ -82,9 +83,15 @@ def codebook_group() -> None:
 @codebook_group.command("validate")
 @click.argument("file", type=click.Path(path_type=str))
 @click.option("--modules", default="default", show_default=True, help=MODULES_HELP)
+@click.option("--strict", is_flag=True, help="Exit 1 on content notes too (thin guidance).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-def validate_cmd(file: str, modules: str, as_json: bool) -> None:
-    """Check a codebook file; list every problem (exit 1) or summarise it (exit 0)."""
+def validate_cmd(file: str, modules: str, strict: bool, as_json: bool) -> None:
+    """Check a codebook file; list every problem (exit 1) or summarise it (exit 0).
+
+    Content notes (a code without exclusion criteria, fewer than two examples, a mention of a
+    code id that does not exist, …) are checked on all modules and printed; --strict fails on
+    them.
+    """
     try:
         codebook = load_codebook(file, modules=_modules(modules))
     except CodebookError as err:
@@ -100,10 +107,17 @@ def validate_cmd(file: str, modules: str, as_json: bool) -> None:
         else:
             click.secho(f"error: {err}", fg="red", err=True)
         sys.exit(1)
-    doc = codebook_summary(codebook)
+    notes = lint_codebook(load_codebook(file, modules="all"))
+    doc = {**codebook_summary(codebook), "notes": [str(n) for n in notes]}
     if as_json:
         emit_json(doc)
-        return
+    else:
+        _print_summary(file, doc)
+    if strict and notes:
+        fail(f"{len(notes)} content note(s) in {file} (--strict); see the notes above")
+
+
+def _print_summary(file: str, doc: dict[str, Any]) -> None:
     good(f"{file}: valid codebook")
     info(f"  id        {doc['id']}")
     info(f"  version   {doc['version']}")
@@ -116,6 +130,10 @@ def validate_cmd(file: str, modules: str, as_json: bool) -> None:
     declared = ", ".join(doc["modules"]) or "none"
     info(f"  per module {_counts(doc['by_module'])}")
     info(f"  modules   loaded: {loaded}; declared: {declared}")
+    if doc["notes"]:
+        warn(f"  {len(doc['notes'])} content note(s):")
+        for note in doc["notes"]:
+            warn(f"    {note}")
 
 
 @codebook_group.command("render")

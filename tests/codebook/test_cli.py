@@ -180,3 +180,18 @@ def test_cli_import_foreign_qdc_warns_and_writes_valid_yaml(
     assert "W201" in result.stderr
     cb = load_codebook(out)
     assert cb.code_ids == ("sadness", "fear_worry", "advice_giving")
+
+
+def test_cli_validate_strict_fails_on_content_notes(run: Run, tmp_path: Path) -> None:
+    path = tmp_path / "thin.yaml"
+    path.write_text(
+        "id: thin\nversion: 1.0.0\ntitle: T\ncodes:\n"
+        "  - {id: a, label: A, unit: turn, applies_to: [user], level: binary, definition: d}\n",
+        encoding="utf-8",
+    )
+    loose = run("validate", str(path))
+    assert loose.exit_code == 0 and "content note(s)" in loose.stderr
+    strict = run("validate", str(path), "--strict")
+    assert strict.exit_code == 1 and "--strict" in strict.stderr
+    doc = json.loads(run("validate", str(path), "--json").stdout)
+    assert "a.when_to_use: missing (inclusion criteria)" in doc["notes"]

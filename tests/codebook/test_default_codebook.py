@@ -100,3 +100,9 @@ def test_default_codebook_core_and_optional_modules(sdt: Codebook) -> None:
     for need in needs:
         assert any(need in c.groups and "assistant" in c.applies_to for c in core), need
         assert any(need in c.groups and "user" in c.applies_to for c in core), need
+
+
+def test_default_codebook_has_no_content_notes(sdt: Codebook) -> None:
+    from annotate.codebook.lint import lint_codebook
+
+    assert [str(n) for n in lint_codebook(sdt)] == []
