@@ -1,0 +1,72 @@
+"""The quickstart notebook, run top to bottom in a real JupyterLab (headless Chromium).
+
+The notebook, the demo corpus and the codebooks are copied into the lab's root in the layout of
+the repository, so the notebook's relative paths (``../corpora/demo/demo.jsonl``) work as they do
+for a researcher after ``make lab``; its work folder is ``work/`` beside the notebook.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from jlab import open_notebook, run_all
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOK = "00_quickstart.ipynb"
+
+# Every code cell's outputs, from the notebook model the browser holds (errors show up there
+# even when their rendering differs between JupyterLab versions).
+JS_OUTPUTS = """() => {
+  const nb = window.jupyterapp.shell.currentWidget.content;
+  return nb.widgets.filter(c => c.model.type === 'code').map(c => ({
+    count: c.model.executionCount,
+    source: c.model.sharedModel.getSource().slice(0, 80),
+    outputs: c.model.outputs.toJSON(),
+  }));
+}"""
+
+
+def copy_repo_layout(root: Path) -> Path:
+    """Copy what the quickstart reads into ``root`` (repo layout); return the notebook folder."""
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "notebooks").mkdir(parents=True)
+    shutil.copy2(REPO / "notebooks" / NOTEBOOK, root / "notebooks" / NOTEBOOK)
+    shutil.copytree(REPO / "corpora" / "demo", root / "corpora" / "demo")
+    shutil.copytree(REPO / "codebooks", root / "codebooks")
+    return root / "notebooks"
+
+
+def test_quickstart_runs_in_jupyterlab(lab, page):
+    folder = copy_repo_layout(lab.root / "qs")
+    open_notebook(page, lab, f"qs/notebooks/{NOTEBOOK}")
+    run_all(page, timeout_ms=300_000)
+
+    cells = page.evaluate(JS_OUTPUTS)
+    errors = [
+        (c["source"], o.get("ename"), o.get("evalue"))
+        for c in cells
+        for o in c["outputs"]
+        if o.get("output_type") == "error"
+    ]
+    assert not errors, f"cells with errors: {errors}"
+    not_run = [c["source"] for c in cells if not c["count"]]
+    assert not not_run, f"cells that did not run: {not_run}"
+    tracebacks = page.locator(
+        '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]',
+        has_text="Traceback",
+    )
+    expect(tracebacks).to_have_count(0)
+    expect(page.locator(".jupyter-widgets-error-widget")).to_have_count(0)
+
+    root = page.locator(".annotate-annotator")
+    expect(root).to_be_visible(timeout=60_000)
+    expect(root.locator("[data-turn-index]").first).to_be_visible()
+
+    card = folder / "work" / "quickstart" / "export" / "README.md"
+    assert card.exists(), f"no data card at {card}"
+    assert "sdt-socioaffective" in card.read_text(encoding="utf-8")
