@@ -13,7 +13,13 @@ import types
 from typing import Any
 
 from annotate.agreement.alpha import AlphaParts, alpha, alpha_from_counts
-from annotate.agreement.gwet import Chance, brennan_prediger, gwet_ac, percent_agreement
+from annotate.agreement.gwet import (
+    Chance,
+    brennan_prediger,
+    gwet_ac,
+    percent_agreement,
+    specific_agreement,
+)
 from annotate.agreement.kappa import cohen_kappa, conger_kappa, fleiss_kappa, scott_pi
 from annotate.agreement.report import AgreementReport, agreement
 
@@ -31,6 +37,7 @@ __all__ = [
     "gwet_ac",
     "percent_agreement",
     "scott_pi",
+    "specific_agreement",
 ]
 
 

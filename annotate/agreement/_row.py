@@ -135,6 +135,7 @@ def compute_row(
     stats = dict.fromkeys(
         ("alpha", "alpha_low", "alpha_high", "percent_agreement", "gwet_ac"), nan
     ) | dict.fromkeys(("brennan_prediger", "fleiss_kappa", "cohen_kappa", "prevalence"), nan)
+    stats |= dict.fromkeys(("positive_agreement", "negative_agreement"), nan)
     if row.reason:
         return (
             out
@@ -166,6 +167,11 @@ def compute_row(
         stats["alpha"] = _try(lambda: alpha_from_coincidences(o, d), reasons, "alpha")
     if code.level == "binary" and n_c.sum() > 0:
         stats["prevalence"] = float(n_c[1] / n_c.sum())
+        # specific agreement (o_kk / n_k): the companions of a rare code
+        if n_c[1] > 0:
+            stats["positive_agreement"] = float(o[1, 1] / n_c[1])
+        if n_c[0] > 0:
+            stats["negative_agreement"] = float(o[0, 0] / n_c[0])
     stats["percent_agreement"] = _try(
         lambda: observed_agreement(counts, np.eye(q), "Percent agreement"), [], "%"
     )

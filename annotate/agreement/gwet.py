@@ -92,6 +92,29 @@ def percent_agreement(data: Any, *, values: Any = None) -> float:
     return observed_agreement(counts, np.eye(counts.shape[1]), "Percent agreement")
 
 
+def specific_agreement(data: Any, *, values: Any = None) -> np.ndarray:
+    """Proportion of specific agreement per category, shape (q,).
+
+    For category ``k``: of all ratings ``k`` on units rated by two or more raters, the share
+    whose pairing with another rating of the same unit is also ``k`` — ``o_kk / n_k`` in
+    coincidence terms, ``sum_u n_uk (n_uk - 1) / sum_u n_uk (m_u - 1)``. With two raters and a
+    2 × 2 table it is positive agreement ``2a / (2a + b + c)`` and negative agreement
+    ``2d / (2d + b + c)`` (Cicchetti & Feinstein 1990; Uebersax). NaN for a category never used.
+    The companion of a rare binary code: report both beside alpha and prevalence.
+
+    >>> from annotate.agreement._matrix import contingency_to_data
+    >>> X = contingency_to_data([[45, 10], [5, 40]])  # rows: rater 1 absent/present
+    >>> np.round(specific_agreement(X), 4).tolist()  # [2d/(2d+b+c), 2a/(2a+b+c)]
+    [0.8571, 0.8421]
+    """
+    from annotate.agreement._matrix import coincidences
+
+    o = coincidences(rating_counts(data, values))
+    n_k = o.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_k > 0, np.diag(o) / n_k, np.nan)
+
+
 def gwet_ac(
     data: Any,
     *,
@@ -182,4 +205,10 @@ def brennan_prediger_from_counts(counts: np.ndarray, w: np.ndarray, *, full: boo
     return _chance_corrected(pa, float(w.sum() / q**2), name, full)
 
 
-__all__ = ["Chance", "brennan_prediger", "gwet_ac", "percent_agreement"]
+__all__ = [
+    "Chance",
+    "brennan_prediger",
+    "gwet_ac",
+    "percent_agreement",
+    "specific_agreement",
+]

@@ -146,3 +146,18 @@ def test_invariants_quadratic_weights_alpha_is_interval_alpha() -> None:
     o = coincidences(value_counts(codes, len(dom)))
     w = weights("quadratic", len(dom), scores=dom)
     assert alpha_from_coincidences(o, 1 - w) == pytest.approx(alpha(data, level="interval"))
+
+
+@settings(max_examples=MAX_EXAMPLES, deadline=None)
+@given(a=st.integers(0, 30), b=st.integers(0, 30), c=st.integers(0, 30), d=st.integers(0, 30))
+def test_invariants_specific_agreement_is_the_two_rater_formula(a, b, c, d) -> None:
+    """Positive agreement 2a / (2a + b + c), negative 2d / (2d + b + c) (Cicchetti & Feinstein)."""
+    from annotate.agreement import specific_agreement
+    from annotate.agreement._matrix import contingency_to_data
+
+    if a + b + c + d == 0:
+        return
+    got = specific_agreement(contingency_to_data([[d, b], [c, a]]), values=[0, 1])
+    neg = 2 * d / (2 * d + b + c) if 2 * d + b + c else np.nan
+    pos = 2 * a / (2 * a + b + c) if 2 * a + b + c else np.nan
+    np.testing.assert_allclose(got, [neg, pos])

@@ -92,6 +92,9 @@ def test_report_binary_prevalence_and_two_coder_kappa(toy_codebook) -> None:
     row = agreement(make_labels({"ai_pressure": m}), toy_codebook, codes=["ai_pressure"]).table
     row = row.iloc[0]
     assert row["prevalence"] == pytest.approx(5 / 10)
+    # a = 2 (both present), b + c = 1, d = 2: 2a / (2a + b + c) and 2d / (2d + b + c)
+    assert row["positive_agreement"] == pytest.approx(4 / 5)
+    assert row["negative_agreement"] == pytest.approx(4 / 5)
     assert row["percent_agreement"] == pytest.approx(0.8)
     assert row["cohen_kappa"] == pytest.approx(cohen_kappa(m.astype(int), values=[0, 1]))
     assert row["alpha"] == pytest.approx(alpha(m))
