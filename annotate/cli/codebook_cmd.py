@@ -104,9 +104,8 @@ def validate_cmd(file: str, modules: str, strict: bool, as_json: bool) -> None:
                     "problems": err.failure_cases or [],
                 }
             )
-        else:
-            click.secho(f"error: {err}", fg="red", err=True)
-        sys.exit(1)
+            sys.exit(1)
+        fail(str(err))
     notes = lint_codebook(load_codebook(file, modules="all"))
     doc = {**codebook_summary(codebook), "notes": [str(n) for n in notes]}
     if as_json:
