@@ -83,24 +83,32 @@ class ValueSpec(_Strict):
 class CodeSpec(_Strict):
     """One code."""
 
-    id: Id
-    label: Text
-    unit: Literal["turn", "conversation"]
+    id: Id = Field(description="unique code id, stored in every label event")
+    label: Text = Field(description="short name shown to coders")
+    unit: Literal["turn", "conversation"] = Field(description="what one label describes")
     applies_to: list[Role] | None = Field(
         None, description="roles the code applies to; conversation codes default to both"
     )
-    level: Literal["binary", "nominal", "ordinal", "interval", "set"]
+    level: Literal["binary", "nominal", "ordinal", "interval", "set"] = Field(
+        description="level of measurement; decides the values and the agreement metric"
+    )
     group: list[Id] = Field(default_factory=list, description="declared group ids")
     module: Id | None = Field(None, description="declared module id; none = core code")
-    definition: Text
-    when_to_use: Text | None = None
-    when_not_to_use: Text | None = None
-    examples: list[ExampleSpec] | None = Field(None, min_length=1)
-    near_misses: list[NearMissSpec] | None = Field(None, min_length=1)
+    definition: Text = Field(description="what the code means")
+    when_to_use: Text | None = Field(None, description="inclusion criteria")
+    when_not_to_use: Text | None = Field(
+        None, description="exclusion criteria, naming the neighbouring code to use instead"
+    )
+    examples: list[ExampleSpec] | None = Field(None, min_length=1, description="positive examples")
+    near_misses: list[NearMissSpec] | None = Field(
+        None, min_length=1, description="negative examples, each with why it is not the code"
+    )
     cues: list[Any] | None = Field(
         None, description="phrases (strings) or spaCy token patterns (lists of dicts)"
     )
-    key: Annotated[str, StringConstraints(min_length=1, max_length=1)] | None = None
+    key: Annotated[str, StringConstraints(min_length=1, max_length=1)] | None = Field(
+        None, description="one-character shortcut; not j k n p u ? or 1-9"
+    )
     values: list[ValueSpec] | None = Field(
         None,
         description="required except for binary codes (default: 0 absent, 1 present); "

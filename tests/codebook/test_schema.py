@@ -16,9 +16,7 @@ from annotate.codebook.schema import json_schema_text
 def test_schema_shipped_file_equals_generated(repo_root: Path) -> None:
     shipped = repo_root / "codebooks" / "schema" / "codebook.schema.json"
     assert shipped.read_text(encoding="utf-8") == json_schema_text(), (
-        "regenerate with: .venv/bin/python -c 'from annotate.codebook.schema import "
-        'json_schema_text; print(json_schema_text(), end="")\' > '
-        "codebooks/schema/codebook.schema.json"
+        "regenerate: annotate codebook schema --out codebooks/schema/codebook.schema.json"
     )
     assert schema_path() == shipped
 
