@@ -217,32 +217,39 @@ def test_store_auto_compacts_past_threshold(tmp_path: Path, codebook) -> None:
     assert _parts(store) == []
 
 
-def _write_half_file(store: LabelStore) -> Path:
-    store.append(ev())
-    (part,) = _parts(store)
-    data = part.read_bytes()
+def _write_half_file(store: LabelStore, n_good: int = 1) -> Path:
+    for i in range(n_good):
+        store.append(ev(turn_index=i))
+    data = _parts(store)[0].read_bytes()
     half = store.path / "parts" / "0000-half.parquet"
     half.write_bytes(data[: len(data) // 2])
     return half
 
 
-def test_store_skips_and_reports_a_truncated_file(store: LabelStore) -> None:
-    half = _write_half_file(store)
+@pytest.mark.parametrize("n_good", [1, 12])  # 12: the parts are read in one dataset scan
+def test_store_skips_and_reports_a_truncated_file(store: LabelStore, n_good: int) -> None:
+    half = _write_half_file(store, n_good)
     with pytest.warns(UserWarning, match=rf"W301.*{half.name}"):
-        assert len(store.events()) == 1
+        assert len(store.events()) == n_good
+    with pytest.warns(UserWarning, match=rf"W301.*{half.name}"):
+        assert len(store.current()) == n_good
 
 
-def test_store_skips_and_reports_foreign_files(store: LabelStore) -> None:
-    store.append(ev())
+@pytest.mark.parametrize("n_good", [1, 12])
+def test_store_skips_and_reports_foreign_files(store: LabelStore, n_good: int) -> None:
+    for i in range(n_good):
+        store.append(ev(turn_index=i))
     foreign = store.path / "parts" / "notes.txt"
     foreign.write_text("my notes")
     other = store.path / "compacted" / "other.parquet"
     pq.write_table(pa.table({"x": [1, 2]}), other)
+    stray = store.path / "parts" / "stray.parquet"
+    pq.write_table(pa.table({"event_id": ["e1"], "value": ["1"]}), stray)
     with pytest.warns(UserWarning) as record:
         events = store.events()
     text = "\n".join(str(w.message) for w in record)
-    assert "W301" in text and str(foreign) in text and str(other) in text
-    assert len(events) == 1
+    assert "W301" in text and all(str(p) in text for p in (foreign, other, stray))
+    assert len(events) == n_good and "e1" not in set(events["event_id"])
 
 
 def test_store_reports_leftover_temp_files_only_when_stale(store: LabelStore) -> None:
