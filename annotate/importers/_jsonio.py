@@ -209,6 +209,8 @@ class _ArrayState:
         self.buf = ""
         self.eof = False
         self.lines_before = 0  # newlines in text already dropped from the buffer
+        self._cursor = 0  # newlines in buf[:_cursor] are counted in _cursor_line
+        self._cursor_line = 0
         self._read()
 
     def _read(self) -> None:
@@ -231,7 +233,8 @@ class _ArrayState:
 
     def more(self, pos: int) -> int:
         """Drop ``buf[:pos]``, read the next chunk; return the position of the old ``pos``."""
-        self.lines_before += self.buf.count("\n", 0, pos)
+        self.lines_before = self.line_at(pos) - 1
+        self._cursor = self._cursor_line = 0
         self.buf = self.buf[pos:]
         self._read()
         return 0
@@ -244,4 +247,9 @@ class _ArrayState:
             pos = self.more(pos)
 
     def line_at(self, pos: int) -> int:
-        return self.lines_before + self.buf.count("\n", 0, pos) + 1
+        """1-based line of ``buf[pos]``, counting newlines incrementally (positions only grow)."""
+        if pos < self._cursor:
+            return self.lines_before + self.buf.count("\n", 0, pos) + 1
+        self._cursor_line += self.buf.count("\n", self._cursor, pos)
+        self._cursor = pos
+        return self.lines_before + self._cursor_line + 1
