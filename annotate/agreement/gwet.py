@@ -27,11 +27,14 @@ from annotate.errors import AgreementError, Errors
 
 
 class Chance(NamedTuple):
-    """A chance-corrected coefficient with its observed (pa) and chance (pe) agreement."""
+    """A chance-corrected coefficient, its observed (pa) and chance (pe) agreement and, where
+    implemented, Gwet's (2014) standard error (conditional on the raters, infinite population
+    of units; NaN where not implemented)."""
 
     value: float
     pa: float
     pe: float
+    se: float = float("nan")
 
 
 def rating_counts(data: Any, values: Any = None) -> np.ndarray:
@@ -61,13 +64,37 @@ def category_shares(counts: np.ndarray) -> np.ndarray:
     return (counts[rated] / r[rated, None]).mean(axis=0)
 
 
-def _chance_corrected(pa: float, pe: float, name: str, full: bool) -> float | Chance:
+def _chance_corrected(
+    pa: float, pe: float, name: str, full: bool, se: Any = None
+) -> float | Chance:
     if pe >= 1.0 - 1e-12:
         raise AgreementError(
             Errors.E400.format(coefficient=name, reason="chance agreement is 1 (no variation)")
         )
     value = (pa - pe) / (1.0 - pe)
-    return Chance(value, pa, pe) if full else value
+    if not full:
+        return value
+    return Chance(value, pa, pe, se(value) if se is not None else float("nan"))
+
+
+def _unit_terms(counts: np.ndarray, w: np.ndarray, pe: float) -> tuple[np.ndarray, ...]:
+    """Per-unit terms of Gwet's (2014, ch. 5) linearised variance, over units rated at least
+    once: counts (n, q), ratings r (n,), and the unit's share of the coefficient (n,)."""
+    r = counts.sum(axis=1)
+    rated = r > 0
+    x, r = counts[rated], r[rated]
+    two = r >= 2
+    den = np.where(two, r * (r - 1.0), 1.0)
+    pa_i = np.where(two, (x * (x @ w.T - 1.0)).sum(axis=1) / den, 0.0)
+    share = len(r) / two.sum() * (pa_i - pe * two) / (1.0 - pe)
+    return x, r, share
+
+
+def _se(terms: np.ndarray, value: float) -> float:
+    n = len(terms)
+    if n < 2:
+        return float("nan")
+    return float(np.sqrt(((terms - value) ** 2).sum() / (n * (n - 1.0))))
 
 
 def _setup(data: Any, values: Any, weights: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -166,7 +193,13 @@ def gwet_ac_from_counts(counts: np.ndarray, w: np.ndarray, *, full: bool = False
     pa = observed_agreement(counts, w, name)
     pi = category_shares(counts)
     pe = float(w.sum() * (pi * (1.0 - pi)).sum() / (q * (q - 1.0)))
-    return _chance_corrected(pa, pe, name, full)
+
+    def se(value: float) -> float:
+        x, r, share = _unit_terms(counts, w, pe)
+        pe_i = w.sum() / (q * (q - 1.0)) * (x @ (1.0 - pi)) / r
+        return _se(share - 2.0 * (1.0 - value) * (pe_i - pe) / (1.0 - pe), value)
+
+    return _chance_corrected(pa, pe, name, full, se)
 
 
 def brennan_prediger(
@@ -202,7 +235,12 @@ def brennan_prediger_from_counts(counts: np.ndarray, w: np.ndarray, *, full: boo
     if q < 2:
         raise AgreementError(Errors.E400.format(coefficient=name, reason="fewer than 2 categories"))
     pa = observed_agreement(counts, w, name)
-    return _chance_corrected(pa, float(w.sum() / q**2), name, full)
+    pe = float(w.sum() / q**2)
+
+    def se(value: float) -> float:
+        return _se(_unit_terms(counts, w, pe)[2], value)
+
+    return _chance_corrected(pa, pe, name, full, se)
 
 
 __all__ = [

@@ -25,6 +25,8 @@ from annotate.agreement.distances import weights as weight_matrix
 from annotate.agreement.gwet import (
     Chance,
     _chance_corrected,
+    _se,
+    _unit_terms,
     category_shares,
     observed_agreement,
 )
@@ -143,7 +145,14 @@ def fleiss_kappa_from_counts(counts: np.ndarray, w: np.ndarray, *, full: bool = 
     """Fleiss' kappa from counts (n_units, q) and agreement weights (q, q)."""
     pa = observed_agreement(counts, w, "Fleiss' kappa")
     pi = category_shares(counts)
-    return _chance_corrected(pa, float(pi @ w @ pi), "Fleiss' kappa", full)
+    pe = float(pi @ w @ pi)
+
+    def se(value: float) -> float:  # Gwet (2014), as in irrCAC
+        x, r, share = _unit_terms(counts, w, pe)
+        pe_i = x @ ((w @ pi + w.T @ pi) / 2.0) / r
+        return _se(share - 2.0 * (1.0 - value) * (pe_i - pe) / (1.0 - pe), value)
+
+    return _chance_corrected(pa, pe, "Fleiss' kappa", full, se)
 
 
 def conger_kappa(

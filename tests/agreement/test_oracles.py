@@ -129,6 +129,13 @@ def test_oracles_gwet_family_matches_irrcac(weights, case) -> None:
         except AgreementError:
             continue  # irrCAC returns a value on 0/0 cases (it adds 1e-15); we refuse
         assert got == pytest.approx(expected, abs=1e-9), ours.__name__
+        if ours is not conger_kappa:  # Gwet's (2014) standard error, as irrCAC computes it
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                se = theirs()["est"]["se"]
+            ours_se = ours(data, full=True, **kw).se
+            if se > 1e-14:  # irrCAC reports 1e-15 for a zero SE
+                assert ours_se == pytest.approx(se, abs=1e-9), ours.__name__
     if weights == "identity":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
