@@ -54,6 +54,11 @@ format: env
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# README's command table, generated from `annotate --help` (tests/test_docs.py checks it)
+.PHONY: docs
+docs: env
+	$(PY) -m annotate.cli._readme --write README.md
+
 bench: env
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
