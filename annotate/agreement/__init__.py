@@ -3,7 +3,8 @@
 Cores (numpy, shapes in their docstrings): :func:`alpha` (Krippendorff; nominal, ordinal,
 interval, ratio, label sets), :func:`cohen_kappa`, :func:`scott_pi`, :func:`fleiss_kappa`,
 :func:`conger_kappa`, :func:`gwet_ac` (AC1/AC2), :func:`brennan_prediger`,
-:func:`percent_agreement`. The report: :func:`agreement` → :class:`AgreementReport`.
+:func:`percent_agreement`, :func:`specific_agreement`. The report: :func:`agreement` →
+:class:`AgreementReport`.
 """
 
 from __future__ import annotations

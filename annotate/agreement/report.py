@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 
 from annotate.agreement._build import POOLED, RowData, build_rows, prepare, select_codes
-from annotate.agreement._row import RELIABLE, TENTATIVE, compute_row, row_alpha
+from annotate.agreement._row import (
+    RELIABLE,
+    TENTATIVE,
+    WEIGHTS,
+    compute_row,
+    row_alpha,
+    scores_of,
+)
 from annotate.agreement.bootstrap import Resampler
 from annotate.agreement.distances import SET_DISTANCES
 from annotate.agreement.kappa import cohen_kappa
@@ -173,8 +180,6 @@ class AgreementReport:
         try:
             if coefficient == "alpha":
                 return row_alpha(row, sub, self.settings["set_distance"])
-            from annotate.agreement._row import WEIGHTS, scores_of
-
             wname = WEIGHTS[row.code.level]
             if wname is None:
                 return float("nan")
