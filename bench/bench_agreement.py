@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+from importlib import metadata
 
 import krippendorff
 import numpy as np
@@ -193,7 +194,7 @@ def main():
     )
     print(json.dumps({
         "benchmark": "agreement",
-        "baseline": f"krippendorff {getattr(krippendorff, '__version__', '?')} (same run)",
+        "baseline": f"krippendorff {metadata.version('krippendorff')} (same run)",
         "python": platform.python_version(),
         "numpy": np.__version__,
         "repeat": REPEAT,
