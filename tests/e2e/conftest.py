@@ -43,6 +43,8 @@ def browser():
 def page(browser, request):
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     ctx.set_default_timeout(60_000)  # 2 shared cores: generous waits
+    # expect() has its own default (5 s), too short while other jobs load the machine
+    pytest.importorskip("playwright.sync_api").expect.set_options(timeout=30_000)
     pg = ctx.new_page()
     yield pg
     rep = getattr(request.node, "rep_call", None)

@@ -147,11 +147,16 @@ def test_annotator_e2e_jupyterlab(lab, page):
     assert page.evaluate("() => window.__annotate_pwned") is None
     assert turn(root, 3).locator("script, img").count() == 0
     # a nominal code by click, a conversation code by click, a memo (keys typed there stay there)
-    move = panel.locator('[data-code-id="ai_move"] [data-value="listen"]')
+    nominal = next(
+        c for c in project.codebook.codes_for("turn", "assistant") if c.level != "binary"
+    )
+    move = panel.locator(f'[data-code-id="{nominal.id}"] [data-value="{nominal.value_ids[0]}"]')
     move.click()
     saved(root)
     conv = root.locator('[data-unit="conversation"]')
-    conv.locator('[data-code-id="conv_warmth"] [data-value="5"]').click()
+    ccode = project.codebook.codes_for("conversation")[-1]
+    cval = ccode.value_ids[-1]
+    conv.locator(f'[data-code-id="{ccode.id}"] [data-value="{cval}"]').click()
     saved(root)
     memo = panel.locator("textarea[data-memo]")
     memo.click()
@@ -209,7 +214,9 @@ def test_annotator_e2e_jupyterlab(lab, page):
         "aria-pressed", "true"
     )
     expect(
-        root.locator('[data-unit="conversation"] [data-code-id="conv_warmth"] [data-value="5"]')
+        root.locator(
+            f'[data-unit="conversation"] [data-code-id="{ccode.id}"] [data-value="{cval}"]'
+        )
     ).to_have_attribute("aria-pressed", "true")
     turn(root, 0).click()
 
@@ -230,10 +237,10 @@ def test_annotator_e2e_jupyterlab(lab, page):
         (1, asst_codes[2], "set"),
         (1, asst_codes[1], "set"),
         (1, asst_codes[1], "clear"),
-        (3, "ai_move", "set"),
+        (3, nominal.id, "set"),
     ]
     conv_rows = c1[c1["unit"] == "conversation"]
-    assert ("conv_warmth", "5") in set(zip(conv_rows["code_id"], conv_rows["value"], strict=True))
+    assert (ccode.id, cval) in set(zip(conv_rows["code_id"], conv_rows["value"], strict=True))
     assert ("_status", "done") in set(zip(conv_rows["code_id"], conv_rows["value"], strict=True))
     memo_rows = c1[c1["code_id"] == "_memo"]
     assert list(memo_rows["value"]) == ["jn unsure"] and int(memo_rows["turn_index"].iloc[0]) == 3
@@ -274,22 +281,23 @@ def test_annotator_e2e_notebook7(lab, page):
     expect(panel.locator(f'[data-code-id="{code[0].id}"]')).to_have_attribute(
         "aria-pressed", "true"
     )
-    page.keyboard.press("d")  # user_defers' own key (codebook field `key`)
+    keyed = next(c for c in code if c.key and c.level == "binary" and c.id != code[0].id)
+    page.keyboard.press(keyed.key)  # a code's own key (codebook field `key`)
     saved(root)
-    expect(panel.locator('[data-code-id="user_defers"]')).to_have_attribute("aria-pressed", "true")
+    expect(panel.locator(f'[data-code-id="{keyed.id}"]')).to_have_attribute("aria-pressed", "true")
     assert page.evaluate(JS_CELL_COUNT) == cells_before
 
     # the store fails: the error is shown, the toggle stays (as unsaved), nothing is lost
     (lab.root / "FAIL_STORE").touch()
-    page.keyboard.press("d")
+    page.keyboard.press(keyed.key)
     expect(root.locator("[data-save-status]")).to_have_text("error")
     expect(root.locator(".aa-save-msg")).to_contain_text("disk full (test)")
-    expect(panel.locator('[data-code-id="user_defers"]')).to_have_class(re.compile("aa-unsaved"))
-    expect(panel.locator('[data-code-id="user_defers"]')).to_have_attribute("aria-pressed", "false")
+    expect(panel.locator(f'[data-code-id="{keyed.id}"]')).to_have_class(re.compile("aa-unsaved"))
+    expect(panel.locator(f'[data-code-id="{keyed.id}"]')).to_have_attribute("aria-pressed", "false")
     (lab.root / "FAIL_STORE").unlink()
     root.locator(".aa-retry").click()
     saved(root)
-    expect(panel.locator('[data-code-id="user_defers"]')).not_to_have_class(
+    expect(panel.locator(f'[data-code-id="{keyed.id}"]')).not_to_have_class(
         re.compile("aa-unsaved")
     )
     expect(root.locator("[data-break]")).to_be_visible(timeout=30_000)  # the break reminder
@@ -297,7 +305,7 @@ def test_annotator_e2e_notebook7(lab, page):
     hist = Project.open(folder / "project").labels(history=True)
     got = [(r.code_id, r.op) for r in hist.itertuples() if r.code_id == code[0].id]
     assert got == [(code[0].id, "set"), (code[0].id, "clear"), (code[0].id, "set")]
-    defers = [r.op for r in hist.itertuples() if r.code_id == "user_defers"]
+    defers = [r.op for r in hist.itertuples() if r.code_id == keyed.id]
     assert defers == ["set", "clear"]  # the clear made while the store failed, after the retry
     expect(page.locator(".jupyter-widgets-error-widget")).to_have_count(0)
     assert not real_errors(errors, HARMLESS_NB7), errors
