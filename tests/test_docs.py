@@ -1,0 +1,125 @@
+"""The README is tested: it names what exists, its command table is current, its links resolve.
+
+STYLE.md §4.10 (datasette's tests/test_docs.py): every registered importer and every CLI command
+appears in the README; the command table is generated from ``--help`` (``make docs``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from annotate.cli._readme import command_names, readme_table, render_block
+from annotate.importers import FORMATS
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text(encoding="utf-8")
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+FENCE = re.compile(r"^```.*?^```", re.DOTALL | re.MULTILINE)
+PROSE = FENCE.sub("", README)  # headings and links outside code blocks
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+ANCHORS = {slug(m) for m in re.findall(r"^#{1,6} (.+)$", PROSE, re.MULTILINE)}
+
+
+@pytest.mark.parametrize("command", ["make lab", "make test"])
+def test_readme_names_the_two_commands(command: str) -> None:
+    assert f"{command}" in README
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_readme_names_every_importer(fmt: str) -> None:
+    """Each registered importer's CLI name (``annotate import FORMAT``) is documented."""
+    assert f"`{fmt}`" in README, f"importer {fmt!r} is not in README.md (section corpora)"
+
+
+@pytest.mark.parametrize("command", command_names())
+def test_readme_names_every_cli_command(command: str) -> None:
+    assert command in README, f"`{command}` is not in README.md: run `make docs`"
+
+
+def test_cli_table_is_current() -> None:
+    found = readme_table(README)
+    assert found is not None, "README.md lacks the <!-- cli-table --> block"
+    assert found == render_block(), "README.md's command table is stale: run `make docs`"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_readme_names_every_notebook(path: Path) -> None:
+    assert f"(notebooks/{path.name})" in README, f"README.md does not link {path.name}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_have_no_outputs(path: Path) -> None:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    dirty = [
+        i
+        for i, c in enumerate(nb["cells"])
+        if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))
+    ]
+    assert not dirty, (
+        f"{path.name}: cells {dirty} have outputs; clear them "
+        "(jupyter nbconvert --clear-output --inplace)"
+    )
+
+
+def test_quickstart_is_what_make_lab_opens() -> None:
+    assert (REPO / "notebooks" / "00_quickstart.ipynb").exists()
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^lab:.*\n\t.*jupyter lab notebooks/00_quickstart\.ipynb", makefile, re.M)
+    assert re.search(r"^docs:.*\n\t.*annotate\.cli\._readme --write README\.md", makefile, re.M)
+
+
+def test_ci_runs_make_test() -> None:
+    run = REPO / ".ci" / "run"
+    lines = [ln.strip() for ln in run.read_text(encoding="utf-8").splitlines()]
+    assert "make test" in lines
+    assert os.access(run, os.X_OK), ".ci/run must be executable"
+
+
+LAYOUT = [
+    "pyproject.toml",
+    "README.md",
+    "Makefile",
+    ".ci/run",
+    "annotate/",
+    "corpora/",
+    "codebooks/",
+    "notebooks/",
+    "tests/",
+    "bench/",
+]
+
+
+@pytest.mark.parametrize("entry", LAYOUT)
+def test_design_top_level_layout(entry: str) -> None:
+    """DESIGN.md §2's required top level exists and the README's layout names it."""
+    path = REPO / entry.rstrip("/")
+    assert path.is_dir() if entry.endswith("/") else path.is_file(), f"{entry} is missing"
+    layout = README[README.index("## Layout") :]
+    assert re.search(rf"^{re.escape(entry)}\s", layout, re.MULTILINE), (
+        f"{entry} is not in the README's layout"
+    )
+
+
+@pytest.mark.parametrize("target", sorted(set(LINK.findall(PROSE))))
+def test_readme_links_resolve(target: str) -> None:
+    """Anchors name a heading; relative links name a file of the repository."""
+    if target.startswith(("http://", "https://", "mailto:")):
+        return
+    if target.startswith("#"):
+        assert target[1:] in ANCHORS, f"no heading for {target}"
+        return
+    assert (REPO / target.split("#")[0]).exists(), f"{target} does not exist"
