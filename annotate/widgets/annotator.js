@@ -183,10 +183,15 @@ function render({ model, el }) {
     for (const [k, o] of S.optimistic) if (o.seq === msg.seq) S.optimistic.delete(k);
     if (msg.type === "error") { S.error = true; setSave("error", msg.message); }
     else if (msg.type === "ack") {
-      if (msg.pending === 0) S.error = false;
-      if (!S.error && S.outstanding.size === 0) setSave("saved");
+      S.error = msg.pending > 0; // changes from earlier still unsaved (e.g. after navigating)
+      if (S.error) setSave("error", (model.get("save_state") || {}).message);
+      else if (S.outstanding.size === 0) setSave("saved");
     }
     applyLabels();
+  });
+  model.on("change:save_state", () => { // another view of the same model saved or failed
+    const st = model.get("save_state") || {};
+    if (S.outstanding.size === 0) { S.error = st.status === "error"; setSave(st.status, st.message); }
   });
 
   // --- codes ------------------------------------------------------------------------------------

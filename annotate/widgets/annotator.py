@@ -20,7 +20,7 @@ focus      ``turn_index`` (no reply; records that the last turn was reached)
 undo       ``seq``;  retry ``seq``;  pick ``annotator`` (when none was given)
 =========  ===============================================================================
 
-Replies: ``{"type": "ack", "seq", "event_ids", "pending": 0}`` or
+Replies: ``{"type": "ack", "seq", "event_ids", "pending": n}`` or
 ``{"type": "error", "seq", "message", "pending": n}``.
 """
 
@@ -182,7 +182,8 @@ class Annotator(anywidget.AnyWidget):
                 self._push_conversation()
             elif self.session is not None:
                 self._push_labels()
-        self.send({"type": "ack", "seq": seq, "event_ids": event_ids, "pending": 0})
+        pending = len(self.session.pending) if self.session else 0
+        self.send({"type": "ack", "seq": seq, "event_ids": event_ids, "pending": pending})
 
     def handle(self, content: dict[str, Any]) -> tuple[list[str], bool]:
         """Run one front-end action on the session.

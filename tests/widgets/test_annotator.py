@@ -144,3 +144,11 @@ def test_annotator_reliability_sample_is_marked(tmp_path):
 def test_annotator_folder_opens_as_coder_session(project):
     w = Annotator(project.path, annotator="alice")
     assert w.project.coder == "alice"
+
+
+def test_annotator_nav_keeps_reporting_unsaved_changes(widget, project, monkeypatch):
+    monkeypatch.setattr(project, "append", lambda ev: (_ for _ in ()).throw(OSError("offline")))
+    msg(widget, type="set", seq="v:1", code_id="conv_warmth", value="2")
+    reply = msg(widget, type="nav", seq="v:2", to="next")
+    assert reply["type"] == "ack" and reply["pending"] == 1
+    assert widget.save_state["status"] == "error" and "offline" in widget.save_state["message"]
