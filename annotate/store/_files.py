@@ -219,15 +219,7 @@ def compact(root: Path, *, merge_compacted: int = 4, min_parts: int = 1) -> dict
     if len(parts) < min_parts and len(inputs) == len(parts):
         _remove_orphans(root)
         return stats
-    tables, done = [], []
-    for path in inputs:
-        try:
-            got = read_file(path)
-        except FileNotFoundError:
-            continue  # folded by a concurrent compactor, whose file is already durable
-        if got is not None:
-            tables.append(got[0])
-            done.append(path)
+    tables, done = _read_inputs(inputs, parts)
     if not tables:
         return stats
     head, tail = split_head(sort_by_key(pa.concat_tables(tables)))
@@ -246,6 +238,31 @@ def compact(root: Path, *, merge_compacted: int = 4, min_parts: int = 1) -> dict
     _remove_orphans(root)
     stats.update(folded=len(done), events=head.num_rows + tail.num_rows)
     return stats
+
+
+def _read_inputs(inputs: list[Path], parts: list[Path]) -> tuple[list[pa.Table], list[Path]]:
+    """The tables to fold and the files they came from (skipping vanished and bad files)."""
+    tables: list[pa.Table] = []
+    done: list[Path] = []
+    todo = list(inputs)
+    if len(parts) >= 8:
+        try:
+            got = read_parts(parts)
+        except FileNotFoundError:
+            got = []  # a concurrent compactor took some: go file by file
+        if len(got) == 1 and got[0] is not None and len(parts) > 1:
+            tables.append(got[0][0])
+            done += parts
+            todo = [p for p in inputs if p not in set(parts)]
+    for path in todo:
+        try:
+            one = read_file(path)
+        except FileNotFoundError:
+            continue  # folded by a concurrent compactor, whose file is already durable
+        if one is not None:
+            tables.append(one[0])
+            done.append(path)
+    return tables, done
 
 
 def _remove_orphans(root: Path) -> None:

@@ -58,7 +58,7 @@ def _compactor(folder: str) -> None:
     store = LabelStore(folder, CODEBOOK, auto_compact=0)
     while True:
         store.compact()
-        time.sleep(0.01)
+        time.sleep(0.2)
 
 
 def _fork(target, *args) -> int:  # type: ignore[no-untyped-def]

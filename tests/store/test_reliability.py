@@ -46,6 +46,7 @@ def test_reliability_eight_writers_and_a_compactor(tmp_path, codebook, spawner) 
     acks, done = spawner.run(f"writers {folder} 8 2000", "done")
     assert done == "done " + " ".join(["0"] * 8), done
     assert len(acks) == 16_000
+    assert list((folder / "compacted").glob("*.parquet")), "the compactor never ran"
     store = LabelStore(folder, codebook, auto_compact=0)
     events = store.events()
     assert len(events) == 16_000
