@@ -43,3 +43,14 @@ def test_errors_hierarchy_inherits_builtins() -> None:
         obj = getattr(errors, name)
         if isinstance(obj, type) and issubclass(obj, AnnotateError) and obj is not AnnotateError:
             assert issubclass(obj, ValueError | KeyError | OSError), name
+
+
+def test_public_functions_stay_callable_after_submodule_import() -> None:
+    """``annotate.export`` and ``annotate.agreement`` are packages and functions at once."""
+    import importlib
+
+    import annotate
+
+    for name in ("export", "agreement"):
+        importlib.import_module(f"annotate.{name}")  # binds the package to the attribute
+        assert callable(getattr(annotate, name)), name

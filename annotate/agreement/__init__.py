@@ -9,10 +9,6 @@ interval, ratio, label sets), :func:`cohen_kappa`, :func:`scott_pi`, :func:`flei
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any
-
 from annotate.agreement.alpha import AlphaParts, alpha, alpha_from_counts
 from annotate.agreement.gwet import (
     Chance,
@@ -23,6 +19,7 @@ from annotate.agreement.gwet import (
 )
 from annotate.agreement.kappa import cohen_kappa, conger_kappa, fleiss_kappa, scott_pi
 from annotate.agreement.report import AgreementReport, agreement
+from annotate.types import make_module_callable
 
 __all__ = [
     "AgreementReport",
@@ -42,13 +39,4 @@ __all__ = [
 ]
 
 
-class _CallableModule(types.ModuleType):
-    """``annotate.agreement(...)`` must call :func:`agreement` even after ``import
-    annotate.agreement`` has bound the *module* to that attribute of the package (the import
-    system sets it, and then the package's lazy ``__getattr__`` is never consulted)."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> AgreementReport:
-        return agreement(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_module_callable(__name__, agreement)

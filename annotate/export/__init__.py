@@ -37,7 +37,7 @@ from annotate.adjudication.gold import GOLD_ID, gold_summary, resolve_gold
 from annotate.errors import AgreementError, Errors, ExportError
 from annotate.export._card import render_card
 from annotate.export._tables import long_labels, unit_agreement, wide_labels
-from annotate.types import SYSTEM_CODES, FilePath
+from annotate.types import SYSTEM_CODES, FilePath, make_module_callable
 
 FORMATS = ("parquet", "csv", "jsonl")
 LABEL_MODES = ("gold", "majority", "all")
@@ -334,3 +334,6 @@ def _facts(project, labels, format, redact, bootstrap, unit, coders, gold, turns
             columns=["file", "rows"],
         ),
     }
+
+
+make_module_callable(__name__, export)
