@@ -261,12 +261,27 @@ function render({ model, el }) {
     return area;
   }
 
-  function flagButton(ti) {
-    const b = button("aa-btn aa-flag", "⚑ flag", () => change(ti, "_flag", value(ti, "_flag") ? null : "1"),
-      "flag for discussion");
+  function flagButton(ti) { // flag for discussion, with an optional "why" (Enter flags)
+    const row = h("div", "aa-row aa-flag-row");
+    const why = h("input", "aa-flag-why");
+    why.placeholder = "why? (Enter flags, Esc cancels)";
+    why.setAttribute("aria-label", "why flag");
+    why.hidden = true;
+    const b = button("aa-btn aa-flag", "⚑ flag", () => {
+      if (value(ti, "_flag")) { change(ti, "_flag", null); return; }
+      why.hidden = false; why.value = ""; why.focus();
+    }, "flag for discussion");
     b.dataset.flag = ti === null ? "conversation" : "turn";
     b.setAttribute("aria-pressed", "false");
-    return b;
+    why.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") {
+        e.preventDefault();
+        change(ti, "_flag", "1", { note: why.value.trim() || null });
+        why.hidden = true; root.focus();
+      } else if (e.key === "Escape") { why.hidden = true; }
+    });
+    row.append(b, why);
+    return row;
   }
 
   // --- panels -----------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ label store before the ``ack`` message (with the event ids) goes back, so the in
 Messages from the front end (``type`` and fields):
 
 =========  ===============================================================================
-set        ``seq, code_id, value (str | list | null), turn_index (int | null), elapsed_ms``
+set        ``seq, code_id, value (str | list | null), turn_index (int | null), elapsed_ms``,
+           optional ``note`` (the reason of a ``_flag``)
 toggle     ``seq, code_id, turn_index, elapsed_ms`` (binary codes)
 memo       ``seq, text, turn_index, elapsed_ms``
 flag       ``seq, on, note, turn_index, elapsed_ms``
@@ -209,7 +210,8 @@ class Annotator(anywidget.AnyWidget):
             "elapsed_ms": content.get("elapsed_ms"),
         }
         if kind == "set":
-            return s.set(str(content["code_id"]), content.get("value"), **kw), False
+            note = content.get("note")
+            return s.set(str(content["code_id"]), content.get("value"), note=note, **kw), False
         if kind == "toggle":
             return s.toggle(str(content["code_id"]), **kw), False
         if kind == "memo":

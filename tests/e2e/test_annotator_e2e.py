@@ -300,6 +300,14 @@ def test_annotator_e2e_notebook7(lab, page):
     expect(panel.locator(f'[data-code-id="{keyed.id}"]')).not_to_have_class(
         re.compile("aa-unsaved")
     )
+    # flag the conversation for discussion, with a reason
+    root.locator('[data-unit="conversation"] .aa-flag').click()
+    root.locator('[data-unit="conversation"] .aa-flag-why').fill("ask the team")
+    root.locator('[data-unit="conversation"] .aa-flag-why').press("Enter")
+    saved(root)
+    expect(root.locator('[data-unit="conversation"] .aa-flag')).to_have_attribute(
+        "aria-pressed", "true"
+    )
     expect(root.locator("[data-break]")).to_be_visible(timeout=30_000)  # the break reminder
 
     hist = Project.open(folder / "project").labels(history=True)
@@ -307,6 +315,8 @@ def test_annotator_e2e_notebook7(lab, page):
     assert got == [(code[0].id, "set"), (code[0].id, "clear"), (code[0].id, "set")]
     defers = [r.op for r in hist.itertuples() if r.code_id == keyed.id]
     assert defers == ["set", "clear"]  # the clear made while the store failed, after the retry
+    flag = hist[hist["code_id"] == "_flag"].iloc[-1]
+    assert flag["unit"] == "conversation" and flag["note"] == "ask the team"
     expect(page.locator(".jupyter-widgets-error-widget")).to_have_count(0)
     assert not real_errors(errors, HARMLESS_NB7), errors
 

@@ -152,3 +152,9 @@ def test_annotator_nav_keeps_reporting_unsaved_changes(widget, project, monkeypa
     reply = msg(widget, type="nav", seq="v:2", to="next")
     assert reply["type"] == "ack" and reply["pending"] == 1
     assert widget.save_state["status"] == "error" and "offline" in widget.save_state["message"]
+
+
+def test_annotator_set_passes_the_flag_note(widget, project):
+    msg(widget, type="set", seq="v:1", code_id="_flag", value="1", turn_index=0, note="why")
+    ev = project.labels(history=True).iloc[-1]
+    assert ev["code_id"] == "_flag" and ev["note"] == "why" and int(ev["turn_index"]) == 0
