@@ -17,8 +17,45 @@ Policy (README, "Projects"):
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+
+from annotate.errors import Errors, ProjectError
+from annotate.types import ANNOTATOR_ID_RE
+
+
+def check_coders(coders: Any, where: str) -> list[str]:
+    """Validated coder ids (a list, or a comma-separated string), duplicates refused."""
+    if isinstance(coders, str):
+        coders = [c.strip() for c in coders.split(",") if c.strip()]
+    coders = list(coders or [])
+    for c in coders:
+        if not isinstance(c, str) or not ANNOTATOR_ID_RE.fullmatch(c):
+            raise ProjectError(Errors.E313.format(value=c, where=where))
+    if len(set(coders)) != len(coders):
+        raise ProjectError(
+            Errors.E312.format(option="coders", value=coders, problem="a coder is listed twice")
+        )
+    return coders
+
+
+def check_plan(coders: list[str], per_item: int, reliability: float, k_rel: int | None) -> None:
+    def bad(option: str, value: Any, problem: str) -> ProjectError:
+        return ProjectError(Errors.E312.format(option=option, value=value, problem=problem))
+
+    if not coders:
+        raise bad("coders", coders, "give at least one coder id, e.g. coders=['alice', 'bob']")
+    if not isinstance(per_item, int) or not 1 <= per_item <= len(coders):
+        raise bad("per_item", per_item, f"use a whole number from 1 to {len(coders)} (coders)")
+    if not isinstance(reliability, int | float) or not 0 <= reliability <= 1:
+        raise bad("reliability", reliability, "use a fraction from 0 to 1, e.g. 0.2")
+    if reliability > 0 and len(coders) < 2:
+        raise bad("reliability", reliability, "a reliability sample needs two or more coders")
+    if k_rel is not None and (not isinstance(k_rel, int) or not 2 <= k_rel <= len(coders)):
+        raise bad("reliability_coders", k_rel, f"use a number from 2 to {len(coders)} (coders)")
+
 
 ASSIGNMENT_COLUMNS = ("conversation_id", "annotator_id", "is_reliability", "position")
 

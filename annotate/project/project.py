@@ -11,7 +11,6 @@ Layout::
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -27,60 +26,16 @@ from annotate.codebook import load_codebook
 from annotate.corpus import Corpus, load_corpus
 from annotate.errors import Errors, ProjectError, Warnings
 from annotate.project import _plan, _turns
+from annotate.project._disk import parquet_bytes, write_atomic
 from annotate.project._labels import LabelsMixin
+from annotate.project._plan import check_coders, check_plan
 from annotate.store import LabelStore
-from annotate.types import ANNOTATOR_ID_RE, FilePath
+from annotate.types import FilePath
 
 PROJECT_FILE = "project.json"
 CODEBOOK_FILE = "codebook.yaml"
 ASSIGNMENTS_FILE = "assignments.parquet"
 FORMAT = "annotate-project/1"
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` durably (temp file, fsync, rename, fsync folder)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def check_coders(coders: Any, where: str) -> list[str]:
-    """Validated coder ids (a list, or a comma-separated string), duplicates refused."""
-    if isinstance(coders, str):
-        coders = [c.strip() for c in coders.split(",") if c.strip()]
-    coders = list(coders or [])
-    for c in coders:
-        if not isinstance(c, str) or not ANNOTATOR_ID_RE.fullmatch(c):
-            raise ProjectError(Errors.E313.format(value=c, where=where))
-    if len(set(coders)) != len(coders):
-        raise ProjectError(
-            Errors.E312.format(option="coders", value=coders, problem="a coder is listed twice")
-        )
-    return coders
-
-
-def _check_plan(coders: list[str], per_item: int, reliability: float, k_rel: int | None) -> None:
-    def bad(option: str, value: Any, problem: str) -> ProjectError:
-        return ProjectError(Errors.E312.format(option=option, value=value, problem=problem))
-
-    if not coders:
-        raise bad("coders", coders, "give at least one coder id, e.g. coders=['alice', 'bob']")
-    if not isinstance(per_item, int) or not 1 <= per_item <= len(coders):
-        raise bad("per_item", per_item, f"use a whole number from 1 to {len(coders)} (coders)")
-    if not isinstance(reliability, int | float) or not 0 <= reliability <= 1:
-        raise bad("reliability", reliability, "use a fraction from 0 to 1, e.g. 0.2")
-    if reliability > 0 and len(coders) < 2:
-        raise bad("reliability", reliability, "a reliability sample needs two or more coders")
-    if k_rel is not None and (not isinstance(k_rel, int) or not 2 <= k_rel <= len(coders)):
-        raise bad("reliability_coders", k_rel, f"use a number from 2 to {len(coders)} (coders)")
 
 
 class Project(LabelsMixin):
@@ -153,7 +108,7 @@ class Project(LabelsMixin):
         if (path / PROJECT_FILE).exists():
             raise ProjectError(Errors.E310.format(path=path))
         coders = check_coders(coders, "coders")
-        _check_plan(coders, per_item, reliability, reliability_coders)
+        check_plan(coders, per_item, reliability, reliability_coders)
         corpus = corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
         cb = codebook if hasattr(codebook, "codes") else load_codebook(codebook)
         if cb.path is None:
@@ -197,9 +152,9 @@ class Project(LabelsMixin):
             batch=0,
         )
         doc["plan"]["batches"] = 1
-        _write_atomic(path / ASSIGNMENTS_FILE, _parquet_bytes(assignments))
+        write_atomic(path / ASSIGNMENTS_FILE, parquet_bytes(assignments))
         LabelStore(path / "labels", cb)
-        _write_atomic(path / PROJECT_FILE, json.dumps(doc, indent=2).encode() + b"\n")
+        write_atomic(path / PROJECT_FILE, json.dumps(doc, indent=2).encode() + b"\n")
         return cls(path, doc, corpus=corpus, coder=None)
 
     @classmethod
@@ -249,7 +204,7 @@ class Project(LabelsMixin):
 
     def _save(self) -> None:
         data = json.dumps(self._doc, indent=2).encode() + b"\n"
-        _write_atomic(self.path / PROJECT_FILE, data)
+        write_atomic(self.path / PROJECT_FILE, data)
 
     # --- corpus ----------------------------------------------------------------------------
 
@@ -417,7 +372,7 @@ class Project(LabelsMixin):
 
     def _commit(self, existing: pd.DataFrame, rows: pd.DataFrame) -> None:
         both = pd.concat([existing, rows], ignore_index=True) if len(rows) else existing
-        _write_atomic(self.path / ASSIGNMENTS_FILE, _parquet_bytes(both))
+        write_atomic(self.path / ASSIGNMENTS_FILE, parquet_bytes(both))
         self.__dict__.pop("_assignments", None)
         self._save()
 
@@ -426,9 +381,3 @@ class Project(LabelsMixin):
             f"<Project {str(self.path)!r}: {len(self.coders)} coders, codebook "
             f"{self.codebook.id} {self.codebook.version}>"
         )
-
-
-def _parquet_bytes(frame: pd.DataFrame) -> bytes:
-    buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
-    return buf.getvalue()
