@@ -38,6 +38,9 @@ def check_coders(coders: Any, where: str) -> list[str]:
         raise ProjectError(
             Errors.E312.format(option="coders", value=coders, problem="a coder is listed twice")
         )
+    if RESERVED_IDS & set(coders):
+        problem = "'gold' is reserved for adjudicated labels; give the coder another id"
+        raise ProjectError(Errors.E312.format(option="coders", value=coders, problem=problem))
     return coders
 
 
@@ -56,6 +59,9 @@ def check_plan(coders: list[str], per_item: int, reliability: float, k_rel: int 
     if k_rel is not None and (not isinstance(k_rel, int) or not 2 <= k_rel <= len(coders)):
         raise bad("reliability_coders", k_rel, f"use a number from 2 to {len(coders)} (coders)")
 
+
+#: annotator ids that are not coders (adjudicated labels are written as "gold")
+RESERVED_IDS = frozenset({"gold"})
 
 ASSIGNMENT_COLUMNS = ("conversation_id", "annotator_id", "is_reliability", "position")
 

@@ -59,6 +59,7 @@ def test_project_create_refuses_an_existing_project(tmp_path, corpus_dir, toy_pa
         ({"coders": []}, "E312.*coders"),
         ({"coders": ["alice", "alice"]}, "E312.*twice"),
         ({"coders": ["../x"]}, "E313"),
+        ({"coders": ["alice", "gold"]}, "E312.*reserved"),
         ({"coders": "alice,Bob"}, "E313.*'Bob'"),
         ({"per_item": 4}, "E312.*per_item"),
         ({"per_item": 0}, "E312.*per_item"),

@@ -49,3 +49,15 @@ def test_project_cmd_errors_are_one_line(tmp_path, corpus_dir, toy_path) -> None
     assert res.exit_code == 1 and "E311" in res.output
     res = _init(tmp_path, tmp_path / "missing", toy_path)
     assert res.exit_code == 1 and "Traceback" not in res.output
+
+
+def test_project_cmd_init_options_reach_the_plan(tmp_path, corpus_dir, toy_path) -> None:
+    args = ["project", "init", str(tmp_path / "p"), "--corpus", str(corpus_dir),
+            "--codebook", str(toy_path), "--coders", "a,b,c", "--per-item", "2",
+            "--reliability", "0.5", "--reliability-coders", "2", "--no-blind", "--json"]  # fmt: skip
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    p = Project.open(tmp_path / "p")
+    assert p.plan["reliability_coders"] == 2 and p.plan["per_item"] == 2 and not p.blind
+    per_conv = p.assignments.groupby("conversation_id")["annotator_id"].nunique()
+    assert (per_conv == 2).all() and len(per_conv) == 10
