@@ -54,7 +54,8 @@ def test_project_cmd_errors_are_one_line(tmp_path, corpus_dir, toy_path) -> None
 def test_project_cmd_init_options_reach_the_plan(tmp_path, corpus_dir, toy_path) -> None:
     args = ["project", "init", str(tmp_path / "p"), "--corpus", str(corpus_dir),
             "--codebook", str(toy_path), "--coders", "a,b,c", "--per-item", "2",
-            "--reliability", "0.5", "--reliability-coders", "2", "--no-blind", "--json"]  # fmt: skip
+            "--reliability", "0.5", "--reliability-coders", "2", "--no-blind",
+            "--json"]  # fmt: skip
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     p = Project.open(tmp_path / "p")
