@@ -36,6 +36,11 @@ PROJECT_FILE = "project.json"
 CODEBOOK_FILE = "codebook.yaml"
 ASSIGNMENTS_FILE = "assignments.parquet"
 FORMAT = "annotate-project/1"
+_REQUIRED = {
+    "corpus": ("path", "counts", "fingerprint"),
+    "codebook": ("id", "version", "hash", "modules"),
+    "plan": ("coders", "per_item", "reliability", "reliability_coders", "seed", "blind"),
+}
 
 
 class Project(LabelsMixin):
@@ -186,6 +191,11 @@ class Project(LabelsMixin):
             raise ProjectError(
                 Errors.E311.format(path=path, problem=f"project.json is not {FORMAT}")
             )
+        missing = [f"{part}.{key}" for part, keys in _REQUIRED.items() for key in keys
+                   if not isinstance(doc.get(part), dict) or key not in doc[part]]  # fmt: skip
+        if missing:
+            problem = f"project.json lacks {', '.join(missing)}"
+            raise ProjectError(Errors.E311.format(path=path, problem=problem))
         return cls(path, doc, corpus=corpus, coder=coder)
 
     @staticmethod
@@ -279,7 +289,11 @@ class Project(LabelsMixin):
     def assignments(self) -> pd.DataFrame:
         """conversation_id, annotator_id, is_reliability, position (queue order per coder)."""
         path = self.path / ASSIGNMENTS_FILE
-        st = path.stat()
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            problem = f"{ASSIGNMENTS_FILE} is missing"
+            raise ProjectError(Errors.E311.format(path=self.path, problem=problem)) from None
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)  # replaced atomically: a new inode
         cached = self.__dict__.get("_assignments")
         if cached is None or cached[0] != stamp:  # re-read when another process changed it

@@ -85,6 +85,16 @@ def test_project_open_reports_a_non_project(tmp_path) -> None:
     (tmp_path / "project.json").write_text("{not json")
     with pytest.raises(ProjectError, match=r"E311.*unreadable"):
         Project.open(tmp_path)
+    (tmp_path / "project.json").write_text('{"format": "annotate-project/1", "plan": {}}')
+    with pytest.raises(ProjectError, match=r"E311.*lacks corpus\.path"):
+        Project.open(tmp_path)
+
+
+def test_project_missing_assignments_is_reported(tmp_path, corpus_dir, toy_path) -> None:
+    p = create(tmp_path, corpus_dir, toy_path)
+    (p.path / "assignments.parquet").unlink()
+    with pytest.raises(ProjectError, match=r"E311.*assignments\.parquet is missing"):
+        Project.open(p.path).queue("alice")
 
 
 def test_project_assignment_covers_each_conversation_k_times(tmp_path, toy_path) -> None:
