@@ -106,7 +106,7 @@ JS_OPEN = """async ([index, cid]) => {
   jump.value = String(index);
   jump.dispatchEvent(new Event('change', { bubbles: true }));
   await done;
-  return performance.now() - t0;
+  return [performance.now() - t0, root.querySelectorAll('.aa-chat [data-turn-index]').length];
 }"""
 
 
@@ -156,7 +156,10 @@ def main() -> None:
             for _ in range(N_OPENS):
                 for n in (50, 300):
                     cid = f"long{n:04d}"
-                    opens[n].append(page.evaluate(JS_OPEN, [queue.index(cid), cid]))
+                    ms, rendered = page.evaluate(JS_OPEN, [queue.index(cid), cid])
+                    if rendered != n:  # the figure must be for the whole conversation
+                        raise RuntimeError(f"{cid}: {rendered} turns rendered, expected {n}")
+                    opens[n].append(ms)
                     page.evaluate(JS_OPEN, [first, "c4"])
             browser.close()
         base = summary(echo)
