@@ -103,7 +103,7 @@ function render({ model, el }) {
   progressBar.append(progressFill);
   const jump = h("select", "aa-jump");
   jump.setAttribute("aria-label", "jump to conversation");
-  jump.addEventListener("change", () => nav(Number(jump.value)));
+  jump.addEventListener("change", () => { nav(Number(jump.value)); root.focus({ preventScroll: true }); });
   const prevBtn = button("aa-btn", "◀ p", () => nav("prev"), "previous conversation (p)");
   const nextBtn = button("aa-btn", "n ▶", () => nav("finish"),
     "next conversation (n); after the last turn this marks the conversation done");
@@ -395,6 +395,8 @@ function render({ model, el }) {
   }
 
   function renderConversation(keepFocus) {
+    // re-rendering removes the focused control (e.g. skip): give the keyboard back to the root
+    const hadFocus = root.contains(document.activeElement);
     const conv = model.get("conversation") || {};
     const same = conv.id === S.convId;
     if (!same) {
@@ -450,6 +452,7 @@ function render({ model, el }) {
     renderHeader();
     S.renders += 1;
     const tag = `${conv.id}#${S.renders}`;
+    if (hadFocus && !root.contains(document.activeElement)) root.focus({ preventScroll: true });
     requestAnimationFrame(() => { root.dataset.ready = tag; });
   }
 

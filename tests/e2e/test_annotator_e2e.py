@@ -86,6 +86,7 @@ def turn(root, i: int):
 def jump(page, root, project, cid: str) -> None:
     root.locator(".aa-jump").select_option(str(project.queue("alice").index(cid)))
     expect(root).to_have_attribute("data-conversation-id", cid)
+    expect(root).to_be_focused()
     page.wait_for_function(
         "(cid) => (document.querySelector('.annotate-annotator').dataset.ready || '')"
         ".startsWith(cid + '#')",
@@ -188,6 +189,7 @@ def test_annotator_e2e_jupyterlab(lab, page):
     conv.locator(".aa-skip-reason").fill("not a companion chat")
     conv.locator(".aa-skip").click()
     saved(root)
+    expect(root).to_be_focused()  # the keyboard stays with the widget on the next conversation
     expect(root.locator("[data-progress]")).to_have_text(f"2 / {len(queue)}")
 
     # --- c3: content note before the conversation ---
