@@ -305,6 +305,10 @@ class Errors(metaclass=_Catalogue):
         "`annotate.Project.open(DIR)` or pass the folder path."
     )
     E609 = "No coder picked yet: pick your name first (coders: {coders})."
+    E610 = (
+        "The widget failed on this action ({error!r}); your earlier changes are saved or still "
+        "pending. Please report this with the notebook's log."
+    )
 
     # --- 9xx command line -----------------------------------------------------------------------
     E901 = "Path '{path}' does not exist. Check the path, or create it with `{hint}`."

@@ -170,13 +170,16 @@ class Annotator(anywidget.AnyWidget):
             return
         try:
             event_ids, moved = self.handle(content)
-        except AnnotateError as err:
+        except Exception as err:  # shown in the widget, never swallowed (the kernel has no UI)
+            text = str(err) if isinstance(err, AnnotateError) else Errors.E610.format(error=err)
             with self.hold_sync():
                 if self.session is not None:
                     self._push_labels()
-                    self.save_state = {**self.save_state, "status": "error", "message": str(err)}
+                    self.save_state = {**self.save_state, "status": "error", "message": text}
             pending = len(self.session.pending) if self.session else 0
-            self.send({"type": "error", "seq": seq, "message": str(err), "pending": pending})
+            self.send({"type": "error", "seq": seq, "message": text, "pending": pending})
+            if not isinstance(err, AnnotateError):
+                raise  # a bug: also let the comm machinery log it with its traceback
             return
         with self.hold_sync():
             if moved:

@@ -158,3 +158,13 @@ def test_annotator_set_passes_the_flag_note(widget, project):
     msg(widget, type="set", seq="v:1", code_id="_flag", value="1", turn_index=0, note="why")
     ev = project.labels(history=True).iloc[-1]
     assert ev["code_id"] == "_flag" and ev["note"] == "why" and int(ev["turn_index"]) == 0
+
+
+def test_annotator_unexpected_failure_is_shown_then_raised(widget, monkeypatch):
+    def boom(content):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(widget, "handle", boom)
+    with pytest.raises(RuntimeError):
+        widget._on_msg(widget, {"type": "undo", "seq": "v:1"}, [])
+    assert widget.sent[-1]["type"] == "error" and "E610" in widget.sent[-1]["message"]
