@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from annotate.corpus._build import POOL
 from annotate.corpus._schema import (
     CONVERSATIONS_SCHEMA,
     FOLDER_VERSION,
@@ -39,16 +40,22 @@ def write_tables(
 ) -> dict[str, Any]:
     """Write the three files into ``folder`` (turns taken in ``turn_order`` when given).
 
-    Row groups of :data:`ROW_GROUP_SIZE` rows; the turns are taken one row group at a time, so
-    sorting never holds a second copy of the text. Returns the manifest as written.
+    ``turns`` may hold dictionary-encoded columns and null ``turn_id`` s (the builder's memory
+    form): each row group is cast to :data:`TURNS_SCHEMA` and missing turn ids become
+    ``<conversation_id>:<turn_index>``. The turns are taken one row group (:data:`ROW_GROUP_SIZE`
+    rows) at a time, so sorting never holds a second copy of the text. Returns the manifest.
     """
+    batches = turns.to_batches() if turn_order is not None else []
+    starts = np.cumsum([0] + [b.num_rows for b in batches])
+    tally = _Counts()
     with pq.ParquetWriter(folder / TURNS_FILE, TURNS_SCHEMA, compression="zstd") as w:
         n = turns.num_rows if turn_order is None else len(turn_order)
         for lo in range(0, n, ROW_GROUP_SIZE):
             if turn_order is None:
-                part = turns.slice(lo, ROW_GROUP_SIZE)
+                part = _plain(turns.slice(lo, ROW_GROUP_SIZE))
             else:
-                part = turns.take(pa.array(turn_order[lo : lo + ROW_GROUP_SIZE]))
+                part = _take(batches, starts, turn_order[lo : lo + ROW_GROUP_SIZE])
+            tally.add(part)
             w.write_table(part, row_group_size=ROW_GROUP_SIZE)
     pq.write_table(
         conversations,
@@ -59,36 +66,92 @@ def write_tables(
     manifest = dict(manifest)
     manifest.setdefault("folder_version", FOLDER_VERSION)
     manifest.setdefault("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
-    manifest["counts"] = corpus_counts(turns, conversations)
+    manifest["counts"] = tally.counts(conversations)
     (folder / MANIFEST_FILE).write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
     )
     return manifest
 
 
+def _plain(part: pa.Table) -> pa.Table:
+    """A row group in :data:`TURNS_SCHEMA`: dictionaries decoded, generated turn ids filled."""
+    cols = [pc.cast(part[f.name], f.type, memory_pool=POOL) for f in TURNS_SCHEMA]
+    tid = cols[TURNS_SCHEMA.get_field_index("turn_id")]
+    if tid.null_count:
+        index = pc.cast(part["turn_index"], pa.string(), memory_pool=POOL)
+        made = pc.binary_join_element_wise(cols[0], index, ":", memory_pool=POOL)
+        cols[TURNS_SCHEMA.get_field_index("turn_id")] = pc.coalesce(tid, made, memory_pool=POOL)
+    return pa.Table.from_arrays(cols, schema=TURNS_SCHEMA)
+
+
+def _take(batches: list[pa.RecordBatch], starts: np.ndarray, rows: np.ndarray) -> pa.Table:
+    """Rows (global indices) of a chunked table, taken chunk by chunk.
+
+    ``Table.take`` on a chunked string column concatenates the whole column first (time and a
+    full copy of the text per call); taking from each record batch keeps every copy to the size
+    of one row group.
+    """
+    chunk = np.searchsorted(starts, rows, side="right") - 1
+    by_chunk = np.argsort(chunk, kind="stable")
+    parts = []
+    for c in np.unique(chunk):
+        sel = by_chunk[chunk[by_chunk] == c]
+        taken = pc.take(batches[c], pa.array(rows[sel] - starts[c]), memory_pool=POOL)
+        parts.append(_plain(pa.Table.from_batches([taken])))
+    gathered = pa.concat_tables(parts).combine_chunks(memory_pool=POOL)
+    back = np.empty_like(by_chunk)
+    back[by_chunk] = np.arange(len(by_chunk))
+    return pc.take(gathered, pa.array(back), memory_pool=POOL)
+
+
+class _Counts:
+    """Turn counts gathered row group by row group while writing."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.roles: dict[str, int] = {}
+        self.speakers: set[str] = set()
+        self.lo: Any = None
+        self.hi: Any = None
+
+    def add(self, part: pa.Table) -> None:
+        self.n += part.num_rows
+        for r in pc.value_counts(part["role"]).to_pylist():
+            self.roles[r["values"]] = self.roles.get(r["values"], 0) + r["counts"]
+        self.speakers.update(s for s in pc.unique(part["speaker"]).to_pylist() if s is not None)
+        mm = pc.min_max(part["created_at"])
+        for bound, pick in (("lo", min), ("hi", max)):
+            v = mm["min" if bound == "lo" else "max"].as_py()
+            cur = getattr(self, bound)
+            setattr(self, bound, v if cur is None else cur if v is None else pick(cur, v))
+
+    def counts(self, conversations: pa.Table) -> dict[str, Any]:
+        """Counts recorded in the manifest: conversations, turns (by role), users, date range."""
+        lo = hi = None
+        started = conversations["started_at"]
+        if started.null_count < len(started):
+            mm = pc.min_max(started)
+            lo, hi = mm["min"].as_py(), mm["max"].as_py()
+        else:
+            lo, hi = self.lo, self.hi
+        users = conversations["user_id"]
+        return {
+            "conversations": conversations.num_rows,
+            "turns": self.n,
+            "turns_by_role": dict(sorted(self.roles.items())),
+            "users": pc.count_distinct(users).as_py() if len(users) else 0,
+            "speakers": len(self.speakers),
+            "first_at": None if lo is None else lo.isoformat(),
+            "last_at": None if hi is None else hi.isoformat(),
+        }
+
+
 def corpus_counts(turns: pa.Table, conversations: pa.Table) -> dict[str, Any]:
-    """Counts recorded in the manifest: conversations, turns (by role), users, date range."""
-    roles = pc.value_counts(turns["role"]).to_pylist() if turns.num_rows else []
-    started = conversations["started_at"]
-    if started.null_count == len(started) and turns.num_rows:
-        started = turns["created_at"]
-    lo = hi = None
-    if len(started):
-        mm = pc.min_max(started)
-        lo, hi = mm["min"].as_py(), mm["max"].as_py()
-    return {
-        "conversations": conversations.num_rows,
-        "turns": turns.num_rows,
-        "turns_by_role": {
-            r["values"]: r["counts"] for r in sorted(roles, key=lambda r: r["values"])
-        },
-        "users": pc.count_distinct(conversations["user_id"]).as_py()
-        if conversations.num_rows
-        else 0,
-        "speakers": pc.count_distinct(turns["speaker"]).as_py() if turns.num_rows else 0,
-        "first_at": None if lo is None else lo.isoformat(),
-        "last_at": None if hi is None else hi.isoformat(),
-    }
+    """Counts recorded in the manifest, for tables in :data:`TURNS_SCHEMA` form."""
+    tally = _Counts()
+    for lo in range(0, turns.num_rows, ROW_GROUP_SIZE):
+        tally.add(_plain(turns.slice(lo, ROW_GROUP_SIZE)))
+    return tally.counts(conversations)
 
 
 def atomic_folder(out: FilePath, write: Callable[[Path], Any], *, overwrite: bool = False) -> Any:

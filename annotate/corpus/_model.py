@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -17,8 +16,13 @@ from annotate.corpus._schema import TURNS_SCHEMA
 from annotate.errors import CorpusError, Errors
 from annotate.types import FilePath
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 def _frame(table: pa.Table) -> pd.DataFrame:
+    import pandas as pd  # lazily: importing a corpus does not need pandas (saves ~50 MB)
+
     return table.to_pandas(types_mapper=pd.ArrowDtype)
 
 

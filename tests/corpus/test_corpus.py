@@ -114,7 +114,7 @@ def test_corpus_builder_large_unsorted_row_groups(tmp_path: Path) -> None:
     assert corpus.turns["turn_index"].tolist()[:9] == [0, 1, 2, 3, 4, 5, 6, 7, 0]
 
 
-def test_corpus_builder_repairs_duplicates_and_surrogates() -> None:
+def test_corpus_builder_repairs_duplicates_and_surrogates(tmp_path: Path) -> None:
     tally = Tally()
     b = CorpusBuilder("test.v1", tally)
     assert b.add([{"role": "user", "text": "x", "turn_id": "m1"}], conversation_id="a") == "a"
@@ -123,9 +123,11 @@ def test_corpus_builder_repairs_duplicates_and_surrogates() -> None:
     )
     assert second == "a~2"
     assert b.add([], conversation_id="empty") is None
-    turns, _, _ = b.tables()
-    assert turns["text"].to_pylist() == ["x", "bad \ufffd text"]
-    assert turns["turn_id"].to_pylist() == ["m1", "a~2:0"]
+    t, c, order = b.tables()
+    atomic_folder(tmp_path / "c", lambda d: write_tables(d, t, c, {}, order))
+    turns = load_corpus(tmp_path / "c").turns
+    assert turns["text"].tolist() == ["x", "bad \ufffd text"]
+    assert turns["turn_id"].tolist() == ["m1", "a~2:0"]
     assert tally.repaired == {
         "duplicate_conversation_id": 1,
         "duplicate_turn_id": 1,
