@@ -7,12 +7,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from annotate.errors import Errors, LabelStoreError, Warnings
 from annotate.store import _files, _fold
-from annotate.store._schema import CLOCK, LABEL_SCHEMA, empty_events, to_pandas
+from annotate.store._schema import CLOCK, LABEL_COLUMNS, LABEL_SCHEMA, empty_events, to_pandas
 from annotate.store._validate import TurnLookup, Validator
 from annotate.types import FilePath
 
@@ -21,6 +22,7 @@ from annotate.types import FilePath
 #: cost of unfolded parts near 0.3 s; folding 1,000 parts takes well under a second.
 AUTO_COMPACT_PARTS = 1000
 _CHECK_EVERY = 64
+_CREATED = LABEL_COLUMNS.index("created_at")
 
 
 class LabelStore:
@@ -93,8 +95,9 @@ class LabelStore:
         -------
         DataFrame
             The events as stored (one row per event, every column filled). Built the cheap
-            way (numpy/object dtypes), since this sits on every save; :meth:`current` and
-            :meth:`events` return pyarrow-backed strings and nullable ``Int32``.
+            way (object columns, ``created_at`` as UTC Timestamps), since this sits on every
+            save; :meth:`current` and :meth:`events` return pyarrow-backed strings and
+            nullable ``Int32``.
 
         Raises
         ------
@@ -112,7 +115,7 @@ class LabelStore:
         self._appends += 1
         if self.auto_compact and self._appends % _CHECK_EVERY == 0:
             self._maybe_compact()
-        return table.to_pandas()
+        return _saved_frame(rows, table)
 
     def events(self) -> pd.DataFrame:
         """Every event (the full history), each once, in (created_at, event_id) order."""
@@ -144,3 +147,15 @@ class LabelStore:
                 _files.compact(self.path)
         except OSError as exc:
             warnings.warn(Warnings.W304.format(path=self.path, problem=exc), stacklevel=3)
+
+
+def _saved_frame(rows: list[dict[str, Any]], table: pa.Table) -> pd.DataFrame:
+    """What append returns: one object block for a save (0.07 ms against 0.25 ms for
+    ``to_pandas``, a fifth of a save), Arrow's conversion for bulk appends."""
+    if len(rows) > 64:
+        return table.to_pandas()
+    block = np.empty((len(rows), len(LABEL_COLUMNS)), dtype=object)
+    for i, row in enumerate(rows):
+        block[i] = [row[c] for c in LABEL_COLUMNS]
+        block[i, _CREATED] = pd.Timestamp(row["created_at"], unit="us", tz="UTC")
+    return pd.DataFrame(block, columns=list(LABEL_COLUMNS), copy=False)
