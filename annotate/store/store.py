@@ -71,8 +71,13 @@ class LabelStore:
         )
         self._appends = 0
         try:
-            (self.path / _files.PARTS).mkdir(parents=True, exist_ok=True)
-            (self.path / _files.COMPACTED).mkdir(exist_ok=True)
+            if not all((self.path / d).is_dir() for d in (_files.PARTS, _files.COMPACTED)):
+                (self.path / _files.PARTS).mkdir(parents=True, exist_ok=True)
+                (self.path / _files.COMPACTED).mkdir(exist_ok=True)
+                # the new folders' own entries must be durable too, or a power cut could
+                # take a whole folder of acknowledged events with it
+                for folder in (self.path, self.path.parent):
+                    _files.fsync_dir(folder)
         except OSError as exc:
             raise LabelStoreError(
                 Errors.E304.format(path=self.path, problem=f"cannot be created ({exc})")
