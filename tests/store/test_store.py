@@ -325,3 +325,10 @@ def test_store_current_matches_brute_force_latest_wins(tmp_path: Path, codebook,
     got = {tuple(r) for r in cur[[*key, "value", "event_id"]].astype(str).itertuples(index=False)}
     assert got == _reference_current(events)
     assert len(cur) == len(got)
+
+
+def test_store_reports_a_folder_it_cannot_create(tmp_path: Path, codebook) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(LabelStoreError, match=r"E304.*cannot be created"):
+        LabelStore(blocker / "labels", codebook)
