@@ -99,6 +99,17 @@ class Lab:
         with urllib.request.urlopen(req, timeout=5) as r:
             return r.status
 
+    def shutdown_kernels(self) -> int:
+        """Delete every session (its kernel stops); a page opened next starts a fresh kernel."""
+        req = urllib.request.Request(
+            self.base + "/api/sessions", headers={"Authorization": f"token {self.token}"}
+        )
+        with urllib.request.urlopen(req, timeout=5) as r:
+            sessions = json.load(r)
+        for s in sessions:
+            self.api("DELETE", f"/api/sessions/{s['id']}")
+        return len(sessions)
+
 
 def start_lab(home: Path, timeout: float = 90.0) -> Lab:
     """Start `jupyter lab` headless on 127.0.0.1:<free port>, isolated under `home`."""
