@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: lab test env env-lab browser lint format bench demo clean
+.PHONY: lab test env env-lab browser lint format bench screenshot clean
 
 $(UV):
 	$(PYTHON) -m venv .venv-tools
@@ -61,6 +61,10 @@ docs: env
 
 bench: env
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# retake the README's screenshot of the widget (docs/widget.png) in the real browser
+screenshot: env browser
+	ANNOTATE_UPDATE_SCREENSHOT=1 $(PY) -m pytest tests/e2e/test_annotator_e2e.py -q
 
 clean:
 	rm -rf $(VENV) .venv-tools .pytest_cache .ruff_cache
