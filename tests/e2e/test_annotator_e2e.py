@@ -6,9 +6,9 @@ after the widget said ``saved``.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
-import os
 import tempfile
 from pathlib import Path
 
