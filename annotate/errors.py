@@ -309,6 +309,17 @@ class Errors(metaclass=_Catalogue):
         "The widget failed on this action ({error!r}); your earlier changes are saved or still "
         "pending. Please report this with the notebook's log."
     )
+    E611 = (
+        "Cannot decide {value!r} for code '{code_id}': pick one of the values the codebook allows "
+        "(the coders' values are marked; press ? for the code's definition)."
+    )
+    E612 = "Record the kind of disagreement before saving ({kind!r} given; one of: {kinds})."
+    E613 = "Adjudication item {index!r} is out of range: the list has {n} items (0-based)."
+    E614 = "Unknown adjudication action {action!r}: the widget sends 'decide' or 'nav'."
+    E615 = (
+        "Saving the decision failed; it is still in the form, press Save to try again. "
+        "Store error: {error}"
+    )
 
     # --- 9xx command line -----------------------------------------------------------------------
     E901 = "Path '{path}' does not exist. Check the path, or create it with `{hint}`."
