@@ -15,6 +15,15 @@ __all__ = [
 ]  # fmt: skip
 
 
+def __getattr__(name: str) -> Any:
+    # the widget (annotate.widgets.Adjudicator) needs anywidget: imported only when asked for
+    if name == "Adjudicator":
+        from annotate.widgets.adjudicator import Adjudicator
+
+        return Adjudicator
+    raise AttributeError(f"module 'annotate.adjudication' has no attribute {name!r}")
+
+
 def gold_labels(project: Any, *, rule: str = "majority", tie: str = "none") -> pd.DataFrame:
     """The project's gold labels: adjudicated where adjudicated, otherwise ``rule``.
 

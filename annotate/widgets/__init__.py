@@ -2,7 +2,8 @@
 
 ``AnnotationSession`` (session.py) holds every rule and imports no widget library;
 ``Annotator`` (annotator.py) is the anywidget view over it, imported lazily so that the
-session stays usable where anywidget is not installed.
+session stays usable where anywidget is not installed. ``Adjudicator`` (adjudicator.py) is
+the adjudication widget, a view over ``annotate.adjudication.Adjudication``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from annotate.widgets.session import AnnotationSession
 
-__all__ = ["AnnotationSession", "Annotator"]
+__all__ = ["Adjudicator", "AnnotationSession", "Annotator"]
 
 
 def __getattr__(name: str) -> Any:
@@ -19,4 +20,8 @@ def __getattr__(name: str) -> Any:
         from annotate.widgets.annotator import Annotator
 
         return Annotator
+    if name == "Adjudicator":
+        from annotate.widgets.adjudicator import Adjudicator
+
+        return Adjudicator
     raise AttributeError(f"module 'annotate.widgets' has no attribute {name!r}")
