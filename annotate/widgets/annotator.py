@@ -40,6 +40,16 @@ from annotate.widgets.session import AnnotationSession, Key
 _HERE = pathlib.Path(__file__).parent
 
 
+def esm(view: str) -> str:
+    """A widget's ES module: the shared chat view (chat.js) followed by the widget's own file
+    (anywidget modules cannot import sibling files, so they are joined here)."""
+    return (
+        (_HERE / "chat.js").read_text(encoding="utf-8")
+        + "\n"
+        + (_HERE / view).read_text(encoding="utf-8")
+    )
+
+
 class Annotator(anywidget.AnyWidget):
     """Code a coder's queue of conversations turn by turn, in a notebook.
 
@@ -61,7 +71,7 @@ class Annotator(anywidget.AnyWidget):
     >>> annotate.Annotator(project, annotator="alice")  # doctest: +SKIP
     """
 
-    _esm = _HERE / "annotator.js"
+    _esm = esm("annotator.js")
     _css = _HERE / "annotator.css"
 
     annotator_id = traitlets.Unicode("").tag(sync=True)
