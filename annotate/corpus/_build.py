@@ -19,7 +19,16 @@ from annotate.corpus._schema import CONVERSATIONS_SCHEMA, TURNS_SCHEMA
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 #: turn columns held dictionary-encoded while building (one conversation id for many turns)
-DICTIONARY_COLUMNS = ("conversation_id", "role", "speaker", "model")
+DICTIONARY_COLUMNS = ("role", "model")
+#: turns while building: no conversation_id (written from the conversations table), role and
+#: model dictionary-encoded, turn_id null where it is generated at write time
+MEMORY_SCHEMA = pa.schema(
+    [
+        pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name in DICTIONARY_COLUMNS else f
+        for f in TURNS_SCHEMA
+        if f.name != "conversation_id"
+    ]
+)
 #: the builder's long-lived arrays come from the system allocator, which gives freed chunk
 #: memory back; mimalloc kept ~70 MB more at the peak of a 1M-turn import (bench_import.py)
 POOL = pa.system_memory_pool()
@@ -106,7 +115,7 @@ def content_hash(turns: Iterable[Mapping[str, Any]]) -> str:
 
 
 def _json(value: Any) -> str | None:
-    if value is None or value == {}:
+    if not value:
         return None
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
@@ -125,11 +134,12 @@ class CorpusBuilder:
     def __init__(self, source: str, tally: Tally | None = None) -> None:
         self.source = source
         self.tally = tally if tally is not None else Tally()
-        self._turn_cols: dict[str, list[Any]] = {n: [] for n in TURNS_SCHEMA.names}
+        self._turn_cols: dict[str, list[Any]] = {n: [] for n in MEMORY_SCHEMA.names}
         self._conv_cols: dict[str, list[Any]] = {n: [] for n in CONVERSATIONS_SCHEMA.names}
         self._turn_batches: list[pa.RecordBatch] = []
         self._conv_batches: list[pa.RecordBatch] = []
-        self._starts: list[int] = []
+        self._where_batch: list[int] = []  # per conversation: its record batch, its first row
+        self._where_row: list[int] = []
         self._n_rows = 0
         self._ids: set[str] = set()
         self._turn_ids: set[str] = set()
@@ -152,6 +162,18 @@ class CorpusBuilder:
             k += 1
         self.tally.repair("duplicate_conversation_id", where)
         return f"{cid}~{k}"
+
+    def _turn_id(self, turn: dict[str, Any], where: str | None) -> str | None:
+        """The source turn id when it is unique in the corpus; None = generated at write time."""
+        tid = turn.get("turn_id")
+        if tid is None:
+            return None
+        tid = str(tid)
+        if tid in self._turn_ids:
+            self.tally.repair("duplicate_turn_id", where)
+            return None
+        self._turn_ids.add(tid)
+        return tid
 
     def add(
         self,
@@ -180,30 +202,20 @@ class CorpusBuilder:
         if self._last_id is not None and cid < self._last_id:
             self.is_sorted = False
         self._last_id = cid
-        self._starts.append(self._n_rows)
+        self._where_batch.append(len(self._turn_batches))
+        self._where_row.append(len(self._turn_cols["text"]))
+        n = len(turns)
         tc = self._turn_cols
-        first_at: int | None = None
-        for i, t in enumerate(turns):
-            tid = t.get("turn_id")
-            if tid is not None:  # generated ids (None) are filled in at write time
-                tid = str(tid)
-                if tid in self._turn_ids:
-                    self.tally.repair("duplicate_turn_id", where)
-                    tid = None
-                else:
-                    self._turn_ids.add(tid)
-            at = to_micros(t.get("created_at"))
-            if first_at is None:
-                first_at = at
-            tc["conversation_id"].append(cid)
-            tc["turn_index"].append(i)
-            tc["turn_id"].append(tid)
-            tc["role"].append(t["role"])
-            tc["speaker"].append(t.get("speaker"))
-            tc["text"].append(t["text"])
-            tc["created_at"].append(at)
-            tc["model"].append(t.get("model"))
-            tc["meta"].append(_json(t.get("meta")))
+        tc["turn_index"].extend(range(n))
+        tc["role"].extend([t["role"] for t in turns])
+        tc["text"].extend([t["text"] for t in turns])
+        tc["speaker"].extend([t.get("speaker") for t in turns])
+        tc["turn_id"].extend([self._turn_id(t, where) for t in turns])
+        times = [to_micros(t.get("created_at")) for t in turns]
+        first_at = next((x for x in times if x is not None), None)
+        tc["created_at"].extend(times)
+        tc["model"].extend([t.get("model") for t in turns])
+        tc["meta"].extend([_json(t.get("meta")) for t in turns])
         self._n_rows += len(turns)
         cc = self._conv_cols
         cc["conversation_id"].append(cid)
@@ -221,69 +233,62 @@ class CorpusBuilder:
 
     def _flush(self) -> None:
         if self._turn_cols["text"]:
-            self._turn_batches.append(_batch(self._turn_cols, TURNS_SCHEMA, self.tally))
-            self._turn_cols = {n: [] for n in TURNS_SCHEMA.names}
+            self._turn_batches.append(_batch(self._turn_cols, MEMORY_SCHEMA, self.tally))
+            self._turn_cols = {n: [] for n in MEMORY_SCHEMA.names}
         if self._conv_cols["conversation_id"]:
             self._conv_batches.append(_batch(self._conv_cols, CONVERSATIONS_SCHEMA, self.tally))
             self._conv_cols = {n: [] for n in CONVERSATIONS_SCHEMA.names}
 
-    def tables(self) -> tuple[pa.Table, pa.Table, np.ndarray | None]:
-        """(turns, conversations, turn row order or None when already sorted)."""
+    def tables(self) -> tuple[pa.Table, pa.Table, np.ndarray]:
+        """(turns in memory form, conversations sorted by id, layout).
+
+        The layout has one row per (sorted) conversation: record batch, first row, number of
+        turns; :func:`annotate.corpus.write_tables` writes the turns in that order and fills in
+        ``conversation_id`` from the conversations table.
+        """
         self._flush()
         turns = memory_table(self._turn_batches)
         convs = pa.Table.from_batches(self._conv_batches, schema=CONVERSATIONS_SCHEMA)
         self._turn_batches, self._conv_batches = [], []
-        if self.is_sorted:
-            return turns, convs, None
-        order = pc.sort_indices(convs["conversation_id"]).to_numpy()
-        convs = convs.take(pa.array(order))
-        starts = np.asarray(self._starts, dtype=np.int64)[order]
-        counts = convs["n_turns"].to_numpy().astype(np.int64)
-        return turns, convs, turn_order(starts, counts)
+        layout = np.column_stack(
+            [
+                np.asarray(self._where_batch, dtype=np.int64),
+                np.asarray(self._where_row, dtype=np.int64),
+                convs["n_turns"].to_numpy().astype(np.int64),
+            ]
+        ).reshape(-1, 3)
+        if not self.is_sorted:
+            order = pc.sort_indices(convs["conversation_id"]).to_numpy()
+            convs = convs.take(pa.array(order))
+            layout = layout[order]
+        return turns, convs, layout
 
 
 def memory_table(batches: list[pa.RecordBatch]) -> pa.Table:
-    """The turns collected so far, in the builder's in-memory schema (dictionary columns)."""
-    schema = pa.schema(
-        [
-            pa.field(f.name, pa.dictionary(pa.int32(), f.type), f.nullable)
-            if f.name in DICTIONARY_COLUMNS
-            else f
-            for f in TURNS_SCHEMA
-        ]
-    )
-    return pa.Table.from_batches(batches, schema=schema)
-
-
-def turn_order(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Row indices that lay out blocks ``[start, start + count)`` one after the other."""
-    total = int(counts.sum())
-    before = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else counts
-    order = np.repeat(starts - before, counts)
-    order += np.arange(total, dtype=np.int64)
-    return order
+    """The turns collected so far, in the builder's memory form (see :data:`MEMORY_SCHEMA`)."""
+    return pa.Table.from_batches(batches, schema=MEMORY_SCHEMA)
 
 
 def _batch(cols: dict[str, list[Any]], schema: pa.Schema, tally: Tally) -> pa.RecordBatch:
     """One Arrow batch of the collected rows; repeated labels dictionary-encoded (memory)."""
-    arrays, fields = [], []
+    arrays = []
     for field in schema:
         values = cols[field.name]
-        if pa.types.is_timestamp(field.type):
-            arr = pa.array(values, pa.int64(), memory_pool=POOL).cast(field.type)
+        kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+        if pa.types.is_timestamp(kind):
+            arr = pa.array(values, pa.int64(), memory_pool=POOL).cast(kind)
         else:
             try:
-                arr = pa.array(values, field.type, memory_pool=POOL)
+                arr = pa.array(values, kind, memory_pool=POOL)
             except UnicodeEncodeError:  # lone surrogates (e.g. "\\ud800" escapes in JSON)
                 fixed = [_unsurrogate(v) for v in values]
                 n_bad = sum(a is not b for a, b in zip(fixed, values, strict=True))
                 tally.repair("invalid_unicode", field.name, n_bad)
-                arr = pa.array(fixed, field.type, memory_pool=POOL)
-            if field.name in DICTIONARY_COLUMNS and schema is TURNS_SCHEMA:
-                arr = pc.dictionary_encode(arr, memory_pool=POOL)
+                arr = pa.array(fixed, kind, memory_pool=POOL)
+        if kind is not field.type:
+            arr = pc.dictionary_encode(arr, memory_pool=POOL)
         arrays.append(arr)
-        fields.append(pa.field(field.name, arr.type, field.nullable))
-    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 def _unsurrogate(value: Any) -> Any:

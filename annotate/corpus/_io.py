@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,25 +36,24 @@ def write_tables(
     turns: pa.Table,
     conversations: pa.Table,
     manifest: dict[str, Any],
-    turn_order: np.ndarray | None = None,
+    layout: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Write the three files into ``folder`` (turns taken in ``turn_order`` when given).
+    """Write the three files into ``folder``; returns the manifest as written.
 
-    ``turns`` may hold dictionary-encoded columns and null ``turn_id`` s (the builder's memory
-    form): each row group is cast to :data:`TURNS_SCHEMA` and missing turn ids become
-    ``<conversation_id>:<turn_index>``. The turns are taken one row group (:data:`ROW_GROUP_SIZE`
-    rows) at a time, so sorting never holds a second copy of the text. Returns the manifest.
+    Without ``layout``, ``turns`` is in :data:`TURNS_SCHEMA` form and already sorted. With the
+    ``layout`` of :meth:`CorpusBuilder.tables`, ``turns`` is the builder's memory form: each
+    row group of :data:`ROW_GROUP_SIZE` rows is assembled from zero-copy slices of the record
+    batches (one copy of the text per row group, never of the whole corpus), its
+    ``conversation_id`` comes from ``conversations``, dictionaries are decoded, and missing turn
+    ids become ``<conversation_id>:<turn_index>``.
     """
-    batches = turns.to_batches() if turn_order is not None else []
-    starts = np.cumsum([0] + [b.num_rows for b in batches])
     tally = _Counts()
+    groups = (
+        _plain_groups(turns) if layout is None else _layout_groups(turns, conversations, layout)
+    )
     with pq.ParquetWriter(folder / TURNS_FILE, TURNS_SCHEMA, compression="zstd") as w:
-        n = turns.num_rows if turn_order is None else len(turn_order)
-        for lo in range(0, n, ROW_GROUP_SIZE):
-            if turn_order is None:
-                part = _plain(turns.slice(lo, ROW_GROUP_SIZE))
-            else:
-                part = _take(batches, starts, turn_order[lo : lo + ROW_GROUP_SIZE])
+        for part in groups:
+            part = _plain(part)
             tally.add(part)
             w.write_table(part, row_group_size=ROW_GROUP_SIZE)
     pq.write_table(
@@ -73,35 +72,54 @@ def write_tables(
     return manifest
 
 
+def _plain_groups(turns: pa.Table) -> Iterator[pa.Table]:
+    for lo in range(0, turns.num_rows, ROW_GROUP_SIZE):
+        yield turns.slice(lo, ROW_GROUP_SIZE)
+
+
+def _layout_groups(
+    turns: pa.Table, conversations: pa.Table, layout: np.ndarray
+) -> Iterator[pa.Table]:
+    """Row groups in layout order, gathered batch by batch, plus the conversation_id column.
+
+    ``Table.take`` on the whole chunked table would concatenate each column first (a full
+    copy of the text per call); here each row group takes its rows from each record batch
+    separately, so every copy is one row group in size.
+    """
+    batches = turns.to_batches()
+    ids = conversations["conversation_id"].combine_chunks()
+    counts = layout[:, 2]
+    total = int(counts.sum())
+    before = np.cumsum(counts) - counts
+    src_batch = np.repeat(layout[:, 0], counts)
+    src_row = np.repeat(layout[:, 1] - before, counts) + np.arange(total, dtype=np.int64)
+    owner = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    for lo in range(0, total, ROW_GROUP_SIZE):
+        rb, rr = src_batch[lo : lo + ROW_GROUP_SIZE], src_row[lo : lo + ROW_GROUP_SIZE]
+        by_batch = np.argsort(rb, kind="stable")
+        sorted_b = rb[by_batch]
+        cuts = np.flatnonzero(np.diff(sorted_b)) + 1
+        parts = [
+            pc.take(batches[int(sorted_b[g[0]])], pa.array(rr[by_batch[g]]), memory_pool=POOL)
+            for g in np.split(np.arange(len(rb)), cuts)
+        ]
+        gathered = pa.Table.from_batches(parts).combine_chunks(memory_pool=POOL)
+        back = np.empty_like(by_batch)
+        back[by_batch] = np.arange(len(by_batch))
+        part = pc.take(gathered, pa.array(back), memory_pool=POOL)
+        cid = pc.take(ids, pa.array(owner[lo : lo + ROW_GROUP_SIZE]), memory_pool=POOL)
+        yield part.add_column(0, "conversation_id", cid)
+
+
 def _plain(part: pa.Table) -> pa.Table:
     """A row group in :data:`TURNS_SCHEMA`: dictionaries decoded, generated turn ids filled."""
     cols = [pc.cast(part[f.name], f.type, memory_pool=POOL) for f in TURNS_SCHEMA]
-    tid = cols[TURNS_SCHEMA.get_field_index("turn_id")]
-    if tid.null_count:
+    i_tid = TURNS_SCHEMA.get_field_index("turn_id")
+    if cols[i_tid].null_count:
         index = pc.cast(part["turn_index"], pa.string(), memory_pool=POOL)
         made = pc.binary_join_element_wise(cols[0], index, ":", memory_pool=POOL)
-        cols[TURNS_SCHEMA.get_field_index("turn_id")] = pc.coalesce(tid, made, memory_pool=POOL)
+        cols[i_tid] = pc.coalesce(cols[i_tid], made, memory_pool=POOL)
     return pa.Table.from_arrays(cols, schema=TURNS_SCHEMA)
-
-
-def _take(batches: list[pa.RecordBatch], starts: np.ndarray, rows: np.ndarray) -> pa.Table:
-    """Rows (global indices) of a chunked table, taken chunk by chunk.
-
-    ``Table.take`` on a chunked string column concatenates the whole column first (time and a
-    full copy of the text per call); taking from each record batch keeps every copy to the size
-    of one row group.
-    """
-    chunk = np.searchsorted(starts, rows, side="right") - 1
-    by_chunk = np.argsort(chunk, kind="stable")
-    parts = []
-    for c in np.unique(chunk):
-        sel = by_chunk[chunk[by_chunk] == c]
-        taken = pc.take(batches[c], pa.array(rows[sel] - starts[c]), memory_pool=POOL)
-        parts.append(_plain(pa.Table.from_batches([taken])))
-    gathered = pa.concat_tables(parts).combine_chunks(memory_pool=POOL)
-    back = np.empty_like(by_chunk)
-    back[by_chunk] = np.arange(len(by_chunk))
-    return pc.take(gathered, pa.array(back), memory_pool=POOL)
 
 
 class _Counts:

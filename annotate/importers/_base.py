@@ -149,15 +149,20 @@ class RoleMap:
 
     def __init__(self, extra: Mapping[str, str] | None = None) -> None:
         self.map = dict(BASE_ROLES)
+        self._seen: dict[str, str] = {}  # exact labels already normalised
         for label, role in (extra or {}).items():
             if role not in ROLES:
                 raise CorpusError(Errors.E113.format(label=label, role=role))
             self.map[str(label).strip().lower()] = role
 
     def __call__(self, label: Any) -> str | None:
-        if not isinstance(label, str):
-            return None
-        return self.map.get(label.strip().lower())
+        role = self._seen.get(label) if isinstance(label, str) else None
+        if role is not None or not isinstance(label, str):
+            return role
+        role = self.map.get(label.strip().lower())
+        if role is not None and len(self._seen) < 10_000:
+            self._seen[label] = role
+        return role
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -196,18 +201,25 @@ class Context:
             self.tally.repair("invalid_timestamp", f"{where}: {str(value)[:40]!r}")
             return None
 
-    def turn(self, label: Any, text: Any, where: str, **extra: Any) -> dict[str, Any] | None:
-        """A normalised turn dict, or None (counted) for an unknown role or empty/invalid text."""
+    def turn(
+        self, label: Any, text: Any, where: str | tuple[str, int], **extra: Any
+    ) -> dict[str, Any] | None:
+        """A normalised turn dict, or None (counted) for an unknown role or empty/invalid text.
+
+        ``where`` may be ``(record, i)`` for ``"<record> turn <i>"``, formatted only when needed.
+        """
         role = self.roles(label)
         if role is None:
-            self.tally.skip("unknown_role", f"{where}: {str(label)[:40]!r}")
+            self.tally.skip("unknown_role", f"{_where(where)}: {str(label)[:40]!r}")
             return None
         if not isinstance(text, str):
-            self.tally.skip("invalid_turn", f"{where}: text is {type(text).__name__}")
+            self.tally.skip("invalid_turn", f"{_where(where)}: text is {type(text).__name__}")
             return None
-        if not text.strip():
-            self.tally.skip("empty_turn", where)
+        if not text or text.isspace():
+            self.tally.skip("empty_turn", _where(where))
             return None
+        if not extra:
+            return {"role": role, "text": text, "speaker": label}
         speaker = extra.pop("speaker", label)
         return {"role": role, "text": text, "speaker": speaker, **extra}
 
@@ -216,3 +228,7 @@ class Context:
         if any(a["role"] == b["role"] for a, b in pairwise(turns)):
             self.tally.observe("consecutive_same_role", where)
         return self.builder.add(turns, where=where, **conversation)
+
+
+def _where(where: str | tuple[str, int]) -> str:
+    return where if isinstance(where, str) else f"{where[0]} turn {where[1]}"

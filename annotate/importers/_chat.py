@@ -105,7 +105,7 @@ def read_sharegpt(paths: Sequence[Path], ctx: Context) -> None:
                     continue
                 label = m.get("from", m.get("role"))
                 text = m.get("value", m.get("content"))
-                t = turn_fn(label, text, f"{where} turn {i}")
+                t = turn_fn(label, text, (where, i))
                 if t is not None:
                     turns.append(t)
             cid = _id(rec.get("id")) or _id(rec.get("conversation_id"))
