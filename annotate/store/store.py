@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from annotate.types import FilePath
 #: cost of unfolded parts near 0.3 s; folding 1,000 parts takes well under a second.
 AUTO_COMPACT_PARTS = 1000
 _CHECK_EVERY = 64
+#: an automatic compaction skips while another process's ``.compacting`` note is this fresh
+NOTE_SECONDS = 120.0
 _CREATED = LABEL_COLUMNS.index("created_at")
 
 
@@ -145,11 +148,28 @@ class LabelStore:
         return _files.read_all(self.path, head_only=head_only)
 
     def _maybe_compact(self) -> None:
+        """Compact when past the threshold, unless another process announced it is on it.
+
+        The ``.compacting`` note only spares the others the same work (eight sessions all
+        folding the same parts); it is not a lock: two compactors at once are still safe, and a
+        note older than :data:`NOTE_SECONDS` (a compactor that died) is ignored.
+        """
+        note = self.path / ".compacting"
         try:
             with os.scandir(self.path / _files.PARTS) as it:
                 n = sum(1 for _ in it)
-            if n > self.auto_compact:
+            if n <= self.auto_compact:
+                return
+            try:
+                if time.time() - note.stat().st_mtime < NOTE_SECONDS:
+                    return
+            except FileNotFoundError:
+                pass
+            note.write_text(f"{os.getpid()}\n")
+            try:
                 _files.compact(self.path)
+            finally:
+                note.unlink(missing_ok=True)
         except OSError as exc:
             warnings.warn(Warnings.W304.format(path=self.path, problem=exc), stacklevel=3)
 

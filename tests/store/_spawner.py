@@ -94,11 +94,20 @@ def main() -> None:
             _kill(_fork(_compactor, args[0]), float(args[1]))
             print("killed", flush=True)
         elif cmd == "writers":
+            before = os.times()
             compactor = _fork(_compactor, args[0])
             pids = [_fork(_writer, args[0], int(args[2]), f"w{i}") for i in range(int(args[1]))]
             codes = [os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in pids]
+            writers = os.times()
             _kill(compactor, 0)
-            print(f"done {' '.join(map(str, codes))}", flush=True)
+            after = os.times()
+            cpu = (
+                f"writers_cpu={writers.children_user - before.children_user:.1f}"
+                f"+{writers.children_system - before.children_system:.1f}s "
+                f"compactor_cpu={after.children_user - writers.children_user:.1f}"
+                f"+{after.children_system - writers.children_system:.1f}s"
+            )
+            print(f"done {' '.join(map(str, codes))} {cpu}", flush=True)
         elif cmd == "quit":
             return
 

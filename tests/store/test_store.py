@@ -332,3 +332,17 @@ def test_store_reports_a_folder_it_cannot_create(tmp_path: Path, codebook) -> No
     blocker.write_text("not a folder")
     with pytest.raises(LabelStoreError, match=r"E304.*cannot be created"):
         LabelStore(blocker / "labels", codebook)
+
+
+def test_store_auto_compaction_defers_to_a_fresh_note(tmp_path: Path, codebook) -> None:
+    store = LabelStore(tmp_path / "labels", codebook, auto_compact=3)
+    store.append([ev(turn_index=i) for i in range(2)])
+    for i in range(3):
+        store.append(ev(turn_index=i))
+    note = store.path / ".compacting"
+    note.write_text("4242\n")  # another process says it is compacting
+    assert len(store.events()) == 5 and len(_parts(store)) == 4
+    old = time.time() - 600
+    os.utime(note, (old, old))  # ... but it died ten minutes ago
+    assert len(store.events()) == 5 and _parts(store) == []
+    assert not note.exists()
