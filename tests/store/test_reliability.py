@@ -44,7 +44,7 @@ def _check_acked(events: pd.DataFrame, acks: list[tuple[str, int, str]]) -> None
 def test_reliability_eight_writers_and_a_compactor(tmp_path, codebook, spawner) -> None:
     folder = tmp_path / "labels"
     acks, done = spawner.run(f"writers {folder} 8 2000", "done")
-    assert done == "done " + " ".join(["0"] * 8), done
+    assert done.split()[1:9] == ["0"] * 8, done  # every writer exited cleanly
     assert len(acks) == 16_000
     assert list((folder / "compacted").glob("*.parquet")), "the compactor never ran"
     store = LabelStore(folder, codebook, auto_compact=0)
