@@ -2,14 +2,15 @@
 
 Generates a ShareGPT JSON array (200,000 conversations x 5 turns, Zipf-like vocabulary, shuffled
 hex ids so that the corpus must be sorted) in a temp dir. Then, each in its own subprocess (so
-that peak RSS is per run), alternately and twice:
+that peak RSS is per run), alternately, three times each:
 
 * baseline: ``json.load`` the file, build the same turn columns in lists, write them with
   ``pyarrow.parquet`` (zstd, 64k row groups); no validation, no sorting, no manifest;
 * annotate: ``annotate.import_corpus(src, "sharegpt", out=...)``: streaming parse, role
   normalisation, sorting, sha256 of the source, atomic folder write.
 
-Prints one JSON object: times (best of 2), ratio = annotate / baseline (target <= 1.5), peak RSS
+Prints one JSON object: wall and CPU times (best of 3), ratios annotate / baseline (target
+<= 1.5; the CPU ratio is the steadier one on a shared machine, see load_average_1min), peak RSS
 of each run and annotate's peak RSS / file size (target well under 3).
 """
 
@@ -41,7 +42,7 @@ BASELINE = (
 import json, sys, time
 import pyarrow as pa, pyarrow.parquet as pq
 src, out = sys.argv[1], sys.argv[2]
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 with open(src, encoding="utf-8") as f:
     data = json.load(f)
 cols = {"conversation_id": [], "turn_index": [], "role": [], "text": []}
@@ -57,8 +58,8 @@ table = pa.table({"conversation_id": pa.array(cols["conversation_id"], pa.string
                   "role": pa.array(cols["role"], pa.string()),
                   "text": pa.array(cols["text"], pa.string())})
 pq.write_table(table, out, row_group_size=65536, compression="zstd")
-dt = time.perf_counter() - t0
-print(json.dumps({"seconds": dt, "rows": table.num_rows,
+dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+print(json.dumps({"seconds": dt, "cpu_seconds": cpu, "rows": table.num_rows,
                   "max_rss_mb": peak_mb()}))
 """
 )
@@ -69,10 +70,10 @@ ANNOTATE = (
 import json, sys, time
 from annotate.importers import import_corpus
 src, out = sys.argv[1], sys.argv[2]
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 corpus = import_corpus(src, "sharegpt", out=out)
-dt = time.perf_counter() - t0
-print(json.dumps({"seconds": dt, "rows": corpus.manifest["counts"]["turns"],
+dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+print(json.dumps({"seconds": dt, "cpu_seconds": cpu, "rows": corpus.manifest["counts"]["turns"],
                   "max_rss_mb": peak_mb()}))
 """
 )
@@ -120,11 +121,13 @@ def main() -> None:
         gen_s = time.perf_counter() - t0
         size_mb = src.stat().st_size / 2**20
         base, mine = [], []
-        for i in range(2):
+        for i in range(3):
             base.append(run(BASELINE, src, tmp / f"base{i}.parquet"))
             mine.append(run(ANNOTATE, src, tmp / f"corpus{i}"))
         b = min(r["seconds"] for r in base)
         a = min(r["seconds"] for r in mine)
+        bc = min(r["cpu_seconds"] for r in base)
+        ac = min(r["cpu_seconds"] for r in mine)
         assert all(r["rows"] == N_CONV * TURNS for r in base + mine)
         rss = max(r["max_rss_mb"] for r in mine)
         print(
@@ -137,6 +140,10 @@ def main() -> None:
                     "baseline_s": round(b, 2),
                     "annotate_s": round(a, 2),
                     "ratio_vs_baseline": round(a / b, 3),
+                    "baseline_cpu_s": round(bc, 2),
+                    "annotate_cpu_s": round(ac, 2),
+                    "cpu_ratio_vs_baseline": round(ac / bc, 3),
+                    "load_average_1min": round(os.getloadavg()[0], 1),
                     "target_ratio": 1.5,
                     "baseline_max_rss_mb": round(max(r["max_rss_mb"] for r in base), 1),
                     "annotate_max_rss_mb": round(rss, 1),

@@ -89,13 +89,21 @@ def _layout_groups(
     batches = turns.to_batches()
     ids = conversations["conversation_id"].combine_chunks()
     counts = layout[:, 2]
-    total = int(counts.sum())
-    before = np.cumsum(counts) - counts
-    src_batch = np.repeat(layout[:, 0], counts)
-    src_row = np.repeat(layout[:, 1] - before, counts) + np.arange(total, dtype=np.int64)
-    owner = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    cum = np.cumsum(counts)
+    before = cum - counts
+    total = int(cum[-1]) if len(cum) else 0
     for lo in range(0, total, ROW_GROUP_SIZE):
-        rb, rr = src_batch[lo : lo + ROW_GROUP_SIZE], src_row[lo : lo + ROW_GROUP_SIZE]
+        hi = min(lo + ROW_GROUP_SIZE, total)
+        # the conversations p0 .. p1-1 overlap rows [lo, hi) of the output
+        p0 = int(np.searchsorted(cum, lo, side="right"))
+        p1 = int(np.searchsorted(cum, hi - 1, side="right")) + 1
+        c = counts[p0:p1]
+        first, cut = int(before[p0]), slice(lo - int(before[p0]), hi - int(before[p0]))
+        owner = np.repeat(np.arange(p0, p1, dtype=np.int64), c)[cut]
+        rb = np.repeat(layout[p0:p1, 0], c)[cut]
+        rr = (np.repeat(layout[p0:p1, 1] - before[p0:p1], c) + np.arange(first, int(cum[p1 - 1])))[
+            cut
+        ]
         by_batch = np.argsort(rb, kind="stable")
         sorted_b = rb[by_batch]
         cuts = np.flatnonzero(np.diff(sorted_b)) + 1
@@ -107,7 +115,7 @@ def _layout_groups(
         back = np.empty_like(by_batch)
         back[by_batch] = np.arange(len(by_batch))
         part = pc.take(gathered, pa.array(back), memory_pool=POOL)
-        cid = pc.take(ids, pa.array(owner[lo : lo + ROW_GROUP_SIZE]), memory_pool=POOL)
+        cid = pc.take(ids, pa.array(owner), memory_pool=POOL)
         yield part.add_column(0, "conversation_id", cid)
 
 

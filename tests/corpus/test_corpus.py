@@ -94,24 +94,34 @@ def test_corpus_unknown_conversation_error(tmp_path: Path) -> None:
 
 
 def test_corpus_builder_large_unsorted_row_groups(tmp_path: Path) -> None:
-    """> 64k turns given in reverse id order: sorted file, ~64k row groups, fast lookup."""
+    """> 64k turns given in reverse id order: sorted file, ~64k row groups, fast lookup.
+
+    7 turns per conversation, so conversations straddle the row-group boundaries.
+    """
     builder = CorpusBuilder("test.v1")
-    n_conv = 9000
+    n_conv, k = 10_000, 7
     for i in reversed(range(n_conv)):
-        turns = [{"role": "user", "text": f"q{i}-{k}"} for k in range(8)]
+        turns = [{"role": "user", "text": f"q{i}-{j}"} for j in range(k)]
         builder.add(turns, conversation_id=f"c{i:05d}")
     assert not builder.is_sorted
-    t, c, order = builder.tables()
-    atomic_folder(tmp_path / "big", lambda d: write_tables(d, t, c, {"name": "big"}, order))
+    t, c, layout = builder.tables()
+    atomic_folder(tmp_path / "big", lambda d: write_tables(d, t, c, {"name": "big"}, layout))
     meta = pq.ParquetFile(tmp_path / "big" / "turns.parquet").metadata
     sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-    assert sum(sizes) == n_conv * 8
-    assert max(sizes) == ROW_GROUP_SIZE and len(sizes) == -(-n_conv * 8 // ROW_GROUP_SIZE)
+    assert sizes == [ROW_GROUP_SIZE, n_conv * k - ROW_GROUP_SIZE]
     corpus = load_corpus(tmp_path / "big")
-    ids = corpus.turns["conversation_id"].tolist()
-    assert ids == sorted(ids)
-    assert corpus.conversation("c04321")["text"].tolist() == [f"q4321-{k}" for k in range(8)]
-    assert corpus.turns["turn_index"].tolist()[:9] == [0, 1, 2, 3, 4, 5, 6, 7, 0]
+    turns = corpus.turns
+    assert turns["conversation_id"].tolist() == [
+        f"c{i:05d}" for i in range(n_conv) for _ in range(k)
+    ]
+    assert turns["text"].tolist() == [f"q{i}-{j}" for i in range(n_conv) for j in range(k)]
+    assert turns["turn_index"].tolist() == [j for _ in range(n_conv) for j in range(k)]
+    assert turns["turn_id"].tolist()[:2] == ["c00000:0", "c00000:1"]
+    straddler = f"c{ROW_GROUP_SIZE // k:05d}"  # its turns are in both row groups
+    assert corpus.conversation(straddler)["text"].tolist() == [
+        f"q{ROW_GROUP_SIZE // k}-{j}" for j in range(k)
+    ]
+    assert corpus.manifest["counts"]["turns"] == n_conv * k
 
 
 def test_corpus_builder_repairs_duplicates_and_surrogates(tmp_path: Path) -> None:
