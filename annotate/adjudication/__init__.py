@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import pandas as pd
@@ -15,12 +16,14 @@ __all__ = [
 ]  # fmt: skip
 
 
-def __getattr__(name: str) -> Any:
-    # the widget (annotate.widgets.Adjudicator) needs anywidget: imported only when asked for
-    if name == "Adjudicator":
-        from annotate.widgets.adjudicator import Adjudicator
+#: names served lazily from a higher layer, as strings (the package root's pattern): the
+#: widget needs anywidget and lives in annotate.widgets; this layer never imports it itself
+_LAZY = {"Adjudicator": "annotate.widgets.adjudicator"}
 
-        return Adjudicator
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'annotate.adjudication' has no attribute {name!r}")
 
 
