@@ -61,7 +61,7 @@ class Adjudicator(anywidget.AnyWidget):
     items_index = traitlets.List().tag(sync=True)
     progress = traitlets.Dict().tag(sync=True)
 
-    def __init__(self, project: Any, adjudicator: str = "") -> None:
+    def __init__(self, project: Any, adjudicator: str) -> None:
         super().__init__()
         self.project = _open_project(project, None)
         self.session = Adjudication(self.project, adjudicator)

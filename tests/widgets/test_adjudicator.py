@@ -222,3 +222,15 @@ def test_project_path_and_bad_adjudicator(demo_dir):
     assert w.progress["total"] == len(w.session.items)
     with pytest.raises(Exception, match="dana dana"):
         Adjudicator(demo_dir / "project", adjudicator="dana dana")
+
+
+def test_front_end_never_parses_markup(widget):
+    """Corpus text reaches the browser as a block tree of plain strings, and the view builds
+    DOM nodes from it with textContent only (no script from the corpus ever runs)."""
+    import re
+
+    code = re.sub(r"//[^\n]*", "", widget._esm)  # the comments may name what is never used
+    for forbidden in ("innerHTML", "outerHTML", "insertAdjacentHTML", "eval(", "new Function"):
+        assert forbidden not in code
+    blocks = [b for t in widget.conversation["turns"] for b in t["blocks"]]
+    assert blocks and all(isinstance(b, dict) and "t" in b for b in blocks)
