@@ -137,10 +137,11 @@ class LabelStore:
         loose = [t for t, is_head in tables if not is_head]
         return to_pandas(_fold.latest(heads, loose))
 
-    def compact(self) -> dict[str, int]:
+    def compact(self, *, full: bool = False) -> dict[str, int]:
         """Fold part files into one compacted file (lock-free; safe at any time, from any
-        process). Returns counts: ``parts`` seen, files ``folded``, ``events`` written."""
-        return _files.compact(self.path)
+        process); with ``full=True`` fold every compacted file in too, leaving one file.
+        Returns counts: ``parts`` seen, files ``folded``, ``events`` written."""
+        return _files.compact(self.path, merge_compacted=0 if full else 4)
 
     def _read(self, *, head_only: bool) -> list[tuple[pa.Table, bool]]:
         if self.auto_compact:

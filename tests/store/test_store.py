@@ -346,3 +346,15 @@ def test_store_auto_compaction_defers_to_a_fresh_note(tmp_path: Path, codebook) 
     os.utime(note, (old, old))  # ... but it died ten minutes ago
     assert len(store.events()) == 5 and _parts(store) == []
     assert not note.exists()
+
+
+def test_store_full_compaction_leaves_one_file(store: LabelStore) -> None:
+    for batch in range(3):
+        store.append([ev(turn_index=i, value=str(batch % 2)) for i in range(4)])
+        store.compact()
+    assert len(list((store.path / "compacted").glob("*.parquet"))) == 3
+    before = store.current()
+    store.compact(full=True)
+    assert len(list((store.path / "compacted").glob("*.parquet"))) == 1
+    assert len(store.events()) == 12
+    pd.testing.assert_frame_equal(store.current(), before)
