@@ -20,6 +20,7 @@ _LAZY = {
     "Codebook": "annotate.codebook",
     "Project": "annotate.project",
     "Annotator": "annotate.widgets",
+    "Adjudicator": "annotate.widgets",
     "agreement": "annotate.agreement",
     "export": "annotate.export",
     "AnnotateError": "annotate.errors",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import pandas as pd
@@ -18,15 +17,6 @@ __all__ = [
 
 #: names served lazily from a higher layer, as strings (the package root's pattern): the
 #: widget needs anywidget and lives in annotate.widgets; this layer never imports it itself
-_LAZY = {"Adjudicator": "annotate.widgets.adjudicator"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'annotate.adjudication' has no attribute {name!r}")
-
-
 def gold_labels(project: Any, *, rule: str = "majority", tie: str = "none") -> pd.DataFrame:
     """The project's gold labels: adjudicated where adjudicated, otherwise ``rule``.
 
