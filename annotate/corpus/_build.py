@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -138,8 +139,9 @@ class CorpusBuilder:
         self._conv_cols: dict[str, list[Any]] = {n: [] for n in CONVERSATIONS_SCHEMA.names}
         self._turn_batches: list[pa.RecordBatch] = []
         self._conv_batches: list[pa.RecordBatch] = []
-        self._where_batch: list[int] = []  # per conversation: its record batch, its first row
-        self._where_row: list[int] = []
+        # per conversation: its record batch and first row there (compact int64 arrays)
+        self._where_batch = array("q")
+        self._where_row = array("q")
         self._n_rows = 0
         self._ids: set[str] = set()
         self._turn_ids: set[str] = set()

@@ -51,11 +51,15 @@ def write_tables(
     groups = (
         _plain_groups(turns) if layout is None else _layout_groups(turns, conversations, layout)
     )
-    with pq.ParquetWriter(folder / TURNS_FILE, TURNS_SCHEMA, compression="zstd") as w:
-        for part in groups:
-            part = _plain(part)
+    with pq.ParquetWriter(
+        folder / TURNS_FILE, TURNS_SCHEMA, compression="zstd", memory_pool=POOL
+    ) as w:
+        for group in groups:
+            part = _plain(group)
+            del group
             tally.add(part)
             w.write_table(part, row_group_size=ROW_GROUP_SIZE)
+            del part
     pq.write_table(
         conversations,
         folder / CONVERSATIONS_FILE,
@@ -112,11 +116,14 @@ def _layout_groups(
             for g in np.split(np.arange(len(rb)), cuts)
         ]
         gathered = pa.Table.from_batches(parts).combine_chunks(memory_pool=POOL)
+        del parts  # keep at most two copies of one row group alive
         back = np.empty_like(by_batch)
         back[by_batch] = np.arange(len(by_batch))
         part = pc.take(gathered, pa.array(back), memory_pool=POOL)
+        del gathered
         cid = pc.take(ids, pa.array(owner), memory_pool=POOL)
         yield part.add_column(0, "conversation_id", cid)
+        del part, cid
 
 
 def _plain(part: pa.Table) -> pa.Table:
