@@ -90,8 +90,10 @@ def _mask_regex(text: str, counts: Counter[str]) -> str:
     return _PATTERN.sub(repl, text)
 
 
-def _mask_names(doc: Any, counts: Counter[str]) -> str:
-    text, out, last = doc.text, [], 0
+def _mask_names(doc: Any, counts: Counter[str], text: str | None = None) -> str:
+    """``text`` (= doc.text, passed when known: building doc.text walks every token)."""
+    text = doc.text if text is None else text
+    out, last = [], 0
     for ent in doc.ents:
         if ent.label_ == "PERSON":
             out.append(text[last : ent.start_char])
@@ -153,7 +155,7 @@ def mask_text(text: str, *, names: bool | None = None, nlp: Language | None = No
     """
     counts: Counter[str] = Counter()
     if _want_names(names, nlp):
-        text = _mask_names((nlp or get_pipeline())(text), counts)
+        text = _mask_names((nlp or get_pipeline())(text), counts, text)
     return _mask_regex(text, counts)
 
 
@@ -169,6 +171,12 @@ def _want_names(names: bool | None, nlp: Language | None) -> bool:
             stacklevel=3,
         )
     return False
+
+
+def _sentences(doc: Any, text: str) -> list[str]:
+    """The non-blank sentences of a doc of ``text``, stripped (slicing beats span.text)."""
+    out = (text[s.start_char : s.end_char].strip() for s in doc.sents)
+    return [x for x in out if x]
 
 
 def _texts(data: Corpus | pd.DataFrame | Sequence[str]) -> tuple[list[str], pd.DataFrame | None]:
@@ -223,17 +231,16 @@ def preprocess(
     counts: Counter[str] = Counter()
     show = len(texts) > 10_000 if progress is None else progress
     docs = nlp.pipe(texts, batch_size=batch_size, disable=disable)
-    for doc in tqdm(docs, total=len(texts), disable=not show, desc="preprocess", unit="turn"):
+    bar = tqdm(docs, total=len(texts), disable=not show, desc="preprocess", unit="turn")
+    for text, doc in zip(texts, bar, strict=True):
         n_tokens.append(len(doc))
+        spans = _sentences(doc, text)
+        n_sents.append(len(spans))
         if sentences:
-            spans = [s.text for s in doc.sents]
             sents.append(spans)
-            n_sents.append(len(spans))
-        else:
-            n_sents.append(sum(1 for _ in doc.sents))
         if mask:
-            text = _mask_names(doc, counts) if with_names else doc.text
-            masked.append(_mask_regex(text, counts))
+            plain = _mask_names(doc, counts, text) if with_names else text
+            masked.append(_mask_regex(plain, counts))
     out = keys.copy() if keys is not None else pd.DataFrame(index=range(len(texts)))
     out["n_tokens"] = pd.array(n_tokens, dtype="int32")
     out["n_sentences"] = pd.array(n_sents, dtype="int32")
@@ -275,7 +282,7 @@ def mask_corpus(
     if with_names:
         assert pipeline is not None
         docs = pipeline.pipe(texts, batch_size=batch_size)
-        it: Iterable[str] = (_mask_names(d, counts) for d in docs)
+        it: Iterable[str] = (_mask_names(d, counts, t) for t, d in zip(texts, docs, strict=True))
     else:
         it = texts
     masked = [_mask_regex(t, counts) for t in tqdm(it, total=len(texts), disable=not show)]
