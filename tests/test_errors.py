@@ -54,3 +54,17 @@ def test_public_functions_stay_callable_after_submodule_import() -> None:
     for name in ("export", "agreement"):
         importlib.import_module(f"annotate.{name}")  # binds the package to the attribute
         assert callable(getattr(annotate, name)), name
+
+
+def test_cli_json_error_document_in_process(tmp_path) -> None:
+    """With --json, a user error is one JSON document on stdout, also when called in-process."""
+    import json
+
+    from click.testing import CliRunner
+
+    from annotate.cli import main
+
+    res = CliRunner().invoke(main, ["corpus", "info", str(tmp_path / "missing"), "--json"])
+    assert res.exit_code == 1
+    assert json.loads(res.stdout)["error"].startswith("[E1")
+    assert "Traceback" not in res.output

@@ -21,7 +21,9 @@ class _Group(click.Group):
     """A group that turns our own errors into one clean line instead of a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        as_json = "--json" in sys.argv
+        # the subcommand's own arguments (not sys.argv: the CLI may be called in-process)
+        # (click >= 8.2 keeps the subcommand name in _protected_args, the rest in args)
+        as_json = "--json" in [*getattr(ctx, "_protected_args", ()), *ctx.args]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
