@@ -6,7 +6,6 @@ line), 2 a usage error (click's default). ``--json`` prints one JSON document on
 
 from __future__ import annotations
 
-import sys
 import warnings
 from typing import Any
 
