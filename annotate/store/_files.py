@@ -205,7 +205,10 @@ def read_all(
 
 
 def compact(root: Path, *, merge_compacted: int = 4, min_parts: int = 1) -> dict[str, int]:
-    """Fold part files (and, past ``merge_compacted`` files, the compacted ones) into one file.
+    """Fold part files (and, past ``merge_compacted`` files, compacted ones) into one file.
+
+    Compacted files are merged in tiers (see :func:`_merge_set`); ``merge_compacted=0`` folds
+    everything into one file.
 
     Lock-free and safe at any moment, against writers, readers, other compactors and crashes:
     the folded file is durable before any input is deleted, inputs that vanished were folded by
@@ -214,7 +217,7 @@ def compact(root: Path, *, merge_compacted: int = 4, min_parts: int = 1) -> dict
     parts, compacted = listing(root)
     inputs = list(parts)
     if len(compacted) > merge_compacted:
-        inputs += compacted
+        inputs += _merge_set(compacted, everything=merge_compacted == 0)
     stats = {"parts": len(parts), "folded": 0, "events": 0}
     if len(parts) < min_parts and len(inputs) == len(parts):
         _remove_orphans(root)
@@ -238,6 +241,27 @@ def compact(root: Path, *, merge_compacted: int = 4, min_parts: int = 1) -> dict
     _remove_orphans(root)
     stats.update(folded=len(done), events=head.num_rows + tail.num_rows)
     return stats
+
+
+def _merge_set(compacted: list[Path], *, everything: bool) -> list[Path]:
+    """The compacted files to merge: tiered, so the big file is not rewritten every time.
+
+    The largest file joins only when the others together reach half its size (or for a full
+    compaction); otherwise only the smaller files are merged.
+    """
+    sizes = {}
+    for path in compacted:
+        try:
+            sizes[path] = path.stat().st_size
+        except FileNotFoundError:
+            continue  # merged away by a concurrent compactor
+    if everything or len(sizes) < 2:
+        return list(sizes)
+    largest = max(sizes, key=sizes.__getitem__)
+    small = [p for p in sizes if p != largest]
+    if 2 * sum(sizes[p] for p in small) >= sizes[largest]:
+        return list(sizes)
+    return small
 
 
 def _read_inputs(inputs: list[Path], parts: list[Path]) -> tuple[list[pa.Table], list[Path]]:

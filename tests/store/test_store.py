@@ -358,3 +358,17 @@ def test_store_full_compaction_leaves_one_file(store: LabelStore) -> None:
     assert len(list((store.path / "compacted").glob("*.parquet"))) == 1
     assert len(store.events()) == 12
     pd.testing.assert_frame_equal(store.current(), before)
+
+
+def test_store_merges_small_compacted_files_without_rewriting_the_big_one(
+    store: LabelStore,
+) -> None:
+    store.append([ev(conversation_id=f"b{i}", turn_index=i % 4) for i in range(6000)])
+    store.compact()
+    (big,) = (store.path / "compacted").glob("*.parquet")
+    for i in range(5):
+        store.append(ev(turn_index=i))
+        store.compact()
+    files = sorted((store.path / "compacted").glob("*.parquet"))
+    assert big in files and len(files) == 2  # the five small ones became one
+    assert len(store.events()) == 6005 and len(store.current()) == 6005
