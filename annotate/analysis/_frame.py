@@ -26,16 +26,10 @@ import pandas as pd
 
 from annotate.analysis._corpus import _conversation_table, _parse_meta, _turn_table
 from annotate.errors import AnalysisError, Errors
+from annotate.project import UNIT_LABEL_COLUMNS
 
-LABEL_COLUMNS = (
-    "annotator_id",
-    "unit",
-    "conversation_id",
-    "turn_index",
-    "role",
-    "code_id",
-    "value",
-)
+#: the unit-labels table the analyses read (declared once, by the project)
+LABEL_COLUMNS = UNIT_LABEL_COLUMNS
 
 
 @dataclass(frozen=True, slots=True)

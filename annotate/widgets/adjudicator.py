@@ -43,7 +43,7 @@ class Adjudicator(anywidget.AnyWidget):
 
     Examples
     --------
-    >>> annotate.adjudication.Adjudicator(project, adjudicator="dana")  # doctest: +SKIP
+    >>> annotate.Adjudicator(project, adjudicator="dana")  # doctest: +SKIP
     """
 
     _esm = esm("adjudicator.js")

@@ -35,7 +35,7 @@ def write_notebook(path: Path, project_dir: str) -> None:
     }
     cells = [
         f"import annotate\nproject = annotate.Project.open({project_dir!r})",
-        'from annotate.adjudication import Adjudicator\nAdjudicator(project, adjudicator="dana")',
+        'from annotate.widgets import Adjudicator\nAdjudicator(project, adjudicator="dana")',
     ]
     nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
     nbformat.write(nb, path)
