@@ -21,8 +21,9 @@ $(VENV)/.synced-test: $(UV) uv.lock pyproject.toml
 	$(UV) sync --locked --all-extras
 	touch $@
 
+# --inexact: keep the test extras if `make test` installed them (they include the lab ones)
 $(VENV)/.synced-lab: $(UV) uv.lock pyproject.toml
-	$(UV) sync --locked --extra lab
+	$(UV) sync --locked --inexact --extra lab
 	touch $@
 
 env: $(VENV)/.synced-test
@@ -39,8 +40,9 @@ browser:
 	  fi; \
 	fi
 
+# JupyterLab refuses to start as root unless told (containers and CI machines run as root)
 lab: env-lab
-	$(VENV)/bin/jupyter lab notebooks/00_quickstart.ipynb
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_quickstart.ipynb
 
 test: env browser
 	$(VENV)/bin/ruff check .

@@ -32,6 +32,9 @@ CONTEXTS: tuple[str, ...] = ("full", "upto")
 #: annotator ids: lower-case, no path separators, 1-64 characters (DESIGN.md §3)
 ANNOTATOR_ID_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 
+#: the reserved annotator id of adjudicated (gold) labels; never a coder's id
+GOLD_ID = "gold"
+
 #: reserved (system) code ids of the label store, not in any codebook; they start with "_".
 #: ``_status`` (conversation unit): value ``done`` or ``skipped`` (note = reason).
 #: ``_flag`` (turn or conversation): value ``1``, flagged for discussion (note = why).

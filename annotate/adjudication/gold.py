@@ -25,8 +25,8 @@ from typing import Any
 import pandas as pd
 
 from annotate.errors import Errors, ExportError
+from annotate.types import GOLD_ID
 
-GOLD_ID = "gold"
 RULES = ("unanimous", "majority", "plurality")
 TIES = ("none", "absent")
 KEY = ["unit", "conversation_id", "turn_index", "code_id"]

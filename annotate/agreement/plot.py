@@ -27,10 +27,13 @@ def forest_plot(table: pd.DataFrame, *, title: str | None = None, width: float =
         Save with ``fig.savefig("alpha.png")`` or ``.svg``. Undefined rows are listed as
         "undefined" at the left edge.
     """
-    from matplotlib.figure import Figure
+    # through pyplot, so that a notebook's inline backend knows how to show the figure; closed at
+    # once, so it is shown exactly once (as the returned value), never again at the cell's end
+    import matplotlib.pyplot as plt
 
     n = len(table)
-    fig = Figure(figsize=(width, max(2.0, 0.32 * n + 1.2)), layout="constrained")
+    fig = plt.figure(figsize=(width, max(2.0, 0.32 * n + 1.2)), layout="constrained")
+    plt.close(fig)
     ax = fig.add_subplot()
     labels = [
         f"{c} ({r})" if isinstance(r, str) else str(c)

@@ -6,6 +6,8 @@ line), 2 a usage error (click's default). ``--json`` prints one JSON document on
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from typing import Any
 
@@ -30,6 +32,10 @@ class _Group(click.Group):
             except AnnotateError as exc:
                 _flush(caught)
                 fail(str(exc), as_json=as_json, code=exc.exit_code)
+            except BrokenPipeError:
+                # the reader went away (`annotate ... | head`): not an error; silence the rest
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                sys.exit(0)
             except (OSError, UnicodeDecodeError) as exc:
                 _flush(caught)
                 fail(f"{type(exc).__name__}: {exc}", as_json=as_json)

@@ -317,7 +317,7 @@ def _facts(project, labels, format, redact, bootstrap, unit, coders, gold, turns
             "coders": list(project.coders),
             "per_item": plan.get("per_item"),
             "reliability": plan.get("reliability"),
-            "n_rel": plan.get("reliability_coders", "all"),
+            "n_rel": plan.get("reliability_coders") or "all",
             "seed": plan.get("seed"),
             "blind": plan.get("blind", True),
         },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -70,7 +71,9 @@ def render_card(facts: dict[str, Any]) -> str:
         f"- licence: {corpus.get('licence') or 'not stated in the corpus manifest'}",
     ]
     for src in corpus.get("sources") or []:
-        lines.append(f"- source file `{src.get('path')}` sha256 `{src.get('sha256')}`")
+        # the file's name only: an absolute path would publish the exporter's folder layout
+        name = Path(str(src.get("path") or src.get("name") or "")).name
+        lines.append(f"- source file `{name}` sha256 `{src.get('sha256')}`")
     skipped = corpus.get("skipped") or {}
     if skipped:
         lines.append(

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from annotate.errors import Errors, ProjectError
-from annotate.types import ANNOTATOR_ID_RE
+from annotate.types import ANNOTATOR_ID_RE, GOLD_ID
 
 
 def check_coders(coders: Any, where: str) -> list[str]:
@@ -61,7 +61,7 @@ def check_plan(coders: list[str], per_item: int, reliability: float, k_rel: int 
 
 
 #: annotator ids that are not coders (adjudicated labels are written as "gold")
-RESERVED_IDS = frozenset({"gold"})
+RESERVED_IDS = frozenset({GOLD_ID})
 
 ASSIGNMENT_COLUMNS = ("conversation_id", "annotator_id", "is_reliability", "position")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from annotate.types import SYSTEM_CODES
+from annotate.types import GOLD_ID, SYSTEM_CODES
 
 UNIT_LABEL_COLUMNS = (
     "annotator_id",
@@ -81,7 +81,11 @@ def unit_labels(current: pd.DataFrame, turns: pd.DataFrame, codebook: Any) -> pd
 def coder_status(
     coders: list[str], assignments: pd.DataFrame, current: pd.DataFrame, events: pd.DataFrame
 ) -> pd.DataFrame:
-    """Per coder: conversations assigned and done, reliability ones, time spent, last activity."""
+    """Per coder: conversations assigned and done, reliability ones, time spent, last activity.
+
+    Adjudication events (annotator ``gold``) are not a coder's work and are left out.
+    """
+    events = events[events["annotator_id"] != GOLD_ID]
     done = current[(current["code_id"] == "_status") & (current["value"] == "done")]
     done = done[["annotator_id", "conversation_id"]].drop_duplicates().assign(done=True)
     a = assignments.merge(done, on=["annotator_id", "conversation_id"], how="left")
@@ -117,6 +121,7 @@ def coder_status(
 
 def code_status(units: pd.DataFrame, codebook: Any) -> pd.DataFrame:
     """Per code: units coded by at least one coder, and by two or more (agreement-ready)."""
+    units = units[units["annotator_id"] != GOLD_ID]
     per_unit = units.groupby(
         ["code_id", "unit", "conversation_id", "turn_index"], dropna=False, observed=True
     )["annotator_id"].nunique()

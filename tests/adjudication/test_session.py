@@ -72,6 +72,12 @@ def test_session_decisions_are_durable_gold_events(project) -> None:
         "dana", "codebook_gap", "warmth counts", "1.0.1",
     )  # fmt: skip
     assert json.loads(row.note)["adjudicator"] == "dana"
+    status = project.status()
+    assert list(status["coders"]["annotator_id"]) == ["alice", "bob"]  # gold is no coder
+    emp = status["codes"].set_index("code_id").loc["ai_empathy"]
+    turns = project.corpus.conversation("c002")
+    n_assistant = int((turns["role"] == "assistant").sum())  # both coders marked c002 done
+    assert int(emp["units_2plus"]) == n_assistant  # implicit absences; gold adds no coder
     gold = gold_labels(project)
     g = gold[(gold.code_id == "ai_empathy") & (gold.turn_index == 1)].iloc[0]
     assert (g.value, g.source, g.n_agree) == ("1", "adjudicated", 1)

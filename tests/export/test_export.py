@@ -56,6 +56,9 @@ def test_export_data_card_says_how_it_was_made(demo_project, tmp_path: Path) -> 
                    f"annotate {annotate.__version__}", "sha256", "unanimous", "majority",
                    "no masking was applied", "100-resample"):  # fmt: skip
         assert needle in card, needle
+    assert "coded by all coders each" in card and "None" not in card
+    assert str(Path(__file__).resolve().parents[2]) not in card  # no absolute paths published
+    assert "demo.jsonl" in card
     agreement = pd.read_parquet(out / "agreement.parquet")
     # the card lists every code of the agreement table
     for code in agreement["code_id"].unique():
