@@ -108,6 +108,23 @@ def test_export_loads_in_duckdb_and_polars(demo_project, tmp_path: Path) -> None
     )
 
 
+def test_export_loads_in_hugging_face_datasets(demo_project, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")  # a local file: nothing may be downloaded
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    datasets = pytest.importorskip("datasets")
+    out = annotate.export(demo_project, tmp_path / "out", bootstrap=0)
+    for name in ("labels_long", "labels_turns_wide", "turns"):
+        frame = pd.read_parquet(out / f"{name}.parquet")
+        ds = datasets.load_dataset(
+            "parquet", data_files=str(out / f"{name}.parquet"), split="train",
+            cache_dir=str(tmp_path / "hf-cache"),
+        )  # fmt: skip
+        assert ds.num_rows == len(frame)
+        assert set(ds.column_names) == set(frame.columns)
+    row = ds[0]
+    assert row["conversation_id"] == frame["conversation_id"].iloc[0]
+
+
 def test_export_redact_masks_text(demo_project, tmp_path: Path) -> None:
     plain = annotate.export(demo_project, tmp_path / "plain", bootstrap=0)
     red = annotate.export(demo_project, tmp_path / "red", bootstrap=0, redact=True)
