@@ -8,6 +8,7 @@ not a real reliability study.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -56,8 +57,6 @@ def demo_project(
     -------
     Project
     """
-    import shutil
-
     work = Path(work)
     corpus_dir, project_dir = work / "corpus", work / "project"
     if fresh:

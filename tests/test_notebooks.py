@@ -7,7 +7,6 @@ Notebooks write their work under the folder named by the ANNOTATE_WORK environme
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -40,4 +39,5 @@ def test_notebooks_run_headless(path: Path, tmp_path: Path, monkeypatch) -> None
         if o.get("output_type") == "error"
     ]
     assert not errors
-    assert os.environ["ANNOTATE_WORK"] == str(tmp_path)
+    # the notebook wrote its work where it was told, not into the repository
+    assert any(tmp_path.iterdir()) or not any("WORK" in c.source for c in nb.cells)
