@@ -31,6 +31,7 @@ RULES = ("unanimous", "majority", "plurality")
 TIES = ("none", "absent")
 KEY = ["unit", "conversation_id", "turn_index", "code_id"]
 NO_TURN = -1
+_STR = pd.StringDtype("pyarrow")
 GOLD_COLUMNS = [
     "annotator_id", "unit", "conversation_id", "turn_index", "role", "code_id", "value",
     "source", "n_coders", "n_agree",
@@ -73,7 +74,7 @@ def resolve_gold(
     >>> resolve_gold(df, rule="majority")[["value", "source", "n_agree"]].values.tolist()
     [['1', 'majority', 2]]
     >>> resolve_gold(df, rule="unanimous")[["value", "source"]].values.tolist()
-    [[None, 'unresolved']]
+    [[<NA>, 'unresolved']]
     """
     if rule not in RULES:
         raise ExportError(Errors.E501.format(option="rule", value=rule, allowed=", ".join(RULES)))
@@ -136,6 +137,9 @@ def resolve_gold(
     out["role"] = roles.reindex(pd.MultiIndex.from_frame(out[KEY])).to_numpy()
     out["annotator_id"] = GOLD_ID
     out["turn_index"] = out["turn_index"].astype("Int32").mask(out["turn_index"] == NO_TURN)
+    # the dtypes of unit_labels(): missing values are pd.NA whatever pandas' default string is
+    out["value"] = out["value"].astype(_STR)
+    out["source"] = out["source"].astype(_STR)
     out = out.sort_values(["conversation_id", "turn_index", "unit", "code_id"], na_position="first")
     return out[GOLD_COLUMNS].reset_index(drop=True)
 

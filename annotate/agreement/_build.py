@@ -91,7 +91,7 @@ def prepare(labels: pd.DataFrame, codebook: Any) -> Prepared:
     code_names = np.asarray(code_names, dtype=object)
     system = np.flatnonzero([str(c).startswith("_") for c in code_names])
     gold = np.flatnonzero(np.isin(np.asarray(coder_names, dtype=object), NOT_CODERS))
-    keep = labels["value"].notna().to_numpy()
+    keep = labels["value"].notna().to_numpy().copy()  # may be a read-only view (copy-on-write)
     if len(system):
         keep &= ~np.isin(code, system)
     if len(gold):
@@ -130,7 +130,7 @@ def _encode_values(code: Any, values: pd.Series) -> tuple[np.ndarray, tuple[Any,
         domain = sorted(set(sets), key=lambda s: (len(s), sorted(ids.index(x) for x in s)))
         lookup = {s: i for i, s in enumerate(domain)}
         return np.fromiter((lookup[s] for s in sets), np.int64, len(sets)), tuple(domain)
-    idx = pd.Categorical(values.astype(str), categories=list(ids)).codes.astype(np.int64)
+    idx = pd.Index(list(ids)).get_indexer(values.astype(str)).astype(np.int64)  # -1: not in ids
     if code.level == "interval" and (idx < 0).any():  # "3.0" for "3": compare as numbers
         numeric = np.array([float(v) for v in ids])
         as_float = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)

@@ -91,7 +91,7 @@ def test_importers_oasst_all_paths(samples: Path, tmp_path: Path, name: str) -> 
     src = samples / "oasst1-en100-trees" / name
     corpus = import_corpus(src, "oasst", out=tmp_path / "o", paths="all", deleted="keep")
     assert len(corpus) == 626  # PROVENANCE: 626 root-to-leaf paths
-    meta = corpus.turns["meta"].map(json.loads)
+    meta = [json.loads(m) for m in corpus.turns["meta"]]  # not .map: pandas 3 infers a struct
     msgs = {mm["message_id"]: row for mm, row in zip(meta, corpus.turns["role"], strict=True)}
     assert len(msgs) == 1167  # PROVENANCE: 1,167 messages
     assert Counter(msgs.values()) == {"user": 480, "assistant": 687}
@@ -130,7 +130,7 @@ def test_importers_oasst_flat_keep_deleted(samples: Path, tmp_path: Path) -> Non
     src = samples / "oasst1-en-validation-flat" / "en-validation.jsonl"
     with pytest.warns(UserWarning, match=r"orphan_message 3\. "):
         corpus = import_corpus(src, "oasst", out=tmp_path / "o", paths="all", deleted="keep")
-    meta = corpus.turns["meta"].map(json.loads)
+    meta = [json.loads(m) for m in corpus.turns["meta"]]  # not .map: pandas 3 infers a struct
     flagged = {m["message_id"] for m in meta if m.get("deleted")}
     assert len(flagged) == 40
     assert corpus.manifest["skipped"] == {"orphan_message": 3}
