@@ -1,8 +1,9 @@
 """The one error catalogue of annotate (layer 0: imports nothing of annotate).
 
 Every user-facing error has a code (``E###``) and every warning a code (``W###``), banded by
-area: 1xx corpus and importers, 2xx codebook, 3xx label store and project, 4xx agreement and
-analysis, 5xx adjudication and export, 6xx widgets, 9xx CLI.
+area: 0xx storage (disk full, read-only, links), 1xx corpus and importers, 2xx codebook, 3xx
+label store and project, 4xx agreement and analysis, 5xx adjudication and export, 6xx widgets,
+9xx CLI.
 
 A message says *what* was wrong, quoting the offending value and *where* (file, line, field),
 then *what to do*. Raise sites stay one line::
@@ -30,6 +31,25 @@ class _Catalogue(type):
 
 class Errors(metaclass=_Catalogue):
     """Error message templates, by code. Fill them with ``.format(**fields)``."""
+
+    # --- 0xx storage ---------------------------------------------------------------------------
+    # (section: storage)
+    E001 = (
+        "No space left on the device while trying to {action} '{path}'. Nothing was half-written "
+        "(the temporary file was removed) and what was saved before is safe. Free some space on "
+        "that disk (`df -h {folder}` shows it) and try again."
+    )
+    E002 = (
+        "Cannot {action} '{path}': {problem}. The folder is read-only or you lack permission. "
+        "Ask the folder's owner for write access (shared projects: `chmod -R g+w` on the "
+        "project folder), or work on a copy in a folder you can write."
+    )
+    E003 = (
+        "'{path}' is a symbolic link inside a project or store folder. annotate never writes "
+        "through a link placed there (it could redirect writes to any file you can change). "
+        "Check who created it, replace it with the real folder or file, and try again."
+    )
+    E004 = "Could not {action} '{path}': {problem}. Nothing was half-written; try again."
 
     # --- 1xx corpus and importers -----------------------------------------------------------
     # (section: corpus)
@@ -390,6 +410,17 @@ class AnnotateError(Exception):
     #: optional structured detail (e.g. a DataFrame of failing rows for a rejected label batch)
     failure_cases: Any = None
     exit_code: ClassVar[int] = 1
+
+
+class StorageError(AnnotateError, OSError):
+    """A file could not be written: disk full, read-only, no permission, a planted link.
+
+    Raised as ``StorageError(errno, message)``: ``errno`` stays available to OSError handlers,
+    and the message alone is what a user sees.
+    """
+
+    def __str__(self) -> str:
+        return str(self.strerror) if self.strerror else super().__str__()
 
 
 class CorpusError(AnnotateError, ValueError):

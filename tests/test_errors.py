@@ -9,6 +9,7 @@ import pytest
 from annotate.errors import AnnotateError, Errors, Warnings, catalogue, template_fields
 
 BANDS = {
+    "0": "storage",
     "1": "corpus",
     "2": "codebook",
     "3": "store",

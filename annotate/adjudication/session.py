@@ -19,6 +19,7 @@ import pandas as pd
 
 from annotate.adjudication.gold import GOLD_ID, NO_TURN
 from annotate.errors import Errors, ExportError
+from annotate.store import ORDER_COLUMNS
 from annotate.types import ANNOTATOR_ID_RE
 
 #: the kinds of disagreement an adjudicator records
@@ -83,7 +84,9 @@ def _memos(events: pd.DataFrame | None) -> dict[tuple, dict[str, str]]:
     if events is None or events.empty:
         return {}
     m = events[(events["code_id"] == "_memo") & (events["annotator_id"] != GOLD_ID)]
-    m = m.sort_values("event_id").drop_duplicates(
+    # in the order the events were made (the one clock), not by id: ids of different writers
+    # need not sort in time order
+    m = m.sort_values(list(ORDER_COLUMNS), kind="stable").drop_duplicates(
         ["annotator_id", "unit", "conversation_id", "turn_index"], keep="last"
     )
     out: dict[tuple, dict[str, str]] = {}

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from annotate.clock import CLOCK
 from annotate.corpus._build import POOL
 from annotate.corpus._schema import (
     CONVERSATIONS_SCHEMA,
@@ -23,7 +20,9 @@ from annotate.corpus._schema import (
     ROW_GROUP_SIZE,
     TURNS_SCHEMA,
 )
-from annotate.errors import CorpusError, Errors
+from annotate.durable import atomic_folder as durable_folder
+from annotate.durable import recover_folder
+from annotate.errors import CorpusError, Errors, StorageError
 from annotate.types import FilePath
 
 TURNS_FILE = "turns.parquet"
@@ -68,7 +67,7 @@ def write_tables(
     )
     manifest = dict(manifest)
     manifest.setdefault("folder_version", FOLDER_VERSION)
-    manifest.setdefault("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
+    manifest.setdefault("created_at", CLOCK.now().isoformat(timespec="seconds"))
     manifest["counts"] = tally.counts(conversations)
     (folder / MANIFEST_FILE).write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
@@ -188,52 +187,23 @@ def corpus_counts(turns: pa.Table, conversations: pa.Table) -> dict[str, Any]:
 
 
 def atomic_folder(out: FilePath, write: Callable[[Path], Any], *, overwrite: bool = False) -> Any:
-    """Run ``write(tmp)`` on a temp folder beside ``out``, fsync it, then rename it to ``out``.
+    """Run ``write(tmp)`` on a temp folder beside ``out``, make it durable, swap it in.
 
-    A failure at any point leaves no ``out`` (and no temp folder) behind; an existing ``out`` is
-    only replaced with ``overwrite=True`` (an existing empty folder is always fine).
+    A failure at any point leaves ``out`` as it was; a kill in the middle of replacing an old
+    folder is repaired by the next read or write (:func:`annotate.durable.recover_folder`). An
+    existing ``out`` is only replaced with ``overwrite=True`` (an existing empty folder is always
+    fine).
     """
     out = Path(out)
+    recover_folder(out.parent.resolve() / out.name)
     if out.exists() and not overwrite and not (out.is_dir() and not any(out.iterdir())):
         raise CorpusError(Errors.E107.format(path=out))
-    parent = out.parent.resolve()
-    tmp = parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
-    old: Path | None = None
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp.mkdir()
-        result = write(tmp)
-        for f in tmp.iterdir():
-            _fsync(f)
-        _fsync(tmp)
-        if out.exists():
-            old = parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-            os.rename(out, old)
-        os.rename(tmp, out)
-        _fsync(parent)
-    except OSError as exc:
-        _cleanup(tmp, old, out)
-        raise CorpusError(Errors.E114.format(path=out, problem=exc)) from exc
-    except BaseException:
-        _cleanup(tmp, old, out)
+        return durable_folder(out, write, replace=True)
+    except StorageError:
         raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return result
-
-
-def _cleanup(tmp: Path, old: Path | None, out: Path) -> None:
-    shutil.rmtree(tmp, ignore_errors=True)
-    if old is not None and not out.exists():
-        os.rename(old, out)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    except OSError as exc:
+        raise CorpusError(Errors.E114.format(path=out, problem=exc)) from exc
 
 
 def write_corpus(
@@ -290,6 +260,7 @@ def _as_table(data: Any, schema: pa.Schema, name: str) -> pa.Table:
 def read_folder(path: FilePath) -> tuple[Path, dict[str, Any], pa.Table, int]:
     """Validate a corpus folder; return (path, manifest, conversations, number of turn rows)."""
     path = Path(path)
+    recover_folder(path.parent / path.name)  # finish a replacement that a kill interrupted
     if not path.is_dir():
         problem = "it is a file" if path.exists() else "it does not exist"
         raise CorpusError(Errors.E111.format(path=path, problem=problem))

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -34,9 +32,11 @@ import pandas as pd
 
 from annotate import __version__
 from annotate.adjudication.gold import GOLD_ID, gold_summary, resolve_gold
+from annotate.durable import atomic_folder, recover_folder
 from annotate.errors import AgreementError, Errors, ExportError
 from annotate.export._card import render_card
 from annotate.export._tables import long_labels, unit_agreement, wide_labels
+from annotate.store import ORDER_COLUMNS
 from annotate.types import SYSTEM_CODES, FilePath, make_module_callable
 
 FORMATS = ("parquet", "csv", "jsonl")
@@ -95,6 +95,7 @@ def export(
             Errors.E501.format(option="labels", value=labels, allowed=", ".join(LABEL_MODES))
         )
     out = Path(out)
+    recover_folder(out.parent.resolve() / out.name)
     if out.exists() and not overwrite:
         raise ExportError(Errors.E502.format(path=out))
 
@@ -137,15 +138,14 @@ def export(
     }
     if labels == "all":
         tables["unit_agreement"] = unit_agreement(coders)
-        tables["events"] = events.sort_values("event_id", kind="mergesort").reset_index(drop=True)
+        order = list(ORDER_COLUMNS)
+        tables["events"] = events.sort_values(order, kind="mergesort").reset_index(drop=True)
 
     agreement_table, agreement_note = _agreement(coders, codebook, bootstrap, seed)
     if agreement_table is not None:
         tables["agreement"] = agreement_table
 
-    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir(parents=True)
-    try:
+    def write(tmp: Path) -> None:
         files = []
         for name, df in tables.items():
             path = _write_table(df, tmp / name, format)
@@ -165,17 +165,10 @@ def export(
             "files": {p.name: _sha256(p) for p in sorted(tmp.iterdir())},
         }  # fmt: skip
         (tmp / "export.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        _fsync_tree(tmp)
-        if out.exists():
-            trash = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(out, trash)
-            os.replace(tmp, out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    # temp folder, fsync of every file and folder, swap; a kill mid-swap is repaired on the
+    # next export (annotate.durable.recover_folder)
+    atomic_folder(out, write, replace=overwrite)
     return out
 
 
@@ -236,20 +229,6 @@ def _write_table(df: pd.DataFrame, stem: Path, format: str) -> Path:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _fsync_tree(folder: Path) -> None:
-    for p in folder.iterdir():
-        fd = os.open(p, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _facts(project, labels, format, redact, bootstrap, unit, coders, gold, turns, convs,

@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import pandas as pd
 
+from annotate.durable import write_file
+
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` durably (temp file, fsync, rename, fsync folder)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Replace ``path`` with ``data`` durably (see :func:`annotate.durable.write_file`)."""
+    write_file(path, data)
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:

@@ -15,13 +15,13 @@ import json
 import os
 import shutil
 import warnings
-from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from annotate.clock import CLOCK
 from annotate.codebook import load_codebook
 from annotate.corpus import Corpus, load_corpus
 from annotate.errors import Errors, ProjectError, Warnings
@@ -126,7 +126,7 @@ class Project(LabelsMixin):
         shutil.copyfile(cb.path, path / CODEBOOK_FILE)
         doc = {
             "format": FORMAT,
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "created_at": CLOCK.now().isoformat(timespec="seconds"),
             "corpus": cls._corpus_doc(path, corpus),
             "codebook": {
                 "file": CODEBOOK_FILE,

@@ -10,7 +10,14 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from annotate.store._schema import CLOCK, KEY_COLUMNS, LABEL_COLUMNS, LABEL_SCHEMA, to_pandas
+from annotate.clock import CLOCK
+from annotate.store._schema import (
+    KEY_COLUMNS,
+    LABEL_COLUMNS,
+    LABEL_SCHEMA,
+    ORDER_COLUMNS,
+    to_pandas,
+)
 from annotate.store._validate import TurnLookup, Validator
 from annotate.store.store import AUTO_COMPACT_PARTS, LabelStore
 
@@ -46,6 +53,7 @@ __all__ = [
     "KEY_COLUMNS",
     "LABEL_COLUMNS",
     "LABEL_SCHEMA",
+    "ORDER_COLUMNS",
     "LabelStore",
     "TurnLookup",
     "validate_events",

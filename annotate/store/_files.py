@@ -3,7 +3,7 @@
 Layout of a store folder (``<project>/labels``)::
 
     parts/<created_us>-<annotator>-<event_id>.parquet   one file per append (never modified)
-    parts/.<name>.tmp                                   a save in progress (or a crashed one)
+    parts/.<name>.<token>.tmp                           a save in progress (or a crashed one)
     compacted/c-<created_us>-<random>.parquet           folded parts, sorted by label key
 
 Only two things are asked of the file system: unique names (every name holds a fresh event id
@@ -24,28 +24,19 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from annotate.durable import TMP_SUFFIX, fsync_dir, write_file
 from annotate.errors import Errors, LabelStoreError, Warnings
 from annotate.store._fold import sort_by_key, split_head
 from annotate.store._schema import LABEL_SCHEMA
 
 PARTS = "parts"
 COMPACTED = "compacted"
-TMP_SUFFIX = ".tmp"
 #: a temp file older than this is a leftover of a killed save, reported on read (W302)
 STALE_TMP_SECONDS = 300.0
 #: compaction deletes leftover temp files older than this
 ORPHAN_TMP_SECONDS = 3600.0
 #: schema metadata of a compacted file: rows [0, head) are the latest event of each key
 HEAD_ROWS = b"annotate.head_rows"
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a rename or unlink in ``folder`` durable."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def table_bytes(table: pa.Table) -> bytes:
@@ -68,24 +59,8 @@ def compacted_bytes(head: pa.Table, tail: pa.Table) -> bytes:
 
 
 def write_durable(folder: Path, name: str, data: bytes) -> Path:
-    """Write ``data`` as ``folder/name``: temp file, fsync, atomic rename, fsync of the folder.
-
-    When this returns the file is complete and on disk; a crash at any point leaves either no
-    file or the complete file (plus, at worst, a hidden ``.tmp`` leftover).
-    """
-    final = folder / name
-    tmp = folder / f".{name}{TMP_SUFFIX}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o664)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, final)
-    fsync_dir(folder)
-    return final
+    """Write ``folder/name`` durably (see :func:`annotate.durable.write_file`)."""
+    return write_file(folder / name, data)
 
 
 def _report_strays(folder: Path, names: Iterable[str]) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import threading
-import time
 from typing import Any
 
 import pandas as pd
@@ -54,40 +51,3 @@ def to_pandas(table: pa.Table) -> pd.DataFrame:
 def empty_events() -> pd.DataFrame:
     """An empty label-event frame with the right columns and dtypes."""
     return to_pandas(LABEL_SCHEMA.empty_table())
-
-
-class _Clock:
-    """Monotonic per-process event ids and timestamps.
-
-    Event ids are 32 hex characters: 48 bits of milliseconds since the epoch, then 80 bits that
-    start random each millisecond and count up within it, so ids sort in creation order inside a
-    process even when the wall clock steps back (the ULID "monotonic" rule). ``created_at`` is
-    kept strictly increasing per process for the same reason: latest-wins orders by
-    (created_at, event_id), and a coder's relabel always comes from the same session.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._last_ms = 0
-        self._last_rand = 0
-        self._last_us = 0
-
-    def event_id(self) -> str:
-        with self._lock:
-            ms = time.time_ns() // 1_000_000
-            if ms <= self._last_ms:
-                ms = self._last_ms
-                self._last_rand += 1
-            else:
-                self._last_ms = ms
-                self._last_rand = int.from_bytes(os.urandom(10), "big") >> 2
-            return f"{ms:012x}{self._last_rand:020x}"
-
-    def now_us(self) -> int:
-        with self._lock:
-            us = max(time.time_ns() // 1_000, self._last_us + 1)
-            self._last_us = us
-            return us
-
-
-CLOCK = _Clock()

@@ -16,8 +16,9 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from annotate.clock import CLOCK
 from annotate.errors import Errors, LabelStoreError
-from annotate.store._schema import CLOCK, LABEL_COLUMNS
+from annotate.store._schema import LABEL_COLUMNS
 from annotate.types import ANNOTATOR_ID_RE, CONTEXTS, OPS, SYSTEM_CODES, UNITS
 
 _INT32_MAX = 2**31 - 1
@@ -78,16 +79,51 @@ def _as_text(value: Any) -> str | None:
     return None
 
 
+#: created_at must lie in this range (microseconds since the epoch): 1970 to 2200
+_US_RANGE = (0, 7_258_118_400_000_000)
+#: an integer created_at is microseconds: before 2000-01-01 it is taken for another unit
+_MIN_INT_US = 946_684_800_000_000
+
+
 def _as_us(value: Any) -> int | None:
+    """A timestamp as microseconds since the epoch (UTC); None when it is not one.
+
+    An integer is taken as microseconds (the store's own unit, as returned by
+    :meth:`LabelStore.validate`); one before 2000 is refused, since it is more likely seconds or
+    milliseconds than a microsecond time.
+    """
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        us = int(value)
+        return us if _MIN_INT_US <= us <= _US_RANGE[1] else None
     try:
         ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OutOfBoundsDatetime is a ValueError
         return None
     if ts is pd.NaT:
         return None
     if ts.tzinfo is None:
         ts = ts.tz_localize("UTC")
-    return int(ts.tz_convert("UTC").value // 1_000)
+    try:
+        us = int(ts.tz_convert("UTC").value // 1_000)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return us if _US_RANGE[0] <= us <= _US_RANGE[1] else None
+
+
+def _bad_text(row: dict[str, Any]) -> list[str]:
+    """Text fields that cannot be stored as UTF-8 (a lone surrogate from a broken decoder)."""
+    reasons = []
+    for col, value in row.items():
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                reasons.append(
+                    f"{col}: {value[max(0, exc.start - 10) : exc.end + 10]!r} holds a character "
+                    f"that is not valid Unicode text (a lone surrogate at position {exc.start}); "
+                    "fix the text's decoding"
+                )
+    return reasons
 
 
 class Validator:
@@ -121,9 +157,10 @@ class Validator:
         seen: set[str] = set()
         for i, raw in enumerate(rows):
             row, reasons = self._row(raw)
-            if row["event_id"] in seen:
-                reasons.append(f"event_id: {row['event_id']!r} appears twice in the batch")
-            seen.add(row["event_id"])
+            if isinstance(row["event_id"], str):
+                if row["event_id"] in seen:
+                    reasons.append(f"event_id: {row['event_id']!r} appears twice in the batch")
+                seen.add(row["event_id"])
             if reasons:
                 failures.append({"row": i, **{c: raw.get(c) for c in LABEL_COLUMNS}})
                 failures[-1]["reason"] = "; ".join(reasons)
@@ -133,7 +170,9 @@ class Validator:
         return out
 
     def _reject(self, failures: list[dict[str, Any]], total: int) -> None:
-        table = pd.DataFrame(failures, columns=["row", *LABEL_COLUMNS, "reason"])
+        # object columns: the rows are shown as given (no inference of Arrow strings, which
+        # would fail on the very text being reported, e.g. a lone surrogate)
+        table = pd.DataFrame(failures, columns=["row", *LABEL_COLUMNS, "reason"], dtype=object)
         first = failures[0]
         err = LabelStoreError(
             Errors.E301.format(
@@ -146,7 +185,7 @@ class Validator:
     def _row(self, raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """One event: normalised fields and the list of problems (empty when valid)."""
         row = {c: (None if _missing(raw.get(c)) else raw.get(c)) for c in LABEL_COLUMNS}
-        reasons: list[str] = []
+        reasons: list[str] = _bad_text(row)
         self._fill(row, reasons)
         self._identity(row, reasons)
         code = self._code(row, reasons)
@@ -170,7 +209,9 @@ class Validator:
         else:
             us = _as_us(row["created_at"])
             if us is None:
-                reasons.append(f"created_at: {row['created_at']!r} is not a timestamp")
+                reasons.append(
+                    f"created_at: {row['created_at']!r} is not a timestamp between 1970 and 2200"
+                )
             row["created_at"] = us
 
     def _defaults(self, row: dict[str, Any], reasons: list[str]) -> None:

@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from annotate.clock import CLOCK
 from annotate.errors import Errors, LabelStoreError, Warnings
 from annotate.store import _files, _fold
-from annotate.store._schema import CLOCK, LABEL_COLUMNS, LABEL_SCHEMA, empty_events, to_pandas
+from annotate.store._schema import LABEL_COLUMNS, LABEL_SCHEMA, empty_events, to_pandas
 from annotate.store._validate import TurnLookup, Validator
 from annotate.types import FilePath
 
@@ -89,6 +90,20 @@ class LabelStore:
     def __repr__(self) -> str:
         return f"LabelStore({str(self.path)!r}, codebook={self.codebook.id!r})"
 
+    def validate(self, events: Any) -> list[dict[str, Any]]:
+        """Check and normalise events as :meth:`append` would, without writing anything.
+
+        Missing ``event_id`` and ``created_at`` are stamped by the one clock
+        (:data:`annotate.clock.CLOCK`), so a caller that queues the returned rows (the widget
+        session) keeps their order and ids when it appends them later.
+
+        Raises
+        ------
+        LabelStoreError
+            When any event is invalid, with ``failure_cases`` (nothing is stamped for later).
+        """
+        return self._validate(events)
+
     def append(self, events: Any) -> pd.DataFrame:
         """Validate and durably store label events.
 
@@ -136,6 +151,19 @@ class LabelStore:
         heads = [t for t, is_head in tables if is_head]
         loose = [t for t, is_head in tables if not is_head]
         return to_pandas(_fold.latest(heads, loose))
+
+    def latest_us(self, annotator: str | None = None) -> int | None:
+        """The latest ``created_at`` (microseconds) of any event (of one annotator), or None.
+
+        Clears count: a session that starts after its coder's last action (even a clear) must
+        stamp its own changes later than that (see :meth:`annotate.clock.Clock.observe`).
+        """
+        events = self.events()
+        if annotator is not None:
+            events = events[events["annotator_id"] == annotator]
+        if events.empty:
+            return None
+        return int(events["created_at"].max().value // 1_000)
 
     def compact(self, *, full: bool = False) -> dict[str, int]:
         """Fold part files into one compacted file (lock-free; safe at any time, from any

@@ -27,6 +27,7 @@ import traitlets
 
 from annotate.adjudication.session import KINDS, Adjudication, Item, _key
 from annotate.errors import AnnotateError, Errors, WidgetError
+from annotate.store import ORDER_COLUMNS
 from annotate.widgets.annotator import _HERE, _clean, _codebook_payload, _open_project, esm
 from annotate.widgets.render import turn_payload
 
@@ -148,7 +149,7 @@ class Adjudicator(anywidget.AnyWidget):
             ev = ev[ev["turn_index"] == it.turn_index]
         if ev.empty:
             return None
-        note = ev.sort_values("event_id")["note"].iloc[-1]
+        note = ev.sort_values(list(ORDER_COLUMNS), kind="stable")["note"].iloc[-1]
         try:
             data = json.loads(note) if isinstance(note, str) else {}
         except ValueError:

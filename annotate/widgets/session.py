@@ -7,10 +7,16 @@ Rules the session implements (README, section widget):
 
 * **Blind.** The session reads only this coder's own labels (``project.labels(annotator=me)``),
   on the reliability sample and everywhere else.
-* **Saving.** Every change becomes one label event, appended at once with ``project.append``
-  (durable when it returns). If the store fails, the events stay in ``pending`` (and the change
-  stays visible) and are sent again, first, with the next change or on ``retry()``. Event ids are
-  made here, so a retry of an event the store did keep is dropped as a duplicate on reading.
+* **Saving.** Every change becomes one label event, checked by the store's own validation
+  (``project.store.validate``) *before* it is queued: a value the store would refuse is reported
+  (E605, with the store's reason) and dropped, so it can never block later saves. The checked
+  event, stamped with its id and time by the one clock (``annotate.clock.CLOCK``), is appended
+  at once with ``project.append`` (durable when it returns). If the store fails, the events stay
+  in ``pending`` (and the change stays visible) and are sent again, first, with the next change
+  or on ``retry()``; a retry of an event the store did keep is dropped as a duplicate on reading.
+* **Order.** Events are stamped by the process clock, which never runs backwards and never
+  stamps before the latest label the session read, so the coder's last action always wins, even
+  when the wall clock steps back.
 * **Done.** A conversation counts as done when the coder marks it done (``mark_done``), or moves
   on with ``next(finish=True)`` after having reached its last turn; skipping (with a reason) also
   finishes it. Resume opens the first conversation in the queue without ``_status`` done/skipped.
@@ -21,27 +27,16 @@ Rules the session implements (README, section widget):
 from __future__ import annotations
 
 import json
-import os
 import time
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
-from annotate.errors import CodebookError, Errors, WidgetError
+from annotate.clock import CLOCK
+from annotate.errors import CodebookError, Errors, LabelStoreError, WidgetError
 
 #: label key: (unit, conversation_id, turn_index or None, code_id)
 Key = tuple[str, str, int | None, str]
 FINISHED = ("done", "skipped")
-
-
-def new_event_id() -> str:
-    """A time-ordered unique id (UUIDv7 layout: 48-bit milliseconds, then random bits)."""
-    ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms << 80) | (0x7 << 76) | ((rand >> 62) & 0xFFF) << 64 | (0b10 << 62)
-    value |= rand & ((1 << 62) - 1)
-    return str(uuid.UUID(int=value))
 
 
 class AnnotationSession:
@@ -78,7 +73,7 @@ class AnnotationSession:
         self.project = project
         self.codebook = project.codebook
         self.annotator = annotator
-        self.session_id = session_id or f"s-{new_event_id()}"
+        self.session_id = session_id or f"s-{CLOCK.event_id()}"
         self.queue: list[str] = list(project.queue(annotator))
         if not self.queue:
             raise WidgetError(Errors.E602.format(annotator=annotator))
@@ -95,6 +90,12 @@ class AnnotationSession:
     # --- reading ------------------------------------------------------------------------------
     def _read_labels(self) -> dict[Key, tuple[str, str | None]]:
         """This coder's current labels only (blind: other coders' labels are never read)."""
+        # stamp later than anything this coder saved before, clears included (a wall clock
+        # that stepped back since, or another machine's clock running ahead, must not make
+        # new changes lose against old ones)
+        latest = self.project.store.latest_us(self.annotator)
+        if latest is not None:
+            CLOCK.observe(latest)
         df = self.project.labels(annotator=self.annotator)
         out: dict[Key, tuple[str, str | None]] = {}
         if df is None or len(df) == 0:
@@ -250,8 +251,9 @@ class AnnotationSession:
         key = self._key(code_id, turn_index)
         value = self._checked(code_id, value, turn_index)
         old = self._labels.get(key)
+        event = self._event(key, value, note, elapsed_ms)  # refused here: nothing changes
         self._undo.append((key, old))
-        return self._write(key, value, note, elapsed_ms)
+        return self._write(event, note)
 
     def toggle(self, code_id: str, *, turn_index: int | None = None, **kw: Any) -> list[str]:
         """Switch a binary code on (its present value) or off (a ``clear`` event)."""
@@ -285,7 +287,7 @@ class AnnotationSession:
             if key[1] == self.conversation_id:
                 del self._undo[pos]
                 value, note = old if old else (None, None)
-                return self._write(key, value, note, None)
+                return self._write(self._event(key, value, note, None), note)
         return []
 
     def retry(self) -> list[str]:
@@ -328,12 +330,12 @@ class AnnotationSession:
             ) from err
         return value
 
-    def _write(
+    def _event(
         self, key: Key, value: str | None, note: str | None, elapsed_ms: int | None
-    ) -> list[str]:
+    ) -> dict[str, Any]:
+        """The label event of a change, checked and stamped by the store (E605 if refused)."""
         unit, cid, turn_index, code_id = key
         event = {
-            "event_id": new_event_id(),
             "annotator_id": self.annotator,
             "session_id": self.session_id,
             "unit": unit,
@@ -342,17 +344,25 @@ class AnnotationSession:
             "code_id": code_id,
             "value": value,
             "op": "clear" if value is None else "set",
-            "codebook_id": self.codebook.id,
-            "codebook_version": self.codebook.version,
-            "created_at": datetime.now(UTC),
             "elapsed_ms": int(self.elapsed_ms() if elapsed_ms is None else elapsed_ms),
             "context": "full",
             "note": note,
         }
-        if value is None:
+        try:
+            (checked,) = self.project.store.validate([event])
+        except LabelStoreError as err:
+            reason = err.failure_cases["reason"].iloc[0] if err.failure_cases is not None else err
+            raise WidgetError(
+                Errors.E605.format(code_id=code_id, value=value, problem=reason)
+            ) from err
+        return checked
+
+    def _write(self, event: dict[str, Any], note: str | None) -> list[str]:
+        key = (event["unit"], event["conversation_id"], event["turn_index"], event["code_id"])
+        if event["value"] is None:
             self._labels.pop(key, None)
         else:
-            self._labels[key] = (value, note)
+            self._labels[key] = (event["value"], note)
         self.pending.append(event)
         return self._flush()
 

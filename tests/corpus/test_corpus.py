@@ -22,7 +22,7 @@ from annotate.corpus import (
     write_corpus,
     write_tables,
 )
-from annotate.errors import CorpusError
+from annotate.errors import CorpusError, StorageError
 
 
 def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -168,11 +168,11 @@ def test_corpus_atomic_failure_leaves_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_corpus_atomic_oserror_is_corpus_error(tmp_path: Path) -> None:
+def test_corpus_atomic_disk_full_is_storage_error(tmp_path: Path) -> None:
     def fail(folder: Path) -> None:
         raise OSError(28, "No space left on device")
 
-    with pytest.raises(CorpusError, match=r"\[E114\].*No space left"):
+    with pytest.raises(StorageError, match=r"\[E001\] No space left.*df -h"):
         atomic_folder(tmp_path / "out", fail)
     assert list(tmp_path.iterdir()) == []
 
@@ -238,3 +238,40 @@ def test_corpus_write_rejects_wrong_tables(tmp_path: Path) -> None:
         write_corpus(tmp_path / "c", bad, convs, {})
     assert not (tmp_path / "c").exists()
     assert json.dumps  # json used by other tests in this module
+
+
+_KILL_MID_OVERWRITE = """
+import os, signal, sys
+from annotate import durable
+from annotate.importers import import_corpus
+
+real = os.rename
+def rename(src, dst, *a, **kw):
+    real(src, dst, *a, **kw)
+    if ".old-" in str(dst):  # the old corpus is moved away: die before the new one is in
+        os.kill(os.getpid(), signal.SIGKILL)
+durable.os.rename = rename
+import_corpus(sys.argv[1], "openai", out=sys.argv[2], overwrite=True, name="new")
+"""
+
+
+def test_corpus_overwrite_killed_mid_swap_never_vanishes(tmp_path: Path) -> None:
+    """A kill between moving the old corpus away and the new one in: the next reader finds
+    a complete corpus (the new one, which was finished), and the project on it still opens."""
+    import signal
+    import subprocess
+    import sys
+
+    from annotate.importers import import_corpus
+
+    repo = Path(__file__).resolve().parents[2]
+    src = repo / "corpora" / "demo" / "demo.jsonl"
+    out = tmp_path / "corpus"
+    import_corpus(src, "openai", out=out, name="old")
+    proc = subprocess.run([sys.executable, "-c", _KILL_MID_OVERWRITE, str(src), str(out)],
+                          cwd=repo)  # fmt: skip
+    assert proc.returncode == -signal.SIGKILL
+    assert not out.exists()  # the state a kill can leave
+    corpus = load_corpus(out)  # a reader restores it
+    assert corpus.manifest["name"] == "new" and len(corpus) == 60
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus"]

@@ -200,3 +200,40 @@ def test_export_cli(demo_project, tmp_path: Path) -> None:
     res = runner.invoke(main, ["export", str(tmp_path / "nope"), "--out", str(tmp_path / "o2")])
     assert res.exit_code == 1
     assert "Traceback" not in res.output and res.output.count("\n") <= 2
+
+
+_KILL_MID_OVERWRITE = """
+import os, signal, sys
+from annotate import durable
+from annotate.cli import main
+
+real = os.rename
+def rename(src, dst, *a, **kw):
+    real(src, dst, *a, **kw)
+    if ".old-" in str(dst):  # the old export is moved away: die before the new one is in
+        os.kill(os.getpid(), signal.SIGKILL)
+durable.os.rename = rename
+main(["export", sys.argv[1], "--out", sys.argv[2], "--overwrite", "--bootstrap", "0",
+      "--format", "csv"])
+"""
+
+
+def test_export_overwrite_killed_mid_swap_is_restored(demo_project, tmp_path: Path) -> None:
+    """A kill between the two renames of --overwrite: the next run restores a complete export
+    (never neither), then replaces it as asked."""
+    import signal
+    import subprocess
+
+    out = tmp_path / "export"
+    args = ["export", str(demo_project.path), "--out", str(out), "--bootstrap", "0"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILL_MID_OVERWRITE, str(demo_project.path), str(out)],
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert proc.returncode == -signal.SIGKILL
+    assert not out.exists()
+    res = CliRunner().invoke(main, args)  # no --overwrite: the restored export is in the way
+    assert res.exit_code == 1 and "E502" in res.output
+    assert (out / "labels_long.csv").is_file()  # the finished new export (csv) was restored
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".export")) == []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from annotate.errors import CorpusError
+from annotate.errors import CorpusError, StorageError
 from annotate.importers import FORMATS, IMPORTERS, import_corpus
 
 
@@ -419,7 +419,7 @@ def test_importers_write_failure_leaves_nothing(jsonl, tmp_path: Path, monkeypat
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(importers, "write_tables", broken)
-    with pytest.raises(CorpusError, match=r"\[E114\]"):
+    with pytest.raises(StorageError, match=r"\[E001\] No space left"):
         import_corpus(jsonl(SHAREGPT[:1]), "sharegpt", out=tmp_path / "c")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src.jsonl"]
 

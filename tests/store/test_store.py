@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -128,6 +129,18 @@ def test_store_set_values_are_normalised(store: LabelStore) -> None:
         ({"context": "partial"}, "context: 'partial'"),
         ({"elapsed_ms": -5}, "elapsed_ms: -5"),
         ({"created_at": "not a time"}, "created_at"),
+        # found by attacks on the public API: each raised a raw TypeError, OverflowError or
+        # UnicodeEncodeError instead of a rejected batch
+        ({"event_id": ["a", "b"]}, "event_id: ['a', 'b'] must be a string"),
+        ({"event_id": {"x": 1}}, "must be a string"),
+        ({"created_at": datetime(1, 1, 1)}, "between 1970 and 2200"),
+        ({"created_at": datetime(9999, 12, 31)}, "between 1970 and 2200"),
+        ({"created_at": 12}, "between 1970 and 2200"),  # seconds or ms, not microseconds
+        ({"note": "bad \udc80 memo"}, "lone surrogate"),
+        ({"conversation_id": "c\ud800"}, "lone surrogate"),
+        ({"code_id": ["ai_empathy"]}, "is not a code of codebook"),
+        ({"code_id": "_memo", "value": "\u0085"}, "must be the memo text"),
+        ({"code_id": "_flag", "value": "yes"}, "is not a _flag value"),
     ],
 )
 def test_store_rejects_invalid_event_and_writes_nothing(store, bad, reason) -> None:  # type: ignore[no-untyped-def]

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from annotate.clock import CLOCK
 from annotate.errors import WidgetError
-from annotate.widgets.session import AnnotationSession, new_event_id
+from annotate.widgets.session import AnnotationSession
 
 
 def events(project, **match):
@@ -60,6 +61,50 @@ def test_session_bad_value_is_refused_before_queueing(session):
     with pytest.raises(WidgetError, match="E605"):
         session.set("conv_warmth", "3", turn_index=0)  # a conversation code on a turn
     assert session.pending == []
+
+
+@pytest.mark.parametrize(
+    ("code_id", "value", "turn"),
+    [
+        ("_memo", "\u0085", None),  # the browser's trim() keeps it, the store refuses it
+        ("_memo", "\u0085", 0),
+        ("_flag", "yes", None),
+        ("_flag", "yes", 0),
+        ("_memo", "bad \udc80 text", None),  # a lone surrogate
+    ],
+)
+def test_session_refused_change_never_blocks_later_saves(session, project, code_id, value, turn):
+    """A value the store refuses is reported and dropped; every later save still works."""
+    with pytest.raises(WidgetError, match="E605"):
+        session.set(code_id, value, turn_index=turn)
+    assert session.pending == [] and session.last_error is None
+    assert session.value(code_id, turn) is None
+    ids = session.set("conv_warmth", "3")
+    assert len(ids) == 1 and session.pending == []
+    session.undo()  # undoes the last saved change; the refused one left no trace to undo
+    assert session.value("conv_warmth") is None and session.undo() == []
+    stored = project.labels(annotator="alice")
+    assert code_id not in set(stored["code_id"])
+
+
+def test_session_last_action_wins_when_the_wall_clock_steps_back(project, monkeypatch):
+    """Set, then the wall clock steps back 10 minutes, then clear: the code is off everywhere."""
+    from annotate import clock as clock_module
+
+    now = {"ns": clock_module.time.time_ns()}
+    monkeypatch.setattr(clock_module.time, "time_ns", lambda: now["ns"])
+    s = AnnotationSession(project, "alice")
+    s.set("conv_warmth", "3")
+    now["ns"] -= 10 * 60 * 10**9
+    s.set("conv_warmth", None)
+    assert s.value("conv_warmth") is None
+    assert "conv_warmth" not in set(project.labels(annotator="alice")["code_id"])
+    # a new session (a restarted kernel) whose wall clock is still behind: its change wins too
+    CLOCK._last_us = 0  # what a fresh process starts from
+    s2 = AnnotationSession(project, "alice")
+    s2.set("conv_warmth", "5")
+    current = project.labels(annotator="alice")
+    assert list(current.loc[current["code_id"] == "conv_warmth", "value"]) == ["5"]
 
 
 def test_session_undo_restores_previous_value(session, project):
@@ -169,7 +214,7 @@ def test_session_goto_bad_target(session):
 
 
 def test_session_event_ids_are_unique_and_ordered():
-    ids = [new_event_id() for _ in range(200)]
+    ids = [CLOCK.event_id() for _ in range(200)]
     assert len(set(ids)) == 200
     assert ids[0][:8] <= ids[-1][:8]
 
