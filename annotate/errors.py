@@ -166,6 +166,11 @@ class Errors(metaclass=_Catalogue):
         "The label store at '{path}' kept changing while it was read ({tries} attempts, files "
         "were folded away under the reader). Read again; no label is lost."
     )
+    E306 = (
+        "This label store at '{path}' was opened for coder '{coder}' and reads only that "
+        "coder's labels; {other!r}'s cannot be read here. Open the project without coder= "
+        "(the project lead's view) to read every coder's labels."
+    )
     E310 = (
         "'{path}' already holds a project (project.json). Open it with Project.open('{path}'), "
         "or give an empty or new folder."

@@ -106,6 +106,76 @@ def append_latency(store: LabelStore, n: int, rng: random.Random, base: Path) ->
     return out
 
 
+_PEAK = """
+import sys, time, json
+import pyarrow as pa
+from annotate.codebook import load_codebook
+from annotate.store import LabelStore
+
+def status(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1]) / 1024  # MB
+
+store = LabelStore(sys.argv[1], load_codebook(sys.argv[2]), auto_compact=0)
+who = sys.argv[3] or None
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # reset the peak (VmHWM) to the current RSS
+before = status("VmRSS:")
+t0 = time.perf_counter()
+rows = len(store.current(who))
+took = time.perf_counter() - t0
+print(json.dumps({"rows": rows, "s": took, "peak_rss_mb": status("VmHWM:") - before,
+                  "arrow_peak_mb": pa.default_memory_pool().max_memory() / 2**20}))
+"""
+
+
+def coder_scope(root: Path, cb_path: Path, n: int, coders: int, rng: random.Random) -> dict:
+    """A coder's current labels vs every coder's, at n events of ``coders`` coders: time
+    (median of 3, in one process) and peak memory (each read in a fresh process)."""
+    import subprocess
+    import sys
+
+    cb = load_codebook(cb_path)
+    store = LabelStore(root / "coders", cb, auto_compact=0)
+    t0 = time.perf_counter()
+    done = 0
+    while done < n:
+        k = min(200_000, n - done)
+        batch = []
+        for j in range(k):
+            code, value = TURN_CODES[(done + j) % len(TURN_CODES)]
+            conv = f"conv{rng.randrange(200_000):06d}"
+            batch.append({"annotator_id": f"coder{rng.randrange(coders)}", "unit": "turn",
+                          "conversation_id": conv, "turn_index": rng.randrange(12),
+                          "code_id": code, "value": value})  # fmt: skip
+        store.append(batch)
+        done += k
+    store.compact(full=True)
+    fill_s = time.perf_counter() - t0
+    t_all, everyone = timed(store.current)
+    t_one, mine = timed(lambda: store.current("coder3"))
+
+    def peak(who: str) -> dict:
+        res = subprocess.run([sys.executable, "-c", _PEAK, str(store.path), str(cb_path), who],
+                             capture_output=True, text=True, check=True)  # fmt: skip
+        return json.loads(res.stdout)
+
+    m_all, m_one = peak(""), peak("coder3")
+    return {
+        "events": n, "coders": coders, "fill_s": round(fill_s, 1),
+        "all_current_rows": len(everyone), "coder_current_rows": len(mine),
+        "all_current_s": round(t_all, 3), "coder_current_s": round(t_one, 3),
+        "time_ratio": round(t_one / t_all, 3),
+        "all_peak_rss_mb": round(m_all["peak_rss_mb"], 1),
+        "coder_peak_rss_mb": round(m_one["peak_rss_mb"], 1),
+        "rss_ratio": round(m_one["peak_rss_mb"] / max(m_all["peak_rss_mb"], 1e-9), 3),
+        "all_arrow_peak_mb": round(m_all["arrow_peak_mb"], 1),
+        "coder_arrow_peak_mb": round(m_one["arrow_peak_mb"], 1),
+        "arrow_peak_ratio": round(m_one["arrow_peak_mb"] / m_all["arrow_peak_mb"], 3),
+    }  # fmt: skip
+
+
 def timed(fn, repeat: int = 3) -> tuple[float, object]:  # type: ignore[no-untyped-def]
     times, out = [], None
     for _ in range(repeat):
@@ -119,6 +189,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--appends", type=int, default=300)
+    ap.add_argument("--coder-events", type=int, default=5_000_000)
+    ap.add_argument("--coders", type=int, default=10)
     args = ap.parse_args()
     cb = load_codebook(REPO / "codebooks" / "toy.yaml")
     rng = random.Random(0)
@@ -134,16 +206,18 @@ def main() -> None:
                 store, args.appends, rng, root / f"fsync{label}"
             )
         big = LabelStore(root / "s1m", cb, auto_compact=0)
-        (first,) = (big.path / "compacted").glob("*.parquet")
-        t_base_live, _ = timed(lambda: pq.read_table(first))
+        big.compact(full=True)  # one file per coder: the baseline reads those files
+        firsts = sorted((big.path / "compacted").rglob("*.parquet"))
+        t_base_live, _ = timed(lambda: [pq.read_table(f) for f in firsts])
         t_live, cur_live = timed(big.current)  # 1 compacted file + the appended parts
         big.compact(full=True)
-        (only,) = (big.path / "compacted").glob("*.parquet")
-        t_base, table = timed(lambda: pq.read_table(only))
+        files = sorted((big.path / "compacted").rglob("*.parquet"))
+        t_base, tables = timed(lambda: [pq.read_table(f) for f in files])
         t_cur, cur = timed(big.current)
         t_hist, _ = timed(big.events, repeat=1)
         out["read"] = {
-            "rows": table.num_rows, "current_rows": len(cur),
+            "rows": sum(t.num_rows for t in tables), "files": len(files),
+            "current_rows": len(cur),
             "baseline_pyarrow_read_s": round(t_base, 3),
             "current_s": round(t_cur, 3),
             "current_ratio_to_pyarrow": round(t_cur / t_base, 2),
@@ -155,6 +229,10 @@ def main() -> None:
             "history_s": round(t_hist, 3),
         }  # fmt: skip
         assert len(cur_live) == len(cur)
+        if args.coder_events:
+            out["coder_scope"] = coder_scope(
+                root, REPO / "codebooks" / "toy.yaml", args.coder_events, args.coders, rng
+            )
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print(json.dumps(out))

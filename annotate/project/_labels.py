@@ -40,10 +40,8 @@ class LabelsMixin:
         coder's labels are returned, and asking for another coder's raises ProjectError.
         """
         annotator = self._visible(annotator)
-        frame = self.store.events() if history else self.store.current()
-        if annotator is not None:
-            frame = frame[frame["annotator_id"] == annotator].reset_index(drop=True)
-        return frame
+        # one coder's labels are read from that coder's files only (cost: that coder's labels)
+        return self.store.events(annotator) if history else self.store.current(annotator)
 
     def unit_labels(self, annotators: list[str] | None = None) -> pd.DataFrame:
         """The table agreement and analyses use: current labels plus implicit absences.

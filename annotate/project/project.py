@@ -264,6 +264,7 @@ class Project(LabelsMixin):
             self.codebook,
             turns=_turns.LazyTurnIndex(lambda: self.turns),
             annotator=self.coder,
+            blind=self.blind,
         )
 
     # --- the plan --------------------------------------------------------------------------

@@ -11,6 +11,8 @@ parquet read of the head, not a global sort.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -61,7 +63,35 @@ def split_head(table: pa.Table) -> tuple[pa.Table, pa.Table]:
     return table.filter(pa.array(mask)), table.filter(pa.array(~mask))
 
 
-def latest(heads: list[pa.Table], loose: list[pa.Table]) -> pa.Table:
+def split_by_coder(table: pa.Table) -> Iterable[tuple[str, pa.Table]]:
+    """(annotator, its rows) for each annotator of a table, in order of first appearance."""
+    coders = table.column("annotator_id")
+    values = pc.unique(coders).to_pylist()
+    if len(values) == 1:
+        yield values[0], table
+        return
+    for value in values:
+        yield value, table.filter(pc.equal(coders, value))
+
+
+def latest(chunks: Iterable[tuple[pa.Table, bool, str | None]]) -> pa.Table:
+    """Current labels from chunks (table, is_head, coder or None) of several coders.
+
+    Label keys begin with the annotator, so each coder's labels are folded on their own: a
+    coder's big compacted head is taken as it is (see :func:`latest_of_coder`).
+    """
+    per_coder: dict[str, tuple[list[pa.Table], list[pa.Table]]] = {}
+    for table, is_head, coder in chunks:
+        pieces = [(coder, table)] if coder is not None else split_by_coder(table)
+        for name, rows in pieces:
+            heads, loose = per_coder.setdefault(name, ([], []))
+            (heads if is_head else loose).append(rows)
+    if not per_coder:
+        return LABEL_SCHEMA.empty_table()
+    return pa.concat_tables([latest_of_coder(*per_coder[name]) for name in sorted(per_coder)])
+
+
+def latest_of_coder(heads: list[pa.Table], loose: list[pa.Table]) -> pa.Table:
     """Current labels from compacted heads (one row per key each) and loose events.
 
     The largest head is taken as it is except for the conversations that anything else

@@ -13,7 +13,8 @@ import pandas as pd
 import pyarrow as pa
 
 from annotate.clock import CLOCK
-from annotate.errors import Errors, LabelStoreError, Warnings
+from annotate.durable import write_file
+from annotate.errors import Errors, LabelStoreError, StorageError, Warnings
 from annotate.store import _files, _fold
 from annotate.store._schema import LABEL_COLUMNS, LABEL_SCHEMA, empty_events, to_pandas
 from annotate.store._validate import TurnLookup, Validator
@@ -47,7 +48,11 @@ class LabelStore:
         Fold parts when more than this many exist (default :data:`AUTO_COMPACT_PARTS`;
         0 turns it off).
     annotator : str, optional
-        A coder's session: events without ``annotator_id`` get this one, others are rejected.
+        A coder's session: events without ``annotator_id`` get this one, others are rejected,
+        and (with ``blind``) every read returns only this coder's labels, reading only this
+        coder's files; compaction then touches only this coder's folders too.
+    blind : bool, default True
+        With ``annotator``: scope reads to that coder (False: a coder who may see all labels).
 
     Notes
     -----
@@ -65,6 +70,7 @@ class LabelStore:
         turns: TurnLookup | None = None,
         auto_compact: int = AUTO_COMPACT_PARTS,
         annotator: str | None = None,
+        blind: bool = True,
     ) -> None:
         self.path = Path(folder)
         self.codebook = codebook
@@ -73,7 +79,13 @@ class LabelStore:
         self._validate = Validator(
             codebook, session_id=self.session_id, turns=turns, annotator=annotator
         )
+        self.annotator = annotator
+        #: the coder every read is limited to (None: every coder's labels may be read)
+        self.scope = annotator if blind else None
         self._appends = 0
+        for sub in (self.path, self.path / _files.PARTS, self.path / _files.COMPACTED):
+            if sub.is_symlink():  # a link planted to redirect the project's writes
+                raise StorageError(40, Errors.E003.format(path=sub))
         try:
             if not all((self.path / d).is_dir() for d in (_files.PARTS, _files.COMPACTED)):
                 (self.path / _files.PARTS).mkdir(parents=True, exist_ok=True)
@@ -132,25 +144,30 @@ class LabelStore:
         if not rows:
             return empty_events()
         table = pa.Table.from_pylist(rows, schema=LABEL_SCHEMA)
-        first = rows[0]
-        name = f"{first['created_at']:016d}-{first['annotator_id']}-{CLOCK.event_id()}.parquet"
-        _files.write_durable(self.path / _files.PARTS, name, _files.table_bytes(table))
+        coders = {r["annotator_id"] for r in rows}
+        _files.write_part(self.path, table, coders, max(r["created_at"] for r in rows))
         self._appends += 1
         if self.auto_compact and self._appends % _CHECK_EVERY == 0:
             self._maybe_compact()
         return _saved_frame(rows, table)
 
-    def events(self) -> pd.DataFrame:
-        """Every event (the full history), each once, in (created_at, event_id) order."""
-        return to_pandas(_fold.history([t for t, _ in self._read(head_only=False)]))
+    def events(self, annotator: str | None = None) -> pd.DataFrame:
+        """Every event (the full history), each once, in (created_at, event_id) order.
 
-    def current(self) -> pd.DataFrame:
+        With ``annotator``, only that coder's events, read from that coder's files only. A
+        store opened for one coder (``annotator=`` at construction) reads only that coder's.
+        """
+        chunks = self._read(head_only=False, annotator=annotator)
+        return to_pandas(_fold.history([c.table for c in chunks]))
+
+    def current(self, annotator: str | None = None) -> pd.DataFrame:
         """Current labels: the latest event per (annotator_id, unit, conversation_id,
-        turn_index, code_id), with keys whose latest event is a ``clear`` removed."""
-        tables = self._read(head_only=True)
-        heads = [t for t, is_head in tables if is_head]
-        loose = [t for t, is_head in tables if not is_head]
-        return to_pandas(_fold.latest(heads, loose))
+        turn_index, code_id), with keys whose latest event is a ``clear`` removed.
+
+        With ``annotator``, only that coder's, at the cost of that coder's own labels (the
+        others' files are not read). A store opened for one coder reads only that coder's.
+        """
+        return to_pandas(_fold.latest(self._read(head_only=True, annotator=annotator)))
 
     def latest_us(self, annotator: str | None = None) -> int | None:
         """The latest ``created_at`` (microseconds) of any event (of one annotator), or None.
@@ -158,23 +175,28 @@ class LabelStore:
         Clears count: a session that starts after its coder's last action (even a clear) must
         stamp its own changes later than that (see :meth:`annotate.clock.Clock.observe`).
         """
-        events = self.events()
-        if annotator is not None:
-            events = events[events["annotator_id"] == annotator]
-        if events.empty:
-            return None
-        return int(events["created_at"].max().value // 1_000)
+        return _files.latest_us(self.path, self._scope(annotator))
 
     def compact(self, *, full: bool = False) -> dict[str, int]:
         """Fold part files into one compacted file (lock-free; safe at any time, from any
-        process); with ``full=True`` fold every compacted file in too, leaving one file.
+        process); with ``full=True`` fold every compacted file in too, leaving one file per
+        coder. A store opened for one coder compacts only that coder's files.
         Returns counts: ``parts`` seen, files ``folded``, ``events`` written."""
-        return _files.compact(self.path, merge_compacted=0 if full else 4)
+        return _files.compact(self.path, merge_compacted=0 if full else 4, annotator=self.annotator)
 
-    def _read(self, *, head_only: bool) -> list[tuple[pa.Table, bool]]:
+    def _scope(self, annotator: str | None) -> str | None:
+        """The coder a read is limited to: this store's coder, else the one asked for."""
+        if self.scope is not None and annotator not in (None, self.scope):
+            raise LabelStoreError(
+                Errors.E306.format(coder=self.scope, other=annotator, path=self.path)
+            )
+        return self.scope or annotator
+
+    def _read(self, *, head_only: bool, annotator: str | None) -> list[_files.Chunk]:
+        scope = self._scope(annotator)
         if self.auto_compact:
             self._maybe_compact()
-        return _files.read_all(self.path, head_only=head_only)
+        return _files.read_all(self.path, head_only=head_only, annotator=scope)
 
     def _maybe_compact(self) -> None:
         """Compact when past the threshold, unless another process announced it is on it.
@@ -183,20 +205,24 @@ class LabelStore:
         folding the same parts); it is not a lock: two compactors at once are still safe, and a
         note older than :data:`NOTE_SECONDS` (a compactor that died) is ignored.
         """
-        note = self.path / ".compacting"
+        scope = self.scope
+        note = self.path / (".compacting" if scope is None else f".compacting-{scope}")
+        found = _files.listing(self.path, scope)  # a planted link is refused here (E003)
         try:
-            with os.scandir(self.path / _files.PARTS) as it:
-                n = sum(1 for _ in it)
-            if n <= self.auto_compact:
+            n = len(found.parts)
+            # an unscoped store also folds release-0.1 files of several coders into the
+            # coders' folders, so that coder-scoped reads stop paying for them
+            legacy = scope is None and any(p in found.shared for p in found.compacted)
+            if n <= self.auto_compact and not legacy:
                 return
             try:
                 if time.time() - note.stat().st_mtime < NOTE_SECONDS:
                     return
             except FileNotFoundError:
                 pass
-            note.write_text(f"{os.getpid()}\n")
+            write_file(note, f"{os.getpid()}\n".encode())  # replaces a planted link
             try:
-                _files.compact(self.path)
+                _files.compact(self.path, annotator=scope)
             finally:
                 note.unlink(missing_ok=True)
         except OSError as exc:

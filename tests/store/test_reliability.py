@@ -46,7 +46,7 @@ def test_reliability_eight_writers_and_a_compactor(tmp_path, codebook, spawner) 
     acks, done = spawner.run(f"writers {folder} 8 2000", "done")
     assert done.split()[1:9] == ["0"] * 8, done  # every writer exited cleanly
     assert len(acks) == 16_000
-    assert list((folder / "compacted").glob("*.parquet")), "the compactor never ran"
+    assert list((folder / "compacted").rglob("*.parquet")), "the compactor never ran"
     store = LabelStore(folder, codebook, auto_compact=0)
     events = store.events()
     assert len(events) == 16_000
@@ -55,7 +55,7 @@ def test_reliability_eight_writers_and_a_compactor(tmp_path, codebook, spawner) 
     assert len(current) == 16_000  # every writer wrote distinct keys
     store.compact()
     assert len(store.events()) == 16_000
-    assert list((folder / "parts").iterdir()) == []
+    assert list((folder / "parts").rglob("*.parquet")) == []
 
 
 def test_reliability_writer_killed_fifty_times(tmp_path, codebook, spawner) -> None:
@@ -87,4 +87,5 @@ def test_reliability_compactor_killed_at_random_moments(tmp_path, codebook, spaw
         assert len(store.current()) == len(acked)
     store.compact()
     _check_acked(store.events(), acked)
-    assert len(list((folder / "compacted").glob("*.parquet"))) <= 5
+    per_coder = [list(d.glob("*.parquet")) for d in (folder / "compacted").iterdir()]
+    assert len(per_coder) == 20 and all(1 <= len(files) <= 5 for files in per_coder)

@@ -36,7 +36,7 @@ def store(tmp_path: Path, codebook) -> LabelStore:  # type: ignore[no-untyped-de
 
 
 def _parts(store: LabelStore) -> list[Path]:
-    return sorted((store.path / "parts").glob("*.parquet"))
+    return sorted((store.path / "parts").rglob("*.parquet"))
 
 
 def test_store_append_fills_defaults_and_writes_one_part(store: LabelStore, codebook) -> None:
@@ -190,7 +190,7 @@ def test_store_compaction_folds_parts_and_keeps_everything(store: LabelStore) ->
     stats = store.compact()
     assert stats["folded"] == 30 and stats["events"] == 30
     assert _parts(store) == []
-    (folded,) = (store.path / "compacted").glob("*.parquet")
+    (folded,) = (store.path / "compacted").rglob("*.parquet")
     assert pq.read_table(folded).num_rows == 30
     pd.testing.assert_frame_equal(store.events(), before_hist)
     key = ["annotator_id", "turn_index", "code_id"]
@@ -289,7 +289,7 @@ def test_store_compaction_leaves_bad_files_in_place(store: LabelStore) -> None:
 def test_store_part_names_carry_no_user_text(store: LabelStore) -> None:
     store.append(ev(event_id="../../escape", note=json.dumps({"a": 1})))
     (part,) = _parts(store)
-    assert part.parent == store.path / "parts" and "escape" not in part.name
+    assert part.parent == store.path / "parts" / "alice" and "escape" not in part.name
 
 
 def _reference_current(events: pd.DataFrame) -> set[tuple[object, ...]]:
@@ -365,10 +365,10 @@ def test_store_full_compaction_leaves_one_file(store: LabelStore) -> None:
     for batch in range(3):
         store.append([ev(turn_index=i, value=str(batch % 2)) for i in range(4)])
         store.compact()
-    assert len(list((store.path / "compacted").glob("*.parquet"))) == 3
+    assert len(list((store.path / "compacted").rglob("*.parquet"))) == 3
     before = store.current()
     store.compact(full=True)
-    assert len(list((store.path / "compacted").glob("*.parquet"))) == 1
+    assert len(list((store.path / "compacted").rglob("*.parquet"))) == 1
     assert len(store.events()) == 12
     pd.testing.assert_frame_equal(store.current(), before)
 
@@ -378,10 +378,10 @@ def test_store_merges_small_compacted_files_without_rewriting_the_big_one(
 ) -> None:
     store.append([ev(conversation_id=f"b{i}", turn_index=i % 4) for i in range(6000)])
     store.compact()
-    (big,) = (store.path / "compacted").glob("*.parquet")
+    (big,) = (store.path / "compacted").rglob("*.parquet")
     for i in range(5):
         store.append(ev(turn_index=i))
         store.compact()
-    files = sorted((store.path / "compacted").glob("*.parquet"))
+    files = sorted((store.path / "compacted").rglob("*.parquet"))
     assert big in files and len(files) == 2  # the five small ones became one
     assert len(store.events()) == 6005 and len(store.current()) == 6005
