@@ -1,8 +1,9 @@
-"""Every published / reference-software value in the shared agreement reference, recomputed.
+"""Every published / reference-software value in the agreement reference, recomputed.
 
-The JSON files are read from the shared folder (never copied into the repo). Each ``expected``
-entry is either recomputed here within its stated tolerance, or listed in ``NOT_COVERED`` with
-the reason; a new, unknown entry fails ``test_reference_every_entry_is_accounted_for``.
+The JSON files live in tests/data/agreement-reference/ (its README names each file's source
+publication or software). Each ``expected`` entry is either recomputed here within its stated
+tolerance, or listed in ``NOT_COVERED`` with the reason; a new, unknown entry fails
+``test_reference_every_entry_is_accounted_for``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from annotate.agreement.alpha import alpha_from_coincidences, encode_sets
 from annotate.agreement.distances import set_distance, weights
 from annotate.errors import AgreementError
 
-SHARED_REF = Path(__file__).resolve().parents[2].parent / "shared" / "agreement-reference"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "agreement-reference"
 
 #: (coefficient, reason) pairs we deliberately do not compute
 NOT_COVERED = {
@@ -58,7 +59,7 @@ NOT_COVERED = {
 
 def _cases() -> list[tuple[str, int]]:
     out = []
-    for path in sorted(SHARED_REF.glob("*.json")):
+    for path in sorted(REFERENCE.glob("*.json")):
         doc = json.loads(path.read_text(encoding="utf-8"))
         for i, _ in enumerate(doc.get("expected", [])):
             out.append((path.name, i))
@@ -68,8 +69,8 @@ def _cases() -> list[tuple[str, int]]:
 CASES = _cases()
 
 
-def _load(shared: Path, name: str) -> dict:
-    return json.loads((shared / "agreement-reference" / name).read_text(encoding="utf-8"))
+def _load(name: str) -> dict:
+    return json.loads((REFERENCE / name).read_text(encoding="utf-8"))
 
 
 def _data(doc: dict) -> tuple[np.ndarray | list, list | None, list | None]:
@@ -165,9 +166,10 @@ def _compute_sets(doc: dict, coef: str, opts: dict):
     }[coef]
 
 
-def test_reference_every_entry_is_accounted_for(shared: Path) -> None:
-    assert CASES, "no reference files found"
-    names = {_load(shared, f)["expected"][i]["coefficient"] for f, i in CASES}
+def test_reference_every_entry_is_accounted_for() -> None:
+    assert len({f for f, _ in CASES}) >= 17, f"reference files missing from {REFERENCE}"
+    assert len(CASES) >= 215, "reference values missing"
+    names = {_load(f)["expected"][i]["coefficient"] for f, i in CASES}
     known = set(NOT_COVERED) | {
         "krippendorff_alpha", "krippendorff_alpha_pa", "krippendorff_alpha_pe",
         "gwet_ac1", "gwet_ac1_pa", "gwet_ac1_pe", "gwet_ac2", "fleiss_kappa", "fleiss_kappa_pa",
@@ -181,8 +183,8 @@ def test_reference_every_entry_is_accounted_for(shared: Path) -> None:
 
 
 @pytest.mark.parametrize(("name", "index"), CASES, ids=[f"{f[:-5]}-{i}" for f, i in CASES])
-def test_reference_value_within_tolerance(shared: Path, name: str, index: int) -> None:
-    doc = _load(shared, name)
+def test_reference_value_within_tolerance(name: str, index: int) -> None:
+    doc = _load(name)
     exp = doc["expected"][index]
     if exp["coefficient"] in NOT_COVERED:
         pytest.skip(NOT_COVERED[exp["coefficient"]])

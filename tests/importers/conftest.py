@@ -11,9 +11,9 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def samples(shared: Path) -> Path:
-    """The real corpora samples (read in place, never copied)."""
-    return shared / "corpora"
+def samples(shared_corpora: Path) -> Path:
+    """The real corpora samples (read in place, never copied; skipped without ../shared/corpora)."""
+    return shared_corpora
 
 
 @pytest.fixture
