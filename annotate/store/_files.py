@@ -51,6 +51,8 @@ ORPHAN_TMP_SECONDS = 3600.0
 HEAD_ROWS = b"annotate.head_rows"
 #: schema metadata of a compacted file: the latest created_at (microseconds) in it
 MAX_CREATED = b"annotate.max_created_us"
+#: the courtesy note of an automatic compaction in progress (not a lock)
+NOTE = ".compacting"
 #: row groups of compacted files (rows); small enough that a coder-scoped read of a file of
 #: several coders (release 0.1 layout) skips the others' rows by row-group statistics
 ROW_GROUP_ROWS = 64 * 1024
@@ -134,7 +136,7 @@ def _report_strays(folder: Path, names: Iterable[str]) -> None:
     now = time.time()
     for name in names:
         path = folder / name
-        if name.endswith(".parquet") and not name.startswith("."):
+        if (name.endswith(".parquet") and not name.startswith(".")) or name == NOTE:
             continue
         if name.startswith(".") and name.endswith(TMP_SUFFIX):
             try:

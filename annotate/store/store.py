@@ -27,6 +27,7 @@ AUTO_COMPACT_PARTS = 1000
 _CHECK_EVERY = 64
 #: an automatic compaction skips while another process's ``.compacting`` note is this fresh
 NOTE_SECONDS = 120.0
+NOTE = _files.NOTE
 _CREATED = LABEL_COLUMNS.index("created_at")
 
 
@@ -206,7 +207,9 @@ class LabelStore:
         note older than :data:`NOTE_SECONDS` (a compactor that died) is ignored.
         """
         scope = self.scope
-        note = self.path / (".compacting" if scope is None else f".compacting-{scope}")
+        # a coder's note lives in the coder's own folder (all a coder may write to when the
+        # team gives each coder's folders their own permissions)
+        note = (self.path if scope is None else self.path / _files.PARTS / scope) / NOTE
         found = _files.listing(self.path, scope)  # a planted link is refused here (E003)
         try:
             n = len(found.parts)
