@@ -2,6 +2,10 @@
 
 The public surface is small and imported lazily, so ``import annotate`` stays cheap and the
 command line starts fast. See README.md for the concepts.
+
+Top-level names (``annotate.Project``, ``annotate.import_corpus`` …) are classes and functions;
+the subpackages are plain modules, also imported on first use: ``annotate.agreement.report(...)``,
+``annotate.export.write(...)``.
 """
 
 from __future__ import annotations
@@ -21,12 +25,27 @@ _LAZY = {
     "Project": "annotate.project",
     "Annotator": "annotate.widgets",
     "Adjudicator": "annotate.widgets",
-    "agreement": "annotate.agreement",
-    "export": "annotate.export",
     "AnnotateError": "annotate.errors",
 }
+# subpackages served as attributes (the package itself, imported on first use)
+_PACKAGES = (
+    "adjudication",
+    "agreement",
+    "analysis",
+    "codebook",
+    "corpus",
+    "demo",
+    "errors",
+    "export",
+    "importers",
+    "nlp",
+    "project",
+    "store",
+    "types",
+    "widgets",
+)
 
-__all__ = ["__version__", *_LAZY]
+__all__ = ["__version__", *_LAZY, *_PACKAGES]
 
 
 def __getattr__(name: str) -> Any:
@@ -34,6 +53,8 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
+    if name in _PACKAGES:
+        return importlib.import_module(f"{__name__}.{name}")  # binds the attribute too
     raise AttributeError(f"module 'annotate' has no attribute {name!r}")
 
 

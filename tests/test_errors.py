@@ -45,15 +45,19 @@ def test_errors_hierarchy_inherits_builtins() -> None:
             assert issubclass(obj, ValueError | KeyError | OSError), name
 
 
-def test_public_functions_stay_callable_after_submodule_import() -> None:
-    """``annotate.export`` and ``annotate.agreement`` are packages and functions at once."""
+def test_subpackages_are_plain_modules() -> None:
+    """``annotate.<package>`` is the package (imported on first use), never a function."""
     import importlib
+    import types
 
     import annotate
 
-    for name in ("export", "agreement"):
-        importlib.import_module(f"annotate.{name}")  # binds the package to the attribute
-        assert callable(getattr(annotate, name)), name
+    for name in annotate._PACKAGES:
+        module = getattr(annotate, name)
+        assert type(module) is types.ModuleType, name
+        assert module is importlib.import_module(f"annotate.{name}")
+    assert callable(annotate.agreement.report) and callable(annotate.export.write)
+    assert not callable(annotate.agreement) and not callable(annotate.export)
 
 
 def test_cli_json_error_document_in_process(tmp_path) -> None:

@@ -1,6 +1,7 @@
 """Export a project as a citable labelled dataset with a data card.
 
-``annotate.export(project, out, format="parquet", labels="gold", redact=False)`` writes::
+``annotate.export.write(project, out, format="parquet", labels="gold", redact=False)``
+writes::
 
     out/
       README.md                      the data card
@@ -42,10 +43,10 @@ from annotate.types import SYSTEM_CODES, FilePath
 FORMATS = ("parquet", "csv", "jsonl")
 LABEL_MODES = ("gold", "majority", "all")
 
-__all__ = ["FORMATS", "LABEL_MODES", "export"]
+__all__ = ["FORMATS", "LABEL_MODES", "write"]
 
 
-def export(
+def write(
     project: Any,
     out: FilePath,
     *,
@@ -203,7 +204,7 @@ def _check_events(project: Any, events: pd.DataFrame, codebook: Any) -> None:
 
 def _agreement(coders: pd.DataFrame, codebook: Any, bootstrap: int, seed: int):
     """The agreement table for the card, or a note saying why there is none."""
-    from annotate.agreement import agreement
+    from annotate.agreement import report as agreement_report
 
     multi = coders.groupby(["conversation_id", "turn_index", "code_id"], dropna=False)[
         "annotator_id"
@@ -213,7 +214,7 @@ def _agreement(coders: pd.DataFrame, codebook: Any, bootstrap: int, seed: int):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            report = agreement(coders, codebook, bootstrap=bootstrap, seed=seed)
+            report = agreement_report(coders, codebook, bootstrap=bootstrap, seed=seed)
     except AgreementError as exc:
         return None, f"_Agreement undefined: {exc}_"
     return report.table.reset_index(drop=True), None

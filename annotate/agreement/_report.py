@@ -1,4 +1,4 @@
-"""The whole-codebook agreement report: :func:`agreement` → :class:`AgreementReport`."""
+"""The whole-codebook agreement report: :func:`report` → :class:`AgreementReport`."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ TEXT_COLUMNS = {
 }
 
 
-def agreement(
+def report(
     labels: pd.DataFrame,
     codebook: Any,
     *,
