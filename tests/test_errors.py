@@ -46,8 +46,10 @@ def test_errors_hierarchy_inherits_builtins() -> None:
 
 
 def test_subpackages_are_plain_modules() -> None:
-    """``annotate.<package>`` is the package (imported on first use), never a function."""
+    """``annotate.<package>`` is the package (imported on first use), never a function, and no
+    function of a package shadows one of its modules (``import a.b as m`` gives the module)."""
     import importlib
+    import pkgutil
     import types
 
     import annotate
@@ -56,6 +58,13 @@ def test_subpackages_are_plain_modules() -> None:
         module = getattr(annotate, name)
         assert type(module) is types.ModuleType, name
         assert module is importlib.import_module(f"annotate.{name}")
+        if not hasattr(module, "__path__"):
+            continue
+        for sub in pkgutil.iter_modules(module.__path__):
+            found = getattr(module, sub.name, None)
+            if found is not None:
+                full = f"annotate.{name}.{sub.name}"
+                assert found is importlib.import_module(full), f"{full} is shadowed by {found!r}"
     assert callable(annotate.agreement.report) and callable(annotate.export.write)
     assert not callable(annotate.agreement) and not callable(annotate.export)
 

@@ -9,8 +9,8 @@ interval, ratio, label sets), :func:`cohen_kappa`, :func:`scott_pi`, :func:`flei
 
 from __future__ import annotations
 
+from annotate.agreement._alpha import AlphaParts, alpha, alpha_from_counts
 from annotate.agreement._report import AgreementReport, report
-from annotate.agreement.alpha import AlphaParts, alpha, alpha_from_counts
 from annotate.agreement.gwet import (
     Chance,
     brennan_prediger,

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from annotate.agreement._alpha import alpha_from_coincidences
 from annotate.agreement._build import RowData
 from annotate.agreement._matrix import coincidences, value_counts
-from annotate.agreement.alpha import alpha_from_coincidences
 from annotate.agreement.bootstrap import Resampler, cluster_coincidences
 from annotate.agreement.distances import delta, set_delta
 from annotate.agreement.distances import weights as weight_matrix

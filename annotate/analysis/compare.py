@@ -1,6 +1,6 @@
 """Comparisons between two groups of conversations (e.g. two models or personas).
 
-For each item, p1 and p2 are the shares of :mod:`annotate.analysis.prevalence` in group 1
+For each item, p1 and p2 are the shares of :func:`annotate.analysis.prevalence` in group 1
 and group 2 (share of turns, or of conversations). Effect sizes: the risk difference
 p1 - p2; the odds ratio (p1 / (1 - p1)) / (p2 / (1 - p2)); Cohen's h = 2 asin sqrt(p1) -
 2 asin sqrt(p2) (Cohen 1988, §6.2; |h| = 0.2 small, 0.5 medium, 0.8 large). Intervals are
@@ -18,8 +18,8 @@ import pandas as pd
 
 from annotate.analysis._frame import LabelFrame, conv_sums, prepare
 from annotate.analysis._groups import check_option, conversation_groups, weights_for
+from annotate.analysis._prevalence import _selected
 from annotate.analysis._stats import cohen_h, percentile_interval
-from annotate.analysis.prevalence import _selected
 from annotate.errors import AnalysisError, Errors
 
 

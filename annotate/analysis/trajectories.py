@@ -5,7 +5,7 @@ normalised position p = s / (S - 1), s = its 0-based position among the conversa
 user and assistant turns (p = 0 when S = 1), and the bin min(floor(p B), B - 1) of B equal
 bins (quintiles by default). The share of coded turns with each item per bin is a ratio
 estimator with a conversation-bootstrap percentile interval, as in
-:mod:`annotate.analysis.prevalence`. ``start_vs_end`` gives the last-bin minus first-bin
+:func:`annotate.analysis.prevalence`. ``start_vs_end`` gives the last-bin minus first-bin
 difference with an interval from the same replicates (the pairing by conversation is kept).
 
 **Across sessions** (§b.6) each conversation of a user is a session; sessions are numbered

@@ -9,11 +9,11 @@ from typing import Any
 
 import pandas as pd
 
+from annotate.analysis._cooccurrence import cooccurrence
 from annotate.analysis._frame import LabelFrame, prepare
 from annotate.analysis._groups import conversation_groups
+from annotate.analysis._prevalence import prevalence
 from annotate.analysis.compare import compare_groups
-from annotate.analysis.cooccurrence import cooccurrence
-from annotate.analysis.prevalence import prevalence
 from annotate.analysis.queries import sequence_queries
 from annotate.analysis.sequences import lag_sequential
 from annotate.analysis.trajectories import _position_reps, session_index, session_trajectories
