@@ -293,7 +293,8 @@ def mask_corpus(
     manifest.pop("created_at", None)
     manifest["name"] = f"{corpus.name} (masked)"
     manifest["masking"] = {
-        "method": "regex" + (f" + spaCy NER ({pipeline.meta.get('name')})" if with_names else ""),
+        "method": "regex"
+        + (f" + spaCy NER ({pipeline.meta.get('name')})" if pipeline and with_names else ""),
         "classes": [k for k in PLACEHOLDERS if k != "name" or with_names],
         "placeholders": PLACEHOLDERS,
         "counts": {k: counts.get(k, 0) for k in PLACEHOLDERS if k != "name" or with_names},

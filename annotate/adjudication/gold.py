@@ -20,12 +20,15 @@ binary code's absent value (only for binary codes; others stay unresolved).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from annotate.errors import Errors, ExportError
 from annotate.types import GOLD_ID
+
+if TYPE_CHECKING:
+    from annotate.project import Project
 
 RULES = ("unanimous", "majority", "plurality")
 TIES = ("none", "absent")
@@ -172,7 +175,7 @@ def gold_summary(gold: pd.DataFrame) -> pd.DataFrame:
     return gold.groupby(["code_id", "source"], sort=True).size().rename("n_units").reset_index()
 
 
-def gold_labels(project: Any, *, rule: str = "majority", tie: str = "none") -> pd.DataFrame:
+def gold_labels(project: Project, *, rule: str = "majority", tie: str = "none") -> pd.DataFrame:
     """The project's gold labels: adjudicated where adjudicated, otherwise ``rule``.
 
     Returns the unit-labels shape with ``annotator_id = "gold"`` and the columns ``source``

@@ -38,7 +38,7 @@ from annotate.errors import AgreementError
 RELIABLE, TENTATIVE = 0.800, 0.667
 METRIC = {"binary": "nominal", "nominal": "nominal", "ordinal": "ordinal"}
 METRIC |= {"interval": "interval", "set": "masi"}
-WEIGHTS = {"binary": "identity", "nominal": "identity", "ordinal": "linear"}
+WEIGHTS: dict[str, str | None] = {"binary": "identity", "nominal": "identity", "ordinal": "linear"}
 WEIGHTS |= {"interval": "quadratic", "set": None}
 
 

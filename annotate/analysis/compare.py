@@ -11,7 +11,7 @@ each group; Davison & Hinkley 1997, §3.8), so the nesting of turns in conversat
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -22,14 +22,18 @@ from annotate.analysis._prevalence import _selected
 from annotate.analysis._stats import cohen_h, percentile_interval
 from annotate.errors import AnalysisError, Errors
 
+if TYPE_CHECKING:
+    from annotate.codebook import Codebook
+    from annotate.corpus import Corpus
+
 
 def compare_groups(
     labels: pd.DataFrame | LabelFrame,
-    codebook: Any,
+    codebook: Codebook,
     *,
     by: str,
     groups: Sequence[str] | None = None,
-    corpus: Any = None,
+    corpus: Corpus | None = None,
     annotator: str | None = None,
     codes: Sequence[str] | None = None,
     unit: str = "turn",
@@ -81,14 +85,17 @@ def compare_groups(
         den = np.hstack([den, (C >= 0).astype(float)])
         items += [frame.conv_items[k] for k in csel]
     rng = np.random.default_rng(seed)
-    est, reps, ns = [], [], []
+    est: list[np.ndarray] = []
+    reps: list[np.ndarray] = []
+    ns: list[np.ndarray] = []
     for g in chosen:
         rows = np.flatnonzero(values == g)
         w = weights_for(rows, bootstrap, rng)
         cnt, n = num[rows].sum(0), den[rows].sum(0)
         with np.errstate(invalid="ignore", divide="ignore"):
             est.append(np.where(n > 0, cnt / np.where(n > 0, n, 1), np.nan))
-            reps.append((w @ num[rows]) / (w @ den[rows]) if bootstrap else None)
+            if bootstrap:
+                reps.append((w @ num[rows]) / (w @ den[rows]))
         ns.append(n.astype(int))
     p1, p2 = est
     out = pd.DataFrame(

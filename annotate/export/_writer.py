@@ -29,7 +29,7 @@ import shutil
 import uuid
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -38,7 +38,12 @@ from annotate.adjudication.gold import GOLD_ID, gold_summary, resolve_gold
 from annotate.errors import AgreementError, Errors, ExportError
 from annotate.export._card import render_card
 from annotate.export._tables import long_labels, unit_agreement, wide_labels
+from annotate.project.project import CODEBOOK_FILE
 from annotate.types import SYSTEM_CODES, FilePath
+
+if TYPE_CHECKING:
+    from annotate.codebook import Codebook
+    from annotate.project import Project
 
 FORMATS = ("parquet", "csv", "jsonl")
 LABEL_MODES = ("gold", "majority", "all")
@@ -47,7 +52,7 @@ __all__ = ["FORMATS", "LABEL_MODES", "write"]
 
 
 def write(
-    project: Any,
+    project: Project,
     out: FilePath,
     *,
     format: str = "parquet",
@@ -147,11 +152,11 @@ def write(
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
     try:
-        files = []
+        files: list[tuple[str, int | None]] = []
         for name, df in tables.items():
             path = _write_table(df, tmp / name, format)
             files.append((path.name, len(df)))
-        shutil.copyfile(project.codebook.path, tmp / "codebook.yaml")
+        shutil.copyfile(project.path / CODEBOOK_FILE, tmp / "codebook.yaml")
         files.append(("codebook.yaml", None))
         facts = _facts(project, labels, format, redact, bootstrap, unit, coders, gold, turns,
                        convs, agreement_table, agreement_note, files)  # fmt: skip
@@ -180,7 +185,7 @@ def write(
     return out
 
 
-def _check_events(project: Any, events: pd.DataFrame, codebook: Any) -> None:
+def _check_events(project: Project, events: pd.DataFrame, codebook: Codebook) -> None:
     """Refuse an empty project, labels with unknown codes, or another codebook version."""
     if events.empty:
         raise ExportError(Errors.E503.format(path=project.path))
@@ -202,7 +207,9 @@ def _check_events(project: Any, events: pd.DataFrame, codebook: Any) -> None:
         )
 
 
-def _agreement(coders: pd.DataFrame, codebook: Any, bootstrap: int, seed: int):
+def _agreement(
+    coders: pd.DataFrame, codebook: Codebook, bootstrap: int, seed: int
+) -> tuple[pd.DataFrame | None, str | None]:
     """The agreement table for the card, or a note saying why there is none."""
     from annotate.agreement import report as agreement_report
 

@@ -7,6 +7,7 @@ format names (``sharegpt``) to the current version. :func:`import_corpus` runs o
 from __future__ import annotations
 
 import hashlib
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -47,7 +48,7 @@ def get_importer(format: str) -> Importer:
 
 
 def _sources(source: FilePath | Sequence[FilePath], importer: Importer) -> list[Path]:
-    items = [source] if isinstance(source, str | Path) else list(source)  # type: ignore[list-item]
+    items = [source] if isinstance(source, str | os.PathLike) else list(source)
     if not items:
         raise CorpusError(Errors.E101.format(path="(none)", hint="give at least one source file"))
     paths = []

@@ -20,15 +20,19 @@ Rules the session implements (README, section widget):
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from annotate.errors import CodebookError, Errors, WidgetError
+
+if TYPE_CHECKING:
+    from annotate.project import Project
 
 #: label key: (unit, conversation_id, turn_index or None, code_id)
 Key = tuple[str, str, int | None, str]
@@ -66,7 +70,7 @@ class AnnotationSession:
 
     def __init__(
         self,
-        project: Any,
+        project: Project,
         annotator: str,
         *,
         session_id: str | None = None,
@@ -370,7 +374,7 @@ class AnnotationSession:
         self.last_error = None
         return [e["event_id"] for e in batch]
 
-    def pending_keys(self) -> set[Key]:
+    def pending_keys(self) -> builtins.set[Key]:
         """Keys of the changes not yet acknowledged by the store."""
         return {
             (e["unit"], e["conversation_id"], e["turn_index"], e["code_id"]) for e in self.pending
