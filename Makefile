@@ -44,13 +44,16 @@ browser:
 lab: env-lab
 	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_quickstart.ipynb
 
+# mypy: configuration in pyproject.toml (strict on the foundation and domain layers)
 test: env browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: env
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 format: env
 	$(VENV)/bin/ruff format .

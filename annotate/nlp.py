@@ -15,7 +15,6 @@ import re
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -25,6 +24,7 @@ import spacy
 from spacy.language import Language
 from tqdm.auto import tqdm
 
+from annotate.clock import CLOCK
 from annotate.corpus import Corpus, load_corpus, write_corpus
 from annotate.errors import CorpusError, Errors, Warnings
 from annotate.types import FilePath
@@ -293,13 +293,14 @@ def mask_corpus(
     manifest.pop("created_at", None)
     manifest["name"] = f"{corpus.name} (masked)"
     manifest["masking"] = {
-        "method": "regex" + (f" + spaCy NER ({pipeline.meta.get('name')})" if with_names else ""),
+        "method": "regex"
+        + (f" + spaCy NER ({pipeline.meta.get('name')})" if pipeline and with_names else ""),
         "classes": [k for k in PLACEHOLDERS if k != "name" or with_names],
         "placeholders": PLACEHOLDERS,
         "counts": {k: counts.get(k, 0) for k in PLACEHOLDERS if k != "name" or with_names},
         "turns_changed": changed,
         "source_corpus": {"path": str(corpus.path.resolve()), "name": corpus.name},
-        "masked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "masked_at": CLOCK.now().isoformat(timespec="seconds"),
     }
     write_corpus(
         out,

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import sys
-from collections.abc import Callable
-from types import ModuleType
-from typing import Any, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
 FilePath: TypeAlias = str | os.PathLike[str]
 ConversationId: TypeAlias = str
@@ -40,25 +37,3 @@ GOLD_ID = "gold"
 #: ``_flag`` (turn or conversation): value ``1``, flagged for discussion (note = why).
 #: ``_memo`` (turn or conversation): value = the memo text.
 SYSTEM_CODES: tuple[str, ...] = ("_status", "_flag", "_memo")
-
-
-class _CallableModule(ModuleType):
-    """A package that is also the function of the same name (``annotate.agreement(...)``)."""
-
-    __wrapped_call__: Callable[..., Any]
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.__wrapped_call__(*args, **kwargs)
-
-
-def make_module_callable(module_name: str, func: Callable[..., Any]) -> None:
-    """Make the package ``module_name`` callable as ``func``.
-
-    ``annotate.agreement`` and ``annotate.export`` are public functions *and* packages. Once
-    ``import annotate.export`` has run, the import system binds the package to that attribute of
-    ``annotate`` and the lazy ``__getattr__`` of ``annotate/__init__.py`` is never consulted, so
-    ``annotate.export(project, out)`` would call a module. A callable module answers both ways.
-    """
-    module = sys.modules[module_name]
-    module.__class__ = _CallableModule
-    module.__wrapped_call__ = func

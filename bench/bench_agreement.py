@@ -1,4 +1,4 @@
-"""Benchmark of annotate.agreement; prints ONE JSON object.
+"""Benchmark of annotate.agreement (report and cores); prints ONE JSON object.
 
 Baseline: the ``krippendorff`` package (fast-krippendorff, GPL; used here only, never by
 annotate/) timed in the same run, so the ratios are robust to a noisy machine. Each timing is
@@ -23,7 +23,8 @@ import krippendorff
 import numpy as np
 import pandas as pd
 
-from annotate.agreement import agreement, alpha
+from annotate.agreement import alpha
+from annotate.agreement import report as agreement_report
 from annotate.agreement._matrix import encode, value_counts
 from annotate.agreement.bootstrap import bootstrap_alpha
 from annotate.agreement.distances import delta
@@ -159,8 +160,8 @@ def synthetic_labels(cb, n_conv=2000, turns=6, coders=("a", "b", "c"), seed=0):
 def bench_report():
     cb = synthetic_codebook()
     labels = synthetic_labels(cb)
-    t, report = best(lambda: agreement(labels, cb, bootstrap=1000, seed=0), repeat=1)
-    t0, _ = best(lambda: agreement(labels, cb), repeat=1)
+    t, report = best(lambda: agreement_report(labels, cb, bootstrap=1000, seed=0), repeat=1)
+    t0, _ = best(lambda: agreement_report(labels, cb), repeat=1)
     return {
         "case": "report: 60 codes, 2,000 conversations x 6 turns, 3 coders, 1000 resamples",
         "annotate_s": round(t, 3),

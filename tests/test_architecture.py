@@ -49,28 +49,72 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 
+#: the layers of docs/internals.md: an import may point only to a lower layer (or an allowed
+#: peer); type-only imports (under ``if TYPE_CHECKING:``) follow the same direction
+LAYER: dict[str, int] = {
+    "errors": 0, "types": 0,
+    "corpus": 1, "codebook": 1,
+    "importers": 2, "store": 2, "nlp": 2,
+    "agreement": 3, "project": 3,
+    "analysis": 4, "adjudication": 4, "demo": 4, "export": 4,
+    "widgets": 5, "cli": 5,
+    "__main__": 6,
+}  # fmt: skip
+
+
 def _component(path: Path) -> str:
     rel = path.relative_to(PACKAGE)
     return rel.parts[0].removesuffix(".py")
 
 
-def _imported_components(path: Path) -> set[str]:
+def _is_type_checking(test: ast.expr) -> bool:
+    """``if TYPE_CHECKING:`` or ``if typing.TYPE_CHECKING:``."""
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports(tree: ast.AST) -> list[tuple[ast.Import | ast.ImportFrom, bool]]:
+    """Every import of a module and whether it is type-only (in an ``if TYPE_CHECKING:`` body;
+    its ``else:`` branch runs)."""
+    found: list[tuple[ast.Import | ast.ImportFrom, bool]] = []
+
+    def visit(node: ast.AST, typing_only: bool) -> None:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found.append((node, typing_only))
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            for child in node.body:
+                visit(child, True)
+            for child in node.orelse:
+                visit(child, typing_only)
+            return
+        for child in ast.iter_child_nodes(node):
+            visit(child, typing_only)
+
+    visit(tree, False)
+    return found
+
+
+def _imported_components(path: Path, *, type_only: bool = False) -> set[str]:
+    """The annotate components ``path`` imports at run time (or, ``type_only``, only for type
+    checkers)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     found: set[str] = set()
     pkg_parts = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]
-    for node in ast.walk(tree):
+    for node, typing_only in _imports(tree):
+        if typing_only != type_only:
+            continue
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative: resolve against this module's package
-                base = pkg_parts[: len(pkg_parts) - node.level + 1]
-                mod = ".".join([*base, node.module] if node.module else base)
-                names = [mod] if node.module else [f"{mod}.{a.name}" for a in node.names]
-            elif node.module:
-                names = [node.module]
-                if node.module == "annotate":
-                    names = [f"annotate.{a.name}" for a in node.names]
+        elif node.level:  # relative: resolve against this module's package
+            base = pkg_parts[: len(pkg_parts) - node.level + 1]
+            mod = ".".join([*base, node.module] if node.module else base)
+            names = [mod] if node.module else [f"{mod}.{a.name}" for a in node.names]
+        elif node.module:
+            names = [node.module]
+            if node.module == "annotate":
+                names = [f"annotate.{a.name}" for a in node.names]
         for name in names:
             parts = name.split(".")
             if parts[0] == "annotate" and len(parts) > 1:
@@ -94,6 +138,42 @@ def test_architecture_imports_point_down(path: Path) -> None:
         if not (c == "__version__")
     }
     assert not bad, f"{path.relative_to(PACKAGE)} ({comp}) may not import {sorted(bad)}"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_architecture_type_only_imports_point_down(path: Path) -> None:
+    """A type-only import costs nothing at run time but still states a dependency: it may name
+    an allowed component or any component of a lower layer, never a peer or a higher layer.
+    The package root (``annotate/__init__.py``) is the table of contents of every layer."""
+    comp = _component(path)
+    if comp == "__init__":
+        return
+    bad = {
+        c
+        for c in _imported_components(path, type_only=True) - {comp} - ALLOWED[comp]
+        if LAYER.get(c, 99) >= LAYER[comp]
+    }
+    assert not bad, (
+        f"{path.relative_to(PACKAGE)} ({comp}) may not import {sorted(bad)}, even for types"
+    )
+
+
+def test_architecture_root_is_a_table_of_contents() -> None:
+    """``annotate/__init__.py`` imports nothing at run time; what it shows type checkers is
+    exactly its ``__all__`` (the lazy names and the subpackages)."""
+    import annotate
+
+    root = PACKAGE / "__init__.py"
+    assert _imported_components(root) == set()
+    tree = ast.parse(root.read_text(encoding="utf-8"))
+    shown = {
+        a.asname or a.name for node, typing_only in _imports(tree) if typing_only
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("annotate")
+        for a in node.names
+    }  # fmt: skip
+    assert shown == set(annotate.__all__) - {"__version__"}
+    for name in shown:
+        assert getattr(annotate, name) is not None, name
 
 
 def test_architecture_nothing_imports_interfaces() -> None:

@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -123,3 +126,35 @@ def test_readme_links_resolve(target: str) -> None:
         assert target[1:] in ANCHORS, f"no heading for {target}"
         return
     assert (REPO / target.split("#")[0]).exists(), f"{target} does not exist"
+
+
+PYTHON_BLOCK = re.compile(r"^( *)```python\n(.*?)^\1```", re.DOTALL | re.MULTILINE)
+#: a call every README example must not make: the packages are modules, not functions
+NEGATIVE = "annotate.agreement(project.unit_labels(), project.codebook)  # negative control\n"
+
+
+def readme_python() -> str:
+    """README's python code blocks, in order, as one module (later blocks use earlier names)."""
+    blocks = [textwrap.dedent(code) for _, code in PYTHON_BLOCK.findall(README)]
+    return "\n".join(f"# --- README block {i}\n{code}" for i, code in enumerate(blocks, 1))
+
+
+def test_readme_examples_type_check(tmp_path: Path) -> None:
+    """Every python example of the README type-checks (mypy, the project's configuration), and
+    the check is live: a call of the module ``annotate.agreement`` appended to them is caught."""
+    code = readme_python()
+    assert code.count("# --- README block") >= 8 and "annotate.agreement.report(" in code
+    src = tmp_path / "readme_examples.py"
+    src.write_text(code + NEGATIVE, encoding="utf-8")
+    negative_line = len((code + NEGATIVE).splitlines())
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", str(REPO / "pyproject.toml"),
+         "--cache-dir", str(REPO / ".mypy_cache"), "--follow-imports", "silent",
+         "--show-error-codes", "--no-error-summary", str(src)],
+        cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    # (mypy's cache may replay an unchanged file's errors under the path it had before)
+    errors = re.findall(r"^.*?readme_examples\.py:(\d+): error: (.*)$", result.stdout, re.M)
+    assert (str(negative_line), "Module not callable  [operator]") in errors, result.stdout
+    stray = [f"line {n}: {msg}" for n, msg in errors if n != str(negative_line)]
+    assert not stray, "README examples do not type-check:\n" + "\n".join(stray) + "\n" + code

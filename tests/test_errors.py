@@ -46,15 +46,28 @@ def test_errors_hierarchy_inherits_builtins() -> None:
             assert issubclass(obj, ValueError | KeyError | OSError), name
 
 
-def test_public_functions_stay_callable_after_submodule_import() -> None:
-    """``annotate.export`` and ``annotate.agreement`` are packages and functions at once."""
+def test_subpackages_are_plain_modules() -> None:
+    """``annotate.<package>`` is the package (imported on first use), never a function, and no
+    function of a package shadows one of its modules (``import a.b as m`` gives the module)."""
     import importlib
+    import pkgutil
+    import types
 
     import annotate
 
-    for name in ("export", "agreement"):
-        importlib.import_module(f"annotate.{name}")  # binds the package to the attribute
-        assert callable(getattr(annotate, name)), name
+    for name in annotate._PACKAGES:
+        module = getattr(annotate, name)
+        assert type(module) is types.ModuleType, name
+        assert module is importlib.import_module(f"annotate.{name}")
+        if not hasattr(module, "__path__"):
+            continue
+        for sub in pkgutil.iter_modules(module.__path__):
+            found = getattr(module, sub.name, None)
+            if found is not None:
+                full = f"annotate.{name}.{sub.name}"
+                assert found is importlib.import_module(full), f"{full} is shadowed by {found!r}"
+    assert callable(annotate.agreement.report) and callable(annotate.export.write)
+    assert not callable(annotate.agreement) and not callable(annotate.export)
 
 
 def test_cli_json_error_document_in_process(tmp_path) -> None:

@@ -20,12 +20,15 @@ binary code's absent value (only for binary codes; others stay unresolved).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from annotate.errors import Errors, ExportError
 from annotate.types import GOLD_ID
+
+if TYPE_CHECKING:
+    from annotate.project import Project
 
 RULES = ("unanimous", "majority", "plurality")
 TIES = ("none", "absent")
@@ -170,3 +173,14 @@ def gold_summary(gold: pd.DataFrame) -> pd.DataFrame:
     if gold.empty:
         return pd.DataFrame(columns=["code_id", "source", "n_units"])
     return gold.groupby(["code_id", "source"], sort=True).size().rename("n_units").reset_index()
+
+
+def gold_labels(project: Project, *, rule: str = "majority", tie: str = "none") -> pd.DataFrame:
+    """The project's gold labels: adjudicated where adjudicated, otherwise ``rule``.
+
+    Returns the unit-labels shape with ``annotator_id = "gold"`` and the columns ``source``
+    (how each value was obtained), ``n_coders`` and ``n_agree``.
+    """
+    codebook = project.codebook
+    absent = {c.id: c.absent_value for c in codebook.codes if c.level == "binary"}
+    return resolve_gold(project.unit_labels(), rule=rule, tie=tie, absent_values=absent)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -21,6 +21,9 @@ from annotate.adjudication.gold import GOLD_ID, NO_TURN
 from annotate.errors import Errors, ExportError
 from annotate.store import ORDER_COLUMNS
 from annotate.types import ANNOTATOR_ID_RE
+
+if TYPE_CHECKING:
+    from annotate.project import Project
 
 #: the kinds of disagreement an adjudicator records
 KINDS = ("ambiguous_text", "codebook_gap", "coder_error", "other")
@@ -115,7 +118,7 @@ class Adjudication:
     >>> adj.decide(item, "1", kind="coder_error", memo="clear bid for support")  # doctest: +SKIP
     """
 
-    def __init__(self, project: Any, adjudicator: str) -> None:
+    def __init__(self, project: Project, adjudicator: str) -> None:
         if not isinstance(adjudicator, str) or not ANNOTATOR_ID_RE.fullmatch(adjudicator):
             raise ExportError(
                 Errors.E509.format(adjudicator=adjudicator, pattern=ANNOTATOR_ID_RE.pattern)

@@ -3,13 +3,14 @@
 Cores (numpy, shapes in their docstrings): :func:`alpha` (Krippendorff; nominal, ordinal,
 interval, ratio, label sets), :func:`cohen_kappa`, :func:`scott_pi`, :func:`fleiss_kappa`,
 :func:`conger_kappa`, :func:`gwet_ac` (AC1/AC2), :func:`brennan_prediger`,
-:func:`percent_agreement`, :func:`specific_agreement`. The report: :func:`agreement` →
-:class:`AgreementReport`.
+:func:`percent_agreement`, :func:`specific_agreement`. The report: :func:`report`
+(``annotate.agreement.report(unit_labels, codebook)``) → :class:`AgreementReport`.
 """
 
 from __future__ import annotations
 
-from annotate.agreement.alpha import AlphaParts, alpha, alpha_from_counts
+from annotate.agreement._alpha import AlphaParts, alpha, alpha_from_counts
+from annotate.agreement._report import AgreementReport, report
 from annotate.agreement.gwet import (
     Chance,
     brennan_prediger,
@@ -18,14 +19,11 @@ from annotate.agreement.gwet import (
     specific_agreement,
 )
 from annotate.agreement.kappa import cohen_kappa, conger_kappa, fleiss_kappa, scott_pi
-from annotate.agreement.report import AgreementReport, agreement
-from annotate.types import make_module_callable
 
 __all__ = [
     "AgreementReport",
     "AlphaParts",
     "Chance",
-    "agreement",
     "alpha",
     "alpha_from_counts",
     "brennan_prediger",
@@ -34,9 +32,7 @@ __all__ = [
     "fleiss_kappa",
     "gwet_ac",
     "percent_agreement",
+    "report",
     "scott_pi",
     "specific_agreement",
 ]
-
-
-make_module_callable(__name__, agreement)

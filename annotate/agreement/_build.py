@@ -9,13 +9,17 @@ code gets one row with role ``None``.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from annotate.errors import AgreementError, Errors
+
+if TYPE_CHECKING:
+    from annotate.codebook import Code, Codebook
 
 COLUMNS = ("annotator_id", "unit", "conversation_id", "turn_index", "role", "code_id", "value")
 POOLED = "all"
@@ -27,7 +31,7 @@ NOT_CODERS = ("gold",)
 class RowData:
     """Reliability data of one report row."""
 
-    code: Any  #: the codebook Code
+    code: Code  #: the codebook Code
     unit: str
     role: str | None
     codes: np.ndarray  #: (n_units, n_coders) int, -1 = not coded
@@ -49,8 +53,12 @@ def check_columns(labels: pd.DataFrame) -> None:
         raise AgreementError(Errors.E403.format(missing=", ".join(missing), expected=COLUMNS))
 
 
-def select_codes(codebook: Any, codes: Any, unit: str | None, role: str | None) -> list[Any]:
+def select_codes(
+    codebook: Codebook, codes: str | Sequence[str] | None, unit: str | None, role: str | None
+) -> list[Code]:
     """The codebook codes the report covers, in codebook order."""
+    if isinstance(codes, str):
+        codes = [codes]
     chosen = [codebook.code(c) for c in codes] if codes is not None else list(codebook.codes)
     if unit is not None:
         if unit not in ("turn", "conversation"):
@@ -83,7 +91,7 @@ class Prepared:
     value: np.ndarray  #: (n,) object
 
 
-def prepare(labels: pd.DataFrame, codebook: Any) -> Prepared:
+def prepare(labels: pd.DataFrame, codebook: Codebook) -> Prepared:
     """Validate and factorise the labels: system codes and gold out, unknown codes refused."""
     check_columns(labels)
     code, code_names = pd.factorize(labels["code_id"])
@@ -117,7 +125,7 @@ def prepare(labels: pd.DataFrame, codebook: Any) -> Prepared:
     )
 
 
-def _encode_values(code: Any, values: pd.Series) -> tuple[np.ndarray, tuple[Any, ...]]:
+def _encode_values(code: Code, values: pd.Series) -> tuple[np.ndarray, tuple[Any, ...]]:
     """Value strings → indices into the code's domain; refuse values outside it (E401)."""
     ids = tuple(code.value_ids)
     if code.level == "set":
@@ -168,14 +176,14 @@ def _matrix(
     keys = pd.DataFrame(
         {
             "conversation_id": p.conv_names[clusters],
-            "turn_index": pd.array(np.where(turn < 0, None, turn), dtype="Int32"),
+            "turn_index": pd.array(np.where(turn < 0, pd.NA, turn), dtype="Int32"),
             "role": p.role[sel][first],
         }
     )
     return codes, tuple(map(str, p.coder_names[present])), keys, clusters
 
 
-def build_rows(p: Prepared, chosen: list[Any], role: str | None) -> list[RowData]:
+def build_rows(p: Prepared, chosen: list[Code], role: str | None) -> list[RowData]:
     """One :class:`RowData` per (code, unit, role) row of the report."""
     order = np.argsort(p.code, kind="stable")
     bounds = np.searchsorted(p.code[order], np.arange(len(p.code_names) + 1))
@@ -195,6 +203,7 @@ def build_rows(p: Prepared, chosen: list[Any], role: str | None) -> list[RowData
                 rows.append(_empty(code, r, "no labels for this code"))
             continue
         idx, domain = _encode_values(code, pd.Series(p.value[sel]))
+        parts: list[tuple[str | None, np.ndarray]]
         if code.unit == "conversation":
             parts = [(None, np.ones(len(sel), dtype=bool))]
         else:
@@ -211,18 +220,18 @@ def build_rows(p: Prepared, chosen: list[Any], role: str | None) -> list[RowData
     return rows
 
 
-def _row_roles(code: Any, observed: np.ndarray | None, role: str | None) -> list[str | None]:
+def _row_roles(code: Code, observed: np.ndarray | None, role: str | None) -> list[str | None]:
     if code.unit == "conversation":
         return [None]
     if role is not None:
         return [role]
-    roles = list(code.applies_to)
+    roles: list[str | None] = list(code.applies_to)
     if observed is not None:
         roles += sorted({r for r in pd.unique(observed) if isinstance(r, str)} - set(roles))
     return roles
 
 
-def _empty(code: Any, role: str | None, reason: str) -> RowData:
+def _empty(code: Code, role: str | None, reason: str) -> RowData:
     return RowData(
         code=code,
         unit=code.unit,

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from annotate.agreement._alpha import alpha_from_coincidences
 from annotate.agreement._build import RowData
 from annotate.agreement._matrix import coincidences, value_counts
-from annotate.agreement.alpha import alpha_from_coincidences
 from annotate.agreement.bootstrap import Resampler, cluster_coincidences
 from annotate.agreement.distances import delta, set_delta
 from annotate.agreement.distances import weights as weight_matrix
@@ -38,7 +38,7 @@ from annotate.errors import AgreementError
 RELIABLE, TENTATIVE = 0.800, 0.667
 METRIC = {"binary": "nominal", "nominal": "nominal", "ordinal": "ordinal"}
 METRIC |= {"interval": "interval", "set": "masi"}
-WEIGHTS = {"binary": "identity", "nominal": "identity", "ordinal": "linear"}
+WEIGHTS: dict[str, str | None] = {"binary": "identity", "nominal": "identity", "ordinal": "linear"}
 WEIGHTS |= {"interval": "quadratic", "set": None}
 
 

@@ -22,6 +22,7 @@ values as independent, which turns of one conversation are not; intervals will d
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -75,10 +76,10 @@ class Resampler:
         self._jobs.clear()
         return out
 
-    def __call__(self, names: np.ndarray) -> np.ndarray:
-        """Multiplicities (n_boot, len(names)) as float, for conversations ``names`` in
+    def __call__(self, conversations: Sequence[Any]) -> np.ndarray:
+        """Multiplicities (n_boot, len(conversations)) as float, for ``conversations`` in
         *sorted* order (the caller labels its clusters by the rank of their id)."""
-        names = [str(n) for n in names]
+        names = [str(n) for n in conversations]
         key = hash(tuple(names))
         if key not in self._cache:
             entropy = None
@@ -137,6 +138,7 @@ def _alphas(o: np.ndarray, level: str, d: np.ndarray | None) -> np.ndarray:
         observed = (o * dd).sum(axis=(1, 2))
         expected = np.einsum("bc,bck,bk->b", n_c, dd, n_c)
     else:
+        assert d is not None  # the metric's squared differences (every level but ordinal)
         observed = (o * d).sum(axis=(1, 2))
         expected = np.einsum("bc,ck,bk->b", n_c, d, n_c)
     with np.errstate(invalid="ignore", divide="ignore"):

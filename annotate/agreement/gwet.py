@@ -17,7 +17,7 @@ Brennan–Prediger's chance terms are defined over all categories a rater could 
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 
@@ -142,6 +142,23 @@ def specific_agreement(data: Any, *, values: Any = None) -> np.ndarray:
         return np.where(n_k > 0, np.diag(o) / n_k, np.nan)
 
 
+@overload
+def gwet_ac(
+    data: Any,
+    *,
+    weights: Any = ...,
+    values: Any = ...,
+    scores: Any = ...,
+    full: Literal[False] = ...,
+) -> float: ...
+@overload
+def gwet_ac(
+    data: Any, *, weights: Any = ..., values: Any = ..., scores: Any = ..., full: Literal[True]
+) -> Chance: ...
+@overload
+def gwet_ac(
+    data: Any, *, weights: Any = ..., values: Any = ..., scores: Any = ..., full: bool = ...
+) -> float | Chance: ...
 def gwet_ac(
     data: Any,
     *,
@@ -202,6 +219,23 @@ def gwet_ac_from_counts(counts: np.ndarray, w: np.ndarray, *, full: bool = False
     return _chance_corrected(pa, pe, name, full, se)
 
 
+@overload
+def brennan_prediger(
+    data: Any,
+    *,
+    weights: Any = ...,
+    values: Any = ...,
+    scores: Any = ...,
+    full: Literal[False] = ...,
+) -> float: ...
+@overload
+def brennan_prediger(
+    data: Any, *, weights: Any = ..., values: Any = ..., scores: Any = ..., full: Literal[True]
+) -> Chance: ...
+@overload
+def brennan_prediger(
+    data: Any, *, weights: Any = ..., values: Any = ..., scores: Any = ..., full: bool = ...
+) -> float | Chance: ...
 def brennan_prediger(
     data: Any,
     *,

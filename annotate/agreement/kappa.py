@@ -16,7 +16,7 @@ Weights are agreement weights (:func:`annotate.agreement.distances.weights`) ove
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -55,6 +55,23 @@ def contingency(data: Any, values: Any = None) -> np.ndarray:
     return table / n
 
 
+@overload
+def cohen_kappa(
+    data: Any,
+    *,
+    weights: Any = ...,
+    values: Any = ...,
+    scores: Any = ...,
+    full: Literal[False] = ...,
+) -> float: ...
+@overload
+def cohen_kappa(
+    data: Any, *, weights: Any = ..., values: Any = ..., scores: Any = ..., full: Literal[True]
+) -> Chance: ...
+@overload
+def cohen_kappa(
+    data: Any, *, weights: Any = ..., values: Any = ..., scores: Any = ..., full: bool = ...
+) -> float | Chance: ...
 def cohen_kappa(
     data: Any,
     *,
@@ -94,6 +111,23 @@ def cohen_kappa(
     return _chance_corrected(pa, pe, "Cohen's kappa", full)
 
 
+@overload
+def scott_pi(
+    data: Any,
+    *,
+    weights: Any = ...,
+    values: Any = ...,
+    scores: Any = ...,
+    full: Literal[False] = ...,
+) -> float: ...
+@overload
+def scott_pi(
+    data: Any, *, weights: Any = ..., values: Any = ..., scores: Any = ..., full: Literal[True]
+) -> Chance: ...
+@overload
+def scott_pi(
+    data: Any, *, weights: Any = ..., values: Any = ..., scores: Any = ..., full: bool = ...
+) -> float | Chance: ...
 def scott_pi(
     data: Any,
     *,
@@ -116,6 +150,23 @@ def scott_pi(
     return _chance_corrected(pa, float(pi @ w @ pi), "Scott's pi", full)
 
 
+@overload
+def fleiss_kappa(
+    data: Any,
+    *,
+    weights: Any = ...,
+    values: Any = ...,
+    scores: Any = ...,
+    full: Literal[False] = ...,
+) -> float: ...
+@overload
+def fleiss_kappa(
+    data: Any, *, weights: Any = ..., values: Any = ..., scores: Any = ..., full: Literal[True]
+) -> Chance: ...
+@overload
+def fleiss_kappa(
+    data: Any, *, weights: Any = ..., values: Any = ..., scores: Any = ..., full: bool = ...
+) -> float | Chance: ...
 def fleiss_kappa(
     data: Any,
     *,
@@ -155,6 +206,23 @@ def fleiss_kappa_from_counts(counts: np.ndarray, w: np.ndarray, *, full: bool = 
     return _chance_corrected(pa, pe, "Fleiss' kappa", full, se)
 
 
+@overload
+def conger_kappa(
+    data: Any,
+    *,
+    weights: Any = ...,
+    values: Any = ...,
+    scores: Any = ...,
+    full: Literal[False] = ...,
+) -> float: ...
+@overload
+def conger_kappa(
+    data: Any, *, weights: Any = ..., values: Any = ..., scores: Any = ..., full: Literal[True]
+) -> Chance: ...
+@overload
+def conger_kappa(
+    data: Any, *, weights: Any = ..., values: Any = ..., scores: Any = ..., full: bool = ...
+) -> float | Chance: ...
 def conger_kappa(
     data: Any,
     *,

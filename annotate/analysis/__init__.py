@@ -7,11 +7,11 @@ and returns tidy DataFrames; each has a plot function in :mod:`annotate.analysis
 
 from __future__ import annotations
 
+from annotate.analysis._cooccurrence import cooccurrence
+from annotate.analysis._describe import Description, describe
 from annotate.analysis._frame import Item, LabelFrame, prepare
+from annotate.analysis._prevalence import prevalence
 from annotate.analysis.compare import compare_groups
-from annotate.analysis.cooccurrence import cooccurrence
-from annotate.analysis.describe import Description, describe
-from annotate.analysis.prevalence import prevalence
 from annotate.analysis.queries import DEFAULT_QUERIES, SequenceQuery, sequence_queries
 from annotate.analysis.sequences import lag_sequential, lag_table, transitions
 from annotate.analysis.trajectories import (

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from annotate.corpus import Corpus
 
 #: roles whose turns count for positions and lags
 SEQ_ROLES = ("user", "assistant")
@@ -24,7 +27,7 @@ def _parse_meta(value: Any) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def _conversation_table(conv_ids: np.ndarray, corpus: Any) -> pd.DataFrame:
+def _conversation_table(conv_ids: np.ndarray, corpus: Corpus | None) -> pd.DataFrame:
     table = pd.DataFrame({"conversation_id": conv_ids})
     if corpus is not None:
         convs = corpus.conversations
@@ -34,7 +37,10 @@ def _conversation_table(conv_ids: np.ndarray, corpus: Any) -> pd.DataFrame:
 
 
 def _turn_table(
-    keys: tuple[np.ndarray, np.ndarray] | None, roles: Any, conv_ids: np.ndarray, corpus: Any
+    keys: tuple[np.ndarray, np.ndarray] | None,
+    roles: Any,
+    conv_ids: np.ndarray,
+    corpus: Corpus | None,
 ) -> pd.DataFrame:
     if keys is None:
         keys = (np.array([], dtype=np.int64), np.array([], dtype=np.int64))

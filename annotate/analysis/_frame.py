@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,10 @@ import pandas as pd
 from annotate.analysis._corpus import _conversation_table, _parse_meta, _turn_table
 from annotate.errors import AnalysisError, Errors
 from annotate.project import UNIT_LABEL_COLUMNS
+
+if TYPE_CHECKING:
+    from annotate.codebook import Code, Codebook
+    from annotate.corpus import Corpus
 
 #: the unit-labels table the analyses read (declared once, by the project)
 LABEL_COLUMNS = UNIT_LABEL_COLUMNS
@@ -50,7 +54,7 @@ class Item:
 class LabelFrame:
     """One coder's labels as indicator matrices (see the module docstring)."""
 
-    codebook: Any
+    codebook: Codebook
     annotator: str | None
     turns: pd.DataFrame
     X: np.ndarray
@@ -58,7 +62,7 @@ class LabelFrame:
     conversations: pd.DataFrame
     C: np.ndarray
     conv_items: tuple[Item, ...]
-    corpus: Any = None
+    corpus: Corpus | None = None
     _meta: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     @property
@@ -85,9 +89,9 @@ class LabelFrame:
 
 def prepare(
     labels: pd.DataFrame | LabelFrame,
-    codebook: Any,
+    codebook: Codebook,
     *,
-    corpus: Any = None,
+    corpus: Corpus | None = None,
     annotator: str | None = None,
 ) -> LabelFrame:
     """Validate a unit-labels table and build its :class:`LabelFrame` (idempotent).
@@ -168,7 +172,7 @@ def _one_annotator(labels: pd.DataFrame, annotator: str | None) -> tuple[pd.Data
     return labels, (present[0] if present else None)
 
 
-def _check_codes(code_ids: Sequence[str], codebook: Any) -> None:
+def _check_codes(code_ids: Sequence[str], codebook: Codebook) -> None:
     known = set(codebook.code_ids)
     bad = [c for c in code_ids if c not in known and not c.startswith("_")]
     if bad:
@@ -181,14 +185,14 @@ def _check_codes(code_ids: Sequence[str], codebook: Any) -> None:
         )
 
 
-def code_items(code: Any) -> list[Item]:
+def code_items(code: Code) -> list[Item]:
     """The items of one code (binary: one; otherwise one per value, in codebook order)."""
     if code.level == "binary":
         return [Item(code.id, code.present_value, "binary")]
     return [Item(code.id, v, code.level) for v in code.value_ids]
 
 
-def _members(code: Any, value: str | None) -> list[str] | None:
+def _members(code: Code, value: str | None) -> list[str] | None:
     """The value ids a stored value stands for (None if not allowed)."""
     if value is None:
         return None
@@ -214,7 +218,7 @@ def _unit_part(
     code_ids: list[str],
     value_of: np.ndarray,
     value_ids: list[str | None],
-    codebook: Any,
+    codebook: Codebook,
     which: str,
 ) -> dict[str, Any]:
     """Rows of one unit -> (unit keys, items, matrix) with every value checked."""

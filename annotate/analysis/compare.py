@@ -1,6 +1,6 @@
 """Comparisons between two groups of conversations (e.g. two models or personas).
 
-For each item, p1 and p2 are the shares of :mod:`annotate.analysis.prevalence` in group 1
+For each item, p1 and p2 are the shares of :func:`annotate.analysis.prevalence` in group 1
 and group 2 (share of turns, or of conversations). Effect sizes: the risk difference
 p1 - p2; the odds ratio (p1 / (1 - p1)) / (p2 / (1 - p2)); Cohen's h = 2 asin sqrt(p1) -
 2 asin sqrt(p2) (Cohen 1988, §6.2; |h| = 0.2 small, 0.5 medium, 0.8 large). Intervals are
@@ -11,25 +11,29 @@ each group; Davison & Hinkley 1997, §3.8), so the nesting of turns in conversat
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from annotate.analysis._frame import LabelFrame, conv_sums, prepare
 from annotate.analysis._groups import check_option, conversation_groups, weights_for
+from annotate.analysis._prevalence import _selected
 from annotate.analysis._stats import cohen_h, percentile_interval
-from annotate.analysis.prevalence import _selected
 from annotate.errors import AnalysisError, Errors
+
+if TYPE_CHECKING:
+    from annotate.codebook import Codebook
+    from annotate.corpus import Corpus
 
 
 def compare_groups(
     labels: pd.DataFrame | LabelFrame,
-    codebook: Any,
+    codebook: Codebook,
     *,
     by: str,
     groups: Sequence[str] | None = None,
-    corpus: Any = None,
+    corpus: Corpus | None = None,
     annotator: str | None = None,
     codes: Sequence[str] | None = None,
     unit: str = "turn",
@@ -81,14 +85,17 @@ def compare_groups(
         den = np.hstack([den, (C >= 0).astype(float)])
         items += [frame.conv_items[k] for k in csel]
     rng = np.random.default_rng(seed)
-    est, reps, ns = [], [], []
+    est: list[np.ndarray] = []
+    reps: list[np.ndarray] = []
+    ns: list[np.ndarray] = []
     for g in chosen:
         rows = np.flatnonzero(values == g)
         w = weights_for(rows, bootstrap, rng)
         cnt, n = num[rows].sum(0), den[rows].sum(0)
         with np.errstate(invalid="ignore", divide="ignore"):
             est.append(np.where(n > 0, cnt / np.where(n > 0, n, 1), np.nan))
-            reps.append((w @ num[rows]) / (w @ den[rows]) if bootstrap else None)
+            if bootstrap:
+                reps.append((w @ num[rows]) / (w @ den[rows]))
         ns.append(n.astype(int))
     p1, p2 = est
     out = pd.DataFrame(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,10 @@ import pandas as pd
 from annotate.analysis._frame import LabelFrame, prepare
 from annotate.analysis.sequences import _table, transitions
 from annotate.errors import AnalysisError, Errors, Warnings
+
+if TYPE_CHECKING:
+    from annotate.codebook import Codebook
+    from annotate.corpus import Corpus
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,7 @@ DEFAULT_QUERIES: tuple[SequenceQuery, ...] = (
 )
 
 
-def _missing(items: Sequence[str], codebook: Any) -> list[str]:
+def _missing(items: Sequence[str], codebook: Codebook) -> list[str]:
     out = []
     for item in items:
         code_id, _, value = item.partition("=")
@@ -81,7 +85,7 @@ def _missing(items: Sequence[str], codebook: Any) -> list[str]:
     return out
 
 
-def check_query(query: SequenceQuery, codebook: Any) -> None:
+def check_query(query: SequenceQuery, codebook: Codebook) -> None:
     """Raise E456 (listing the codebook's ids) if the query uses codes the codebook lacks."""
     missing = _missing((*query.antecedent, *query.consequent), codebook)
     if missing:
@@ -97,10 +101,10 @@ def check_query(query: SequenceQuery, codebook: Any) -> None:
 
 def sequence_queries(
     labels: pd.DataFrame | LabelFrame,
-    codebook: Any,
+    codebook: Codebook,
     *,
     queries: Sequence[SequenceQuery] | None = None,
-    corpus: Any = None,
+    corpus: Corpus | None = None,
     annotator: str | None = None,
     permutations: int = 1000,
     seed: int | None = None,
@@ -151,7 +155,7 @@ def sequence_queries(
     return out
 
 
-def _usable(queries: Sequence[SequenceQuery] | None, codebook: Any) -> list[SequenceQuery]:
+def _usable(queries: Sequence[SequenceQuery] | None, codebook: Codebook) -> list[SequenceQuery]:
     if queries is not None:
         for q in queries:
             check_query(q, codebook)
@@ -182,8 +186,12 @@ def _indicator(frame: LabelFrame, items: Sequence[str]) -> tuple[np.ndarray, np.
     names = [it.name for it in frame.items]
     idx = [names.index(i) for i in items if i in names]
     block = frame.X[:, idx]
-    present = (block == 1).any(axis=1, keepdims=True) if idx else np.zeros((len(frame.X), 1), bool)
-    coded = (block >= 0).any(axis=1, keepdims=True) if idx else np.zeros((len(frame.X), 1), bool)
+    if idx:
+        present = np.asarray((block == 1).any(axis=1, keepdims=True))
+        coded = np.asarray((block >= 0).any(axis=1, keepdims=True))
+    else:
+        present = np.zeros((len(frame.X), 1), bool)
+        coded = np.zeros((len(frame.X), 1), bool)
     return present, coded, [names[k] for k in idx]
 
 

@@ -34,7 +34,7 @@ min(1, 2 min(P(X* >= x), P(X* <= x))) with the +1 correction of Phipson & Smyth 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -49,6 +49,10 @@ from annotate.analysis._stats import (
     yule_q,
 )
 from annotate.errors import AnalysisError, Errors
+
+if TYPE_CHECKING:
+    from annotate.codebook import Codebook
+    from annotate.corpus import Corpus
 
 CORRECTIONS = ("bh", "holm", "none")
 
@@ -217,9 +221,9 @@ def _permutation_p(
 
 def lag_sequential(
     labels: pd.DataFrame | LabelFrame,
-    codebook: Any,
+    codebook: Codebook,
     *,
-    corpus: Any = None,
+    corpus: Corpus | None = None,
     annotator: str | None = None,
     lag: int = 1,
     given: Sequence[str] | None = None,

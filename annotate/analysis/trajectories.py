@@ -5,7 +5,7 @@ normalised position p = s / (S - 1), s = its 0-based position among the conversa
 user and assistant turns (p = 0 when S = 1), and the bin min(floor(p B), B - 1) of B equal
 bins (quintiles by default). The share of coded turns with each item per bin is a ratio
 estimator with a conversation-bootstrap percentile interval, as in
-:mod:`annotate.analysis.prevalence`. ``start_vs_end`` gives the last-bin minus first-bin
+:func:`annotate.analysis.prevalence`. ``start_vs_end`` gives the last-bin minus first-bin
 difference with an interval from the same replicates (the pairing by conversation is kept).
 
 **Across sessions** (§b.6) each conversation of a user is a session; sessions are numbered
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,10 @@ from annotate.analysis._frame import LabelFrame, prepare, resolve_items
 from annotate.analysis._groups import check_option
 from annotate.analysis._stats import bootstrap_weights, percentile_interval
 from annotate.errors import AnalysisError, Errors
+
+if TYPE_CHECKING:
+    from annotate.codebook import Codebook
+    from annotate.corpus import Corpus
 
 
 def _bins(frame: LabelFrame, bins: int) -> np.ndarray:
@@ -45,9 +49,9 @@ def _bins(frame: LabelFrame, bins: int) -> np.ndarray:
 
 def position_trajectory(
     labels: pd.DataFrame | LabelFrame,
-    codebook: Any,
+    codebook: Codebook,
     *,
-    corpus: Any = None,
+    corpus: Corpus | None = None,
     annotator: str | None = None,
     codes: Sequence[str] | None = None,
     bins: int = 5,
@@ -74,9 +78,9 @@ def position_trajectory(
 
 def start_vs_end(
     labels: pd.DataFrame | LabelFrame,
-    codebook: Any,
+    codebook: Codebook,
     *,
-    corpus: Any = None,
+    corpus: Corpus | None = None,
     annotator: str | None = None,
     codes: Sequence[str] | None = None,
     bins: int = 5,
@@ -121,8 +125,8 @@ def _position_reps(
         X = frame.X[mask][:, sel]
         nb = frame.n_conversations * bins
         cell = conv[mask] * bins + b[mask]
-        num = np.zeros((nb, len(sel)))
-        den = np.zeros((nb, len(sel)))
+        num: np.ndarray = np.zeros((nb, len(sel)))
+        den: np.ndarray = np.zeros((nb, len(sel)))
         for j in range(len(sel)):
             num[:, j] = np.bincount(cell, weights=X[:, j] == 1, minlength=nb)
             den[:, j] = np.bincount(cell, weights=X[:, j] >= 0, minlength=nb)
@@ -218,9 +222,9 @@ def session_index(conversations: pd.DataFrame) -> pd.DataFrame:
 
 def session_trajectories(
     labels: pd.DataFrame | LabelFrame,
-    codebook: Any,
+    codebook: Codebook,
     *,
-    corpus: Any,
+    corpus: Corpus,
     annotator: str | None = None,
     codes: Sequence[str] | None = None,
     role: str | None = None,
@@ -244,7 +248,7 @@ def session_trajectories(
     """
     check_option("min_sessions>=2", min_sessions >= 2, (True,))
     frame = prepare(labels, codebook, corpus=corpus, annotator=annotator)
-    index = session_index(frame.corpus.conversations)
+    index = session_index((frame.corpus if frame.corpus is not None else corpus).conversations)
     sessions = _session_values(frame, codes, role).merge(index, on="conversation_id")
     sessions = sessions[
         ["user_id", "session", "conversation_id", "item", "code_id", "n", "count", "share"]

@@ -28,7 +28,7 @@ def agreement_cli(
     plot: str | None = None,
 ) -> None:
     """Open the project, compute the report, print it (text or JSON), save the plot."""
-    from annotate.agreement import agreement
+    from annotate.agreement import report as agreement_report
     from annotate.project import Project
 
     path = Path(directory)
@@ -42,7 +42,7 @@ def agreement_cli(
         parent = Path(plot).parent
         raise AgreementError(Errors.E901.format(path=parent, hint=f"mkdir -p {parent}"))
     project = Project.open(path)
-    report = agreement(
+    report = agreement_report(
         project.unit_labels(),
         project.codebook,
         codes=_codes(codes),

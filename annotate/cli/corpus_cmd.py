@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from annotate.cli._printer import emit_json, good, info
-from annotate.corpus import load_corpus
+from annotate.corpus import Corpus, load_corpus
 from annotate.errors import CorpusError, Errors
 from annotate.importers import FORMATS, IMPORTERS, import_corpus
 
@@ -22,7 +22,7 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
     return out
 
 
-def corpus_summary(corpus: Any) -> dict[str, Any]:
+def corpus_summary(corpus: Corpus) -> dict[str, Any]:
     """What ``annotate corpus info`` shows (also its --json document)."""
     m = corpus.manifest
     return {

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from annotate.cli._printer import emit_json, emit_table, info, warn
 
+if TYPE_CHECKING:
+    import pandas as pd
 
-def _labels(project: Any, annotator: str | None, gold: bool, rule: str) -> Any:
+    from annotate.project import Project
+
+
+def _labels(project: Project, annotator: str | None, gold: bool, rule: str) -> pd.DataFrame:
     """Gold labels (--gold), one coder's (--annotator) or, by default, the only coder's."""
     if gold:
         from annotate.adjudication import gold_labels

@@ -1,4 +1,4 @@
-"""CLI: ``annotate export DIR --out OUT`` (a thin wrapper over :func:`annotate.export.export`)."""
+"""CLI: ``annotate export DIR --out OUT`` (a thin wrapper over :func:`annotate.export.write`)."""
 
 from __future__ import annotations
 
@@ -47,11 +47,11 @@ from annotate.cli._printer import emit_json, good
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def export_cli(project_dir, out, fmt, labels, rule, redact, bootstrap, seed, overwrite, as_json):
     """Export the labelled dataset of PROJECT_DIR with a data card (README.md)."""
-    from annotate.export import export
+    from annotate.export import write as write_export
     from annotate.project import Project
 
     project = Project.open(project_dir)
-    path = export(
+    path = write_export(
         project,
         out,
         format=fmt,

@@ -10,11 +10,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from annotate.codebook import schema
 from annotate.codebook.model import (
@@ -174,12 +174,13 @@ def _partial_code(raw: dict[str, Any], bad: set[Any]) -> schema.CodeSpec:
 @functools.cache
 def _field_adapter(name: str) -> TypeAdapter[Any]:
     info = schema.CodeSpec.model_fields[name]
-    if not info.metadata:
-        return TypeAdapter(info.annotation)
-    return TypeAdapter(Annotated[info.annotation, *info.metadata])
+    annotation: Any = info.annotation
+    if info.metadata:
+        annotation = Annotated[annotation, *info.metadata]
+    return TypeAdapter(annotation)
 
 
-_MODELS: dict[str, type[schema.BaseModel]] = {
+_MODELS: dict[str, type[BaseModel]] = {
     "groups": schema.GroupSpec,
     "modules": schema.ModuleSpec,
     "codes": schema.CodeSpec,
@@ -197,7 +198,7 @@ def _translate(err: ValidationError) -> list[Problem]:
     return out
 
 
-def _message(e: dict[str, Any], loc: tuple[Any, ...]) -> str:
+def _message(e: Mapping[str, Any], loc: tuple[Any, ...]) -> str:
     kind, value = e["type"], e.get("input")
     got = _describe(value)
     if kind == "missing":

@@ -280,7 +280,8 @@ class Codebook:
     @property
     def document(self) -> dict[str, Any]:
         """The normalised content as plain data (a fresh copy; the hash is of its JSON)."""
-        return json.loads(self.canonical)
+        document: dict[str, Any] = json.loads(self.canonical)
+        return document
 
     def to_dict(self) -> dict[str, Any]:
         """The normalised content as plain data (same as :attr:`document`)."""

@@ -40,7 +40,7 @@ TEXT_LIST_KEYS = frozenset({"applies_to", "group", "cues"})
 Path_ = tuple[Any, ...]
 
 #: libyaml's parser when PyYAML has it (about 5x faster), else the pure-Python one
-_FAST = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_FAST: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _INDICATORS = re.compile(r"[-?:\[\]{}]")
 #: nesting bound under which libyaml is used (it survives 10,000 levels; codebooks need ~10)
 SAFE_C_DEPTH = 1000
@@ -225,7 +225,7 @@ def _ordered(obj: Any) -> Any:
 
 def dump_yaml(data: dict[str, Any], *, header: str | None = None) -> str:
     """Codebook data as readable YAML (format key order; empty and null fields left out)."""
-    text = yaml.safe_dump(
+    text: str = yaml.safe_dump(
         _ordered(data), sort_keys=False, allow_unicode=True, width=100, default_flow_style=False
     )
     if header:

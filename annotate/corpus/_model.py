@@ -48,7 +48,7 @@ class Corpus:
         )
 
     def __len__(self) -> int:
-        return self._conversations.num_rows
+        return int(self._conversations.num_rows)
 
     @property
     def name(self) -> str:
@@ -67,7 +67,8 @@ class Corpus:
     @cached_property
     def conversation_ids(self) -> list[str]:
         """Conversation ids in file order (sorted)."""
-        return self._conversations["conversation_id"].to_pylist()
+        ids: list[str] = self._conversations["conversation_id"].to_pylist()
+        return ids
 
     @cached_property
     def _position(self) -> dict[str, int]:
@@ -106,7 +107,7 @@ class Corpus:
     def conversation_meta(self, conversation_id: str) -> dict[str, Any]:
         """The conversations row of one conversation as a dict, ``meta`` parsed from JSON."""
         pos = self._locate(conversation_id)
-        row = self._conversations.slice(pos, 1).to_pylist()[0]
+        row: dict[str, Any] = self._conversations.slice(pos, 1).to_pylist()[0]
         row["meta"] = json.loads(row["meta"]) if row["meta"] else {}
         return row
 

@@ -52,7 +52,7 @@ def agreement_section(table: pd.DataFrame | None, bootstrap: int, note: str | No
 
 
 def render_card(facts: dict[str, Any]) -> str:
-    """The data card text from the facts gathered by :func:`annotate.export.export`."""
+    """The data card text from the facts gathered by :func:`annotate.export.write`."""
     cb = facts["codebook"]
     corpus = facts["corpus"]
     design = facts["design"]

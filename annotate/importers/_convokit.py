@@ -39,7 +39,7 @@ def _utterance(rec: Any, where: str, ctx: Context) -> dict[str, Any] | None:
         return None
     cid = rec.get("conversation_id", rec.get("root"))
     reply = rec.get("reply-to", rec.get("reply_to"))
-    meta = rec.get("meta") if isinstance(rec.get("meta"), dict) else {}
+    meta: dict[str, Any] = rec["meta"] if isinstance(rec.get("meta"), dict) else {}
     n_sentinel = sum(1 for v in meta.values() if v == -1 and not isinstance(v, bool))
     if n_sentinel:
         ctx.tally.observe("meta_minus_one_sentinel", where, n=n_sentinel)
@@ -161,7 +161,9 @@ def _note_stale_meta(corpus_meta: Any, convs: dict[str, Any], ctx: Context) -> N
 def _turn(u: dict[str, Any], speakers: dict[str, Any], assistants: set[str], ctx: Context):
     where = u["_where"]
     sp = speakers.get(u["speaker"]) if u["speaker"] else None
-    sp_meta = sp.get("meta") if isinstance(sp, dict) and isinstance(sp.get("meta"), dict) else {}
+    sp_meta: dict[str, Any] = (
+        sp["meta"] if isinstance(sp, dict) and isinstance(sp.get("meta"), dict) else {}
+    )
     label = u["meta"].get("role") or sp_meta.get("role")
     if not isinstance(label, str):
         label = "assistant" if u["speaker"] in assistants else "user"

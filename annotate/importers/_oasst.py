@@ -99,7 +99,7 @@ def _parent_deleted(nodes: dict[str, dict[str, Any]], nid: str) -> bool:
 
 def _rank_key(nodes: dict[str, dict[str, Any]], order: dict[str, int]):
     def key(nid: str) -> tuple[int, float, str, int]:
-        r = nodes[nid].get("rank")
+        r: Any = nodes[nid].get("rank")
         ranked = isinstance(r, int | float) and not isinstance(r, bool)
         return (
             0 if ranked else 1,
@@ -162,8 +162,8 @@ def read_oasst(paths: Sequence[Path], ctx: Context) -> None:
     best = ctx.options["paths"] == "best"
     for root in kids.get(None, []):
         tree = [best_path(root, kids, key)] if best else all_paths(root, kids)
-        for path in tree:
-            _add_path(path, nodes, turns, best, ctx)
+        for line in tree:
+            _add_path(line, nodes, turns, best, ctx)
 
 
 def _add_path(path: list[str], nodes, turns, best: bool, ctx: Context) -> None:

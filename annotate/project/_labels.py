@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from annotate.errors import Errors, ProjectError
 from annotate.project import _units
 
+if TYPE_CHECKING:
+    from annotate.codebook import Codebook
+    from annotate.store import LabelStore
+
 
 class LabelsMixin:
     """The label methods of :class:`~annotate.project.Project`."""
 
-    store: Any
     coder: str | None
-    blind: bool
-    turns: pd.DataFrame
-    codebook: Any
-    coders: list[str]
-    assignments: pd.DataFrame
+    codebook: Codebook
+
+    if TYPE_CHECKING:  # read-only properties of Project
+
+        @property
+        def store(self) -> LabelStore: ...
+        @property
+        def turns(self) -> pd.DataFrame: ...
+        @property
+        def assignments(self) -> pd.DataFrame: ...
+        @property
+        def blind(self) -> bool: ...
+        @property
+        def coders(self) -> list[str]: ...
 
     def append(self, events: Any) -> pd.DataFrame:
         """Validate and durably store label events (see :meth:`LabelStore.append`)."""

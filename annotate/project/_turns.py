@@ -6,10 +6,13 @@ import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from annotate.corpus import Corpus
 
 TURN_KEY_DTYPES = {
     "conversation_id": "string[pyarrow]",
@@ -19,7 +22,7 @@ TURN_KEY_DTYPES = {
 _TAIL_BYTES = 65536
 
 
-def read_turn_roles(corpus: Any) -> pd.DataFrame:
+def read_turn_roles(corpus: Corpus) -> pd.DataFrame:
     """Only the three key columns of the corpus's turns (no text), sorted."""
     path = Path(corpus.path) / "turns.parquet"
     frame = pd.read_parquet(path, columns=list(TURN_KEY_DTYPES))
@@ -105,7 +108,7 @@ def _tail(path: Path) -> bytes:
         return str(size).encode() + f.read()
 
 
-def manifest_counts(corpus: Any) -> dict[str, Any]:
+def manifest_counts(corpus: Corpus) -> dict[str, Any]:
     """The counts of the corpus manifest (conversations, turns, ...), JSON-safe."""
     counts = dict(corpus.manifest.get("counts") or {})
     return json.loads(json.dumps(counts, default=str))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from annotate.types import GOLD_ID, SYSTEM_CODES
+
+if TYPE_CHECKING:
+    from annotate.codebook import Codebook
 
 UNIT_LABEL_COLUMNS = (
     "annotator_id",
@@ -22,7 +25,7 @@ _STR = "string[pyarrow]"
 _DTYPES = {c: ("Int32" if c == "turn_index" else _STR) for c in UNIT_LABEL_COLUMNS}
 
 
-def _binary_codes(codebook: Any, unit: str) -> pd.DataFrame:
+def _binary_codes(codebook: Codebook, unit: str) -> pd.DataFrame:
     """One row per (binary code of ``unit``, role it applies to), with its absent value."""
     rows = [
         (c.id, role, c.absent_value)
@@ -35,7 +38,7 @@ def _binary_codes(codebook: Any, unit: str) -> pd.DataFrame:
     )
 
 
-def unit_labels(current: pd.DataFrame, turns: pd.DataFrame, codebook: Any) -> pd.DataFrame:
+def unit_labels(current: pd.DataFrame, turns: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     """Current labels plus implicit absences, with ``role``.
 
     Parameters
@@ -119,7 +122,7 @@ def coder_status(
     ]
 
 
-def code_status(units: pd.DataFrame, codebook: Any) -> pd.DataFrame:
+def code_status(units: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     """Per code: units coded by at least one coder, and by two or more (agreement-ready)."""
     units = units[units["annotator_id"] != GOLD_ID]
     per_unit = units.groupby(

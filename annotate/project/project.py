@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from annotate.clock import CLOCK
-from annotate.codebook import load_codebook
+from annotate.codebook import Codebook, load_codebook
 from annotate.corpus import Corpus, load_corpus
 from annotate.errors import Errors, ProjectError, Warnings
 from annotate.project import _plan, _turns
@@ -47,7 +47,14 @@ class Project(LabelsMixin):
     """A coding project folder (see README, "Projects"). Make one with :meth:`create`, open
     one with :meth:`open`."""
 
-    def __init__(self, path: Path, doc: dict[str, Any], *, corpus: Any = None, coder: str | None):
+    def __init__(
+        self,
+        path: Path,
+        doc: dict[str, Any],
+        *,
+        corpus: FilePath | Corpus | None = None,
+        coder: str | None,
+    ) -> None:
         self.path = path
         self._doc = doc
         self._corpus_override = corpus
@@ -74,7 +81,7 @@ class Project(LabelsMixin):
         path: FilePath,
         *,
         corpus: FilePath | Corpus,
-        codebook: FilePath | Any,
+        codebook: FilePath | Codebook,
         coders: list[str] | str,
         per_item: int = 1,
         reliability: float = 0.0,
@@ -115,7 +122,7 @@ class Project(LabelsMixin):
         coders = check_coders(coders, "coders")
         check_plan(coders, per_item, reliability, reliability_coders)
         corpus = corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
-        cb = codebook if hasattr(codebook, "codes") else load_codebook(codebook)
+        cb = load_codebook(codebook) if isinstance(codebook, str | os.PathLike) else codebook
         if cb.path is None:
             raise ProjectError(
                 Errors.E312.format(
@@ -124,7 +131,7 @@ class Project(LabelsMixin):
             )
         path.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(cb.path, path / CODEBOOK_FILE)
-        doc = {
+        doc: dict[str, Any] = {
             "format": FORMAT,
             "created_at": CLOCK.now().isoformat(timespec="seconds"),
             "corpus": cls._corpus_doc(path, corpus),

@@ -5,48 +5,10 @@ See :class:`LabelStore` and docs/internals.md ("Label events and the store").
 
 from __future__ import annotations
 
-from typing import Any
-
-import pandas as pd
-import pyarrow as pa
-
-from annotate.clock import CLOCK
-from annotate.store._schema import (
-    KEY_COLUMNS,
-    LABEL_COLUMNS,
-    LABEL_SCHEMA,
-    ORDER_COLUMNS,
-    to_pandas,
-)
-from annotate.store._validate import TurnLookup, Validator
+from annotate.store._check import validate_events
+from annotate.store._schema import KEY_COLUMNS, LABEL_COLUMNS, LABEL_SCHEMA, ORDER_COLUMNS
+from annotate.store._validate import TurnLookup
 from annotate.store.store import AUTO_COMPACT_PARTS, LabelStore
-
-
-def validate_events(events: Any, codebook: Any, *, turns: TurnLookup | None = None) -> pd.DataFrame:
-    """Validate label events without storing them.
-
-    Parameters
-    ----------
-    events : DataFrame, list of dict or dict
-        Label events (columns of :data:`LABEL_SCHEMA`).
-    codebook : Codebook
-        The codebook to check against.
-    turns : TurnLookup, optional
-        The corpus turns, to check turn indexes and roles.
-
-    Returns
-    -------
-    DataFrame
-        The normalised events (defaults filled).
-
-    Raises
-    ------
-    LabelStoreError
-        With ``failure_cases`` (the failing rows and a ``reason`` column) when any is invalid.
-    """
-    rows = Validator(codebook, session_id=CLOCK.event_id(), turns=turns)(events)
-    return to_pandas(pa.Table.from_pylist(rows, schema=LABEL_SCHEMA))
-
 
 __all__ = [
     "AUTO_COMPACT_PARTS",

@@ -20,7 +20,7 @@ Replies: ``{"type": "ack", "seq", "event_ids"}`` or ``{"type": "error", "seq", "
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import traitlets
@@ -30,6 +30,10 @@ from annotate.errors import AnnotateError, Errors, WidgetError
 from annotate.store import ORDER_COLUMNS
 from annotate.widgets.annotator import _HERE, _clean, _codebook_payload, _open_project, esm
 from annotate.widgets.render import turn_payload
+
+if TYPE_CHECKING:
+    from annotate.project import Project
+    from annotate.types import FilePath
 
 
 class Adjudicator(anywidget.AnyWidget):
@@ -59,10 +63,10 @@ class Adjudicator(anywidget.AnyWidget):
     kinds = traitlets.List(traitlets.Unicode()).tag(sync=True)
     conversation = traitlets.Dict().tag(sync=True)
     item = traitlets.Dict().tag(sync=True)
-    items_index = traitlets.List().tag(sync=True)
+    items_index: traitlets.List[Any] = traitlets.List().tag(sync=True)
     progress = traitlets.Dict().tag(sync=True)
 
-    def __init__(self, project: Any, adjudicator: str) -> None:
+    def __init__(self, project: Project | FilePath, adjudicator: str) -> None:
         super().__init__()
         self.project = _open_project(project, None)
         self.session = Adjudication(self.project, adjudicator)

@@ -27,8 +27,9 @@ Replies: ``{"type": "ack", "seq", "event_ids", "pending": n}`` or
 
 from __future__ import annotations
 
+import os
 import pathlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import traitlets
@@ -36,6 +37,11 @@ import traitlets
 from annotate.errors import AnnotateError, Errors, WidgetError
 from annotate.widgets.render import code_payload, turn_payload
 from annotate.widgets.session import AnnotationSession, Key
+
+if TYPE_CHECKING:
+    from annotate.codebook import Codebook
+    from annotate.project import Project
+    from annotate.types import FilePath
 
 _HERE = pathlib.Path(__file__).parent
 
@@ -80,13 +86,13 @@ class Annotator(anywidget.AnyWidget):
     conversation = traitlets.Dict().tag(sync=True)
     labels = traitlets.Dict().tag(sync=True)
     progress = traitlets.Dict().tag(sync=True)
-    queue_items = traitlets.List().tag(sync=True)
+    queue_items: traitlets.List[Any] = traitlets.List().tag(sync=True)
     options = traitlets.Dict().tag(sync=True)
     save_state = traitlets.Dict({"status": "saved", "message": "", "pending": 0}).tag(sync=True)
 
     def __init__(
         self,
-        project: Any,
+        project: Project | FilePath,
         annotator: str | None = None,
         *,
         break_after_minutes: float = 45,
@@ -262,19 +268,19 @@ class Annotator(anywidget.AnyWidget):
         return ids
 
 
-def _open_project(project: Any, annotator: str | None) -> Any:
+def _open_project(project: Project | FilePath, annotator: str | None) -> Project:
     """A Project as given, or opened from a folder path (as the coder's session when the coder
     is known, so that the project itself enforces blind mode)."""
+    if isinstance(project, str | os.PathLike):
+        from annotate.project import Project as _Project
+
+        return _Project.open(project, coder=annotator)
     if hasattr(project, "queue") and hasattr(project, "append"):
         return project
-    if isinstance(project, str | pathlib.Path):
-        from annotate.project import Project
-
-        return Project.open(project, coder=annotator)
     raise WidgetError(Errors.E608.format(project=type(project).__name__))
 
 
-def _codebook_payload(codebook: Any) -> dict[str, Any]:
+def _codebook_payload(codebook: Codebook) -> dict[str, Any]:
     """Every code with its guidance, and the ids by unit and role (codes_for)."""
     roles = ("user", "assistant", "system", "tool")
     return {

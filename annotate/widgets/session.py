@@ -26,13 +26,17 @@ Rules the session implements (README, section widget):
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from annotate.clock import CLOCK
 from annotate.errors import CodebookError, Errors, LabelStoreError, WidgetError
+
+if TYPE_CHECKING:
+    from annotate.project import Project
 
 #: label key: (unit, conversation_id, turn_index or None, code_id)
 Key = tuple[str, str, int | None, str]
@@ -61,7 +65,7 @@ class AnnotationSession:
 
     def __init__(
         self,
-        project: Any,
+        project: Project,
         annotator: str,
         *,
         session_id: str | None = None,
@@ -380,7 +384,7 @@ class AnnotationSession:
         self.last_error = None
         return [e["event_id"] for e in batch]
 
-    def pending_keys(self) -> set[Key]:
+    def pending_keys(self) -> builtins.set[Key]:
         """Keys of the changes not yet acknowledged by the store."""
         return {
             (e["unit"], e["conversation_id"], e["turn_index"], e["code_id"]) for e in self.pending

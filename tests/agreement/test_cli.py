@@ -46,7 +46,7 @@ def test_cli_agreement_json_matches_the_library(project_dir) -> None:
     rows = {r["code_id"]: r for r in doc["rows"]}
     assert set(rows) == {"ai_empathy", "conv_warmth"}
     p = annotate.Project.open(project_dir)
-    lib = annotate.agreement(
+    lib = annotate.agreement.report(
         p.unit_labels(), p.codebook, codes=["ai_empathy", "conv_warmth"], bootstrap=100, seed=4
     ).table.set_index("code_id")
     for code_id, row in rows.items():

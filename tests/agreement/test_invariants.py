@@ -138,8 +138,8 @@ def test_invariants_set_distances_bounds() -> None:
 
 def test_invariants_quadratic_weights_alpha_is_interval_alpha() -> None:
     """Gwet: alpha with quadratic agreement weights equals Krippendorff's interval alpha."""
+    from annotate.agreement._alpha import alpha_from_coincidences
     from annotate.agreement._matrix import coincidences, encode, value_counts
-    from annotate.agreement.alpha import alpha_from_coincidences
 
     data = [[1, 2, 1], [3, 3, None], [2, 4, 3], [4, 4, 4], [1, None, 2]]
     codes, dom = encode(data)

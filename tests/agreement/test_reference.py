@@ -25,6 +25,7 @@ from annotate.agreement import (
     percent_agreement,
     scott_pi,
 )
+from annotate.agreement._alpha import alpha_from_coincidences, encode_sets
 from annotate.agreement._matrix import (
     coincidences,
     contingency_to_data,
@@ -32,7 +33,6 @@ from annotate.agreement._matrix import (
     encode,
     value_counts,
 )
-from annotate.agreement.alpha import alpha_from_coincidences, encode_sets
 from annotate.agreement.distances import set_distance, weights
 from annotate.errors import AgreementError
 

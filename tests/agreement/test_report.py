@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 
-from annotate.agreement import AgreementReport, agreement, alpha, cohen_kappa, gwet_ac
+from annotate.agreement import AgreementReport, alpha, cohen_kappa, gwet_ac
+from annotate.agreement import report as agreement_report
 from annotate.errors import AgreementError, CodebookError
 
 from .conftest import make_labels, reliability_data
@@ -50,7 +53,7 @@ def _binary(n_units, seed, n_coders=3, p_flip=0.1, missing=0.0):
 
 def test_report_ordinal_conversation_code_reproduces_krippendorff(toy_codebook) -> None:
     labels = make_labels({"conv_autonomy_support": C}, unit="conversation")
-    report = agreement(labels, toy_codebook, codes=["conv_autonomy_support"])
+    report = agreement_report(labels, toy_codebook, codes=["conv_autonomy_support"])
     row = report.table.iloc[0]
     assert row["alpha"] == pytest.approx(0.815, abs=5e-4)  # Krippendorff 2011, ordinal
     assert (row["n_units"], row["n_coders"], row["n_pairable"]) == (11, 4, 40)
@@ -63,13 +66,13 @@ def test_report_ordinal_conversation_code_reproduces_krippendorff(toy_codebook) 
 
 def test_report_interval_code_uses_the_interval_metric(toy_codebook) -> None:
     labels = make_labels({"conv_warmth": C}, unit="conversation")
-    row = agreement(labels, toy_codebook, codes=["conv_warmth"]).table.iloc[0]
+    row = agreement_report(labels, toy_codebook, codes=["conv_warmth"]).table.iloc[0]
     assert row["alpha"] == pytest.approx(0.849, abs=5e-4)  # Krippendorff 2011, interval
 
 
 def test_report_one_row_per_code_with_undefined_rows_kept(toy_codebook) -> None:
     labels = make_labels({"ai_pressure": _binary(30, 1)})
-    report = agreement(labels, toy_codebook)
+    report = agreement_report(labels, toy_codebook)
     assert len(report.table) == len(toy_codebook.codes)
     pressure = report.table.set_index("code_id").loc["ai_pressure"]
     assert pressure["flag"] in {"reliable", "tentative", "unreliable"}
@@ -81,7 +84,7 @@ def test_report_one_row_per_code_with_undefined_rows_kept(toy_codebook) -> None:
 def test_report_no_variation_is_nan_with_reason(toy_codebook) -> None:
     constant = np.full((10, 2), "0", dtype=object)
     labels = make_labels({"ai_pressure": constant, "ai_empathy": _binary(30, 2)})
-    t = agreement(labels, toy_codebook, codes=["ai_pressure", "ai_empathy"]).table
+    t = agreement_report(labels, toy_codebook, codes=["ai_pressure", "ai_empathy"]).table
     assert np.isnan(t.loc[0, "alpha"]) and "alpha" in t.loc[0, "reason"]
     assert t.loc[0, "percent_agreement"] == 1.0
     assert np.isfinite(t.loc[1, "alpha"])
@@ -89,7 +92,9 @@ def test_report_no_variation_is_nan_with_reason(toy_codebook) -> None:
 
 def test_report_binary_prevalence_and_two_coder_kappa(toy_codebook) -> None:
     m = np.array([["1", "1"], ["1", "0"], ["0", "0"], ["0", "0"], ["1", "1"]], dtype=object)
-    row = agreement(make_labels({"ai_pressure": m}), toy_codebook, codes=["ai_pressure"]).table
+    row = agreement_report(
+        make_labels({"ai_pressure": m}), toy_codebook, codes=["ai_pressure"]
+    ).table
     row = row.iloc[0]
     assert row["prevalence"] == pytest.approx(5 / 10)
     # a = 2 (both present), b + c = 1, d = 2: 2a / (2a + b + c) and 2d / (2d + b + c)
@@ -103,12 +108,12 @@ def test_report_binary_prevalence_and_two_coder_kappa(toy_codebook) -> None:
 def test_report_pooled_row_for_codes_on_both_roles(both_roles_codebook) -> None:
     m = _binary(40, 3)
     labels = make_labels({"warm": m}, role=["user", "assistant"], turns_per_conversation=4)
-    t = agreement(labels, both_roles_codebook, codes=["warm"]).table
+    t = agreement_report(labels, both_roles_codebook, codes=["warm"]).table
     assert t["role"].tolist() == ["user", "assistant", "all"]
     assert t.loc[2, "n_units"] == 40
     assert t.loc[2, "alpha"] == pytest.approx(alpha(m))
     assert t.loc[0, "alpha"] == pytest.approx(alpha(m[0::2]))
-    only_user = agreement(labels, both_roles_codebook, role="user").table
+    only_user = agreement_report(labels, both_roles_codebook, role="user").table
     assert only_user["role"].tolist() == ["user"]
 
 
@@ -116,7 +121,7 @@ def test_report_set_code_uses_masi(toy_codebook) -> None:
     sets = [['["sadness"]', '["sadness"]'], ['["sadness","anxiety"]', '["sadness"]'],
             ["[]", "[]"], ['["joy"]', "[]"], ['["anger"]', '["anger"]']]  # fmt: skip
     labels = make_labels({"user_emotions": sets}, role="user")
-    row = agreement(labels, toy_codebook, codes=["user_emotions"]).table.iloc[0]
+    row = agreement_report(labels, toy_codebook, codes=["user_emotions"]).table.iloc[0]
     as_lists = [[__import__("json").loads(v) for v in r] for r in sets]
     assert row["metric"] == "masi"
     assert row["alpha"] == pytest.approx(alpha(as_lists, level="set"))
@@ -127,45 +132,49 @@ def test_report_set_code_uses_masi(toy_codebook) -> None:
 def test_report_refuses_values_outside_the_domain(toy_codebook) -> None:
     labels = make_labels({"ai_move": [["listen", "shout"], ["ask", "ask"]]})
     with pytest.raises(AgreementError, match=r"E401.*shout"):
-        agreement(labels, toy_codebook)
+        agreement_report(labels, toy_codebook)
 
 
 def test_report_refuses_codes_outside_the_codebook(toy_codebook) -> None:
     labels = make_labels({"made_up": [["1", "1"]]})
     with pytest.raises(AgreementError, match=r"E402.*made_up"):
-        agreement(labels, toy_codebook)
+        agreement_report(labels, toy_codebook)
 
 
 def test_report_refuses_missing_columns(toy_codebook) -> None:
     with pytest.raises(AgreementError, match="E403"):
-        agreement(pd.DataFrame({"annotator_id": ["a"]}), toy_codebook)
+        agreement_report(pd.DataFrame({"annotator_id": ["a"]}), toy_codebook)
 
 
 def test_report_refuses_duplicate_labels(toy_codebook) -> None:
     labels = make_labels({"ai_pressure": [["1", "0"]]})
     with pytest.raises(AgreementError, match="E405"):
-        agreement(pd.concat([labels, labels]), toy_codebook)
+        agreement_report(pd.concat([labels, labels]), toy_codebook)
 
 
 def test_report_unknown_code_selection_names_the_codes(toy_codebook) -> None:
     with pytest.raises(CodebookError):
-        agreement(make_labels({"ai_pressure": [["1", "0"]]}), toy_codebook, codes=["nope"])
+        agreement_report(make_labels({"ai_pressure": [["1", "0"]]}), toy_codebook, codes=["nope"])
 
 
 def test_report_leaves_out_gold_and_system_codes(toy_codebook) -> None:
     labels = make_labels({"ai_pressure": _binary(20, 4)})
     extra = labels[labels.annotator_id == "c0"].assign(annotator_id="gold")
     status = labels.iloc[:1].assign(code_id="_status", value="done", unit="conversation")
-    a = agreement(labels, toy_codebook, codes=["ai_pressure"]).table
-    b = agreement(pd.concat([labels, extra, status]), toy_codebook, codes=["ai_pressure"]).table
+    a = agreement_report(labels, toy_codebook, codes=["ai_pressure"]).table
+    b = agreement_report(
+        pd.concat([labels, extra, status]), toy_codebook, codes=["ai_pressure"]
+    ).table
     assert a.loc[0, "alpha"] == b.loc[0, "alpha"] and b.loc[0, "n_coders"] == 3
 
 
 def test_report_bootstrap_is_seeded_and_independent_of_other_codes(toy_codebook) -> None:
     labels = make_labels({"ai_pressure": _binary(90, 5), "ai_empathy": _binary(90, 6)})
-    one = agreement(labels, toy_codebook, codes=["ai_pressure"], bootstrap=200, seed=3).table
-    both = agreement(labels, toy_codebook, bootstrap=200, seed=3).table.set_index("code_id")
-    again = agreement(labels, toy_codebook, codes=["ai_pressure"], bootstrap=200, seed=3).table
+    one = agreement_report(labels, toy_codebook, codes=["ai_pressure"], bootstrap=200, seed=3).table
+    both = agreement_report(labels, toy_codebook, bootstrap=200, seed=3).table.set_index("code_id")
+    again = agreement_report(
+        labels, toy_codebook, codes=["ai_pressure"], bootstrap=200, seed=3
+    ).table
     assert one.loc[0, "alpha_low"] == again.loc[0, "alpha_low"]
     assert one.loc[0, "alpha_low"] == both.loc["ai_pressure", "alpha_low"]
     assert one.loc[0, "alpha_low"] <= one.loc[0, "alpha"] <= one.loc[0, "alpha_high"]
@@ -174,7 +183,7 @@ def test_report_bootstrap_is_seeded_and_independent_of_other_codes(toy_codebook)
 def test_report_pairwise_matrix(toy_codebook) -> None:
     m = _binary(60, 7, n_coders=3)
     m[:, 2] = np.where(np.random.default_rng(0).random(60) < 0.5, "0", "1")  # coder c2 guesses
-    report = agreement(make_labels({"ai_pressure": m}), toy_codebook, codes=["ai_pressure"])
+    report = agreement_report(make_labels({"ai_pressure": m}), toy_codebook, codes=["ai_pressure"])
     pw = report.pairwise("ai_pressure")
     assert list(pw.columns) == ["c0", "c1", "c2"]
     assert pw.loc["c0", "c1"] == pytest.approx(alpha(m[:, :2]))
@@ -187,7 +196,7 @@ def test_report_pairwise_matrix(toy_codebook) -> None:
 def test_report_leave_one_out_finds_the_drifting_coder(toy_codebook) -> None:
     m = _binary(60, 8, n_coders=4, p_flip=0.05)
     m[:, 3] = np.where(np.random.default_rng(1).random(60) < 0.5, "0", "1")
-    report = agreement(make_labels({"ai_pressure": m}), toy_codebook, codes=["ai_pressure"])
+    report = agreement_report(make_labels({"ai_pressure": m}), toy_codebook, codes=["ai_pressure"])
     loo = report.leave_one_out()
     assert len(loo) == 4
     assert loo.sort_values("change").iloc[-1]["coder"] == "c3"
@@ -207,7 +216,7 @@ class _Corpus:
 
 def test_report_disagreements_with_context(toy_codebook) -> None:
     m = np.array([["1", "1"], ["1", "0"], [None, "1"], ["0", "0"]], dtype=object)
-    report = agreement(make_labels({"ai_pressure": m}), toy_codebook, codes=["ai_pressure"])
+    report = agreement_report(make_labels({"ai_pressure": m}), toy_codebook, codes=["ai_pressure"])
     d = report.disagreements()
     assert len(d) == 1
     assert d.loc[0, ["conversation_id", "turn_index", "c0", "c1"]].tolist() == [
@@ -223,7 +232,7 @@ def test_report_disagreements_with_context(toy_codebook) -> None:
 
 def test_report_outputs_text_html_dict_plot(toy_codebook, tmp_path) -> None:
     labels = make_labels({"ai_pressure": _binary(30, 9)})
-    report = agreement(labels, toy_codebook, bootstrap=50, seed=1)
+    report = agreement_report(labels, toy_codebook, bootstrap=50, seed=1)
     assert isinstance(report, AgreementReport)
     text = report.to_text()
     assert (
@@ -244,19 +253,21 @@ def test_report_outputs_text_html_dict_plot(toy_codebook, tmp_path) -> None:
 
 def test_report_unit_filter(toy_codebook) -> None:
     labels = make_labels({"ai_pressure": _binary(10, 1)})
-    t = agreement(labels, toy_codebook, unit="conversation").table
+    t = agreement_report(labels, toy_codebook, unit="conversation").table
     assert set(t["unit"]) == {"conversation"}
     with pytest.raises(AgreementError, match="E404"):
-        agreement(labels, toy_codebook, unit="sentence")
+        agreement_report(labels, toy_codebook, unit="sentence")
 
 
-def test_report_annotate_agreement_is_callable_after_submodule_import(toy_codebook) -> None:
+def test_report_annotate_agreement_is_a_plain_module(toy_codebook) -> None:
     import annotate
-    import annotate.agreement  # binds the module to annotate.agreement
+    import annotate.agreement as m
 
+    assert m is annotate.agreement and type(m) is types.ModuleType
     labels = make_labels({"ai_pressure": _binary(20, 11)})
-    report = annotate.agreement(labels, toy_codebook, codes=["ai_pressure"])
+    report = annotate.agreement.report(labels, toy_codebook, codes=["ai_pressure"])
     assert isinstance(report, AgreementReport)
+    assert report.table.iloc[0]["code_id"] == "ai_pressure"
 
 
 @settings(max_examples=25, deadline=None)
@@ -268,7 +279,7 @@ def test_report_alpha_equals_the_core_on_random_labels(toy_codebook, case) -> No
         np.isnan(data), None, np.array(ids, dtype=object)[np.nan_to_num(data, nan=0).astype(int)]
     )
     labels = make_labels({"ai_move": values})
-    row = agreement(labels, toy_codebook, codes=["ai_move"]).table.iloc[0]
+    row = agreement_report(labels, toy_codebook, codes=["ai_move"]).table.iloc[0]
     try:
         expected = alpha(values, values=list(ids))
     except AgreementError:
@@ -290,11 +301,11 @@ def test_report_empty_labels_give_undefined_rows(toy_codebook) -> None:
             "value",
         ]
     )
-    t = agreement(empty, toy_codebook).table
+    t = agreement_report(empty, toy_codebook).table
     assert len(t) == len(toy_codebook.codes) and (t["flag"] == "undefined").all()
 
 
 def test_report_refuses_labels_on_the_wrong_unit(toy_codebook) -> None:
     labels = make_labels({"conv_warmth": [["3", "4"], ["2", "2"]]}, unit="turn")
     with pytest.raises(AgreementError, match=r"E408.*conv_warmth"):
-        agreement(labels, toy_codebook)
+        agreement_report(labels, toy_codebook)

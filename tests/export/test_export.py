@@ -18,7 +18,7 @@ from annotate.store import LabelStore
 
 
 def test_export_gold_parquet_tables(demo_project, tmp_path: Path) -> None:
-    out = annotate.export(demo_project, tmp_path / "out", bootstrap=200, seed=3)
+    out = annotate.export.write(demo_project, tmp_path / "out", bootstrap=200, seed=3)
     names = {p.name for p in out.iterdir()}
     assert {
         "README.md", "codebook.yaml", "export.json", "turns.parquet", "conversations.parquet",
@@ -49,7 +49,7 @@ def test_export_gold_parquet_tables(demo_project, tmp_path: Path) -> None:
 
 
 def test_export_data_card_says_how_it_was_made(demo_project, tmp_path: Path) -> None:
-    out = annotate.export(demo_project, tmp_path / "out", bootstrap=100, seed=3)
+    out = annotate.export.write(demo_project, tmp_path / "out", bootstrap=100, seed=3)
     card = (out / "README.md").read_text(encoding="utf-8")
     cb = demo_project.codebook
     for needle in (cb.id, str(cb.version), cb.hash, "`alice`", "`bob`", "`carol`",
@@ -70,14 +70,14 @@ def test_export_data_card_says_how_it_was_made(demo_project, tmp_path: Path) -> 
 
 def test_export_is_reproducible(demo_project, tmp_path: Path) -> None:
     for fmt in ("parquet", "csv"):
-        a = annotate.export(demo_project, tmp_path / f"a-{fmt}", format=fmt, bootstrap=50)
-        b = annotate.export(demo_project, tmp_path / f"b-{fmt}", format=fmt, bootstrap=50)
+        a = annotate.export.write(demo_project, tmp_path / f"a-{fmt}", format=fmt, bootstrap=50)
+        b = annotate.export.write(demo_project, tmp_path / f"b-{fmt}", format=fmt, bootstrap=50)
         for f in sorted(a.iterdir()):
             assert f.read_bytes() == (b / f.name).read_bytes(), f.name
 
 
 def test_export_all_keeps_every_coder(demo_project, tmp_path: Path) -> None:
-    out = annotate.export(demo_project, tmp_path / "out", labels="all", format="jsonl",
+    out = annotate.export.write(demo_project, tmp_path / "out", labels="all", format="jsonl",
                           bootstrap=0)  # fmt: skip
     long = pd.read_json(out / "labels_long.jsonl", lines=True, dtype=False)
     assert {"alice", "bob", "carol", "gold"} <= set(long["annotator_id"])
@@ -94,13 +94,13 @@ def test_export_all_keeps_every_coder(demo_project, tmp_path: Path) -> None:
 def test_export_loads_in_duckdb_and_polars(demo_project, tmp_path: Path) -> None:
     duckdb = pytest.importorskip("duckdb")
     polars = pytest.importorskip("polars")
-    out = annotate.export(demo_project, tmp_path / "out", bootstrap=0)
+    out = annotate.export.write(demo_project, tmp_path / "out", bootstrap=0)
     n = duckdb.sql(f"select count(*) from '{out / 'labels_long.parquet'}'").fetchall()[0][0]
     assert n == len(pd.read_parquet(out / "labels_long.parquet"))
     assert polars.read_parquet(out / "turns.parquet").height == len(
         pd.read_parquet(out / "turns.parquet")
     )
-    csv = annotate.export(demo_project, tmp_path / "csv", format="csv", bootstrap=0)
+    csv = annotate.export.write(demo_project, tmp_path / "csv", format="csv", bootstrap=0)
     assert polars.read_csv(csv / "labels_turns_wide.csv").height > 0
     assert (
         duckdb.sql(f"select count(*) from read_csv_auto('{csv / 'turns.csv'}')").fetchall()[0][0]
@@ -112,7 +112,7 @@ def test_export_loads_in_hugging_face_datasets(demo_project, tmp_path: Path, mon
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")  # a local file: nothing may be downloaded
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     datasets = pytest.importorskip("datasets")
-    out = annotate.export(demo_project, tmp_path / "out", bootstrap=0)
+    out = annotate.export.write(demo_project, tmp_path / "out", bootstrap=0)
     for name in ("labels_long", "labels_turns_wide", "turns"):
         frame = pd.read_parquet(out / f"{name}.parquet")
         ds = datasets.load_dataset(
@@ -126,8 +126,8 @@ def test_export_loads_in_hugging_face_datasets(demo_project, tmp_path: Path, mon
 
 
 def test_export_redact_masks_text(demo_project, tmp_path: Path) -> None:
-    plain = annotate.export(demo_project, tmp_path / "plain", bootstrap=0)
-    red = annotate.export(demo_project, tmp_path / "red", bootstrap=0, redact=True)
+    plain = annotate.export.write(demo_project, tmp_path / "plain", bootstrap=0)
+    red = annotate.export.write(demo_project, tmp_path / "red", bootstrap=0, redact=True)
     t0 = pd.read_parquet(plain / "turns.parquet")["text"]
     t1 = pd.read_parquet(red / "turns.parquet")["text"]
     had = t0.str.contains(r"[\w.]+@example\.com", regex=True)
@@ -141,11 +141,11 @@ def test_export_refuses_bad_input_and_leaves_nothing(demo_project, tmp_path: Pat
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(ExportError, match="E502"):
-        annotate.export(demo_project, out)
+        annotate.export.write(demo_project, out)
     with pytest.raises(ExportError, match="E501"):
-        annotate.export(demo_project, tmp_path / "x", format="xlsx")
+        annotate.export.write(demo_project, tmp_path / "x", format="xlsx")
 
-    exp = sys.modules["annotate.export"]  # the module (annotate.export is also the function)
+    exp = sys.modules["annotate.export._writer"]  # the module that writes the tables
 
     calls = {"n": 0}
     real = exp._write_table
@@ -158,7 +158,7 @@ def test_export_refuses_bad_input_and_leaves_nothing(demo_project, tmp_path: Pat
 
     monkeypatch.setattr(exp, "_write_table", flaky)
     with pytest.raises(OSError):
-        annotate.export(demo_project, tmp_path / "half")
+        annotate.export.write(demo_project, tmp_path / "half")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "out", "project"]
 
 
@@ -169,7 +169,7 @@ def test_export_refuses_empty_project_and_foreign_labels(tmp_path: Path, demo_pr
         codebook=repo / "codebooks/sdt-socioaffective.yaml", coders=["alice"],
     )  # fmt: skip
     with pytest.raises(ExportError, match="E503"):
-        annotate.export(empty, tmp_path / "o1")
+        annotate.export.write(empty, tmp_path / "o1")
     # labels written with another codebook (the toy one) name codes the project does not have
     toy = annotate.load_codebook(repo / "codebooks/toy.yaml")
     shared = toy.code("conv_warmth")  # in both codebooks: the codebook id tells them apart
@@ -179,14 +179,14 @@ def test_export_refuses_empty_project_and_foreign_labels(tmp_path: Path, demo_pr
           "code_id": shared.id, "op": "set", "value": shared.value_ids[0]}]
     )  # fmt: skip
     with pytest.raises(ExportError, match="E505"):
-        annotate.export(annotate.Project.open(empty.path), tmp_path / "o2")
+        annotate.export.write(annotate.Project.open(empty.path), tmp_path / "o2")
     code = toy.code("conv_human_bonds")  # only in the toy codebook
     store.append(
         [{"annotator_id": "alice", "unit": "conversation", "conversation_id": "c001",
           "code_id": code.id, "op": "set", "value": code.value_ids[0]}]
     )  # fmt: skip
     with pytest.raises(ExportError, match="E504"):
-        annotate.export(annotate.Project.open(empty.path), tmp_path / "o3")
+        annotate.export.write(annotate.Project.open(empty.path), tmp_path / "o3")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
 
 

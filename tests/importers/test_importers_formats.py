@@ -412,7 +412,7 @@ def _touch(path: Path, text: str) -> Path:
 
 
 def test_importers_write_failure_leaves_nothing(jsonl, tmp_path: Path, monkeypatch) -> None:
-    import annotate.importers as importers
+    import annotate.importers._import as importers
 
     def broken(folder, *args, **kwargs):
         (folder / "turns.parquet").write_bytes(b"partial")

@@ -1,10 +1,11 @@
-"""The whole-codebook agreement report: :func:`agreement` → :class:`AgreementReport`."""
+"""The whole-codebook agreement report: :func:`report` → :class:`AgreementReport`."""
 
 from __future__ import annotations
 
 import html
 import itertools
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,12 @@ from annotate.agreement.bootstrap import Resampler
 from annotate.agreement.distances import SET_DISTANCES
 from annotate.agreement.kappa import cohen_kappa
 from annotate.errors import AgreementError, Errors
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from annotate.codebook import Codebook
+    from annotate.corpus import Corpus
 
 TEXT_COLUMNS = {
     "code_id": "code",
@@ -43,11 +50,11 @@ TEXT_COLUMNS = {
 }
 
 
-def agreement(
+def report(
     labels: pd.DataFrame,
-    codebook: Any,
+    codebook: Codebook,
     *,
-    codes: Any = None,
+    codes: str | Sequence[str] | None = None,
     unit: str | None = None,
     role: str | None = None,
     bootstrap: int = 0,
@@ -65,7 +72,7 @@ def agreement(
         (``_status`` …) are left out; codes not in the codebook are refused (E402).
     codebook : Codebook
         Gives each code's level, value domain, unit and roles.
-    codes : list of str, optional
+    codes : str or list of str, optional
         Only these codes (default: every code of the codebook).
     unit : {"turn", "conversation"}, optional
         Only codes of this unit.
@@ -123,7 +130,7 @@ class AgreementReport:
         Codebook id/version, bootstrap resamples, seed, set distance, thresholds.
     """
 
-    def __init__(self, table: pd.DataFrame, rows: list[RowData], settings: dict[str, Any]):
+    def __init__(self, table: pd.DataFrame, rows: list[RowData], settings: dict[str, Any]) -> None:
         self.table = table
         self.settings = settings
         self._rows = rows
@@ -148,7 +155,9 @@ class AgreementReport:
             )
         return found[0]
 
-    def pairwise(self, code_id: str, *, role: str | None = None, coefficient: str = "alpha"):
+    def pairwise(
+        self, code_id: str, *, role: str | None = None, coefficient: str = "alpha"
+    ) -> pd.DataFrame:
         """Coder × coder matrix of alpha (or Cohen's kappa) on the units both coded.
 
         Parameters
@@ -224,12 +233,12 @@ class AgreementReport:
         cols = ["code_id", "unit", "role", "coder", "alpha", "alpha_without", "change"]
         return pd.DataFrame(recs, columns=cols)
 
-    def disagreements(self, corpus: Any = None) -> pd.DataFrame:
+    def disagreements(self, corpus: Corpus | None = None) -> pd.DataFrame:
         """Units where coders gave different values, one row per (code, unit).
 
         Parameters
         ----------
-        corpus : object with ``.conversation(conversation_id)`` → DataFrame, optional
+        corpus : Corpus, optional (any object with ``.conversation(id)`` → DataFrame)
             When given, turn units get ``text`` (the turn) and ``previous_text`` /
             ``previous_role`` (the turn before it) for context.
 
@@ -311,7 +320,7 @@ class AgreementReport:
         )
         return f'<div class="annotate-agreement"><p>{caption}</p>{body}</div>'
 
-    def plot(self, **kwargs: Any):
+    def plot(self, **kwargs: Any) -> Figure:
         """Forest plot of alpha with its interval per row; see :func:`plot.forest_plot`."""
         from annotate.agreement.plot import forest_plot
 
@@ -324,16 +333,20 @@ def _label(value: Any) -> str:
     return str(value)
 
 
-def _with_context(out: pd.DataFrame, corpus: Any) -> pd.DataFrame:
+def _with_context(out: pd.DataFrame, corpus: Corpus) -> pd.DataFrame:
     """Add the turn's text and the previous turn (duck-typed corpus.conversation(id))."""
-    text, prev_role, prev_text = [], [], []
+    text: list[Any] = []
+    prev_role: list[Any] = []
+    prev_text: list[Any] = []
     cache: dict[str, pd.DataFrame] = {}
     for conv, turn in zip(out["conversation_id"], out["turn_index"], strict=True):
         if conv not in cache:
             cache[conv] = corpus.conversation(conv).set_index("turn_index")
         turns = cache[conv]
         if turn is pd.NA or turn is None or turn != turn:
-            text.append(None), prev_role.append(None), prev_text.append(None)
+            text.append(None)
+            prev_role.append(None)
+            prev_text.append(None)
             continue
         t = int(turn)
         text.append(turns["text"].get(t))

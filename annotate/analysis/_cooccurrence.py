@@ -17,7 +17,7 @@ independent, so treat the p-values as screening values (codebook-research.md §b
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -35,15 +35,19 @@ from annotate.analysis._stats import (
     yule_q,
 )
 
+if TYPE_CHECKING:
+    from annotate.codebook import Codebook
+    from annotate.corpus import Corpus
+
 TESTS = ("auto", "fisher", "chi2")
 CORRECTIONS = ("bh", "holm", "none")
 
 
 def cooccurrence(
     labels: pd.DataFrame | LabelFrame,
-    codebook: Any,
+    codebook: Codebook,
     *,
-    corpus: Any = None,
+    corpus: Corpus | None = None,
     annotator: str | None = None,
     unit: str = "turn",
     codes: Sequence[str] | None = None,

@@ -5,19 +5,23 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from annotate.analysis._cooccurrence import cooccurrence
 from annotate.analysis._frame import LabelFrame, prepare
 from annotate.analysis._groups import conversation_groups
+from annotate.analysis._prevalence import prevalence
 from annotate.analysis.compare import compare_groups
-from annotate.analysis.cooccurrence import cooccurrence
-from annotate.analysis.prevalence import prevalence
 from annotate.analysis.queries import sequence_queries
 from annotate.analysis.sequences import lag_sequential
 from annotate.analysis.trajectories import _position_reps, session_index, session_trajectories
 from annotate.errors import AnalysisError
+
+if TYPE_CHECKING:
+    from annotate.codebook import Codebook
+    from annotate.corpus import Corpus
 
 #: words of item ids followed across sessions when present (disclosure, dependence, human-like)
 SESSION_HINTS = ("disclos", "attach", "relian", "depend", "humanlike", "anthropo", "lonel")
@@ -64,8 +68,8 @@ def _distinct(frame: LabelFrame, by: str) -> list[str]:
 
 def describe(
     labels: pd.DataFrame | LabelFrame,
-    corpus: Any,
-    codebook: Any,
+    corpus: Corpus,
+    codebook: Codebook,
     *,
     out: str | Path | None = None,
     plots: bool = True,
@@ -107,7 +111,7 @@ def describe(
     frame = prepare(labels, codebook, corpus=corpus, annotator=annotator)
     d = Description()
     t = d.tables
-    kw = {"bootstrap": bootstrap, "seed": seed}
+    kw: dict[str, Any] = {"bootstrap": bootstrap, "seed": seed}
     t["prevalence"] = prevalence(frame, codebook, **kw)
     t["prevalence_by_role"] = prevalence(frame, codebook, by="role", **kw)
     attributes = [a for a in ("model", _context_attribute(frame)) if a]
@@ -134,7 +138,9 @@ def describe(
     return d
 
 
-def _sessions(frame: LabelFrame, codebook: Any, d: Description, bootstrap: int, seed: int) -> None:
+def _sessions(
+    frame: LabelFrame, codebook: Codebook, d: Description, bootstrap: int, seed: int
+) -> None:
     if frame.corpus is None:
         d.notes.append("sessions: skipped (no corpus given)")
         return

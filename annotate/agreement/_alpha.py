@@ -14,7 +14,7 @@ alpha ignores unused categories, except through the ordinal metric's ranks (see
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 
@@ -32,6 +32,36 @@ class AlphaParts(NamedTuple):
     n_pairable: float
 
 
+@overload
+def alpha(
+    data: Any,
+    *,
+    level: str = ...,
+    values: Any = ...,
+    scores: Any = ...,
+    distance: str = ...,
+    full: Literal[False] = ...,
+) -> float: ...
+@overload
+def alpha(
+    data: Any,
+    *,
+    level: str = ...,
+    values: Any = ...,
+    scores: Any = ...,
+    distance: str = ...,
+    full: Literal[True],
+) -> AlphaParts: ...
+@overload
+def alpha(
+    data: Any,
+    *,
+    level: str = ...,
+    values: Any = ...,
+    scores: Any = ...,
+    distance: str = ...,
+    full: bool = ...,
+) -> float | AlphaParts: ...
 def alpha(
     data: Any,
     *,
@@ -109,6 +139,18 @@ def alpha(
     return alpha_from_counts(counts, level=level, scores=scores, full=full)
 
 
+@overload
+def alpha_from_counts(
+    counts: Any, *, level: str = ..., scores: Any = ..., full: Literal[False] = ...
+) -> float: ...
+@overload
+def alpha_from_counts(
+    counts: Any, *, level: str = ..., scores: Any = ..., full: Literal[True]
+) -> AlphaParts: ...
+@overload
+def alpha_from_counts(
+    counts: Any, *, level: str = ..., scores: Any = ..., full: bool = ...
+) -> float | AlphaParts: ...
 def alpha_from_counts(
     counts: Any, *, level: str = "nominal", scores: Any = None, full: bool = False
 ) -> float | AlphaParts:
@@ -131,6 +173,12 @@ def alpha_from_counts(
     return alpha_from_coincidences(o, d, full=full)
 
 
+@overload
+def alpha_from_coincidences(o: Any, d: Any, *, full: Literal[False] = ...) -> float: ...
+@overload
+def alpha_from_coincidences(o: Any, d: Any, *, full: Literal[True]) -> AlphaParts: ...
+@overload
+def alpha_from_coincidences(o: Any, d: Any, *, full: bool = ...) -> float | AlphaParts: ...
 def alpha_from_coincidences(o: Any, d: Any, *, full: bool = False) -> float | AlphaParts:
     """Alpha from a coincidence matrix ``o`` (q, q) and squared differences ``d`` (q, q)."""
     o = np.asarray(o, dtype=float)

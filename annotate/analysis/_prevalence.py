@@ -17,7 +17,7 @@ fixed as in the sample.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,10 @@ import pandas as pd
 from annotate.analysis._frame import LabelFrame, conv_sums, prepare, resolve_items
 from annotate.analysis._groups import as_list, check_option, group_keys, strata, weights_for
 from annotate.analysis._stats import percentile_interval
+
+if TYPE_CHECKING:
+    from annotate.codebook import Codebook
+    from annotate.corpus import Corpus
 
 UNITS = ("turn", "conversation")
 COLUMNS = (
@@ -44,9 +48,9 @@ COLUMNS = (
 
 def prevalence(
     labels: pd.DataFrame | LabelFrame,
-    codebook: Any,
+    codebook: Codebook,
     *,
-    corpus: Any = None,
+    corpus: Corpus | None = None,
     annotator: str | None = None,
     by: str | Sequence[str] | None = None,
     codes: Sequence[str] | None = None,
