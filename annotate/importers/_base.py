@@ -243,6 +243,7 @@ class Context:
         #: turns in the corpus by role; turns of a known role skipped, by role and reason
         self.kept: Counter[str] = Counter()
         self.dropped: dict[str, Counter[str]] = {}
+        self.dropped_at: dict[str, str] = {}  # role -> where its first turn was skipped
         #: unknown role labels -> turns skipped: text labels as they are, others by :func:`show`
         self.unknown: Counter[str] = Counter()
         self.unknown_other: Counter[str] = Counter()
@@ -272,6 +273,7 @@ class Context:
     def _drop(self, role: str, reason: str, where: str) -> None:
         self.tally.skip(reason, where)
         self.dropped.setdefault(role, Counter())[reason] += 1
+        self.dropped_at.setdefault(role, where)
 
     def turn(
         self, label: Any, text: Any, where: str | tuple[str, int], **extra: Any
@@ -320,7 +322,11 @@ class Context:
         in the source; W105 naming the unknown role labels (with the fix) otherwise."""
         sources = ", ".join(p.name for p in paths)
         missing = [r for r in ("user", "assistant") if not self.kept[r]]
-        why = [_dropped_text(r, self.dropped[r]) for r in missing if self.dropped.get(r)]
+        why = [
+            _dropped_text(r, self.dropped[r], self.dropped_at[r])
+            for r in missing
+            if self.dropped.get(r)
+        ]
         n_unknown = self.unknown.total() + self.unknown_other.total()
         if missing and (why or n_unknown):
             if n_unknown:
@@ -332,7 +338,10 @@ class Context:
                     f"({self._fix(missing[0])}) and import again."
                 )
             else:
-                fix = "Check the turns named above in the source (see README.md, Corpora)."
+                fix = (
+                    "Look at that turn in the source: is the text in another field, or the "
+                    "file in another format (see README.md, section Corpora)?"
+                )
             raise CorpusError(
                 Errors.E117.format(
                     sources=sources,
@@ -365,10 +374,10 @@ class Context:
         )
 
 
-def _dropped_text(role: str, reasons: Counter[str]) -> str:
+def _dropped_text(role: str, reasons: Counter[str], first: str) -> str:
     n = sum(reasons.values())
     detail = ", ".join(f"{k} {v}" for k, v in reasons.most_common())
-    return f"all {n} {role} turn(s) were skipped ({detail})"
+    return f"all {n} {role} turn(s) were skipped ({detail}; the first: {first})"
 
 
 def show(value: Any, width: int = 40) -> str:

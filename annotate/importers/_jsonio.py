@@ -31,6 +31,8 @@ _CHUNK = 1 << 20
 _MAX_RECORD = 256 << 20
 _WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
+_SPACE = " \t\n\r"  # "" is in it too: at the end of the text the match below is a no-op
+_scanstring = json.decoder.scanstring
 _NUMBER = re.compile(r"(-?(?:0|[1-9]\d*))(\.\d+)?([eE][-+]?\d+)?")  # as json.scanner
 _CONSTANTS = (
     ("null", None),
@@ -77,24 +79,9 @@ def raw_decode_deep(s: str, idx: int) -> tuple[Any, int]:
     stack: list[tuple[dict[str, Any] | list[Any], str | None]] = []
     ws = _WS.match
     while True:
-        # one value at idx
-        c = s[idx : idx + 1]
-        if c == "{" or c == "[":
-            idx = ws(s, idx + 1).end()  # type: ignore[union-attr]
-            if s[idx : idx + 1] == ("}" if c == "{" else "]"):
-                value: Any = {} if c == "{" else []
-                idx += 1
-            else:
-                if c == "{":
-                    key, idx = _key(s, idx)
-                    stack.append(({}, key))
-                else:
-                    stack.append(([], None))
-                continue
-        elif c == '"':
-            value, idx = json.decoder.scanstring(s, idx + 1, True)
-        else:
-            value, idx = _scalar(s, idx)
+        value, idx = _value(s, idx, stack)
+        if value is _OPENED:
+            continue
         # the value is complete: put it into its container, then close what is complete
         while True:
             if not stack:
@@ -104,34 +91,61 @@ def raw_decode_deep(s: str, idx: int) -> tuple[Any, int]:
                 container.append(value)  # type: ignore[union-attr]
             else:
                 container[key] = value  # type: ignore[index]
-            idx = ws(s, idx).end()  # type: ignore[union-attr]
             c = s[idx : idx + 1]
+            if c in _SPACE:
+                idx = ws(s, idx).end()  # type: ignore[union-attr]
+                c = s[idx : idx + 1]
             if c == ",":
-                idx = ws(s, idx + 1).end()  # type: ignore[union-attr]
+                idx += 1
+                if s[idx : idx + 1] in _SPACE:
+                    idx = ws(s, idx).end()  # type: ignore[union-attr]
                 if key is not None:
                     key, idx = _key(s, idx)
                     stack[-1] = (container, key)
                 break
-            if c == ("]" if key is None else "}"):
-                stack.pop()
-                value, idx = container, idx + 1
-                continue
-            raise json.JSONDecodeError(
-                "Expecting ',' delimiter",
-                s,
-                idx,
-            )
+            if c != ("]" if key is None else "}"):
+                raise json.JSONDecodeError("Expecting ',' delimiter", s, idx)
+            stack.pop()
+            value, idx = container, idx + 1
+
+
+#: what :func:`_value` returns for a container it opened (its items follow)
+_OPENED = object()
+
+
+def _value(s: str, idx: int, stack: list[Any]) -> tuple[Any, int]:
+    """The value at ``s[idx]``; for a non-empty container, push it and return ``_OPENED``."""
+    c = s[idx : idx + 1]
+    if c == '"':
+        return _scanstring(s, idx + 1, True)
+    if c != "{" and c != "[":
+        return _scalar(s, idx)
+    idx += 1
+    if s[idx : idx + 1] in _SPACE:
+        idx = _WS.match(s, idx).end()  # type: ignore[union-attr]
+    if s[idx : idx + 1] == ("}" if c == "{" else "]"):
+        return ({} if c == "{" else []), idx + 1
+    if c == "{":
+        key, idx = _key(s, idx)
+        stack.append(({}, key))
+    else:
+        stack.append(([], None))
+    return _OPENED, idx
 
 
 def _key(s: str, idx: int) -> tuple[str, int]:
     """An object key and its colon at ``s[idx]``; returns the key and where its value starts."""
     if s[idx : idx + 1] != '"':
         raise json.JSONDecodeError("Expecting property name enclosed in double quotes", s, idx)
-    key, idx = json.decoder.scanstring(s, idx + 1, True)
-    idx = _WS.match(s, idx).end()  # type: ignore[union-attr]
+    key, idx = _scanstring(s, idx + 1, True)
+    if s[idx : idx + 1] in _SPACE:
+        idx = _WS.match(s, idx).end()  # type: ignore[union-attr]
     if s[idx : idx + 1] != ":":
         raise json.JSONDecodeError("Expecting ':' delimiter", s, idx)
-    return key, _WS.match(s, idx + 1).end()  # type: ignore[union-attr]
+    idx += 1
+    if s[idx : idx + 1] in _SPACE:
+        idx = _WS.match(s, idx).end()  # type: ignore[union-attr]
+    return key, idx
 
 
 def _scalar(s: str, idx: int) -> tuple[Any, int]:
@@ -337,9 +351,9 @@ class _ArrayState:
         self._cursor_line = 0
         self._read()
 
-    def _read(self) -> None:
+    def _read(self, size: int = _CHUNK) -> None:
         try:
-            chunk = self.f.read(_CHUNK)
+            chunk = self.f.read(size)
         except EOFError:  # cut gzip
             chunk = b""
         except (OSError, gzip.BadGzipFile) as exc:
@@ -356,11 +370,15 @@ class _ArrayState:
         self.buf += self.decoder.decode(chunk, final=self.eof)
 
     def more(self, pos: int) -> int:
-        """Drop ``buf[:pos]``, read the next chunk; return the position of the old ``pos``."""
+        """Drop ``buf[:pos]``, read the next chunk; return the position of the old ``pos``.
+
+        The chunk is at least as large as what is kept, so a record that spans many chunks is
+        decoded again only a logarithmic number of times (linear time in its size).
+        """
         self.lines_before = self.line_at(pos) - 1
         self._cursor = self._cursor_line = 0
         self.buf = self.buf[pos:]
-        self._read()
+        self._read(max(_CHUNK, len(self.buf)))
         return 0
 
     def skip_ws(self, pos: int) -> int:

@@ -246,3 +246,18 @@ def test_importers_convokit_malformed_ids(tmp_path: Path) -> None:
     conv = corpus.conversation("r")  # "a" joins r's thread through its reply-to
     assert conv["text"].tolist() == ["Q", "A"]
     assert conv["speaker"].isna().tolist() == [True, False]
+
+
+def test_importers_deep_record_across_chunks_of_an_array(tmp_path: Path) -> None:
+    """A deep record longer than the 1 MiB read chunk, between two plain ones."""
+    plain = '{"id": "p%d", "conversations": ' + SHARE + "}"
+    record = DEEP_META["sharegpt"].replace("{deep}", deep(220_000))
+    src = tmp_path / "src.json"
+    src.write_text(f"[{plain % 1},\n{record},\n{plain % 2}]", encoding="utf-8")
+    assert src.stat().st_size > 1 << 20
+    corpus = _quiet_import(src, "sharegpt", out=tmp_path / "c")
+    assert corpus.conversation_ids == ["c1", "p1", "p2"]
+    assert corpus.manifest["repaired"] == {"meta_too_deep": 1}
+    assert corpus.manifest["examples"]["meta_too_deep"] == [
+        "src.json record 2 (line 2): meta key 'x'"
+    ]

@@ -110,7 +110,11 @@ def test_importers_every_assistant_turn_skipped_fails(jsonl, tmp_path: Path) -> 
         import_corpus(jsonl(recs), "sharegpt", out=tmp_path / "c")
     msg = str(info.value)
     assert msg.startswith("[E117]") and "without assistant turns" in msg
-    assert "all 3 assistant turn(s) were skipped (invalid_turn 2, empty_turn 1)" in msg
+    assert (
+        "all 3 assistant turn(s) were skipped (invalid_turn 2, empty_turn 1; "
+        "the first: src.jsonl line 1 turn 1)"
+    ) in msg, msg
+    assert "Look at that turn in the source" in msg
     assert not (tmp_path / "c").exists()
 
 
