@@ -85,7 +85,7 @@ class Errors(metaclass=_Catalogue):
     )
     E109 = (
         "CSV '{path}': the mapping names column(s) {missing} that the file does not have. "
-        "Columns in the file: {available}. Fix the mapping (CLI: --map FIELD=COLUMN)."
+        "Columns in the file: {available}. Fix the [[mapping || --map FIELD=COLUMN options]]."
     )
     E110 = (
         "CSV '{path}' needs a column for {missing}; no mapping names one and no column has that "

@@ -383,7 +383,7 @@ def _dropped_text(role: str, reasons: Counter[str], first: str) -> str:
 def show(value: Any, width: int = 40) -> str:
     """A short readable form of any source value, never recursing into containers."""
     if isinstance(value, str):
-        return repr(value if len(value) <= width else value[:width] + "…")
+        return repr(value[:width])
     if isinstance(value, dict | list):
         return f"<a {type(value).__name__} of {len(value)}>"
     text = repr(value)

@@ -207,6 +207,11 @@ def test_importers_hints_follow_the_audience(jsonl, tmp_path: Path) -> None:
     assert "[E110]" in res.stderr and "--map text=message" in res.stderr
     assert "mapping=" not in res.stderr
 
+    res = _run("import", "csv", str(table), "--out", str(tmp_path / "t"), "--map", "text=body")
+    assert "[E109]" in res.stderr and "Fix the --map FIELD=COLUMN options" in res.stderr
+    with pytest.raises(CorpusError, match=r"\[E109\].*Fix the mapping\."):
+        import_corpus(table, "csv", out=tmp_path / "t", mapping={"text": "body"})
+
     res = _run("import", "csv", str(table), "--out", str(tmp_path / "t"), "-o", "delimiter=ab")
     assert "[E104]" in res.stderr and "(--option delimiter=VALUE)" in res.stderr
     with pytest.raises(CorpusError, match=r"\(delimiter=\.\.\.\)"):
