@@ -11,12 +11,34 @@ then *what to do*. Raise sites stay one line::
     raise CorpusError(Errors.E101.format(path=path, line=12, problem="..."))
 
 The exception classes also inherit the closest builtin so that generic handlers keep working.
+
+A hint that differs between Python and the command line is written ``[[python form || CLI
+form]]`` in a template; the form shown is the one for :data:`AUDIENCE` (``"python"`` unless a
+CLI command set ``"cli"``). A hint built at the raise site uses :func:`hint` the same way.
 """
 
 from __future__ import annotations
 
+import re
 import string
+from contextvars import ContextVar
 from typing import Any, ClassVar
+
+#: who reads the messages: ``"python"`` (default) or ``"cli"`` (set by a command line command)
+AUDIENCE: ContextVar[str] = ContextVar("annotate_audience", default="python")
+_FORMS = re.compile(r"\[\[(.*?) \|\| (.*?)\]\]", re.S)
+
+
+def hint(python: str, cli: str) -> str:
+    """The Python or the command-line form of a hint, for the current :data:`AUDIENCE`."""
+    return cli if AUDIENCE.get() == "cli" else python
+
+
+def _for_audience(template: str) -> str:
+    if "[[" not in template:
+        return template
+    pick = 2 if AUDIENCE.get() == "cli" else 1
+    return _FORMS.sub(lambda m: m.group(pick), template)
 
 
 class _Catalogue(type):
@@ -25,7 +47,7 @@ class _Catalogue(type):
     def __getattribute__(cls, name: str) -> Any:
         value = super().__getattribute__(name)
         if len(name) == 4 and name[0] in "EW" and name[1:].isdigit() and isinstance(value, str):
-            return f"[{name}] {value}"
+            return f"[{name}] {_for_audience(value)}"
         return value
 
 
@@ -55,22 +77,27 @@ class Errors(metaclass=_Catalogue):
     # (section: corpus)
     E101 = "Source '{path}' does not exist. Check the path ({hint})."
     E102 = (
-        "Unknown import format '{format}'. Available formats: {available}. "
-        "Pick one of them (CLI: `annotate import FORMAT SRC... --out DIR`)."
+        "Unknown import format '{format}'. Available formats: {available}. Pick one of them "
+        "[[as the format argument of import_corpus || (see `annotate import --help`)]]; case "
+        "does not matter."
     )
     E103 = (
         "Option '{option}' is not an option of format '{format}'. Its options: {available}. "
-        "Fix the option name (CLI: --option KEY=VALUE)."
+        "Fix the option name [[(a keyword argument of import_corpus) || (--option KEY=VALUE; "
+        "see `annotate import --help`)]]."
     )
-    E104 = "Option '{option}' of format '{format}' is '{value}': {problem}."
+    E104 = (
+        "Option '{option}' of format '{format}' is '{value}': {problem}. Fix its value "
+        "[[({option}=...) || (--option {option}=VALUE)]]."
+    )
     E105 = (
         "No conversation could be imported from {sources} (format '{format}'): {reason}. "
         "Check that the file really is in this format; see README.md, section Corpora."
     )
     E106 = "File '{path}' {problem} ({where}). {hint}"
     E107 = (
-        "Output folder '{path}' already exists. Choose a new --out folder, or pass "
-        "overwrite=True (CLI: --overwrite) to replace it."
+        "Output folder '{path}' already exists. Choose a new [[out || --out]] folder, or pass "
+        "[[overwrite=True || --overwrite]] to replace it."
     )
     E108 = (
         "Folder '{path}' is not a ConvoKit corpus: {problem}. A ConvoKit corpus folder holds "
@@ -78,12 +105,12 @@ class Errors(metaclass=_Catalogue):
     )
     E109 = (
         "CSV '{path}': the mapping names column(s) {missing} that the file does not have. "
-        "Columns in the file: {available}. Fix the mapping (CLI: --map FIELD=COLUMN)."
+        "Columns in the file: {available}. Fix the [[mapping || --map FIELD=COLUMN options]]."
     )
     E110 = (
         "CSV '{path}' needs a column for {missing}; no mapping names one and no column has that "
         "name. Columns in the file: {available}. Mapping fields: {fields}. Pass them, e.g. "
-        "mapping={{'text': 'message'}} (CLI: --map text=message)."
+        "[[mapping={{'text': 'message'}} || --map text=message]]."
     )
     E111 = (
         "'{path}' is not a valid corpus folder: {problem}. Re-create it with "
@@ -95,7 +122,7 @@ class Errors(metaclass=_Catalogue):
     )
     E113 = (
         "Role mapping '{label}' -> '{role}': the target role must be one of "
-        "user, assistant, system, tool. Fix the roles option (CLI: --role LABEL=ROLE)."
+        "user, assistant, system, tool. Fix the [[roles option || --role LABEL=ROLE option]]."
     )
     E114 = (
         "Could not write corpus folder '{path}': {problem}. Nothing was left behind; "
@@ -106,6 +133,10 @@ class Errors(metaclass=_Catalogue):
         "with a sentencizer: nlp=None), or install that pipeline package."
     )
     E116 = "Source '{path}' is a {kind}; format '{format}' expects {expected}."
+    E117 = (
+        "Importing {sources} (format '{format}') would give a corpus without {roles} turns: "
+        "{why}. {fix} Nothing was written."
+    )
 
     # --- 2xx codebook -----------------------------------------------------------------------
     # (section: codebook)
@@ -358,7 +389,7 @@ class Warnings(metaclass=_Catalogue):
     W101 = (
         "Imported {n_conversations} conversations ({n_turns} turns) from {sources}; "
         "{n_problems} item(s) were skipped or repaired: {summary}. Counts by reason are in "
-        "manifest.json (skipped, repaired); see `annotate corpus info`."
+        "manifest.json (skipped, repaired); see [[corpus.manifest || `annotate corpus info DIR`]]."
     )
     W102 = (
         "File '{path}' ends inside a record ({problem}) at line {line}: it looks cut off. "
@@ -373,6 +404,11 @@ class Warnings(metaclass=_Catalogue):
         "File '{path}' is not valid JSON from line {line} on ({problem}). The {n} complete "
         "records before that point were imported and the rest of the file was not; fix the "
         "file and import it again."
+    )
+    W105 = (
+        "{n} turn(s) with a role label annotate does not know were skipped: {labels}. If they "
+        "belong to the dialogue, map each label to user, assistant, system or tool ({fix}) and "
+        "import again."
     )
     # (section: codebook)
     W201 = (

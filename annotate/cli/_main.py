@@ -15,7 +15,7 @@ import click
 
 from annotate import __version__
 from annotate.cli._printer import fail, warn
-from annotate.errors import AnnotateError
+from annotate.errors import AUDIENCE, AnnotateError
 
 
 class _Group(click.Group):
@@ -25,6 +25,13 @@ class _Group(click.Group):
         # the subcommand's own arguments (not sys.argv: the CLI may be called in-process)
         # (click >= 8.2 keeps the subcommand name in _protected_args, the rest in args)
         as_json = "--json" in [*getattr(ctx, "_protected_args", ()), *ctx.args]
+        audience = AUDIENCE.set("cli")  # hints in messages: CLI commands, not Python
+        try:
+            return self._invoke(ctx, as_json)
+        finally:
+            AUDIENCE.reset(audience)
+
+    def _invoke(self, ctx: click.Context, as_json: bool) -> Any:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:

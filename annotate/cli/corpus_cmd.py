@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import click
@@ -10,6 +11,31 @@ from annotate.cli._printer import emit_json, good, info
 from annotate.corpus import Corpus, load_corpus
 from annotate.errors import CorpusError, Errors
 from annotate.importers import FORMATS, IMPORTERS, import_corpus
+
+
+def _formats_help() -> str:
+    """The formats and their options, for ``annotate import --help``."""
+    values = {"list": "A,B", "mapping": "FIELD=COLUMN,...", "char": "CHAR", "bool": "true|false"}
+    lines = [
+        "FORMAT is one of these (case does not matter; a versioned name such as sharegpt.v1 "
+        "works too; README.md, section Corpora, has the details):",
+        "",
+        "\b",
+    ]
+    for fmt, name in sorted(FORMATS.items()):
+        importer = IMPORTERS[name]
+        lines += textwrap.wrap(
+            importer.description, 76, initial_indent=f"  {fmt:<9} ", subsequent_indent=" " * 12
+        )
+        opts = [
+            f"{key}={'|'.join(spec.choices) or values.get(spec.kind, 'TEXT')}"
+            for key, spec in importer.options.items()
+        ]
+        if opts:
+            lines += textwrap.wrap(
+                "-o " + ", -o ".join(opts), 76, initial_indent=" " * 12, subsequent_indent=" " * 12
+            )
+    return "\n".join(lines)
 
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
@@ -61,15 +87,31 @@ def _print_summary(doc: dict[str, Any]) -> None:
         info(f"  source        {s['name']} ({s['bytes']} bytes, sha256 {str(s['sha256'])[:12]}…)")
 
 
-@click.command("import")
-@click.argument("format", type=click.Choice(sorted([*FORMATS, *IMPORTERS])), metavar="FORMAT")
+@click.command(
+    "import",
+    help="Import SRC files of FORMAT into a new corpus folder (atomically).\n\n"
+    + _formats_help()
+    + "\n\nA role label annotate does not know is skipped and named in a warning; map it "
+    "with --role LABEL=ROLE (ROLE: user, assistant, system or tool).",
+)
+@click.argument(
+    "format",
+    type=click.Choice(sorted([*FORMATS, *IMPORTERS]), case_sensitive=False),
+    metavar="FORMAT",
+)
 @click.argument("src", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option(
     "--out", required=True, type=click.Path(path_type=str), help="Corpus folder to write."
 )
 @click.option("--name", help="Corpus name (default: the folder name).")
 @click.option("--licence", "--license", "licence", help="The source's licence, for the manifest.")
-@click.option("--role", "roles", multiple=True, metavar="LABEL=ROLE", help="Extra role labels.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    metavar="LABEL=ROLE",
+    help="Map a source role label to user, assistant, system or tool (repeatable).",
+)
 @click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN", help="csv: column map.")
 @click.option("--paths", help="oasst: best|all; convokit: thread|best|all (tree policy).")
 @click.option("--variant", help="hh-rlhf: chosen|rejected|both.")
@@ -94,7 +136,6 @@ def import_cmd(
     overwrite: bool,
     as_json: bool,
 ) -> None:
-    """Import SRC files of FORMAT into a new corpus folder (atomically)."""
     options: dict[str, Any] = dict(_pairs(extra, "--option"))
     if mapping:
         options["mapping"] = _pairs(mapping, "--map")

@@ -1,7 +1,16 @@
-"""What every importer shares: the registry entry, options, role normalisation, the context."""
+"""What every importer shares: the registry entry, options, role normalisation, the context.
+
+After a reader has run, :meth:`Context.finish` checks the result as a whole: an import that
+leaves the user or the assistant side without a single turn while the source had turns that
+could have been that side (turns of that role, all skipped, or turns with role labels annotate
+does not know) fails with E117; unknown role labels are named, with the ``--role`` fix, in W105.
+"""
 
 from __future__ import annotations
 
+import shlex
+import warnings
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -10,8 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from annotate.corpus import CorpusBuilder, Tally
-from annotate.errors import CorpusError, Errors
+from annotate.errors import CorpusError, Errors, Warnings, hint
 from annotate.types import ROLES
+
+#: a meta value nested deeper than this many levels (the meta object itself is level 1) is
+#: dropped on import and counted (``repaired.meta_too_deep``): a deeper one could not be written
+#: or read back as JSON by Python's recursive encoder and decoder
+MAX_META_DEPTH = 100
+#: distinct unknown role labels remembered (a role column mapped to the wrong column would
+#: otherwise keep every cell)
+_MAX_LABELS = 1000
 
 #: source role labels (lower-cased) -> normalised role; extend per import with ``roles=``
 BASE_ROLES: dict[str, str] = {
@@ -58,10 +75,15 @@ class Importer:
 
     name: str
     format: str
-    read: Callable[[Sequence[Path], Context], None]
+    reader: Callable[[Sequence[Path], Context], None]
     description: str
     options: Mapping[str, Option] = field(default_factory=dict)
     expects: str = "file"
+
+    def read(self, paths: Sequence[Path], ctx: Context) -> None:
+        """Run the reader on ``paths``, then check the result as a whole (E117, W105)."""
+        self.reader(paths, ctx)
+        ctx.finish(paths)
 
 
 def coerce_option(importer: Importer, key: str, value: Any) -> Any:
@@ -122,12 +144,29 @@ def _str(value: Any, spec: Option, bad: Callable[[str], Exception]) -> str:
     return value
 
 
+#: names a shell user can type for characters that are hard to type
+_CHAR_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "space": " ", "pipe": "|"}
+
+
+def _char(value: Any, spec: Option, bad: Callable[[str], Exception]) -> str:
+    """One character (``""`` = the default); ``tab``, ``\\t``, ``comma``, ... by name."""
+    if not isinstance(value, str):
+        raise bad("expected one character")
+    value = _CHAR_NAMES.get(value.lower(), value) if len(value) > 1 else value
+    if len(value) > 1:
+        raise bad(f"a cell separator is one character, e.g. ; or | (a tab: tab), not {len(value)}")
+    if value in ('"', "\n", "\r"):
+        raise bad("a quote or a line break cannot separate cells")
+    return value
+
+
 _COERCE: dict[str, Callable[[Any, Option, Callable[[str], Exception]], Any]] = {
     "bool": _bool,
     "choice": _choice,
     "mapping": _mapping,
     "list": _list,
     "str": _str,
+    "char": _char,
 }
 
 
@@ -165,6 +204,15 @@ class RoleMap:
         return role
 
 
+def text_id(value: Any) -> str | None:
+    """A source id as text: a non-empty string, or an integer; None for anything else."""
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
 def parse_time(value: Any) -> datetime | None:
     """An ISO 8601 string or unix seconds as an aware UTC datetime; None when not a time.
 
@@ -192,14 +240,40 @@ class Context:
         self.tally = Tally()
         self.builder = CorpusBuilder(importer.name, self.tally)
         self.source_meta: dict[str, Any] = {}
+        #: turns in the corpus by role; turns of a known role skipped, by role and reason
+        self.kept: Counter[str] = Counter()
+        self.dropped: dict[str, Counter[str]] = {}
+        self.dropped_at: dict[str, str] = {}  # role -> where its first turn was skipped
+        #: unknown role labels -> turns skipped: text labels as they are, others by :func:`show`
+        self.unknown: Counter[str] = Counter()
+        self.unknown_other: Counter[str] = Counter()
 
     def time(self, value: Any, where: str) -> datetime | None:
         """:func:`parse_time`, counting a bad value as repaired (``invalid_timestamp`` -> null)."""
         try:
             return parse_time(value)
         except (ValueError, OverflowError, OSError):
-            self.tally.repair("invalid_timestamp", f"{where}: {str(value)[:40]!r}")
+            self.tally.repair("invalid_timestamp", f"{where}: {show(value)}")
             return None
+
+    def bounded_meta(self, meta: Any, where: str | tuple[str, int]) -> Any:
+        """``meta`` without the keys whose values nest deeper than :data:`MAX_META_DEPTH`
+        (each counted as ``repaired.meta_too_deep``); the same object when none does."""
+        if not isinstance(meta, dict) or not meta:
+            return meta
+        out = None
+        for key, value in meta.items():
+            if isinstance(value, dict | list) and _deeper_than(value, MAX_META_DEPTH - 1):
+                if out is None:
+                    out = dict(meta)
+                del out[key]
+                self.tally.repair("meta_too_deep", f"{_where(where)}: meta key {show(key)}")
+        return meta if out is None else out
+
+    def _drop(self, role: str, reason: str, where: str) -> None:
+        self.tally.skip(reason, where)
+        self.dropped.setdefault(role, Counter())[reason] += 1
+        self.dropped_at.setdefault(role, where)
 
     def turn(
         self, label: Any, text: Any, where: str | tuple[str, int], **extra: Any
@@ -210,24 +284,123 @@ class Context:
         """
         role = self.roles(label)
         if role is None:
-            self.tally.skip("unknown_role", f"{_where(where)}: {str(label)[:40]!r}")
+            self.tally.skip("unknown_role", f"{_where(where)}: {show(label)}")
+            text = isinstance(label, str) and 0 < len(label.strip()) <= 100
+            counter = self.unknown if text else self.unknown_other
+            key = label.strip() if text else show(label)
+            if key in counter or len(counter) < _MAX_LABELS:
+                counter[key] += 1
+            else:
+                self.unknown_other["(more labels)"] += 1
             return None
         if not isinstance(text, str):
-            self.tally.skip("invalid_turn", f"{_where(where)}: text is {type(text).__name__}")
+            self._drop(role, "invalid_turn", f"{_where(where)}: text is {type(text).__name__}")
             return None
         if not text or text.isspace():
-            self.tally.skip("empty_turn", _where(where))
+            self._drop(role, "empty_turn", _where(where))
             return None
         if not extra:
             return {"role": role, "text": text, "speaker": label}
         speaker = extra.pop("speaker", label)
+        if extra.get("meta"):
+            extra["meta"] = self.bounded_meta(extra["meta"], where)
         return {"role": role, "text": text, "speaker": speaker, **extra}
 
     def add(self, turns: list[dict[str, Any]], where: str, **conversation: Any) -> str | None:
         """Add a conversation, counting consecutive same-role turns (observed, per conversation)."""
         if any(a["role"] == b["role"] for a, b in pairwise(turns)):
             self.tally.observe("consecutive_same_role", where)
-        return self.builder.add(turns, where=where, **conversation)
+        if conversation.get("meta"):
+            conversation["meta"] = self.bounded_meta(conversation["meta"], where)
+        cid = self.builder.add(turns, where=where, **conversation)
+        if cid is not None:
+            self.kept.update(t["role"] for t in turns)
+        return cid
+
+    def finish(self, paths: Sequence[Path]) -> None:
+        """After the reader: E117 when the user or the assistant side lost every turn it had
+        in the source; W105 naming the unknown role labels (with the fix) otherwise."""
+        sources = ", ".join(p.name for p in paths)
+        missing = [r for r in ("user", "assistant") if not self.kept[r]]
+        why = [
+            _dropped_text(r, self.dropped[r], self.dropped_at[r])
+            for r in missing
+            if self.dropped.get(r)
+        ]
+        n_unknown = self.unknown.total() + self.unknown_other.total()
+        if missing and (why or n_unknown):
+            if n_unknown:
+                why.append(
+                    f"{n_unknown} turn(s) with unknown role labels were skipped: {self._labels()}"
+                )
+                fix = (
+                    "Map each unknown label to user, assistant, system or tool "
+                    f"({self._fix(missing[0])}) and import again."
+                )
+            else:
+                fix = (
+                    "Look at that turn in the source: is the text in another field, or the "
+                    "file in another format (see README.md, section Corpora)?"
+                )
+            raise CorpusError(
+                Errors.E117.format(
+                    sources=sources,
+                    format=self.importer.format,
+                    roles=" or ".join(missing),
+                    why="; ".join(why),
+                    fix=fix,
+                )
+            )
+        if n_unknown:
+            warnings.warn(
+                Warnings.W105.format(n=n_unknown, labels=self._labels(), fix=self._fix("user")),
+                stacklevel=4,
+            )
+
+    def _labels(self, n: int = 8) -> str:
+        items = [(show(lb), k) for lb, k in self.unknown.most_common()]
+        items += self.unknown_other.most_common()
+        text = ", ".join(f"{label} ({k})" for label, k in items[:n])
+        return text + (f" and {len(items) - n} more" if len(items) > n else "")
+
+    def _fix(self, role: str) -> str:
+        """The roles fix for the most frequent unknown text label (Python or CLI form)."""
+        if not self.unknown:  # no text label (numbers, lists, missing): nothing to map
+            return "the role labels must be text: check the role field or column"
+        label = self.unknown.most_common(1)[0][0]
+        return hint(
+            f"e.g. roles={{{label!r}: {role!r}}}",
+            f"e.g. --role {shlex.quote(f'{label}={role}')}",
+        )
+
+
+def _dropped_text(role: str, reasons: Counter[str], first: str) -> str:
+    n = sum(reasons.values())
+    detail = ", ".join(f"{k} {v}" for k, v in reasons.most_common())
+    return f"all {n} {role} turn(s) were skipped ({detail}; the first: {first})"
+
+
+def show(value: Any, width: int = 40) -> str:
+    """A short readable form of any source value, never recursing into containers."""
+    if isinstance(value, str):
+        return repr(value[:width])
+    if isinstance(value, dict | list):
+        return f"<a {type(value).__name__} of {len(value)}>"
+    text = repr(value)
+    return text if len(text) <= width else text[:width] + "…"
+
+
+def _deeper_than(value: dict[str, Any] | list[Any], limit: int) -> bool:
+    """Whether containers nest more than ``limit`` levels deep in ``value`` (itself level 1)."""
+    stack = [(value, 1)]
+    while stack:
+        cur, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in cur.values() if isinstance(cur, dict) else cur:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
 
 
 def _where(where: str | tuple[str, int]) -> str:

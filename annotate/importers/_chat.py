@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from annotate.importers._base import Context, Importer
+from annotate.importers._base import text_id as _id
 from annotate.importers._jsonio import iter_records
 
 _OPENAI_TOP = {"id", "conversation_id", "messages", "user_id", "created_at", "model", "meta"}
@@ -26,14 +27,6 @@ def _content_text(content: Any, ctx: Context, where: str) -> Any:
         else:
             ctx.tally.repair("non_text_content_part_dropped", where)
     return "\n".join(texts)
-
-
-def _id(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
 
 
 def read_openai(paths: Sequence[Path], ctx: Context) -> None:
@@ -125,13 +118,13 @@ def read_sharegpt(paths: Sequence[Path], ctx: Context) -> None:
 OPENAI = Importer(
     name="openai.v1",
     format="openai",
-    read=read_openai,
+    reader=read_openai,
     description="JSONL of {messages: [{role, content}]} (+ id, user_id, created_at, model, meta)",
 )
 
 SHAREGPT = Importer(
     name="sharegpt.v1",
     format="sharegpt",
-    read=read_sharegpt,
+    reader=read_sharegpt,
     description="JSON array or JSONL of {id, conversations: [{from, value}]}, streamed",
 )

@@ -6,19 +6,21 @@ speakers listed in the ``assistant_speakers`` option; else ``user``. The speaker
 ``speaker``. Trees (``reply-to``) become conversations by the ``paths`` option: ``thread``
 (default: every utterance of a ConvoKit conversation, in time order), ``best`` (the root and, at
 each step, the earliest reply) or ``all`` (every root-to-leaf path). Meta values are kept as in
-the source (``-1`` missing-value sentinels included, counted in ``observed``).
+the source (``-1`` missing-value sentinels included, counted in ``observed``). An utterance
+whose ``reply-to`` is neither null nor an id (e.g. a list) is skipped
+(``skipped.invalid_reply_to``); a conversation id or speaker that is not text or a number is
+left empty (``repaired.invalid_conversation_id`` / ``repaired.invalid_speaker``).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from annotate.errors import CorpusError, Errors
-from annotate.importers._base import Context, Importer, Option
-from annotate.importers._jsonio import iter_jsonl
+from annotate.importers._base import Context, Importer, Option, show
+from annotate.importers._jsonio import iter_jsonl, loads
 from annotate.importers._trees import all_paths, best_path, children_index, unreachable
 
 _PLACEHOLDERS = ("[deleted]", "[removed]")
@@ -28,7 +30,7 @@ def _read_json(path: Path, folder: Path) -> Any:
     if not path.is_file():
         return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return loads(path.read_text(encoding="utf-8"))
     except (ValueError, OSError) as exc:
         raise CorpusError(Errors.E108.format(path=folder, problem=f"{path.name}: {exc}")) from exc
 
@@ -37,22 +39,42 @@ def _utterance(rec: Any, where: str, ctx: Context) -> dict[str, Any] | None:
     if not isinstance(rec, dict) or not isinstance(rec.get("id"), str | int):
         ctx.tally.skip("invalid_record", f"{where}: no utterance id")
         return None
-    cid = rec.get("conversation_id", rec.get("root"))
     reply = rec.get("reply-to", rec.get("reply_to"))
+    if reply is not None and not _scalar_id(reply):
+        ctx.tally.skip("invalid_reply_to", f"{where}: reply-to is {show(reply)}")
+        return None
     meta: dict[str, Any] = rec["meta"] if isinstance(rec.get("meta"), dict) else {}
     n_sentinel = sum(1 for v in meta.values() if v == -1 and not isinstance(v, bool))
     if n_sentinel:
         ctx.tally.observe("meta_minus_one_sentinel", where, n=n_sentinel)
     return {
         "id": str(rec["id"]),
-        "conversation_id": None if cid is None else str(cid),
+        "conversation_id": _text_or_none(
+            rec.get("conversation_id", rec.get("root")), "invalid_conversation_id", where, ctx
+        ),
         "reply_to": None if reply is None else str(reply),
-        "speaker": str(rec.get("speaker", rec.get("user", ""))) or None,
+        "speaker": _text_or_none(
+            rec.get("speaker", rec.get("user")), "invalid_speaker", where, ctx
+        ),
         "text": rec.get("text"),
         "timestamp": rec.get("timestamp"),
         "meta": meta,
         "_where": where,
     }
+
+
+def _scalar_id(value: Any) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
+def _text_or_none(value: Any, reason: str, where: str, ctx: Context) -> str | None:
+    """An id or a name as text (numbers too); None, counted, for a list, an object, ..."""
+    if value is None or value == "":
+        return None
+    if _scalar_id(value):
+        return str(value)
+    ctx.tally.repair(reason, f"{where}: {show(value)}")
+    return None
 
 
 def read_convokit(paths: Sequence[Path], ctx: Context) -> None:
@@ -74,7 +96,9 @@ def _read_folder(folder: Path, ctx: Context) -> None:
         raise CorpusError(
             Errors.E108.format(path=folder, problem="speakers/conversations.json are not objects")
         )
-    ctx.source_meta[folder.name] = {"corpus.json": corpus_meta}
+    ctx.source_meta[folder.name] = ctx.bounded_meta(
+        {"corpus.json": corpus_meta}, f"{folder.name}/corpus.json"
+    )
     utts = _load_utterances(folder, ctx)
     if not utts:
         return
@@ -89,8 +113,9 @@ def _read_folder(folder: Path, ctx: Context) -> None:
 
     if ctx.options["paths"] == "thread":
         groups: dict[str, list[str]] = {}
+        roots = _roots(utts)
         for uid, u in utts.items():
-            groups.setdefault(u["conversation_id"] or _root_of(uid, utts), []).append(uid)
+            groups.setdefault(u["conversation_id"] or roots[uid], []).append(uid)
         for cid, members in groups.items():
             _add(cid, sorted(members, key=by_time), utts, turns, convs, None, ctx)
         return
@@ -123,12 +148,32 @@ def _load_utterances(folder: Path, ctx: Context) -> dict[str, dict[str, Any]]:
     return utts
 
 
-def _root_of(uid: str, utts: dict[str, dict[str, Any]]) -> str:
-    seen = set()
-    while utts[uid]["reply_to"] in utts and uid not in seen:
-        seen.add(uid)
-        uid = utts[uid]["reply_to"]
-    return uid
+def _roots(utts: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Each utterance's root, following ``reply_to`` within ``utts``, in linear time: a walk
+    up stops at an utterance whose root is known, and gives its root to the whole walk. A reply
+    cycle's root is the utterance where the walk entered the cycle."""
+    root: dict[str, str] = {}
+    for start in utts:
+        if start in root:
+            continue
+        walk: dict[str, None] = {}  # the utterances of this walk, in order
+        uid = start
+        while True:
+            if uid in root:
+                top = root[uid]
+                break
+            walk[uid] = None
+            parent = utts[uid]["reply_to"]
+            if parent not in utts:
+                top = uid
+                break
+            if parent in walk:
+                top = parent
+                break
+            uid = parent
+        for u in walk:
+            root[u] = top
+    return root
 
 
 def _add(cid, members, utts, turns, convs, leaf: str | None, ctx: Context) -> None:
@@ -186,7 +231,7 @@ def _turn(u: dict[str, Any], speakers: dict[str, Any], assistants: set[str], ctx
 CONVOKIT = Importer(
     name="convokit.v1",
     format="convokit",
-    read=read_convokit,
+    reader=read_convokit,
     description="ConvoKit corpus folder (utterances.jsonl with reply-to, speakers.json, ...)",
     expects="folder",
     options={

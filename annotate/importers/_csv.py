@@ -142,10 +142,12 @@ def _add(cid: str, rows: list[tuple[str, dict[str, str], str]], ctx: Context) ->
 CSV = Importer(
     name="csv.v1",
     format="csv",
-    read=read_csv,
+    reader=read_csv,
     description="CSV/TSV of turns with a column mapping (conversation_id, role, text, ...)",
     options={
         "mapping": Option({}, "mapping", "field=column pairs, e.g. text=message,role=sender"),
-        "delimiter": Option("", "str", "cell separator (default: tab for .tsv, else comma)"),
+        "delimiter": Option(
+            "", "char", "cell separator, one character or tab (default: tab for .tsv, else comma)"
+        ),
     },
 )

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from annotate.importers._base import Context, Importer, Option
+from annotate.importers._base import Context, Importer, Option, show
 from annotate.importers._jsonio import iter_records
 
 _MARKER = re.compile(r"\n\n(Human|Assistant): ?")
@@ -38,7 +38,9 @@ def read_hh(paths: Sequence[Path], ctx: Context) -> None:
                 ctx.tally.skip("invalid_record", f"{where}: no {' and '.join(wanted)} text")
                 continue
             pair = hashlib.sha256(
-                f"{rec.get('chosen')}\x00{rec.get('rejected')}".encode("utf-8", "surrogatepass")
+                f"{_text(rec.get('chosen'))}\x00{_text(rec.get('rejected'))}".encode(
+                    "utf-8", "surrogatepass"
+                )
             ).hexdigest()[:16]
             for which in wanted:
                 w = f"{where} {which}"
@@ -60,10 +62,19 @@ def read_hh(paths: Sequence[Path], ctx: Context) -> None:
                 )
 
 
+def _text(value: object) -> str:
+    """``str(value)`` as before (the pair id depends on it), or a short form for a value nested
+    too deeply to be shown."""
+    try:
+        return str(value)
+    except RecursionError:
+        return show(value)
+
+
 HH_RLHF = Importer(
     name="hh-rlhf.v1",
     format="hh-rlhf",
-    read=read_hh,
+    reader=read_hh,
     description="gzip or plain JSONL of {chosen, rejected} Human:/Assistant: transcripts",
     options={
         "variant": Option(

@@ -38,7 +38,8 @@ __all__ = ["FORMATS", "IMPORTERS", "Importer", "Option", "get_importer", "import
 
 def get_importer(format: str) -> Importer:
     """The importer for a CLI format name (``sharegpt``) or a versioned name (``sharegpt.v1``)."""
-    name = FORMATS.get(format, format)
+    key = format.strip().lower() if isinstance(format, str) else format
+    name = FORMATS.get(key, key)
     if name not in IMPORTERS:
         available = (
             ", ".join(sorted(FORMATS)) + " (or versioned: " + ", ".join(sorted(IMPORTERS)) + ")"

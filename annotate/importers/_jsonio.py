@@ -4,6 +4,11 @@ A malformed JSONL line is skipped and counted (``malformed_json``); a cut-off la
 array that stops before its ``]`` yields every complete record plus one warning saying where the
 file was cut (W102). A JSON array that turns invalid in the middle cannot be resynchronised
 safely, so the records before that point are kept and a warning says so (W104).
+
+Records are decoded by the standard library's C decoder; a record nested too deeply for it
+(RecursionError, from about 1000 levels on) is decoded again by :func:`raw_decode_deep`, which
+keeps its own stack, so a valid record is never lost to its nesting (the importers then drop
+over-deep meta values, counted: see :meth:`annotate.importers._base.Context.bounded_meta`).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
+import math
 import re
 import warnings
 from collections.abc import Iterator
@@ -25,6 +31,138 @@ _CHUNK = 1 << 20
 _MAX_RECORD = 256 << 20
 _WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
+_SPACE = " \t\n\r"  # "" is in it too: at the end of the text the match below is a no-op
+_scanstring = json.decoder.scanstring
+_NUMBER = re.compile(r"(-?(?:0|[1-9]\d*))(\.\d+)?([eE][-+]?\d+)?")  # as json.scanner
+_CONSTANTS = (
+    ("null", None),
+    ("true", True),
+    ("false", False),
+    ("NaN", math.nan),
+    ("Infinity", math.inf),
+    ("-Infinity", -math.inf),
+)
+
+
+def loads(data: str | bytes) -> Any:
+    """:func:`json.loads`, also for a document nested deeper than the C decoder's stack allows."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        pass
+    text = (
+        data.decode(json.detect_encoding(data), "surrogatepass")
+        if isinstance(data, bytes)
+        else data
+    )
+    if text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    obj, end = raw_decode_deep(text, _WS.match(text, 0).end())  # type: ignore[union-attr]
+    end = _WS.match(text, end).end()  # type: ignore[union-attr]
+    if end != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
+    return obj
+
+
+def raw_decode(text: str, pos: int) -> tuple[Any, int]:
+    """:meth:`json.JSONDecoder.raw_decode`, also for deeply nested values."""
+    try:
+        return _DECODER.raw_decode(text, pos)
+    except RecursionError:
+        return raw_decode_deep(text, pos)
+
+
+def raw_decode_deep(s: str, idx: int) -> tuple[Any, int]:
+    """Decode one JSON value at ``s[idx]`` like :meth:`json.JSONDecoder.raw_decode` (the same
+    values, NaN and Infinity included, and :class:`json.JSONDecodeError` on invalid or cut-off
+    text), with an explicit stack instead of recursion: any depth, in linear time."""
+    stack: list[tuple[dict[str, Any] | list[Any], str | None]] = []
+    ws = _WS.match
+    while True:
+        value, idx = _value(s, idx, stack)
+        if value is _OPENED:
+            continue
+        # the value is complete: put it into its container, then close what is complete
+        while True:
+            if not stack:
+                return value, idx
+            container, key = stack[-1]
+            if key is None:
+                container.append(value)  # type: ignore[union-attr]
+            else:
+                container[key] = value  # type: ignore[index]
+            c = s[idx : idx + 1]
+            if c in _SPACE:
+                idx = ws(s, idx).end()  # type: ignore[union-attr]
+                c = s[idx : idx + 1]
+            if c == ",":
+                idx += 1
+                if s[idx : idx + 1] in _SPACE:
+                    idx = ws(s, idx).end()  # type: ignore[union-attr]
+                if key is not None:
+                    key, idx = _key(s, idx)
+                    stack[-1] = (container, key)
+                break
+            if c != ("]" if key is None else "}"):
+                raise json.JSONDecodeError("Expecting ',' delimiter", s, idx)
+            stack.pop()
+            value, idx = container, idx + 1
+
+
+#: what :func:`_value` returns for a container it opened (its items follow)
+_OPENED = object()
+
+
+def _value(s: str, idx: int, stack: list[Any]) -> tuple[Any, int]:
+    """The value at ``s[idx]``; for a non-empty container, push it and return ``_OPENED``."""
+    c = s[idx : idx + 1]
+    if c == '"':
+        return _scanstring(s, idx + 1, True)
+    if c != "{" and c != "[":
+        return _scalar(s, idx)
+    idx += 1
+    if s[idx : idx + 1] in _SPACE:
+        idx = _WS.match(s, idx).end()  # type: ignore[union-attr]
+    if s[idx : idx + 1] == ("}" if c == "{" else "]"):
+        return ({} if c == "{" else []), idx + 1
+    if c == "{":
+        key, idx = _key(s, idx)
+        stack.append(({}, key))
+    else:
+        stack.append(([], None))
+    return _OPENED, idx
+
+
+def _key(s: str, idx: int) -> tuple[str, int]:
+    """An object key and its colon at ``s[idx]``; returns the key and where its value starts."""
+    if s[idx : idx + 1] != '"':
+        raise json.JSONDecodeError("Expecting property name enclosed in double quotes", s, idx)
+    key, idx = _scanstring(s, idx + 1, True)
+    if s[idx : idx + 1] in _SPACE:
+        idx = _WS.match(s, idx).end()  # type: ignore[union-attr]
+    if s[idx : idx + 1] != ":":
+        raise json.JSONDecodeError("Expecting ':' delimiter", s, idx)
+    idx += 1
+    if s[idx : idx + 1] in _SPACE:
+        idx = _WS.match(s, idx).end()  # type: ignore[union-attr]
+    return key, idx
+
+
+def _scalar(s: str, idx: int) -> tuple[Any, int]:
+    """A number or constant at ``s[idx]`` (the order of :mod:`json.scanner`)."""
+    for word, value in _CONSTANTS[:3]:
+        if s.startswith(word, idx):
+            return value, idx + len(word)
+    m = _NUMBER.match(s, idx)
+    if m is not None:
+        integer, frac, exp = m.groups()
+        if frac or exp:
+            return float(integer + (frac or "") + (exp or "")), m.end()
+        return int(integer), m.end()
+    for word, value in _CONSTANTS[3:]:
+        if s.startswith(word, idx):
+            return value, idx + len(word)
+    raise json.JSONDecodeError("Expecting value", s, idx)
 
 
 def open_binary(path: Path) -> IO[bytes]:
@@ -78,7 +216,7 @@ def iter_jsonl(path: Path, tally: Tally) -> Iterator[tuple[str, Any]]:
             if not raw.strip():
                 continue
             try:
-                obj = json.loads(raw)
+                obj = loads(raw)
             except ValueError as exc:
                 if not raw.endswith(b"\n") and lines.at_end:
                     _warn_cut(path, line_no, str(exc), n_ok)
@@ -171,7 +309,7 @@ def iter_array(path: Path, tally: Tally) -> Iterator[tuple[str, Any]]:
                 expect_value = True
                 continue
             try:
-                obj, end = _DECODER.raw_decode(state.buf, pos)
+                obj, end = raw_decode(state.buf, pos)
             except json.JSONDecodeError as exc:
                 if not state.eof and len(state.buf) - pos < _MAX_RECORD:
                     pos = state.more(pos)
@@ -213,9 +351,9 @@ class _ArrayState:
         self._cursor_line = 0
         self._read()
 
-    def _read(self) -> None:
+    def _read(self, size: int = _CHUNK) -> None:
         try:
-            chunk = self.f.read(_CHUNK)
+            chunk = self.f.read(size)
         except EOFError:  # cut gzip
             chunk = b""
         except (OSError, gzip.BadGzipFile) as exc:
@@ -232,11 +370,15 @@ class _ArrayState:
         self.buf += self.decoder.decode(chunk, final=self.eof)
 
     def more(self, pos: int) -> int:
-        """Drop ``buf[:pos]``, read the next chunk; return the position of the old ``pos``."""
+        """Drop ``buf[:pos]``, read the next chunk; return the position of the old ``pos``.
+
+        The chunk is at least as large as what is kept, so a record that spans many chunks is
+        decoded again only a logarithmic number of times (linear time in its size).
+        """
         self.lines_before = self.line_at(pos) - 1
         self._cursor = self._cursor_line = 0
         self.buf = self.buf[pos:]
-        self._read()
+        self._read(max(_CHUNK, len(self.buf)))
         return 0
 
     def skip_ws(self, pos: int) -> int:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from annotate.importers._base import Context, Importer
+from annotate.importers._base import Context, Importer, text_id
 from annotate.importers._jsonio import iter_records
 
 _TURN = re.compile(r"^\s*([^:\n]{1,40}):\s?(.*)\Z", re.S)
@@ -49,14 +49,13 @@ def read_mathdial(paths: Sequence[Path], ctx: Context) -> None:
                 t = ctx.turn(role, body, w, speaker=speaker, meta=meta)
                 if t is not None:
                     turns.append(t)
-            qid = rec.get("qid")
             meta = {k: v for k, v in rec.items() if k != "conversation"}
-            ctx.add(turns, where, source_id=None if qid is None else str(qid), meta=meta)
+            ctx.add(turns, where, source_id=text_id(rec.get("qid")), meta=meta)
 
 
 MATHDIAL = Importer(
     name="mathdial.v1",
     format="mathdial",
-    read=read_mathdial,
+    reader=read_mathdial,
     description="MathDial JSONL: |EOM|-separated 'Speaker: text' turns, teacher = user",
 )

@@ -8,7 +8,10 @@ Deleted messages (``deleted: true``): with ``deleted="skip"`` (default) a delete
 every reply below it are left out (``skipped.deleted_message`` / ``skipped.below_deleted_message``);
 ``deleted="keep"`` keeps them, with ``deleted: true`` in the turn's meta. Orphans (a
 ``parent_id`` that is not in the input, e.g. removed by a language filter) are left out with
-their replies (``skipped.orphan_message`` / ``skipped.below_orphan_message``).
+their replies (``skipped.orphan_message`` / ``skipped.below_orphan_message``). A message whose
+``parent_id`` is neither null nor a message id (e.g. a list) is skipped
+(``skipped.invalid_parent_id``), so its replies are orphans; emoji or label names that are not
+text are dropped (``repaired.invalid_emoji_or_label_name``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from annotate.importers._base import Context, Importer, Option
+from annotate.importers._base import Context, Importer, Option, show, text_id
 from annotate.importers._jsonio import iter_records
 from annotate.importers._trees import (
     all_paths,
@@ -37,10 +40,14 @@ def _columnar(value: Any, ctx: Context, where: str) -> Any:
         return value
     ctx.tally.observe("columnar_emojis_or_labels_normalised", where)
     names = value["name"]
+    keep = [i for i, n in enumerate(names) if isinstance(n, str)]
+    if len(keep) < len(names):
+        ctx.tally.repair("invalid_emoji_or_label_name", where, n=len(names) - len(keep))
     others = {k: v for k, v in value.items() if k != "name" and isinstance(v, list)}
     if set(others) == {"count"}:
-        return dict(zip(names, others["count"], strict=False))
-    return {n: {k: v[i] for k, v in others.items() if i < len(v)} for i, n in enumerate(names)}
+        counts = others["count"]
+        return {names[i]: counts[i] for i in keep if i < len(counts)}
+    return {names[i]: {k: v[i] for k, v in others.items() if i < len(v)} for i in keep}
 
 
 def _flatten(rec: dict[str, Any], where: str, nodes: dict[str, dict[str, Any]], ctx: Context):
@@ -51,7 +58,9 @@ def _flatten(rec: dict[str, Any], where: str, nodes: dict[str, dict[str, Any]], 
         rec = rec["prompt"]
     stack: list[tuple[dict[str, Any], Any]] = [(rec, rec.get("parent_id"))]
     tree_id = (
-        tree_meta.get("message_tree_id") or rec.get("message_tree_id") or rec.get("message_id")
+        text_id(tree_meta.get("message_tree_id"))
+        or text_id(rec.get("message_tree_id"))
+        or rec.get("message_id")
     )
     while stack:
         msg, parent = stack.pop()
@@ -59,12 +68,15 @@ def _flatten(rec: dict[str, Any], where: str, nodes: dict[str, dict[str, Any]], 
         if not isinstance(mid, str) or not mid:
             ctx.tally.skip("invalid_record", f"{where}: message without message_id")
             continue
+        if parent is not None and not isinstance(parent, str):
+            ctx.tally.skip("invalid_parent_id", f"{where}: {mid}: parent_id is {show(parent)}")
+            continue
         if mid in nodes:
             ctx.tally.skip("duplicate_message", f"{where}: {mid}")
             continue
         node = {k: v for k, v in msg.items() if k != "replies"}
         node["parent_id"] = parent
-        node.setdefault("message_tree_id", tree_id)
+        node["message_tree_id"] = text_id(node.get("message_tree_id")) or tree_id
         node["_where"] = where
         node["_tree"] = tree_meta
         nodes[mid] = node
@@ -100,11 +112,12 @@ def _parent_deleted(nodes: dict[str, dict[str, Any]], nid: str) -> bool:
 def _rank_key(nodes: dict[str, dict[str, Any]], order: dict[str, int]):
     def key(nid: str) -> tuple[int, float, str, int]:
         r: Any = nodes[nid].get("rank")
-        ranked = isinstance(r, int | float) and not isinstance(r, bool)
+        ranked = isinstance(r, int | float) and not isinstance(r, bool) and r == r  # not NaN
+        created = nodes[nid].get("created_date")
         return (
             0 if ranked else 1,
             r if ranked else 0.0,
-            str(nodes[nid].get("created_date") or ""),
+            created if isinstance(created, str) else "" if created is None else show(created),
             order[nid],
         )
 
@@ -197,7 +210,7 @@ def _add_path(path: list[str], nodes, turns, best: bool, ctx: Context) -> None:
 OASST = Importer(
     name="oasst.v1",
     format="oasst",
-    read=read_oasst,
+    reader=read_oasst,
     description="OpenAssistant tree export, message export or flat rows (parent_id)",
     options={
         "paths": Option(

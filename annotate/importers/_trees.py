@@ -44,16 +44,28 @@ def best_path(root: str, kids: dict[str | None, list[str]], key: Callable[[str],
 
 
 def all_paths(root: str, kids: dict[str | None, list[str]]) -> Iterator[list[str]]:
-    """Every root-to-leaf path, depth first, children in input order."""
-    stack: list[list[str]] = [[root]]
-    while stack:
-        path = stack.pop()
-        children = kids.get(path[-1])
-        if not children:
-            yield path
+    """Every root-to-leaf path, depth first, children in input order.
+
+    One path is kept and extended or shortened by one node per step, and copied only at a leaf:
+    the time is that of the paths' total length (a 100k-deep chain is one path of 100k).
+    """
+    if not kids.get(root):
+        yield [root]
+        return
+    path = [root]
+    todo = [iter(kids[root])]  # todo[i]: the children of path[i] not visited yet
+    while todo:
+        child = next(todo[-1], None)
+        if child is None:
+            todo.pop()
+            path.pop()
             continue
-        for child in reversed(children):
-            stack.append([*path, child])
+        path.append(child)
+        if kids.get(child):
+            todo.append(iter(kids[child]))
+        else:
+            yield list(path)
+            path.pop()
 
 
 def unreachable(nodes: dict[str, Node], kids: dict[str | None, list[str]]) -> list[str]:

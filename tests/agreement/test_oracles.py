@@ -30,8 +30,8 @@ from annotate.agreement import (
     gwet_ac,
     percent_agreement,
 )
-from annotate.agreement._matrix import coincidences, encode, value_counts
 from annotate.agreement._alpha import alpha_from_coincidences
+from annotate.agreement._matrix import coincidences, encode, value_counts
 from annotate.agreement.distances import WEIGHTS
 from annotate.agreement.distances import weights as agreement_weights
 from annotate.agreement.kappa import contingency

@@ -74,15 +74,28 @@ def test_importers_content_hash_ids_stable_across_files(jsonl, tmp_path: Path) -
 
 
 def test_importers_unknown_role_skipped_or_mapped(jsonl, tmp_path: Path) -> None:
-    rec = {"messages": [{"role": "narrator", "content": "Once"}, {"role": "user", "content": "Hi"}]}
+    rec = {
+        "messages": [
+            {"role": "narrator", "content": "Once"},
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello"},
+        ]
+    }
     src = jsonl([rec])
-    with pytest.warns(UserWarning, match=r"unknown_role 1"):
+    with pytest.warns(UserWarning) as caught:
         corpus = import_corpus(src, "openai", out=tmp_path / "a")
-    assert corpus.turns["text"].tolist() == ["Hi"]
+    messages = [str(w.message) for w in caught]
+    assert any("unknown_role 1" in m for m in messages), messages
+    # the label and the fix are named in the warning the user sees (W105)
+    assert any(
+        m.startswith("[W105]") and "'narrator' (1)" in m and "roles={'narrator': 'user'}" in m
+        for m in messages
+    ), messages
+    assert corpus.turns["text"].tolist() == ["Hi", "Hello"]
     assert corpus.manifest["examples"]["unknown_role"] == ["src.jsonl line 1 message 0: 'narrator'"]
     corpus = import_corpus(src, "openai", out=tmp_path / "b", roles={"narrator": "system"})
-    assert corpus.turns["role"].tolist() == ["system", "user"]
-    assert corpus.turns["speaker"].tolist() == ["narrator", "user"]
+    assert corpus.turns["role"].tolist() == ["system", "user", "assistant"]
+    assert corpus.turns["speaker"].tolist() == ["narrator", "user", "assistant"]
     with pytest.raises(CorpusError, match=r"\[E113\]"):
         import_corpus(src, "openai", out=tmp_path / "c", roles={"narrator": "robot"})
 
