@@ -37,17 +37,8 @@ from annotate.errors import AnnotateError, Errors, WidgetError
 from annotate.widgets.render import code_payload, turn_payload
 from annotate.widgets.session import AnnotationSession, Key
 
-_HERE = pathlib.Path(__file__).parent
-
-
-def esm(view: str) -> str:
-    """A widget's ES module: the shared chat view (chat.js) followed by the widget's own file
-    (anywidget modules cannot import sibling files, so they are joined here)."""
-    return (
-        (_HERE / "chat.js").read_text(encoding="utf-8")
-        + "\n"
-        + (_HERE / view).read_text(encoding="utf-8")
-    )
+#: the front end, bundled by esbuild from annotate/widgets/js/ (``make bundle``)
+STATIC = pathlib.Path(__file__).parent / "static"
 
 
 class Annotator(anywidget.AnyWidget):
@@ -71,8 +62,8 @@ class Annotator(anywidget.AnyWidget):
     >>> annotate.Annotator(project, annotator="alice")  # doctest: +SKIP
     """
 
-    _esm = esm("annotator.js")
-    _css = _HERE / "annotator.css"
+    _esm = STATIC / "annotator.js"  # a path: anywidget reloads it live with ANYWIDGET_HMR=1
+    _css = STATIC / "annotator.css"
 
     annotator_id = traitlets.Unicode("").tag(sync=True)
     coders = traitlets.List(traitlets.Unicode()).tag(sync=True)
