@@ -1,4 +1,5 @@
-"""The annotation widget: one anywidget model per coder, rendered by ``annotator.js``.
+"""The annotation widget: one anywidget model per coder, rendered by ``js/annotator.js``
+(bundled into ``static/annotator.js``).
 
 Python owns the state (an :class:`AnnotationSession`); the front end sends small messages
 (``model.send``) for every action and renders the synced traits. Every change is appended to the
