@@ -238,7 +238,10 @@ def test_render_code_payload_guidance():
 # " *a" repeated to 40 KB, quadratic; markdown-it-py takes well under a second) -------------------
 def _code(n_bytes: int) -> str:
     """Source code pasted without a fence: stars, underscores, backticks, brackets, pipes."""
-    line = "def f_{0}(a, *args, **kw):  # `x` *y* _z_ [{0}] | a | b |\n    return a * b_{0}\n"
+    line = (
+        "def f_{0}(*args):  # [{0}] | a | b | <b>\n"
+        "    return self._cache.get(*args) * 2 + (x *{0})  # `x`\n"
+    )
     out, i = [], 0
     while sum(map(len, out)) < n_bytes:
         out.append(line.format(i))
@@ -249,7 +252,7 @@ def _code(n_bytes: int) -> str:
 def _doubling_ratio(text: str, rounds: int = 3) -> float:
     """time(2x input) / time(x input), the best of ``rounds`` each, in CPU time of this process
     (other processes on a shared machine do not count), interleaved, the collector paused."""
-    double = text + "\n" + text
+    double = text + text  # one paragraph twice as long (a blank line between would split it)
     best = {text: float("inf"), double: float("inf")}
     gc.collect()
     gc.disable()  # the collector's pauses grow with the whole test process's heap, not the input
