@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh machine (README.md):
 #   make lab    create the locked environment and open JupyterLab on the quickstart
 #   make test   create the locked environment (test extras), the browser, and run every test
+#               (with node: the widgets' front-end tools from package-lock.json and their tests)
 # The environment is built by uv from uv.lock; uv itself is bootstrapped with pip into .venv-tools.
 
 PYTHON ?= python3
@@ -12,6 +13,7 @@ CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 
 .PHONY: lab test env env-lab browser lint format bench screenshot clean
+.PHONY: node bundle
 
 $(UV):
 	$(PYTHON) -m venv .venv-tools
@@ -40,15 +42,35 @@ browser:
 	  fi; \
 	fi
 
+# node + npm build the widgets' front end (esbuild, pinned in package-lock.json) and run its unit
+# tests (node --test); Debian's packages are enough (node >= 18).
+node:
+	@if ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm; \
+	  else \
+	    echo "node/npm are missing: run 'sudo apt-get install nodejs npm'"; exit 1; \
+	  fi; \
+	fi
+
+node_modules/.package-lock.json: package.json package-lock.json | node
+	npm ci --ignore-scripts --no-audit --no-fund
+
+# rebuild annotate/widgets/static/ from annotate/widgets/js/ (commit the result)
+bundle: node_modules/.package-lock.json
+	node annotate/widgets/js/build.mjs
+
 # JupyterLab refuses to start as root unless told (containers and CI machines run as root)
 lab: env-lab
 	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_quickstart.ipynb
 
 # mypy: configuration in pyproject.toml (strict on the foundation and domain layers)
 test: env browser
+test: node_modules/.package-lock.json
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	node --test tests/widgets/js/
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: env
@@ -72,4 +94,4 @@ screenshot: env browser
 	ANNOTATE_UPDATE_SCREENSHOT=1 $(PY) -m pytest tests/e2e/test_annotator_e2e.py -q
 
 clean:
-	rm -rf $(VENV) .venv-tools .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-tools .pytest_cache .ruff_cache node_modules

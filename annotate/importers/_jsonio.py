@@ -32,9 +32,9 @@ _MAX_RECORD = 256 << 20
 _WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 _SPACE = " \t\n\r"  # "" is in it too: at the end of the text the match below is a no-op
-_scanstring = json.decoder.scanstring
+_scanstring = json.decoder.scanstring  # type: ignore[attr-defined]
 _NUMBER = re.compile(r"(-?(?:0|[1-9]\d*))(\.\d+)?([eE][-+]?\d+)?")  # as json.scanner
-_CONSTANTS = (
+_CONSTANTS: tuple[tuple[str, Any], ...] = (
     ("null", None),
     ("true", True),
     ("false", False),
@@ -90,7 +90,7 @@ def raw_decode_deep(s: str, idx: int) -> tuple[Any, int]:
             if key is None:
                 container.append(value)  # type: ignore[union-attr]
             else:
-                container[key] = value  # type: ignore[index]
+                container[key] = value  # type: ignore[call-overload,index,unused-ignore]
             c = s[idx : idx + 1]
             if c in _SPACE:
                 idx = ws(s, idx).end()  # type: ignore[union-attr]

@@ -3,9 +3,9 @@
 It shows each disagreement in its conversation (the chat view of the annotation widget, the
 unit's turn highlighted), every coder's value and memo side by side, and a form for the gold
 value, the kind of disagreement, a memo and an optional codebook change. Python owns the state;
-the front end (``chat.js`` + ``adjudicator.js``) sends small messages and renders the synced
-traits. A decision is appended to the label store (``Adjudication.decide``) before the ``ack``
-goes back, so the indicator says ``saved`` only for decisions that are durable on disk.
+the front end (``js/adjudicator.js``, bundled into ``static/``) sends small messages and renders
+the synced traits. A decision is appended to the label store (``Adjudication.decide``) before the
+``ack`` goes back, so the indicator says ``saved`` only for decisions that are durable on disk.
 
 Messages from the front end (``type`` and fields):
 
@@ -28,7 +28,7 @@ import traitlets
 from annotate.adjudication.session import KINDS, Adjudication, Item, _key
 from annotate.errors import AnnotateError, Errors, WidgetError
 from annotate.store import ORDER_COLUMNS
-from annotate.widgets.annotator import _HERE, _clean, _codebook_payload, _open_project, esm
+from annotate.widgets.annotator import STATIC, _clean, _codebook_payload, _open_project
 from annotate.widgets.render import turn_payload
 
 if TYPE_CHECKING:
@@ -51,12 +51,8 @@ class Adjudicator(anywidget.AnyWidget):
     >>> annotate.Adjudicator(project, adjudicator="dana")  # doctest: +SKIP
     """
 
-    _esm = esm("adjudicator.js")
-    _css = (
-        (_HERE / "annotator.css").read_text(encoding="utf-8")
-        + "\n"
-        + (_HERE / "adjudicator.css").read_text(encoding="utf-8")
-    )
+    _esm = STATIC / "adjudicator.js"  # a path: anywidget reloads it live with ANYWIDGET_HMR=1
+    _css = STATIC / "adjudicator.css"
 
     adjudicator_id = traitlets.Unicode("").tag(sync=True)
     codebook_data = traitlets.Dict().tag(sync=True)

@@ -1,4 +1,5 @@
-"""The annotation widget: one anywidget model per coder, rendered by ``annotator.js``.
+"""The annotation widget: one anywidget model per coder, rendered by ``js/annotator.js``
+(bundled into ``static/annotator.js``).
 
 Python owns the state (an :class:`AnnotationSession`); the front end sends small messages
 (``model.send``) for every action and renders the synced traits. Every change is appended to the
@@ -43,17 +44,8 @@ if TYPE_CHECKING:
     from annotate.project import Project
     from annotate.types import FilePath
 
-_HERE = pathlib.Path(__file__).parent
-
-
-def esm(view: str) -> str:
-    """A widget's ES module: the shared chat view (chat.js) followed by the widget's own file
-    (anywidget modules cannot import sibling files, so they are joined here)."""
-    return (
-        (_HERE / "chat.js").read_text(encoding="utf-8")
-        + "\n"
-        + (_HERE / view).read_text(encoding="utf-8")
-    )
+#: the front end, bundled by esbuild from annotate/widgets/js/ (``make bundle``)
+STATIC = pathlib.Path(__file__).parent / "static"
 
 
 class Annotator(anywidget.AnyWidget):
@@ -77,8 +69,8 @@ class Annotator(anywidget.AnyWidget):
     >>> annotate.Annotator(project, annotator="alice")  # doctest: +SKIP
     """
 
-    _esm = esm("annotator.js")
-    _css = _HERE / "annotator.css"
+    _esm = STATIC / "annotator.js"  # a path: anywidget reloads it live with ANYWIDGET_HMR=1
+    _css = STATIC / "annotator.css"
 
     annotator_id = traitlets.Unicode("").tag(sync=True)
     coders = traitlets.List(traitlets.Unicode()).tag(sync=True)

@@ -1,77 +1,71 @@
 """Pure helpers that turn corpus turns and codebook codes into JSON payloads for the widget.
 
-Markdown is parsed here into a tiny tree of blocks and inline runs whose leaves are plain
-strings. The front end builds DOM nodes from that tree with ``textContent`` only, so no markup
-from the corpus is ever interpreted by the browser: a ``<script>`` in a turn is shown as text.
+Markdown is parsed here with markdown-it-py (CommonMark with tables and strikethrough; raw HTML
+off, so a ``<script>`` is text) into a compact tree whose leaves are plain strings. The front end
+(``annotate/widgets/js/markdown.js``) builds DOM nodes from that tree with ``textContent`` only, so
+no markup from the corpus is ever interpreted by the browser.
 
-Supported subset: paragraphs, headings (shown as bold paragraphs), bullet and numbered lists,
-block quotes, fenced code blocks, and inline ``**bold**``, ``*italic*``/``_italic_`` and
-```code```. Everything else is kept as literal text.
+The tree (``markdown_tree``) is a list of nodes; a node is a string (text) or a dict:
+
+- blocks: ``{"t": "p" | "blockquote" | "ul" | "li" | "table" | "thead" | "tbody" | "tr",
+  "c": [nodes]}``; ``{"t": "h", "n": 1..6, "c": [...]}``; ``{"t": "ol", "start": n, "c": [...]}``
+  (``start`` only when it is not 1); ``{"t": "th" | "td", "align": "left" | "center" |
+  "right", "c": [...]}`` (``align`` only when given); ``{"t": "pre", "lang": str, "v": str}``
+  (fenced and indented code); ``{"t": "hr"}``.
+- inline: ``{"t": "strong" | "em" | "s", "c": [...]}``; ``{"t": "code", "v": str}``;
+  ``{"t": "a", "href": str, "c": [...]}`` (shown as text with its URL, never as a live link);
+  ``{"t": "img", "alt": str, "src": str}`` (shown as text); ``{"t": "br"}``.
+
+Paragraphs of tight list items are not wrapped (their inline nodes sit in the ``li`` directly),
+as markdown-it renders them. Soft line breaks are ``"\\n"`` inside the text.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 #: a turn longer than this (characters or lines) starts collapsed in the chat view
 LONG_CHARS = 1200
 LONG_LINES = 18
+#: the deepest the markdown tree goes (deeper containers keep their text, not their nesting)
+MAX_DEPTH = 32
 
-_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})\s*([\w+#.-]*)\s*$")
-_BULLET = re.compile(r"^\s{0,3}[-*+]\s+(.*)$")
-_NUMBERED = re.compile(r"^\s{0,3}\d{1,9}[.)]\s+(.*)$")
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
-_QUOTE = re.compile(r"^\s{0,3}>\s?(.*)$")
-# inline: code first (its content is literal), then bold, then italic
-_INLINE = re.compile(
-    r"(?P<code>`+)(?P<codetext>.+?)(?P=code)"
-    r"|\*\*(?P<bold>[^*\n].*?)\*\*"
-    r"|(?<![\w*])\*(?P<ital>[^*\s](?:.*?[^*\s])?)\*(?![\w*])"
-    r"|(?<![\w_])_(?P<ital2>[^_\s](?:.*?[^_\s])?)_(?![\w_])",
-    re.DOTALL,
-)
+# CommonMark, raw HTML off (``<b>`` stays literal text), GFM tables and ~~strikethrough~~
+_MD = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
 
+# block and inline containers, by markdown-it token type (``*_open``) -> tree tag
+_CONTAINERS = {
+    "paragraph": "p",
+    "blockquote": "blockquote",
+    "bullet_list": "ul",
+    "ordered_list": "ol",
+    "list_item": "li",
+    "table": "table",
+    "thead": "thead",
+    "tbody": "tbody",
+    "tr": "tr",
+    "th": "th",
+    "td": "td",
+    "heading": "h",
+    "strong": "strong",
+    "em": "em",
+    "s": "s",
+    "link": "a",
+}
+# block containers whose content markdown-it parses one level deeper
+_NESTING_BLOCKS = {"blockquote_open", "list_item_open"}
+_ALIGN = {f"text-align:{a}": a for a in ("left", "center", "right")}
 
-def inline_runs(text: str) -> list[list[str]]:
-    """Split one paragraph's text into ``[kind, text]`` runs.
-
-    Parameters
-    ----------
-    text : str
-        Raw text of a paragraph, list item or heading.
-
-    Returns
-    -------
-    list of [kind, text]
-        ``kind`` is ``""`` (plain), ``"b"`` (bold), ``"i"`` (italic) or ``"code"``.
-
-    Examples
-    --------
-    >>> inline_runs("a **b** `<c>`")
-    [['', 'a '], ['b', 'b'], ['', ' '], ['code', '<c>']]
-    """
-    runs: list[list[str]] = []
-    pos = 0
-    for m in _INLINE.finditer(text):
-        if m.start() > pos:
-            runs.append(["", text[pos : m.start()]])
-        if m.group("code"):
-            runs.append(["code", m.group("codetext")])
-        elif m.group("bold"):
-            runs.append(["b", m.group("bold")])
-        else:
-            runs.append(["i", m.group("ital") or m.group("ital2")])
-        pos = m.end()
-    if pos < len(text):
-        runs.append(["", text[pos:]])
-    return runs
+Node = str | dict[str, Any]
 
 
-def markdown_blocks(text: str) -> list[dict[str, Any]]:
-    """Parse the safe markdown subset into blocks.
+def markdown_tree(text: str) -> list[Node]:
+    """Parse a turn's markdown into the widget's tree of plain strings (see the module doc).
 
     Parameters
     ----------
@@ -80,79 +74,99 @@ def markdown_blocks(text: str) -> list[dict[str, Any]]:
 
     Returns
     -------
-    list of dict
-        Blocks: ``{"t": "p"|"h"|"quote", "c": runs}``, ``{"t": "ul"|"ol", "items": [runs]}``,
-        ``{"t": "pre", "lang": str, "v": str}``; every leaf is a plain string.
+    list of node
+        Block nodes; every leaf is a plain string, nothing in it is markup.
 
     Examples
     --------
-    >>> markdown_blocks("hi\\n\\n- a\\n- b")
-    [{'t': 'p', 'c': [['', 'hi']]}, {'t': 'ul', 'items': [[['', 'a']], [['', 'b']]]}]
+    >>> markdown_tree("hi *you*")
+    [{'t': 'p', 'c': ['hi ', {'t': 'em', 'c': ['you']}]}]
+    >>> markdown_tree("- a\\n- b")
+    [{'t': 'ul', 'c': [{'t': 'li', 'c': ['a']}, {'t': 'li', 'c': ['b']}]}]
     """
-    blocks: list[dict[str, Any]] = []
-    para: list[str] = []
-    lines = (text or "").replace("\r\n", "\n").replace("\r", "\n").split("\n")
-
-    def flush() -> None:
-        if para:
-            blocks.append({"t": "p", "c": inline_runs("\n".join(para))})
-            para.clear()
-
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        fence = _FENCE.match(line)
-        if fence:
-            flush()
-            marker, body = fence.group(1), []
-            i += 1
-            while i < len(lines) and not lines[i].strip().startswith(marker):
-                body.append(lines[i])
-                i += 1
-            blocks.append({"t": "pre", "lang": fence.group(2), "v": "\n".join(body)})
-            i += 1
-            continue
-        kind, m = _list_kind(line)
-        if kind:
-            flush()
-            items = []
-            while i < len(lines) and m is not None:
-                items.append(inline_runs(m.group(1)))
-                i += 1
-                m = _LIST_RE[kind].match(lines[i]) if i < len(lines) else None
-            blocks.append({"t": kind, "items": items})
-            continue
-        heading, quote = _HEADING.match(line), _QUOTE.match(line)
-        if heading:
-            flush()
-            blocks.append({"t": "h", "c": inline_runs(heading.group(1))})
-        elif quote:
-            flush()
-            body = []
-            while i < len(lines) and (q := _QUOTE.match(lines[i])):
-                body.append(q.group(1))
-                i += 1
-            blocks.append({"t": "quote", "c": inline_runs("\n".join(body))})
-            continue
-        elif not line.strip():
-            flush()
-        else:
-            para.append(line)
-        i += 1
-    flush()
-    return blocks
+    tokens = _MD.parse(text or "")
+    if _cut(tokens):  # shown whole as plain text rather than with its deepest part left out
+        return [{"t": "p", "c": [text]}]
+    root: list[Node] = []
+    _build(tokens, root, 0)
+    return root
 
 
-_LIST_RE = {"ul": _BULLET, "ol": _NUMBERED}
+def _cut(tokens: list[Token]) -> bool:
+    """Whether markdown-it left content out: it does not parse inside block containers nested
+    ``maxNesting`` deep (``> > > ... x``), and the text in them is dropped."""
+    deepest = _MD.options.maxNesting - 1
+    return any(t.level >= deepest and t.type in _NESTING_BLOCKS for t in tokens)
 
 
-def _list_kind(line: str) -> tuple[str, re.Match[str] | None]:
-    """Whether a line starts a bullet (``ul``) or numbered (``ol``) list."""
-    for kind, rx in _LIST_RE.items():
-        m = rx.match(line)
-        if m:
-            return kind, m
-    return "", None
+def _build(tokens: list[Token], root: list[Node], depth: int) -> None:
+    """Fold a flat markdown-it token stream (block or inline) into ``root``, ``depth`` levels
+    below the top of the tree.
+
+    One pass with an explicit stack. markdown-it caps the nesting of blocks but not of
+    emphasis (``*****a*****``); below ``MAX_DEPTH`` levels containers are left out and their
+    text joins the level above, so the tree stays shallow enough for JSON and the browser."""
+    stack = [root]
+    for tok in tokens:
+        out = stack[-1]
+        if tok.nesting == 1:
+            # a tight list item's paragraph (hidden): its inline nodes join the item
+            if tok.hidden or depth + len(stack) > MAX_DEPTH:
+                stack.append(out)
+                continue
+            node = _open(tok)
+            out.append(node)
+            stack.append(node["c"])
+        elif tok.nesting == -1:
+            if len(stack) > 1:  # markdown-it balances its tokens; never pop the root
+                stack.pop()
+        elif tok.type == "inline":
+            _build(tok.children or [], out, depth + len(stack) - 1)
+        elif tok.type in ("text", "text_special", "softbreak"):
+            _add_text(out, "\n" if tok.type == "softbreak" else tok.content)
+        elif tok.type in ("fence", "code_block"):
+            lang = tok.info.split()[0] if tok.info.strip() else ""
+            out.append({"t": "pre", "lang": lang, "v": tok.content.removesuffix("\n")})
+        elif tok.type == "code_inline":
+            out.append({"t": "code", "v": tok.content})
+        elif tok.type == "hardbreak":
+            out.append({"t": "br"})
+        elif tok.type == "hr":
+            out.append({"t": "hr"})
+        elif tok.type == "image":
+            alt = "".join(c.content for c in tok.children or [] if c.type != "softbreak")
+            out.append({"t": "img", "alt": alt, "src": _MD.normalizeLinkText(_attr(tok, "src"))})
+        elif tok.content:  # anything else (never markup with html off): its text as it came
+            _add_text(out, tok.content)
+
+
+def _open(tok: Token) -> dict[str, Any]:
+    """The tree node a markdown-it ``*_open`` token starts."""
+    tag = _CONTAINERS.get(tok.type.removesuffix("_open"), "p")
+    node: dict[str, Any] = {"t": tag}
+    if tag == "h":
+        node["n"] = int(tok.tag[1]) if tok.tag[1:].isdigit() else 1
+    elif tag == "ol" and int(_attr(tok, "start") or 1) != 1:
+        node["start"] = int(_attr(tok, "start"))
+    elif tag in ("th", "td") and _attr(tok, "style") in _ALIGN:
+        node["align"] = _ALIGN[_attr(tok, "style")]
+    elif tag == "a":
+        node["href"] = _MD.normalizeLinkText(_attr(tok, "href"))
+    node["c"] = []
+    return node
+
+
+def _attr(tok: Token, name: str) -> str:
+    value = tok.attrs.get(name)
+    return "" if value is None else str(value)
+
+
+def _add_text(out: list[Node], text: str) -> None:
+    """Append text, merged with the text before it (one string per run of plain text)."""
+    if out and isinstance(out[-1], str):
+        out[-1] += text
+    elif text:
+        out.append(text)
 
 
 def is_long(text: str) -> bool:
@@ -169,7 +183,7 @@ def turn_payload(row: dict[str, Any]) -> dict[str, Any]:
         "role": str(row["role"]),
         "speaker": _str_or_none(row.get("speaker")),
         "model": _str_or_none(row.get("model")),
-        "blocks": markdown_blocks(text),
+        "blocks": markdown_tree(text),
         "long": is_long(text),
     }
 

@@ -1,0 +1,81 @@
+// annotate: markdown tree -> view tree (pure, no DOM).
+// The tree comes from annotate/widgets/render.py (markdown-it-py, raw HTML off): a list of
+// nodes, each a string (text) or {t, c | v, ...}; see docs/internals.md, "Widget front end".
+// The view tree is plain objects {tag, cls, attrs, text, children} that dom.js materializes with
+// textContent only. Links and images are shown as text with their URL, never as live links.
+
+import { splitCues } from "./cues.js";
+
+// tree tags that become the same HTML element (anything else is handled below or kept as text)
+const SAME = new Set(["p", "blockquote", "ul", "li", "thead", "tbody", "tr", "strong", "em", "s"]);
+const ALIGN = new Set(["left", "center", "right"]);
+
+// blocks: the tree of one turn; cue: a cueMatcher result or null
+export function treeToView(blocks, cue) {
+  const out = [];
+  for (const node of blocks || []) for (const v of nodeToView(node, cue)) out.push(v);
+  return out;
+}
+
+function kids(node, cue) {
+  return treeToView(node.c, cue);
+}
+
+// one tree node -> a list of view nodes (text may split around cues; links add their URL)
+export function nodeToView(node, cue) {
+  if (typeof node === "string") return splitCues(node, cue);
+  if (!node || typeof node !== "object") return [];
+  const t = node.t;
+  if (SAME.has(t)) return [{ tag: t, children: kids(node, cue) }];
+  switch (t) {
+    case "h": {
+      const n = Math.min(6, Math.max(1, Number(node.n) || 1));
+      return [{ tag: "div", cls: `aa-h aa-h${n}`, attrs: { role: "heading", "aria-level": n },
+        children: kids(node, cue) }];
+    }
+    case "ol": {
+      const start = Number.isInteger(node.start) ? { start: node.start } : undefined;
+      return [{ tag: "ol", attrs: start, children: kids(node, cue) }];
+    }
+    case "table":
+      return [{ tag: "div", cls: "aa-table-wrap", children: [{ tag: "table", cls: "aa-table",
+        children: kids(node, cue) }] }];
+    case "th": case "td":
+      return [{ tag: t, attrs: ALIGN.has(node.align) ? { "data-align": node.align } : undefined,
+        children: kids(node, cue) }];
+    case "pre":
+      return [{ tag: "pre", cls: "aa-pre", attrs: node.lang ? { "data-lang": String(node.lang) } : undefined,
+        children: [{ tag: "code", text: String(node.v ?? "") }] }];
+    case "code":
+      return [{ tag: "code", cls: "aa-icode", text: String(node.v ?? "") }];
+    case "br": return [{ tag: "br" }];
+    case "hr": return [{ tag: "hr" }];
+    case "a": {
+      const label = kids(node, cue);
+      const href = String(node.href ?? "");
+      const shown = { tag: "span", cls: "aa-link", attrs: { title: href }, children: label };
+      // an autolink's text is its URL: show it once
+      return href && plainText(node.c) !== href ? [shown, urlNode(href)] : [shown];
+    }
+    case "img":
+      return [{ tag: "span", cls: "aa-img", text: `[image${node.alt ? ": " + node.alt : ""}]` },
+        urlNode(String(node.src ?? ""))];
+    default: // a node this view does not know: its text, never its markup
+      return node.c ? [{ tag: "span", children: kids(node, cue) }]
+        : node.v !== undefined ? [String(node.v)] : [];
+  }
+}
+
+function urlNode(href) {
+  return { tag: "span", cls: "aa-url", text: ` <${href}>` };
+}
+
+// the text of a list of tree nodes (for comparing a link's text with its URL)
+export function plainText(nodes) {
+  let s = "";
+  for (const n of nodes || []) {
+    if (typeof n === "string") s += n;
+    else if (n && typeof n === "object") s += n.v !== undefined ? String(n.v) : plainText(n.c);
+  }
+  return s;
+}
