@@ -16,6 +16,9 @@ The exception classes also inherit the closest builtin so that generic handlers 
 from __future__ import annotations
 
 import string
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, ClassVar
 
 
@@ -166,32 +169,20 @@ class Errors(metaclass=_Catalogue):
         "The label store at '{path}' kept changing while it was read ({tries} attempts, files "
         "were folded away under the reader). Read again; no label is lost."
     )
-    E310 = (
-        "'{path}' already holds a project (project.json). Open it with Project.open('{path}'), "
-        "or give an empty or new folder."
-    )
-    E311 = (
-        "'{path}' is not an annotate project: {problem}. Create one with `annotate project "
-        "init {path} --corpus CORPUS --codebook FILE --coders a,b`."
-    )
+    E310 = "'{path}' already holds a project (project.json). {hint}"
+    E311 = "'{path}' is not an annotate project: {problem}. {hint}"
     E312 = "Project plan: {option}={value!r} is not valid: {problem}"
     E313 = (
         "Coder id {value!r} ({where}) is not valid: use 1-64 characters of lower-case letters, "
         "digits, '_', '.' or '-', starting with a letter or digit (e.g. 'alice', 'coder_2')."
     )
-    E314 = (
-        "'{annotator}' is not a coder of the project at '{path}'. Coders: {available}. Add a "
-        "coder with p.add_coders(['{annotator}'])."
-    )
+    E314 = "'{annotator}' is not a coder of the project at '{path}'. Coders: {available}. {hint}"
     E315 = (
         "Blind mode: the session of coder '{coder}' may not read the labels of {other}. Read "
         "your own with p.labels(annotator='{coder}'), or open the project without coder= "
         "(e.g. to compute agreement) once coding is finished."
     )
-    E316 = (
-        "The corpus of the project at '{project}' was not found at '{path}'. Move it back, or "
-        "open the project with Project.open('{project}', corpus='NEW/PATH')."
-    )
+    E316 = "The corpus of the project at '{project}' was not found at '{path}'. {hint}"
     E317 = (
         "The frozen codebook '{path}' of the project changed after the project was created "
         "(hash {found}, recorded {expected}). Restore the file; code with a new codebook "
@@ -200,6 +191,29 @@ class Errors(metaclass=_Catalogue):
     E318 = (
         "Conversation id(s) {ids} are not in the corpus at '{path}'. Pass ids of that corpus, "
         "or re-import the corpus with the new conversations first."
+    )
+
+    E319 = (
+        "'{path}' holds an interrupted project init: {found}, but no project.json (the init "
+        "was killed or failed before it finished). Nothing in it was coded. {hint}"
+    )
+    E320 = (
+        "The plan of the project at '{path}' cannot be read: {problem}. The plan versions are "
+        "the files plan/v*.parquet (each one complete); restore the file from a backup, or "
+        "move the damaged one out of plan/ to fall back to the version before it."
+    )
+    E321 = (
+        "The plan of the project at '{path}' changed {tries} times while this change was "
+        "computed (other sessions were changing it at the same moment); nothing was written. "
+        "Try again."
+    )
+    E322 = (
+        "The plan of the project at '{path}' is inconsistent: {problem}. Nothing was changed. "
+        "{hint}"
+    )
+    E323 = (
+        "'{path}' is not empty ({entries}); a project is created in a new or empty folder so "
+        "that nothing in it is overwritten. Choose a new folder."
     )
 
     E399 = (
@@ -303,7 +317,8 @@ class Errors(metaclass=_Catalogue):
     # (section: widgets)
     E601 = (
         "Annotator '{annotator}' is not a coder of this project. Coders: {coders}. Pick one of "
-        "them, or add the coder with `project.add_coders(['{annotator}'])`."
+        "them; to add a coder, the project lead runs `annotate project add-coders DIR ID` "
+        "(coder ids are lower-case letters, digits, '_', '.' or '-')."
     )
     E602 = (
         "The queue of coder '{annotator}' is empty: no conversation is assigned to them. "
@@ -394,14 +409,43 @@ class Warnings(metaclass=_Catalogue):
         "Compaction of the label store at '{path}' did not run: {problem}. No label is lost "
         "(the part files stay and are read as they are); it is tried again later."
     )
+    W320 = (
+        "The plan of the project at '{path}' is inconsistent: {problem}. This happens when an "
+        "older annotate changed the plan from two places at once. {hint}"
+    )
+    W322 = (
+        "{n} of {total} strata of '{stratify}' got no conversation in a sample of {size} "
+        "(e.g. {examples}): the sample says nothing about them. Draw a larger sample, or "
+        "stratify by a column with fewer values."
+    )
+    W321 = (
+        "No reliability sample: no conversation is coded by two coders, so inter-coder "
+        "agreement cannot be measured for this project. {hint}"
+    )
     # (section: agreement)
     # (section: analysis)
-    W450 = (
-        "Skipped sequence quer(y/ies) {queries}: codebook {codebook!r} lacks {missing}. Pass "
-        "queries= with codes of your codebook to run them."
-    )
+    W450 = "Skipped sequence quer(y/ies) {queries}: {reasons}."
     # (section: export)
     # (section: widgets)
+
+
+_CLI_HINTS: ContextVar[bool] = ContextVar("annotate_cli_hints", default=False)
+
+
+def hint(python: str, cli: str) -> str:
+    """The "what to do" part of a message, for the caller: ``cli`` inside the command line
+    (within :func:`cli_hints`), else ``python``. A CLI user is told a command, not Python."""
+    return cli if _CLI_HINTS.get() else python
+
+
+@contextmanager
+def cli_hints() -> Iterator[None]:
+    """Messages made inside this block give command-line hints (see :func:`hint`)."""
+    token = _CLI_HINTS.set(True)
+    try:
+        yield
+    finally:
+        _CLI_HINTS.reset(token)
 
 
 class AnnotateError(Exception):

@@ -15,7 +15,7 @@ import click
 
 from annotate import __version__
 from annotate.cli._printer import fail, warn
-from annotate.errors import AnnotateError
+from annotate.errors import AnnotateError, cli_hints
 
 
 class _Group(click.Group):
@@ -25,7 +25,7 @@ class _Group(click.Group):
         # the subcommand's own arguments (not sys.argv: the CLI may be called in-process)
         # (click >= 8.2 keeps the subcommand name in _protected_args, the rest in args)
         as_json = "--json" in [*getattr(ctx, "_protected_args", ()), *ctx.args]
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, cli_hints():
             warnings.simplefilter("always")
             try:
                 result = super().invoke(ctx)

@@ -8,6 +8,80 @@ from typing import Any
 import click
 
 from annotate.cli._printer import emit_json, emit_table, info, warn
+from annotate.errors import AnnotateError, Errors
+
+QUERY_KEYS = ("name", "antecedent", "consequent", "question", "given_role", "target_role", "lag")
+QUERIES_HELP = (
+    "YAML or JSON file of sequence questions, replacing the default ones: a list (or "
+    "'queries:' holding a list) of {name, antecedent: [CODE or CODE=VALUE, ...], consequent: "
+    "[...], question, given_role (default user), target_role (default assistant), lag (1)}."
+)
+
+
+class QueriesFileError(AnnotateError, ValueError):
+    """A --queries file could not be read."""
+
+
+def load_queries(path: Path) -> list[Any]:
+    """The sequence questions of a YAML/JSON file (E902 naming the entry and field)."""
+    import yaml
+
+    from annotate.analysis import SequenceQuery
+
+    def bad(problem: str) -> QueriesFileError:
+        return QueriesFileError(Errors.E902.format(option=f"--queries {path}", problem=problem))
+
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise bad(f"cannot read the file ({exc.strerror or exc})") from exc
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise bad(f"not valid YAML or JSON ({str(exc).splitlines()[0]})") from exc
+    if isinstance(doc, dict) and "queries" in doc:
+        doc = doc["queries"]
+    if not isinstance(doc, list) or not doc:
+        raise bad("expected a non-empty list of queries (or 'queries:' holding one)")
+    out = []
+    for k, entry in enumerate(doc, start=1):
+        where = f"query {k}"
+        if not isinstance(entry, dict):
+            raise bad(f"{where} is not a mapping with name, antecedent and consequent")
+        unknown = sorted(set(map(str, entry)) - set(QUERY_KEYS))
+        if unknown:
+            raise bad(f"{where} has unknown field(s) {unknown}; fields: {', '.join(QUERY_KEYS)}")
+        items = {}
+        for field in ("antecedent", "consequent"):
+            value = entry.get(field)
+            value = [value] if isinstance(value, str) else value
+            if (
+                not isinstance(value, list)
+                or not value
+                or not all(isinstance(v, str) and v for v in value)
+            ):
+                raise bad(f"{where}: {field} must be a code id or a list of them (CODE=VALUE)")
+            items[field] = tuple(value)
+        name = entry.get("name", f"query_{k}")
+        lag = entry.get("lag", 1)
+        if isinstance(lag, bool) or not isinstance(lag, int) or lag < 1:
+            raise bad(f"{where}: lag must be a whole number of turns, 1 or more")
+        roles = {}
+        for field, default in (("given_role", "user"), ("target_role", "assistant")):
+            role = entry.get(field, default)
+            if role not in (None, "user", "assistant", "system", "tool"):
+                raise bad(f"{where}: {field} must be user, assistant, system, tool or null")
+            roles[field] = role
+        out.append(
+            SequenceQuery(
+                str(name),
+                items["antecedent"],
+                items["consequent"],
+                str(entry.get("question") or ""),
+                roles["given_role"],
+                roles["target_role"],
+                lag,
+            )
+        )
+    return out
 
 
 def _labels(project: Any, annotator: str | None, gold: bool, rule: str) -> Any:
@@ -60,9 +134,25 @@ def _labels(project: Any, annotator: str | None, gold: bool, rule: str) -> Any:
     help="Within-conversation permutations of the sequence questions.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of both.")
+@click.option(
+    "--queries",
+    "queries_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=QUERIES_HELP,
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (all tables).")
 def describe_cli(
-    project_dir, plots_dir, annotator, gold, rule, bootstrap, permutations, seed, as_json
+    project_dir,
+    plots_dir,
+    annotator,
+    gold,
+    rule,
+    bootstrap,
+    permutations,
+    seed,
+    queries_file,
+    as_json,
 ):
     """Relationship-pattern analyses of PROJECT_DIR: prevalence, co-occurrence, sequences,
     trajectories, sessions and group comparisons."""
@@ -71,6 +161,7 @@ def describe_cli(
 
     if gold and annotator:
         raise click.UsageError("choose --gold or --annotator, not both")
+    queries = load_queries(queries_file) if queries_file is not None else None
     project = Project.open(project_dir)
     labels = _labels(project, annotator, gold, rule)
     d = describe(
@@ -83,6 +174,7 @@ def describe_cli(
         bootstrap=bootstrap,
         permutations=permutations,
         seed=seed,
+        queries=queries,
     )
     if as_json:
         doc = d.summary()
