@@ -402,8 +402,7 @@ class Warnings(metaclass=_Catalogue):
     )
     W303 = (
         "The corpus at '{path}' changed since the project was created ({detail}). Labels point "
-        "at conversation ids and turn indexes: check that they still match, and call "
-        "p.add_conversations() to assign new conversations."
+        "at conversation ids and turn indexes: check that they still match. {hint}"
     )
     W304 = (
         "Compaction of the label store at '{path}' did not run: {problem}. No label is lost "

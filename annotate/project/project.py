@@ -16,11 +16,11 @@ first plan change (see :mod:`annotate.project._versions`).
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import json
 import os
 import random
+import shutil
 import time
 import warnings
 from collections.abc import Callable
@@ -34,8 +34,16 @@ import pandas as pd
 from annotate.clock import CLOCK
 from annotate.codebook import load_codebook
 from annotate.corpus import Corpus, load_corpus
-from annotate.durable import atomic_folder, check_real_path, recover_folder, write_file
-from annotate.errors import Errors, ProjectError, Warnings, hint
+from annotate.durable import (
+    TMP_SUFFIX,
+    atomic_folder,
+    check_real_path,
+    fsync_dir,
+    recover_folder,
+    storage_error,
+    write_file,
+)
+from annotate.errors import Errors, ProjectError, StorageError, Warnings, hint
 from annotate.project import _plan, _sample, _turns, _versions
 from annotate.project._labels import CoderStore, LabelsMixin
 from annotate.project._plan import check_coders, check_plan
@@ -68,6 +76,8 @@ _REAL = (
     f"{LABELS_DIR}/compacted",
 )
 _CAS_TRIES = 64
+#: the hidden folder an init into an existing folder builds in
+_INIT_TMP = ".init-tmp-"
 _NOTE = (
     "corpus, plan and sampling here are as the project was created; plan/ holds every later "
     "version (the latest plan/v*.parquet is current: `annotate project status DIR --json`)"
@@ -173,7 +183,8 @@ class Project(LabelsMixin):
         path = Path(path)
         if path.is_symlink():  # the user's own link to a folder: create in its target
             path = path.resolve()
-        recover_folder(path.parent.resolve() / path.name)
+        target = Path(os.path.abspath(path))
+        recover_folder(target)
         if (path / PROJECT_FILE).exists():
             raise ProjectError(
                 Errors.E310.format(
@@ -185,7 +196,7 @@ class Project(LabelsMixin):
                     ),
                 )
             )
-        replace_existing = _check_target(path)
+        existing = _check_target(target)
         coders = check_coders(coders, "coders")
         check_plan(coders, per_item, reliability, reliability_coders)
         _check_seed(seed)
@@ -270,19 +281,17 @@ class Project(LabelsMixin):
         )
         if reliability == 0 and per_item < 2:
             warnings.warn(Warnings.W321.format(hint=_reliability_hint(path, coders)), stacklevel=2)
-        mode = _folder_mode(path) if replace_existing else None
 
         def build(tmp: Path) -> None:
-            if mode is not None:
-                with contextlib.suppress(OSError):
-                    os.chmod(tmp, mode[0])
-                    os.chown(tmp, -1, mode[1])
             write_file(tmp / CODEBOOK_FILE, Path(cb.path).read_bytes())
             LabelStore(tmp / LABELS_DIR, cb)
             _versions.publish(tmp, first)
             write_file(tmp / PROJECT_FILE, _json_bytes(doc))
 
-        atomic_folder(path, build, replace=replace_existing)
+        if existing:
+            _build_in_existing(target, build)
+        else:
+            atomic_folder(target, build)
         return cls(path, doc, corpus=corpus, coder=None)
 
     @classmethod
@@ -303,7 +312,7 @@ class Project(LabelsMixin):
             coder's labels; asking for another coder's raises E315.
         """
         path = Path(path)
-        recover_folder(path.parent.resolve() / path.name)
+        recover_folder(Path(os.path.abspath(path)))
         check_real_path(path / PROJECT_FILE, path)
         try:
             doc = json.loads((path / PROJECT_FILE).read_text(encoding="utf-8"))
@@ -480,7 +489,19 @@ class Project(LabelsMixin):
                 f"conversations {was.get('conversations')} -> {now.get('conversations')}, "
                 f"turns {was.get('turns')} -> {now.get('turns')}"
             )
-            warnings.warn(Warnings.W303.format(path=folder, detail=detail), stacklevel=3)
+            if self._state().sampling is not None:
+                how = hint(
+                    "p.add_conversations(sample=N) draws more from the new frame.",
+                    f"`annotate project add-conversations {self.path} --sample N` draws more "
+                    "from the new frame.",
+                )
+            else:
+                how = hint(
+                    "p.add_conversations() assigns the new conversations.",
+                    f"`annotate project add-conversations {self.path}` assigns the new "
+                    "conversations.",
+                )
+            warnings.warn(Warnings.W303.format(path=folder, detail=detail, hint=how), stacklevel=3)
 
     @cached_property
     def corpus(self) -> Corpus:
@@ -909,7 +930,7 @@ def _check_target(path: Path) -> bool:
         raise ProjectError(
             Errors.E312.format(option="path", value=str(path), problem="it is a file, not a folder")
         )
-    entries = sorted(os.listdir(path))
+    entries = sorted(e for e in os.listdir(path) if not e.startswith(_INIT_TMP))
     if not entries or _interrupted_init(path) is not None:
         return True
     shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
@@ -924,8 +945,15 @@ def _interrupted_init(path: Path) -> list[str] | None:
     except OSError:
         return None
     visible = {e for e in entries if not e.startswith(".")}
-    if PROJECT_FILE in visible or not visible or not visible <= _INIT_NAMES:
+    hidden = [e for e in entries if e.startswith(".")]
+    if PROJECT_FILE in visible or not visible <= _INIT_NAMES:
         return None
+    if any(not (e.startswith(_INIT_TMP) or e.endswith(TMP_SUFFIX)) for e in hidden):
+        return None  # somebody's hidden files (.git, ...): not ours to replace
+    if not visible:
+        if not any(e.startswith(_INIT_TMP) for e in hidden):
+            return None
+        visible = {"an unfinished init's temporary folder"}
     labels = path / LABELS_DIR
     if labels.is_dir():
         for sub in labels.rglob("*.parquet"):
@@ -1011,9 +1039,37 @@ def _warn_empty_strata(sampling: dict[str, Any] | None) -> None:
         )
 
 
-def _folder_mode(path: Path) -> tuple[int, int] | None:
+def _build_in_existing(target: Path, build: Callable[[Path], None]) -> None:
+    """Create the project inside an existing folder (empty, or left by an interrupted init):
+    the folder itself (its permissions, group, whoever has it open) stays. The files are built
+    in a hidden temp folder inside it and moved in, project.json last, so a kill at any point
+    leaves an interrupted init (E319) that the next init replaces."""
+    for name in os.listdir(target):  # only an interrupted init's files (_check_target)
+        leftover = target / name
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover)
+        else:
+            leftover.unlink()
+    tmp = target / f"{_INIT_TMP}{os.getpid()}-{os.urandom(4).hex()}"
+    moved: list[Path] = []
     try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_mode & 0o7777, st.st_gid)
+        tmp.mkdir()
+        build(tmp)
+        for name in sorted(os.listdir(tmp)):
+            if name != PROJECT_FILE:
+                os.rename(tmp / name, target / name)
+                moved.append(target / name)
+        fsync_dir(target)
+        os.rename(tmp / PROJECT_FILE, target / PROJECT_FILE)
+        fsync_dir(target)
+        tmp.rmdir()
+    except BaseException as exc:
+        if not (target / PROJECT_FILE).exists():
+            for done in moved:
+                shutil.rmtree(done, ignore_errors=True) if done.is_dir() else done.unlink(
+                    missing_ok=True
+                )
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and not isinstance(exc, StorageError):
+            raise storage_error(exc, target, "create") from exc
+        raise

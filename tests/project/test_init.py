@@ -212,3 +212,35 @@ def test_init_json_records_the_project_as_created(tmp_path, corpus_dir, toy_path
     assert doc["format"] == "annotate-project/2" and doc["plan_folder"] == "plan"
     assert doc["plan"]["coders"] == ["alice", "bob"] and doc["sampling"] is None
     assert json.loads(res.output)["plan"]["version"] == 1
+
+
+def test_init_killed_in_an_existing_folder_is_an_interrupted_init(
+    tmp_path, corpus_dir, toy_path
+) -> None:
+    target = tmp_path / "p"
+    target.mkdir()
+    script = textwrap.dedent(
+        f"""
+        import os
+        import annotate.project._versions as v
+        from annotate.project import Project
+        v.publish = lambda *a, **k: os._exit(9)
+        Project.create({str(target)!r}, corpus={str(corpus_dir)!r},
+                       codebook={str(toy_path)!r}, coders="a,b", reliability=0.2)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=120)
+    assert res.returncode == 9
+    assert [n.startswith(".init-tmp-") for n in os.listdir(target)] == [True]
+    with pytest.raises(ProjectError, match=r"E319.*unfinished init"):
+        Project.open(target)
+    Project.create(target, corpus=corpus_dir, codebook=toy_path, coders="a,b", reliability=0.2)
+    assert sorted(os.listdir(target)) == ["codebook.yaml", "labels", "plan", "project.json"]
+    # somebody's hidden files next to init leftovers: never deleted, the folder is refused
+    other = tmp_path / "q"
+    (other / ".git").mkdir(parents=True)
+    (other / "codebook.yaml").write_text("x")
+    with pytest.raises(ProjectError, match=r"E323.*\.git"):
+        Project.create(other, corpus=corpus_dir, codebook=toy_path, coders="a,b", reliability=0.2)
+    assert (other / ".git").is_dir()
