@@ -23,65 +23,66 @@ class QueriesFileError(AnnotateError, ValueError):
 
 
 def load_queries(path: Path) -> list[Any]:
-    """The sequence questions of a YAML/JSON file (E902 naming the entry and field)."""
-    import yaml
-
-    from annotate.analysis import SequenceQuery
+    """The sequence questions of a YAML/JSON file (E902 naming the entry, its line and field)."""
+    from annotate.codebook.yamlio import YamlSyntaxError, read_yaml
 
     def bad(problem: str) -> QueriesFileError:
         return QueriesFileError(Errors.E902.format(option=f"--queries {path}", problem=problem))
 
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc, lines, _ = read_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise bad(f"cannot read the file ({exc.strerror or exc})") from exc
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise bad(f"not valid YAML or JSON ({str(exc).splitlines()[0]})") from exc
-    if isinstance(doc, dict) and "queries" in doc:
+    except UnicodeDecodeError as exc:
+        raise bad(f"not UTF-8 text ({exc.reason})") from exc
+    except YamlSyntaxError as exc:
+        raise bad(f"not valid YAML or JSON ({exc.problem}, line {exc.line})") from exc
+    nested = isinstance(doc, dict) and "queries" in doc
+    if nested:
         doc = doc["queries"]
     if not isinstance(doc, list) or not doc:
         raise bad("expected a non-empty list of queries (or 'queries:' holding one)")
     out = []
     for k, entry in enumerate(doc, start=1):
-        where = f"query {k}"
-        if not isinstance(entry, dict):
-            raise bad(f"{where} is not a mapping with name, antecedent and consequent")
-        unknown = sorted(set(map(str, entry)) - set(QUERY_KEYS))
-        if unknown:
-            raise bad(f"{where} has unknown field(s) {unknown}; fields: {', '.join(QUERY_KEYS)}")
-        items = {}
-        for field in ("antecedent", "consequent"):
-            value = entry.get(field)
-            value = [value] if isinstance(value, str) else value
-            if (
-                not isinstance(value, list)
-                or not value
-                or not all(isinstance(v, str) and v for v in value)
-            ):
-                raise bad(f"{where}: {field} must be a code id or a list of them (CODE=VALUE)")
-            items[field] = tuple(value)
-        name = entry.get("name", f"query_{k}")
-        lag = entry.get("lag", 1)
-        if isinstance(lag, bool) or not isinstance(lag, int) or lag < 1:
-            raise bad(f"{where}: lag must be a whole number of turns, 1 or more")
-        roles = {}
-        for field, default in (("given_role", "user"), ("target_role", "assistant")):
-            role = entry.get(field, default)
-            if role not in (None, "user", "assistant", "system", "tool"):
-                raise bad(f"{where}: {field} must be user, assistant, system, tool or null")
-            roles[field] = role
-        out.append(
-            SequenceQuery(
-                str(name),
-                items["antecedent"],
-                items["consequent"],
-                str(entry.get("question") or ""),
-                roles["given_role"],
-                roles["target_role"],
-                lag,
-            )
-        )
+        line = lines.get(("queries", k - 1) if nested else (k - 1,))
+        where = f"query {k}" + (f" (line {line})" if line else "")
+        out.append(_query(entry, k, lambda problem, w=where: bad(f"{w}: {problem}")))
     return out
+
+
+def _query(entry: Any, k: int, bad: Any) -> Any:
+    """One SequenceQuery from a mapping of the queries file."""
+    from annotate.analysis import SequenceQuery
+
+    if not isinstance(entry, dict):
+        raise bad("not a mapping with name, antecedent and consequent")
+    unknown = sorted(set(map(str, entry)) - set(QUERY_KEYS))
+    if unknown:
+        raise bad(f"unknown field(s) {unknown}; fields: {', '.join(QUERY_KEYS)}")
+    items = {}
+    for field in ("antecedent", "consequent"):
+        value = entry.get(field)
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise bad(f"{field} must be a code id or a list of them (CODE or CODE=VALUE)")
+        items[field] = tuple(value)
+    lag = entry.get("lag", 1)
+    if isinstance(lag, bool) or not isinstance(lag, int) or lag < 1:
+        raise bad("lag must be a whole number of turns, 1 or more")
+    roles = {}
+    for field, default in (("given_role", "user"), ("target_role", "assistant")):
+        roles[field] = entry.get(field, default)
+        if roles[field] not in (None, "user", "assistant", "system", "tool"):
+            raise bad(f"{field} must be user, assistant, system, tool or null")
+    return SequenceQuery(
+        str(entry.get("name", f"query_{k}")),
+        items["antecedent"],
+        items["consequent"],
+        str(entry.get("question") or ""),
+        roles["given_role"],
+        roles["target_role"],
+        lag,
+    )
 
 
 def _labels(project: Any, annotator: str | None, gold: bool, rule: str) -> Any:

@@ -214,8 +214,9 @@ class Project(LabelsMixin):
                 Errors.E312.format(
                     option=option,
                     value=stratify if stratify is not None else where,
-                    problem="it shapes a sample: give the sample size too (sample=N, CLI: "
-                    "--sample N)",
+                    problem="it shapes a sample: give the sample size too ("
+                    + hint("sample=N", "--sample N")
+                    + ")",
                 )
             )
         corpus = corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
@@ -757,8 +758,9 @@ class Project(LabelsMixin):
             rel = set(a.loc[a["is_reliability"], "conversation_id"])
             if rel and reliability_coders is not None and reliability_coders != k_plan:
                 problem = (
-                    f"the sample is coded by {k_plan or 'every'} coder(s); keep that "
-                    "(leave reliability_coders out)"
+                    f"the sample is coded by {k_plan or 'every'} coder(s); keep that (leave "
+                    + hint("reliability_coders", "--reliability-coders")
+                    + " out)"
                 )
                 raise ProjectError(
                     Errors.E312.format(
@@ -902,7 +904,10 @@ def _check_modules(modules: Any) -> Any:
         return list(modules)
     raise ProjectError(
         Errors.E312.format(
-            option="modules", value=modules, problem="give module ids, e.g. ['trust'], or 'all'"
+            option="modules",
+            value=modules,
+            problem="give module ids, e.g. "
+            + hint("['trust', 'companionship'], or 'all'", "trust,companionship, or all"),
         )
     )
 

@@ -162,6 +162,13 @@ def test_init_errors_point_the_right_way(tmp_path, corpus_dir, toy_path) -> None
     with pytest.raises(ProjectError, match=r"E314.*Check the spelling") as info:
         p.queue("Zed Z")
     assert "add_coders" not in str(info.value)
+    from annotate.errors import WidgetError
+    from annotate.widgets.session import AnnotationSession
+
+    with pytest.raises(WidgetError, match="E601") as info:
+        AnnotationSession(p, "Bob X")
+    assert "Bob X'" not in str(info.value).split("Coders:")[1]  # never suggests the bad id
+    assert "annotate project add-coders DIR ID" in str(info.value)
 
 
 def test_init_without_reliability_warns_and_one_can_be_added(

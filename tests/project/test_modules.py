@@ -129,7 +129,9 @@ def test_modules_describe_runs_queries_from_a_file(tmp_path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("- name: x\n  antecedent: [user_challenge]\n  consequent: []\n")
     res = CliRunner().invoke(main, [*args[:-3], "--queries", str(bad)])
-    assert res.exit_code == 1 and "E902" in res.output and "query 1: consequent" in res.output
+    assert (
+        res.exit_code == 1 and "E902" in res.output and "query 1 (line 1): consequent" in res.output
+    )
     other = _labelled(tmp_path, modules="none", name="o")
     res = CliRunner().invoke(main, ["describe", str(other.path), "--annotator", "a",
                                     "--queries", str(qfile)])  # fmt: skip
