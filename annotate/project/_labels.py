@@ -42,13 +42,20 @@ class CoderStore:
         if annotator not in (None, self.coder):
             raise ProjectError(Errors.E315.format(coder=self.coder, other=repr(annotator)))
 
-    def events(self) -> pd.DataFrame:
-        """This coder's events (history)."""
-        return self._own(self._store.events())
+    def _scope(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Keyword arguments of a read, with any ``annotator=`` checked and kept to this coder."""
+        if "annotator" in kwargs:
+            self._check(kwargs["annotator"])
+            kwargs["annotator"] = self.coder
+        return kwargs
 
-    def current(self) -> pd.DataFrame:
+    def events(self, **kwargs: Any) -> pd.DataFrame:
+        """This coder's events (history)."""
+        return self._own(self._store.events(**self._scope(kwargs)))
+
+    def current(self, **kwargs: Any) -> pd.DataFrame:
         """This coder's current labels."""
-        return self._own(self._store.current())
+        return self._own(self._store.current(**self._scope(kwargs)))
 
     def latest_us(self, annotator: str | None = None) -> int | None:
         """The latest ``created_at`` of this coder's events (another coder's: E315)."""

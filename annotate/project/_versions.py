@@ -143,7 +143,8 @@ def read_legacy(project: Path, doc: dict[str, Any]) -> PlanState:
         frame = _typed(pd.read_parquet(path))
     except FileNotFoundError:
         problem = f"{LEGACY_ASSIGNMENTS} is missing"
-        raise ProjectError(Errors.E311.format(path=project, problem=problem, hint="")) from None
+        how = f"Restore {LEGACY_ASSIGNMENTS} from a backup: it holds who codes what."
+        raise ProjectError(Errors.E311.format(path=project, problem=problem, hint=how)) from None
     except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
         problem = f"{LEGACY_ASSIGNMENTS} is damaged ({exc})"
         raise ProjectError(Errors.E320.format(path=project, problem=problem)) from exc

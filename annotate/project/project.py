@@ -328,9 +328,10 @@ class Project(LabelsMixin):
         if not isinstance(doc, dict) or doc.get("format") not in (FORMAT, FORMAT_V1):
             found = doc.get("format") if isinstance(doc, dict) else None
             problem = f"project.json is not {FORMAT} (format {found!r})"
+            how = "Check the path: this project.json was not written by annotate."
             if isinstance(found, str) and found.startswith("annotate-project/"):
-                problem += "; it was made by a newer annotate: upgrade annotate to open it"
-            raise ProjectError(Errors.E311.format(path=path, problem=problem, hint=""))
+                how = "It was made by a newer annotate: upgrade annotate to open it."
+            raise ProjectError(Errors.E311.format(path=path, problem=problem, hint=how))
         required = dict(_REQUIRED)
         if doc["format"] == FORMAT_V1:
             required["plan"] = (*_PLAN_SETTINGS, "coders")
