@@ -136,30 +136,33 @@ def test_plan_versions_mixed_changes_and_migration_race(tmp_path, toy_path) -> N
     assert q.plan["version"] == 12 and q.plan["batches"] == 1 + 6
 
 
-def test_plan_versions_compare_and_swap_retries(tmp_path, corpus_dir, toy_path) -> None:
-    """A session whose view is stale computes its change again on the newer version."""
+def test_plan_versions_compare_and_swap_retries(
+    tmp_path, corpus_dir, toy_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Another session publishes between our read and our publish: ours loses the name,
+    re-reads the winner's version and computes its change again on top of it."""
     p = Project.create(tmp_path / "p", corpus=corpus_dir, codebook=toy_path,
                        coders=["a", "b"], reliability=0.2)  # fmt: skip
     other = Project.open(p.path)
-    stale = p._state()
-    other.add_coders(["c"])
     real = _versions.publish
-    calls = []
+    calls: list[int] = []
 
-    def publish_once_stale(project: Path, state: _versions.PlanState) -> None:
+    def racing_publish(project: Path, state: _versions.PlanState) -> None:
         calls.append(state.version)
+        if len(calls) == 1:  # the other session wins version 2 just before us
+            monkeypatch.setattr(_versions, "publish", real)
+            other.add_coders(["c"])
+            monkeypatch.setattr(_versions, "publish", racing_publish)
         real(project, state)
 
-    p.__dict__["_plan_state"] = (("v", 1), stale)  # p has not seen version 2 yet
-    import annotate.project.project as mod
-
-    mod._versions.publish = publish_once_stale  # type: ignore[attr-defined]
-    try:
-        p.add_coders(["d"])
-    finally:
-        mod._versions.publish = real  # type: ignore[attr-defined]
-    assert Project.open(p.path).coders == ["a", "b", "c", "d"]
-    assert calls == [3]  # p re-read version 2 (its cache is checked against the folder)
+    monkeypatch.setattr(_versions, "publish", racing_publish)
+    p.add_coders(["d"])
+    assert calls == [2, 3]  # lost version 2 (FileExistsError), published version 3
+    q = Project.open(p.path)
+    assert q.coders == ["a", "b", "c", "d"]
+    rel = set(q.assignments.loc[q.assignments["is_reliability"], "conversation_id"])
+    assert set(q.queue("c")) == rel and set(q.queue("d")) == rel
+    assert [h["what"] for h in q.plan_history] == ["create", "add_coders c", "add_coders d"]
 
 
 def test_plan_versions_exclusive_publish_never_replaces(tmp_path, corpus_dir, toy_path) -> None:
