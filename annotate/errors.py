@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, ClassVar
 
@@ -202,32 +204,20 @@ class Errors(metaclass=_Catalogue):
         "coder's labels; {other!r}'s cannot be read here. Open the project without coder= "
         "(the project lead's view) to read every coder's labels."
     )
-    E310 = (
-        "'{path}' already holds a project (project.json). Open it with Project.open('{path}'), "
-        "or give an empty or new folder."
-    )
-    E311 = (
-        "'{path}' is not an annotate project: {problem}. Create one with `annotate project "
-        "init {path} --corpus CORPUS --codebook FILE --coders a,b`."
-    )
+    E310 = "'{path}' already holds a project (project.json). {hint}"
+    E311 = "'{path}' is not an annotate project: {problem}. {hint}"
     E312 = "Project plan: {option}={value!r} is not valid: {problem}"
     E313 = (
         "Coder id {value!r} ({where}) is not valid: use 1-64 characters of lower-case letters, "
         "digits, '_', '.' or '-', starting with a letter or digit (e.g. 'alice', 'coder_2')."
     )
-    E314 = (
-        "'{annotator}' is not a coder of the project at '{path}'. Coders: {available}. Add a "
-        "coder with p.add_coders(['{annotator}'])."
-    )
+    E314 = "'{annotator}' is not a coder of the project at '{path}'. Coders: {available}. {hint}"
     E315 = (
         "Blind mode: the session of coder '{coder}' may not read the labels of {other}. Read "
         "your own with p.labels(annotator='{coder}'), or open the project without coder= "
         "(e.g. to compute agreement) once coding is finished."
     )
-    E316 = (
-        "The corpus of the project at '{project}' was not found at '{path}'. Move it back, or "
-        "open the project with Project.open('{project}', corpus='NEW/PATH')."
-    )
+    E316 = "The corpus of the project at '{project}' was not found at '{path}'. {hint}"
     E317 = (
         "The frozen codebook '{path}' of the project changed after the project was created "
         "(hash {found}, recorded {expected}). Restore the file; code with a new codebook "
@@ -236,6 +226,29 @@ class Errors(metaclass=_Catalogue):
     E318 = (
         "Conversation id(s) {ids} are not in the corpus at '{path}'. Pass ids of that corpus, "
         "or re-import the corpus with the new conversations first."
+    )
+
+    E319 = (
+        "'{path}' holds an interrupted project init: {found}, but no project.json (the init "
+        "was killed or failed before it finished). Nothing in it was coded. {hint}"
+    )
+    E320 = (
+        "The plan of the project at '{path}' cannot be read: {problem}. The plan versions are "
+        "the files plan/v*.parquet (each one complete); restore the file from a backup, or "
+        "move the damaged one out of plan/ to fall back to the version before it."
+    )
+    E321 = (
+        "The plan of the project at '{path}' changed {tries} times while this change was "
+        "computed (other sessions were changing it at the same moment); nothing was written. "
+        "Try again."
+    )
+    E322 = (
+        "The plan of the project at '{path}' is inconsistent: {problem}. Nothing was changed. "
+        "{hint}"
+    )
+    E323 = (
+        "'{path}' is not empty ({entries}); a project is created in a new or empty folder so "
+        "that nothing in it is overwritten. Choose a new folder."
     )
 
     E399 = (
@@ -339,7 +352,8 @@ class Errors(metaclass=_Catalogue):
     # (section: widgets)
     E601 = (
         "Annotator '{annotator}' is not a coder of this project. Coders: {coders}. Pick one of "
-        "them, or add the coder with `project.add_coders(['{annotator}'])`."
+        "them; to add a coder, the project lead runs `annotate project add-coders DIR ID` "
+        "(coder ids are lower-case letters, digits, '_', '.' or '-')."
     )
     E602 = (
         "The queue of coder '{annotator}' is empty: no conversation is assigned to them. "
@@ -428,21 +442,41 @@ class Warnings(metaclass=_Catalogue):
     )
     W303 = (
         "The corpus at '{path}' changed since the project was created ({detail}). Labels point "
-        "at conversation ids and turn indexes: check that they still match, and call "
-        "p.add_conversations() to assign new conversations."
+        "at conversation ids and turn indexes: check that they still match. {hint}"
     )
     W304 = (
         "Compaction of the label store at '{path}' did not run: {problem}. No label is lost "
         "(the part files stay and are read as they are); it is tried again later."
     )
+    W320 = (
+        "The plan of the project at '{path}' is inconsistent: {problem}. This happens when an "
+        "older annotate changed the plan from two places at once. {hint}"
+    )
+    W322 = (
+        "{n} of {total} strata of '{stratify}' got no conversation in a sample of {size} "
+        "(e.g. {examples}): the sample says nothing about them. Draw a larger sample, or "
+        "stratify by a column with fewer values."
+    )
+    W321 = (
+        "No reliability sample: no conversation is coded by two coders, so inter-coder "
+        "agreement cannot be measured for this project. {hint}"
+    )
     # (section: agreement)
     # (section: analysis)
-    W450 = (
-        "Skipped sequence quer(y/ies) {queries}: codebook {codebook!r} lacks {missing}. Pass "
-        "queries= with codes of your codebook to run them."
-    )
+    W450 = "Skipped sequence quer(y/ies) {queries}: {reasons}."
     # (section: export)
     # (section: widgets)
+
+
+@contextmanager
+def cli_hints() -> Iterator[None]:
+    """Messages made inside this block give command-line hints (see :func:`hint`); the CLI's
+    main group runs every command in it."""
+    token = AUDIENCE.set("cli")
+    try:
+        yield
+    finally:
+        AUDIENCE.reset(token)
 
 
 class AnnotateError(Exception):

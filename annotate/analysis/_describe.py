@@ -77,6 +77,7 @@ def describe(
     bootstrap: int = 1000,
     permutations: int = 500,
     seed: int = 0,
+    queries: Any = None,
 ) -> Description:
     """Run every analysis and collect the tables (and, with ``out``, CSVs and figures).
 
@@ -97,6 +98,9 @@ def describe(
     bootstrap, permutations, seed
         Replicates of the conversation bootstrap, within-conversation permutations of the
         sequence questions, and the seed of both.
+    queries
+        The sequence questions (:class:`~annotate.analysis.SequenceQuery`); default
+        :data:`~annotate.analysis.DEFAULT_QUERIES`.
 
     Returns
     -------
@@ -128,7 +132,7 @@ def describe(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         t["sequence_queries"] = sequence_queries(
-            frame, codebook, permutations=permutations, seed=seed
+            frame, codebook, queries=queries, permutations=permutations, seed=seed
         )
     d.notes.extend(str(w.message) for w in caught)
     t["trajectory"], t["start_vs_end"] = _position_reps(frame, None, 5, True, bootstrap, 0.95, seed)

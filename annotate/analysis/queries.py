@@ -11,14 +11,14 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from annotate.analysis._frame import LabelFrame, prepare
 from annotate.analysis.sequences import _table, transitions
-from annotate.errors import AnalysisError, Errors, Warnings
+from annotate.errors import AnalysisError, Errors, Warnings, hint
 
 if TYPE_CHECKING:
     from annotate.codebook import Codebook
@@ -85,6 +85,63 @@ def _missing(items: Sequence[str], codebook: Codebook) -> list[str]:
     return out
 
 
+def _module_of(codebook: Any) -> dict[str, str]:
+    """code id -> module, for the codes of every module the codebook file declares (also
+    those not loaded); empty when the codebook has no file to read them from."""
+    path = getattr(codebook, "path", None)
+    if path is None or not getattr(codebook, "modules", ()):
+        return {}
+    from annotate.codebook import load_codebook
+
+    try:
+        full = load_codebook(path, modules="all")
+    except Exception:  # the file moved or changed: fall back to "not in the codebook"
+        return {}
+    return {c.id: c.module for c in full.codes if c.module}
+
+
+def explain_missing(missing: Sequence[str], codebook: Any) -> str:
+    """Why items are missing: codes of a module this codebook (project) did not load, with
+    how to load it, and codes that are in no module of the codebook."""
+    modules = _module_of(codebook)
+    not_loaded: dict[str, list[str]] = {}
+    unknown: list[str] = []
+    for item in missing:
+        module = modules.get(item.partition("=")[0])
+        if module is not None and module not in codebook.active_modules:
+            not_loaded.setdefault(module, []).append(item)
+        else:
+            unknown.append(item)
+    parts = []
+    if not_loaded:
+        names = ",".join(sorted(not_loaded))
+        codes = ", ".join(i for m in sorted(not_loaded) for i in not_loaded[m])
+        how = hint(
+            f"Project.create(..., modules=[{', '.join(repr(m) for m in sorted(not_loaded))}])"
+            f" or load_codebook(path, modules=...)",
+            f"`annotate project init ... --modules {names}`",
+        )
+        parts.append(
+            f"{codes} belong to module(s) {names} of codebook {codebook.id!r}, not loaded in "
+            f"this project (add --modules {names}: create the project with {how})"
+        )
+    if unknown:
+        parts.append(f"{', '.join(unknown)} are not in codebook {codebook.id!r}")
+    return "; ".join(parts)
+
+
+def _annotated(missing: Sequence[str], codebook: Any) -> str:
+    """The missing items, each code of a module that is not loaded marked as such."""
+    modules = _module_of(codebook)
+    out = []
+    for item in missing:
+        module = modules.get(item.partition("=")[0])
+        if module is not None and module not in codebook.active_modules:
+            item += f" (module {module}, not loaded in this project: add --modules {module})"
+        out.append(item)
+    return ", ".join(out)
+
+
 def check_query(query: SequenceQuery, codebook: Codebook) -> None:
     """Raise E456 (listing the codebook's ids) if the query uses codes the codebook lacks."""
     missing = _missing((*query.antecedent, *query.consequent), codebook)
@@ -92,7 +149,7 @@ def check_query(query: SequenceQuery, codebook: Codebook) -> None:
         raise AnalysisError(
             Errors.E456.format(
                 query=query.name,
-                missing=", ".join(missing),
+                missing=_annotated(missing, codebook),
                 codebook=codebook.id,
                 available=", ".join(codebook.code_ids),
             )
@@ -172,11 +229,10 @@ def _usable(queries: Sequence[SequenceQuery] | None, codebook: Codebook) -> list
         else:
             skipped.append(q.name)
     if skipped:
+        reasons = explain_missing(sorted(lacking), codebook)
+        reasons += "; pass queries= (CLI: --queries FILE) with codes of your codebook"
         warnings.warn(
-            Warnings.W450.format(
-                queries=", ".join(skipped), codebook=codebook.id, missing=", ".join(sorted(lacking))
-            ),
-            stacklevel=3,
+            Warnings.W450.format(queries=", ".join(skipped), reasons=reasons), stacklevel=3
         )
     return usable
 

@@ -51,6 +51,67 @@ def agreement_section(table: pd.DataFrame | None, bootstrap: int, note: str | No
     return md_table(view)
 
 
+#: strata shown in the card's sample table; more are summarised (all are in the plan)
+CARD_STRATA = 20
+
+
+def sampling_section(sampling: dict[str, Any] | None) -> str:
+    """What population the project's conversations represent: the sampling frame, its size,
+    the strata with their sample sizes and inclusion probabilities, the seed and the draws."""
+    if not sampling:
+        return "The project codes every conversation of the corpus (no sampling)."
+    where = "; ".join(f"`{w}`" for w in sampling.get("where") or []) or "none (the whole corpus)"
+    draws = sampling.get("draws") or []
+    lines = [
+        f"- design: {sampling['method']}, seed {sampling['seed']}"
+        + (f", stratified by `{sampling['stratify']}`" if sampling.get("stratify") else ""),
+        f"- sampling frame: the corpus's {sampling['corpus_size']} conversations filtered by "
+        f"{where}: **{sampling['frame_size']}** conversations",
+        f"- sample: **{sampling['sample_size']}** conversations in {len(draws)} draw(s)"
+        + "".join(
+            f"; draw {d['draw']} of {d['sample_size']} from a frame of {d['frame_size']}"
+            for d in draws
+        ),
+    ]
+    if sampling.get("added_outside_design"):
+        lines.append(
+            f"- {sampling['added_outside_design']} further conversation(s) were added by id, "
+            "outside the sampling design (their inclusion probability is unknown)"
+        )
+    if sampling.get("note"):
+        lines.append(f"- note: {sampling['note']}")
+    strata = pd.DataFrame(sampling.get("strata") or [])
+    if strata.empty:
+        return "\n".join(lines)
+    strata = strata.rename(columns={"frame": "frame_size", "sample": "sample_size"})
+    strata = strata[["stratum", "frame_size", "sample_size", "inclusion_probability"]]
+    strata = strata.sort_values(["frame_size", "stratum"], ascending=[False, True], kind="stable")
+    lines += [
+        "",
+        "Each conversation of a stratum had the same chance to be drawn (its inclusion "
+        "probability); weight by its inverse to generalise to the frame.",
+        "",
+    ]
+    empty = int((strata["sample_size"] == 0).sum())
+    if empty:
+        lines += [
+            f"**{empty} of {len(strata)} strata got no conversation** (inclusion probability "
+            "0): the sample says nothing about them.",
+            "",
+        ]
+    if len(strata) > CARD_STRATA:
+        p = strata["inclusion_probability"]
+        lines.append(
+            f"{len(strata)} strata; inclusion probabilities from {p.min():.4g} to {p.max():.4g} "
+            f"(median {p.median():.4g}). The {CARD_STRATA} largest strata (the full table is in "
+            "the project's plan: `annotate project status DIR --json`):"
+        )
+        lines.append("")
+        strata = strata.head(CARD_STRATA)
+    lines.append(md_table(strata.reset_index(drop=True), floatfmt="{:.4g}"))
+    return "\n".join(lines)
+
+
 def render_card(facts: dict[str, Any]) -> str:
     """The data card text from the facts gathered by :func:`annotate.export.write`."""
     cb = facts["codebook"]
@@ -81,6 +142,10 @@ def render_card(facts: dict[str, Any]) -> str:
             + ", ".join(f"{k}: {v}" for k, v in sorted(skipped.items()))
         )
     lines += [
+        "",
+        "## Sample",
+        "",
+        sampling_section(design.get("sampling")),
         "",
         "## Codebook",
         "",

@@ -307,6 +307,7 @@ def _facts(project, labels, format, redact, bootstrap, unit, coders, gold, turns
             "n_rel": plan.get("reliability_coders") or "all",
             "seed": plan.get("seed"),
             "blind": plan.get("blind", True),
+            "sampling": plan.get("sampling"),
         },
         "coder_table": coder_table,
         "agreement": agreement_table,

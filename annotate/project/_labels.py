@@ -1,4 +1,10 @@
-"""Reading labels from a project: current labels, history, unit labels, status (blind-aware)."""
+"""Reading labels from a project: current labels, history, unit labels, status (blind-aware).
+
+In a blind coder session (``Project.open(dir, coder="w0")`` of a project in blind mode) every
+read path holds only that coder's labels: ``labels``, ``unit_labels``, ``status`` and the
+``store`` itself (opened for that coder: it reads only that coder's files). Asking for another
+coder's labels raises E315 (E306 from the store).
+"""
 
 from __future__ import annotations
 
@@ -37,9 +43,14 @@ class LabelsMixin:
         """Validate and durably store label events (see :meth:`LabelStore.append`)."""
         return self.store.append(events)
 
+    @property
+    def _scoped(self) -> bool:
+        """A blind coder session: every read holds only ``self.coder``'s labels."""
+        return self.coder is not None and self.blind
+
     def _visible(self, annotator: str | None) -> str | None:
         """The annotator whose labels may be read (blind mode in a coder's session)."""
-        if self.coder is None or not self.blind:
+        if not self._scoped:
             return annotator
         if annotator not in (None, self.coder):
             raise ProjectError(Errors.E315.format(coder=self.coder, other=repr(annotator)))
@@ -62,24 +73,37 @@ class LabelsMixin:
         (system codes left out; ``role`` null for conversation units). A binary code a coder
         did not switch on counts as absent on every turn (of a role the code applies to) of
         each conversation that coder marked ``_status = done``; likewise conversation-level
-        binary codes on those conversations.
+        binary codes on those conversations. In a blind coder session: that coder's only.
         """
-        current = self.store.current()
-        if self.coder is not None and self.blind:
+        if self._scoped:
             bad = [a for a in annotators or [] if a != self.coder]
             if bad:
                 raise ProjectError(Errors.E315.format(coder=self.coder, other=bad))
-            annotators = [self.coder]
+            annotators = [self.coder]  # type: ignore[list-item]
+        current = self.store.current()
         if annotators is not None:
             current = current[current["annotator_id"].isin(list(annotators))]
         return _units.unit_labels(current, self.turns, self.codebook)
 
     def status(self) -> dict[str, pd.DataFrame]:
         """Progress: ``coders`` (done / assigned conversations, reliability ones, time spent,
-        last activity) and ``codes`` (units coded, units coded by two or more coders)."""
+        last activity) and ``codes`` (units coded, units coded by two or more coders).
+
+        In a blind coder session it is that coder's own progress: one row in ``coders``, and
+        ``codes`` counts their own units (``units_2plus``, which needs everyone's labels, is
+        missing: open the project without ``coder=`` for it).
+        """
         current = self.store.current()
-        coders = _units.coder_status(self.coders, self.assignments, current, self.store.events())
+        events = self.store.events()
+        coders = list(self.coders)
+        assignments = self.assignments
+        if self._scoped:
+            coders = [self.coder]  # type: ignore[list-item]
+            assignments = assignments[assignments["annotator_id"] == self.coder]
+        table = _units.coder_status(coders, assignments, current, events)
         codes = _units.code_status(
             _units.unit_labels(current, self.turns, self.codebook), self.codebook
         )
-        return {"coders": coders, "codes": codes}
+        if self._scoped:
+            codes["units_2plus"] = pd.array([pd.NA] * len(codes), dtype="Int64")
+        return {"coders": table, "codes": codes}

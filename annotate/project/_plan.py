@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from annotate.errors import Errors, ProjectError
+from annotate.errors import Errors, ProjectError, hint
 from annotate.types import ANNOTATOR_ID_RE, GOLD_ID
 
 
@@ -49,7 +49,8 @@ def check_plan(coders: list[str], per_item: int, reliability: float, k_rel: int 
         return ProjectError(Errors.E312.format(option=option, value=value, problem=problem))
 
     if not coders:
-        raise bad("coders", coders, "give at least one coder id, e.g. coders=['alice', 'bob']")
+        example = hint("coders=['alice', 'bob']", "--coders alice,bob")
+        raise bad("coders", coders, f"give at least one coder id, e.g. {example}")
     if not isinstance(per_item, int) or not 1 <= per_item <= len(coders):
         raise bad("per_item", per_item, f"use a whole number from 1 to {len(coders)} (coders)")
     if not isinstance(reliability, int | float) or not 0 <= reliability <= 1:

@@ -2,63 +2,98 @@
 
 Layout::
 
-    project.json          corpus (path, counts, fingerprint), codebook (id, version, hash),
-                          plan (coders, per_item, reliability, reliability_coders, seed, blind)
+    project.json          how the project was created: corpus (path, counts, fingerprint),
+                          codebook (id, version, hash, modules), the plan and sampling as created
     codebook.yaml         the frozen copy of the codebook file the project codes with
-    assignments.parquet   conversation_id, annotator_id, is_reliability, position
+    plan/v000001.parquet  the plan, one complete immutable version per change (the latest is
+                          current): assignments + coders, plan settings, corpus, sampling
     labels/               the label store (annotate.store)
+
+Projects made before plan versions keep ``assignments.parquet`` and the plan in project.json
+(format ``annotate-project/1``); they are read as they are and migrated to ``plan/`` on their
+first plan change (see :mod:`annotate.project._versions`).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
+import random
 import shutil
+import time
 import warnings
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from annotate.clock import CLOCK
-from annotate.codebook import Codebook, load_codebook
+from annotate.codebook import load_codebook
 from annotate.corpus import Corpus, load_corpus
-from annotate.errors import Errors, ProjectError, Warnings
-from annotate.project import _plan, _turns
-from annotate.project._disk import parquet_bytes, write_atomic
+from annotate.durable import (
+    TMP_SUFFIX,
+    atomic_folder,
+    check_real_path,
+    fsync_dir,
+    recover_folder,
+    storage_error,
+    write_file,
+)
+from annotate.errors import Errors, ProjectError, StorageError, Warnings, hint
+from annotate.project import _plan, _sample, _turns, _versions
 from annotate.project._labels import LabelsMixin
 from annotate.project._plan import check_coders, check_plan
+from annotate.project._versions import PlanState
 from annotate.store import LabelStore
-from annotate.types import FilePath
+from annotate.types import ANNOTATOR_ID_RE, FilePath
 
 PROJECT_FILE = "project.json"
 CODEBOOK_FILE = "codebook.yaml"
-ASSIGNMENTS_FILE = "assignments.parquet"
-FORMAT = "annotate-project/1"
+ASSIGNMENTS_FILE = _versions.LEGACY_ASSIGNMENTS
+LABELS_DIR = "labels"
+FORMAT = "annotate-project/2"
+FORMAT_V1 = "annotate-project/1"
+_PLAN_SETTINGS = ("per_item", "reliability", "reliability_coders", "seed", "blind")
 _REQUIRED = {
     "corpus": ("path", "counts", "fingerprint"),
     "codebook": ("id", "version", "hash", "modules"),
-    "plan": ("coders", "per_item", "reliability", "reliability_coders", "seed", "blind"),
+    "plan": _PLAN_SETTINGS,
 }
+#: what an init writes; a folder holding only these (and no label) is an interrupted init
+_INIT_NAMES = {CODEBOOK_FILE, ASSIGNMENTS_FILE, _versions.PLAN_DIR, LABELS_DIR}
+#: the project's own files and folders: none of them may be a symbolic link (E003)
+_REAL = (
+    PROJECT_FILE,
+    CODEBOOK_FILE,
+    ASSIGNMENTS_FILE,
+    _versions.PLAN_DIR,
+    LABELS_DIR,
+    f"{LABELS_DIR}/parts",
+    f"{LABELS_DIR}/compacted",
+)
+_CAS_TRIES = 64
+#: the hidden folder an init into an existing folder builds in
+_INIT_TMP = ".init-tmp-"
+_NOTE = (
+    "corpus, plan and sampling here are as the project was created; plan/ holds every later "
+    "version (the latest plan/v*.parquet is current: `annotate project status DIR --json`)"
+)
 
 
 class Project(LabelsMixin):
     """A coding project folder (see README, "Projects"). Make one with :meth:`create`, open
     one with :meth:`open`."""
 
-    def __init__(
-        self,
-        path: Path,
-        doc: dict[str, Any],
-        *,
-        corpus: FilePath | Corpus | None = None,
-        coder: str | None,
-    ) -> None:
+    def __init__(self, path: Path, doc: dict[str, Any], *, corpus: Any = None, coder: str | None):
         self.path = path
         self._doc = doc
         self._corpus_override = corpus
         self.coder = coder
+        _check_links(path)
         cb_doc = doc["codebook"]
         self.codebook = load_codebook(path / CODEBOOK_FILE, modules=list(cb_doc["modules"]))
         if self.codebook.hash != cb_doc["hash"]:
@@ -68,6 +103,13 @@ class Project(LabelsMixin):
                     found=self.codebook.hash[:12],
                     expected=cb_doc["hash"][:12],
                 )
+            )
+        state = self._state()
+        found = _versions.problems(state)
+        if found:
+            warnings.warn(
+                Warnings.W320.format(path=path, problem="; ".join(found), hint=_repair_hint(path)),
+                stacklevel=3,
             )
         if self.coder is not None and self.coder not in self.coders:
             self._unknown_coder(self.coder)
@@ -81,20 +123,28 @@ class Project(LabelsMixin):
         path: FilePath,
         *,
         corpus: FilePath | Corpus,
-        codebook: FilePath | Codebook,
+        codebook: FilePath | Any,
         coders: list[str] | str,
         per_item: int = 1,
         reliability: float = 0.0,
         reliability_coders: int | None = None,
         seed: int = 0,
         blind: bool = True,
+        modules: Any = None,
+        sample: int | None = None,
+        stratify: str | None = None,
+        where: Any = None,
     ) -> Project:
         """Create a project folder and its assignment plan.
+
+        Every option is checked before anything is written, and the folder is built under a
+        temporary name and renamed into place when complete: a failed or killed init leaves
+        no half-made project behind.
 
         Parameters
         ----------
         path : str or path-like
-            A new or empty folder.
+            A new or empty folder (or one left by an interrupted init).
         corpus : str, path-like or Corpus
             The corpus folder (its path is recorded relative to the project when possible).
         codebook : str, path-like or Codebook
@@ -104,37 +154,111 @@ class Project(LabelsMixin):
         per_item : int
             Coders per conversation outside the reliability sample (default 1).
         reliability : float
-            Fraction of conversations in the reliability sample (0-1).
+            Fraction of conversations in the reliability sample (0-1). 0 with ``per_item=1``
+            warns (W321): agreement needs conversations coded by two coders (add them later
+            with :meth:`add_reliability`).
         reliability_coders : int, optional
             Coders per reliability conversation (2..len(coders)); default every coder.
         seed : int
-            Seed of every random draw of the plan (same inputs, same plan).
+            Seed (0 or more) of every random draw of the plan and the sample.
         blind : bool
             Blind mode (default on): a coder's session reads only that coder's labels.
+        modules : None, "all", list of str or "a,b"
+            The codebook's optional modules to code with (None: those marked
+            ``default: true``; ``[]`` or ``"none"``: the core codes only).
+        sample : int, optional
+            Code a seeded random sample of this many conversations of the corpus (after
+            ``where``) instead of all of them.
+        stratify : str, optional
+            Stratify the sample by ``source``, ``model``, ``language``, ``user_id`` or a meta key
+            (``meta.KEY``), with proportional allocation.
+        where : str, list of str or dict, optional
+            Filters of the sampling frame, e.g. ``["language=en", "min_turns=4",
+            "started_after=2024-01-01"]`` (see :mod:`annotate.project._sample`).
 
         Returns
         -------
         Project
         """
         path = Path(path)
+        if path.is_symlink():  # the user's own link to a folder: create in its target
+            path = path.resolve()
+        target = Path(os.path.abspath(path))
+        recover_folder(target)
         if (path / PROJECT_FILE).exists():
-            raise ProjectError(Errors.E310.format(path=path))
-        coders = check_coders(coders, "coders")
-        check_plan(coders, per_item, reliability, reliability_coders)
-        corpus = corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
-        cb = load_codebook(codebook) if isinstance(codebook, str | os.PathLike) else codebook
-        if cb.path is None:
             raise ProjectError(
-                Errors.E312.format(
-                    option="codebook", value=cb.id, problem="give the codebook file's path"
+                Errors.E310.format(
+                    path=path,
+                    hint=hint(
+                        f"Open it with Project.open('{path}'), or give an empty or new folder.",
+                        f"Follow it with `annotate project status {path}`, or give an empty or "
+                        "new folder.",
+                    ),
                 )
             )
-        path.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(cb.path, path / CODEBOOK_FILE)
-        doc: dict[str, Any] = {
+        existing = _check_target(target)
+        coders = check_coders(coders, "coders")
+        check_plan(coders, per_item, reliability, reliability_coders)
+        _check_seed(seed)
+        if not isinstance(blind, bool):
+            raise ProjectError(
+                Errors.E312.format(option="blind", value=blind, problem="use True or False")
+            )
+        modules = _check_modules(modules)
+        sample = _sample.check_sample(sample)
+        stratify = _sample.check_stratify(stratify)
+        filters = _sample.parse_where(where)
+        if sample is None and (stratify is not None or filters):
+            option = "stratify" if stratify is not None else "where"
+            raise ProjectError(
+                Errors.E312.format(
+                    option=option,
+                    value=stratify if stratify is not None else where,
+                    problem="it shapes a sample: give the sample size too ("
+                    + hint("sample=N", "--sample N")
+                    + ")",
+                )
+            )
+        corpus = corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
+        cb = _load_codebook(codebook, modules)
+        ids = list(corpus.conversation_ids)
+        sampling = None
+        if sample is not None:
+            ids, sampling = _sample.draw(
+                corpus.conversations,
+                n=sample,
+                filters=filters,
+                where_text=_sample.where_texts(filters),
+                stratify=stratify,
+                seed=int(seed),
+                known=set(),
+                previous=None,
+            )
+        _warn_empty_strata(sampling)
+        plan = {
+            "coders": coders,
+            "per_item": per_item,
+            "reliability": float(reliability),
+            "reliability_coders": reliability_coders,
+            "seed": int(seed),
+            "blind": bool(blind),
+            "batches": 1,
+        }
+        assignments = _plan.plan_batch(
+            ids,
+            coders,
+            _plan.empty_assignments(),
+            per_item=per_item,
+            reliability=reliability,
+            reliability_coders=reliability_coders,
+            seed=int(seed),
+            batch=0,
+        )
+        corpus_doc = cls._corpus_doc(path, corpus)
+        doc = {
             "format": FORMAT,
             "created_at": CLOCK.now().isoformat(timespec="seconds"),
-            "corpus": cls._corpus_doc(path, corpus),
+            "corpus": corpus_doc,
             "codebook": {
                 "file": CODEBOOK_FILE,
                 "source": str(cb.path),
@@ -143,30 +267,32 @@ class Project(LabelsMixin):
                 "hash": cb.hash,
                 "modules": list(cb.active_modules),
             },
-            "plan": {
-                "coders": coders,
-                "per_item": per_item,
-                "reliability": float(reliability),
-                "reliability_coders": reliability_coders,
-                "seed": int(seed),
-                "blind": bool(blind),
-                "batches": 0,
-            },
+            "plan": plan,
+            "sampling": sampling,
+            "plan_folder": _versions.PLAN_DIR,
+            "note": _NOTE,
         }
-        assignments = _plan.plan_batch(
-            list(corpus.conversation_ids),
-            coders,
-            _plan.empty_assignments(),
-            per_item=per_item,
-            reliability=reliability,
-            reliability_coders=reliability_coders,
-            seed=seed,
-            batch=0,
+        first = PlanState(
+            version=1,
+            plan=plan,
+            corpus=corpus_doc,
+            sampling=sampling,
+            assignments=assignments,
+            change={"what": "create", "at": doc["created_at"], "rows_added": len(assignments)},
         )
-        doc["plan"]["batches"] = 1
-        write_atomic(path / ASSIGNMENTS_FILE, parquet_bytes(assignments))
-        LabelStore(path / "labels", cb)
-        write_atomic(path / PROJECT_FILE, json.dumps(doc, indent=2).encode() + b"\n")
+        if reliability == 0 and per_item < 2:
+            warnings.warn(Warnings.W321.format(hint=_reliability_hint(path, coders)), stacklevel=2)
+
+        def build(tmp: Path) -> None:
+            write_file(tmp / CODEBOOK_FILE, Path(cb.path).read_bytes())
+            LabelStore(tmp / LABELS_DIR, cb)
+            _versions.publish(tmp, first)
+            write_file(tmp / PROJECT_FILE, _json_bytes(doc))
+
+        if existing:
+            _build_in_existing(target, build)
+        else:
+            atomic_folder(target, build)
         return cls(path, doc, corpus=corpus, coder=None)
 
     @classmethod
@@ -182,27 +308,38 @@ class Project(LabelsMixin):
         corpus : str or path-like, optional
             Where the corpus is now, if it moved (e.g. another mount point of a shared folder).
         coder : str, optional
-            Open as this coder's session: in blind mode, labels of other coders are not readable
-            and appended events default to (and must be) this coder's.
+            Open as this coder's session: events default to (and must be) this coder's, and in
+            blind mode every read (labels, unit labels, status, the store) holds only this
+            coder's labels; asking for another coder's raises E315.
         """
         path = Path(path)
+        recover_folder(Path(os.path.abspath(path)))
+        check_real_path(path / PROJECT_FILE, path)
         try:
             doc = json.loads((path / PROJECT_FILE).read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ProjectError(Errors.E311.format(path=path, problem="no project.json")) from None
+            raise _not_a_project(path) from None
         except (OSError, ValueError) as exc:
             raise ProjectError(
-                Errors.E311.format(path=path, problem=f"project.json unreadable ({exc})")
+                Errors.E311.format(
+                    path=path, problem=f"project.json unreadable ({exc})", hint=_restore_hint()
+                )
             ) from exc
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise ProjectError(
-                Errors.E311.format(path=path, problem=f"project.json is not {FORMAT}")
-            )
-        missing = [f"{part}.{key}" for part, keys in _REQUIRED.items() for key in keys
+        if not isinstance(doc, dict) or doc.get("format") not in (FORMAT, FORMAT_V1):
+            found = doc.get("format") if isinstance(doc, dict) else None
+            problem = f"project.json is not {FORMAT} (format {found!r})"
+            how = "Check the path: this project.json was not written by annotate."
+            if isinstance(found, str) and found.startswith("annotate-project/"):
+                how = "It was made by a newer annotate: upgrade annotate to open it."
+            raise ProjectError(Errors.E311.format(path=path, problem=problem, hint=how))
+        required = dict(_REQUIRED)
+        if doc["format"] == FORMAT_V1:
+            required["plan"] = (*_PLAN_SETTINGS, "coders")
+        missing = [f"{part}.{key}" for part, keys in required.items() for key in keys
                    if not isinstance(doc.get(part), dict) or key not in doc[part]]  # fmt: skip
         if missing:
             problem = f"project.json lacks {', '.join(missing)}"
-            raise ProjectError(Errors.E311.format(path=path, problem=problem))
+            raise ProjectError(Errors.E311.format(path=path, problem=problem, hint=_restore_hint()))
         return cls(path, doc, corpus=corpus, coder=coder)
 
     @staticmethod
@@ -219,9 +356,116 @@ class Project(LabelsMixin):
             "fingerprint": _turns.corpus_fingerprint(folder),
         }
 
-    def _save(self) -> None:
-        data = json.dumps(self._doc, indent=2).encode() + b"\n"
-        write_atomic(self.path / PROJECT_FILE, data)
+    # --- the plan, read from its latest version ----------------------------------------------
+
+    def _state(self) -> PlanState:
+        """The current plan (re-read when another session published a newer version)."""
+        n = _versions.latest_version(self.path)
+        if n is None:
+            if self._doc.get("format") != FORMAT_V1:
+                problem = "plan/ holds no plan version (plan/v000001.parquet is missing)"
+                raise ProjectError(Errors.E320.format(path=self.path, problem=problem))
+            key: tuple[Any, ...] = ("legacy", _stamp(self.path / ASSIGNMENTS_FILE))
+        else:
+            key = ("v", n)
+        cached = self.__dict__.get("_plan_state")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        if n is None:
+            state = _versions.read_legacy(self.path, self._doc)
+        else:
+            state = _versions.read_version(self.path, n)
+        self.__dict__["_plan_state"] = (key, state)
+        self.__dict__.pop("_reliability_ids", None)
+        return state
+
+    @property
+    def coders(self) -> list[str]:
+        return self._state().coders
+
+    @property
+    def seed(self) -> int:
+        return int(self._state().plan["seed"])
+
+    @property
+    def blind(self) -> bool:
+        return bool(self._state().plan["blind"])
+
+    @property
+    def modules(self) -> list[str]:
+        """The codebook modules this project codes with (besides the core codes)."""
+        return list(self.codebook.active_modules)
+
+    @property
+    def plan(self) -> dict[str, Any]:
+        """The current plan (a copy): coders, per_item, reliability, reliability_coders, seed,
+        blind, batches, plus ``version`` (of plan/) and ``sampling`` (None: the whole corpus)."""
+        state = self._state()
+        out = json.loads(json.dumps(state.plan))
+        out["version"] = state.version
+        out["sampling"] = json.loads(json.dumps(state.sampling))
+        return out
+
+    @property
+    def sampling(self) -> dict[str, Any] | None:
+        """How the project's conversations were sampled from the corpus (None: all of them):
+        method, filters (``where``), ``stratify``, seed, corpus and frame sizes, per-stratum
+        frame and sample sizes with inclusion probabilities, and each draw."""
+        return json.loads(json.dumps(self._state().sampling))
+
+    @property
+    def plan_history(self) -> list[dict[str, Any]]:
+        """What each plan version changed (version, what, when, rows added), oldest first."""
+        n = _versions.latest_version(self.path) or 0
+        out = []
+        for v in range(1, n + 1):
+            if _versions.version_path(self.path, v).exists():
+                change = _versions.read_version(self.path, v).change or {}
+                out.append({"version": v, **change})
+        return out
+
+    @property
+    def assignments(self) -> pd.DataFrame:
+        """conversation_id, annotator_id, is_reliability, position (queue order per coder)."""
+        return self._state().assignments.copy()
+
+    def queue(self, annotator_id: str) -> list[str]:
+        """The conversation ids of a coder, in coding order."""
+        if annotator_id not in self.coders:
+            self._unknown_coder(annotator_id)
+        a = self._state().assignments
+        return (
+            a[a["annotator_id"] == annotator_id].sort_values("position")["conversation_id"].tolist()
+        )
+
+    def is_reliability(self, conversation_id: str) -> bool:
+        """Whether a conversation is in the reliability sample."""
+        state = self._state()
+        ids = self.__dict__.get("_reliability_ids")
+        if ids is None or ids[0] is not state:
+            a = state.assignments
+            ids = self.__dict__["_reliability_ids"] = (
+                state,
+                set(a.loc[a["is_reliability"], "conversation_id"].tolist()),
+            )
+        return conversation_id in ids[1]
+
+    def _unknown_coder(self, annotator: str) -> None:
+        if ANNOTATOR_ID_RE.fullmatch(str(annotator)):
+            how = hint(
+                f"Add the coder with p.add_coders(['{annotator}']).",
+                f"Add the coder with `annotate project add-coders {self.path} {annotator}`.",
+            )
+        else:
+            how = (
+                "Check the spelling: coder ids are lower-case letters, digits, '_', '.' or '-' "
+                "(e.g. 'alice')."
+            )
+        raise ProjectError(
+            Errors.E314.format(
+                annotator=annotator, path=self.path, available=", ".join(self.coders), hint=how
+            )
+        )
 
     # --- corpus ----------------------------------------------------------------------------
 
@@ -232,21 +476,34 @@ class Project(LabelsMixin):
             return Path(self._corpus_override.path)
         if self._corpus_override is not None:
             return Path(self._corpus_override)
-        return (self.path / self._doc["corpus"]["path"]).resolve()
+        return (self.path / self._state().corpus["path"]).resolve()
 
     def _check_corpus(self) -> None:
         folder = self.corpus_path
         if not (folder / "manifest.json").is_file():
             return  # reported when the corpus is needed (E316)
         found = _turns.corpus_fingerprint(folder)
-        if found != self._doc["corpus"]["fingerprint"]:
+        recorded = self._state().corpus
+        if found != recorded["fingerprint"]:
             now = _turns.manifest_counts(load_corpus(folder))
-            was = self._doc["corpus"]["counts"]
+            was = recorded["counts"]
             detail = (
                 f"conversations {was.get('conversations')} -> {now.get('conversations')}, "
                 f"turns {was.get('turns')} -> {now.get('turns')}"
             )
-            warnings.warn(Warnings.W303.format(path=folder, detail=detail), stacklevel=3)
+            if self._state().sampling is not None:
+                how = hint(
+                    "p.add_conversations(sample=N) draws more from the new frame.",
+                    f"`annotate project add-conversations {self.path} --sample N` draws more "
+                    "from the new frame.",
+                )
+            else:
+                how = hint(
+                    "p.add_conversations() assigns the new conversations.",
+                    f"`annotate project add-conversations {self.path}` assigns the new "
+                    "conversations.",
+                )
+            warnings.warn(Warnings.W303.format(path=folder, detail=detail, hint=how), stacklevel=3)
 
     @cached_property
     def corpus(self) -> Corpus:
@@ -255,7 +512,12 @@ class Project(LabelsMixin):
             return self._corpus_override
         folder = self.corpus_path
         if not (folder / "manifest.json").is_file():
-            raise ProjectError(Errors.E316.format(project=self.path, path=folder))
+            how = hint(
+                f"Move it back, or open the project with Project.open('{self.path}', "
+                "corpus='NEW/PATH').",
+                f"Move it back to '{folder}' (or put a symbolic link to its new place there).",
+            )
+            raise ProjectError(Errors.E316.format(project=self.path, path=folder, hint=how))
         return load_corpus(folder)
 
     @cached_property
@@ -265,141 +527,554 @@ class Project(LabelsMixin):
 
     @cached_property
     def store(self) -> LabelStore:
-        """The label store, validating against the frozen codebook and the corpus turns."""
+        """The label store, validating against the frozen codebook and the corpus turns.
+
+        In a coder session (``Project.open(dir, coder=...)``) appends default to and must be
+        that coder's; in blind mode every read holds only that coder's labels, read from that
+        coder's files only (another coder's: E306).
+        """
         return LabelStore(
-            self.path / "labels",
+            self.path / LABELS_DIR,
             self.codebook,
             turns=_turns.LazyTurnIndex(lambda: self.turns),
             annotator=self.coder,
             blind=self.blind,
         )
 
-    # --- the plan --------------------------------------------------------------------------
+    # --- changing the plan -----------------------------------------------------------------
 
-    @property
-    def coders(self) -> list[str]:
-        return list(self._doc["plan"]["coders"])
+    def _change(
+        self, compute: Callable[[PlanState], tuple[PlanState, Any]], *, repair: bool = False
+    ) -> Any:
+        """Compare-and-swap: compute version N + 1 from the latest N and publish it without
+        replacing anything; when another session published N + 1 first, start again from it."""
+        for attempt in range(_CAS_TRIES):
+            state = self._state()
+            found = _versions.problems(state)
+            if found and not repair:
+                raise ProjectError(
+                    Errors.E322.format(
+                        path=self.path, problem="; ".join(found), hint=_repair_hint(self.path)
+                    )
+                )
+            new, result = compute(state)
+            try:
+                _versions.publish(self.path, new)
+            except FileExistsError:
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # jittered back-off
+                continue
+            if state.version == 0:
+                self._mark_migrated()
+            self.__dict__["_plan_state"] = (("v", new.version), new)
+            self.__dict__.pop("_reliability_ids", None)
+            return result
+        raise ProjectError(Errors.E321.format(path=self.path, tries=_CAS_TRIES))
 
-    @property
-    def seed(self) -> int:
-        return int(self._doc["plan"]["seed"])
-
-    @property
-    def blind(self) -> bool:
-        return bool(self._doc["plan"]["blind"])
-
-    @property
-    def plan(self) -> dict[str, Any]:
-        """The plan as recorded in project.json (a copy)."""
-        return json.loads(json.dumps(self._doc["plan"]))
-
-    @property
-    def assignments(self) -> pd.DataFrame:
-        """conversation_id, annotator_id, is_reliability, position (queue order per coder)."""
-        path = self.path / ASSIGNMENTS_FILE
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            problem = f"{ASSIGNMENTS_FILE} is missing"
-            raise ProjectError(Errors.E311.format(path=self.path, problem=problem)) from None
-        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)  # replaced atomically: a new inode
-        cached = self.__dict__.get("_assignments")
-        if cached is None or cached[0] != stamp:  # re-read when another process changed it
-            frame = pd.read_parquet(path).astype(_plan.empty_assignments().dtypes.to_dict())
-            reliability = set(frame.loc[frame["is_reliability"], "conversation_id"].tolist())
-            cached = self.__dict__["_assignments"] = (stamp, frame, reliability)
-        return cached[1].copy()
-
-    def queue(self, annotator_id: str) -> list[str]:
-        """The conversation ids of a coder, in coding order."""
-        if annotator_id not in self.coders:
-            self._unknown_coder(annotator_id)
-        a = self.assignments
-        return (
-            a[a["annotator_id"] == annotator_id].sort_values("position")["conversation_id"].tolist()
-        )
-
-    def is_reliability(self, conversation_id: str) -> bool:
-        """Whether a conversation is in the reliability sample."""
-        self.assignments  # noqa: B018  (refreshes the cache)
-        return conversation_id in self.__dict__["_assignments"][2]
-
-    def _unknown_coder(self, annotator: str) -> None:
-        raise ProjectError(
-            Errors.E314.format(
-                annotator=annotator, path=self.path, available=", ".join(self.coders)
-            )
-        )
-
-    # --- growing the project ---------------------------------------------------------------
+    def _mark_migrated(self) -> None:
+        """After the first plan version of an old project: project.json says where the plan
+        is now (format 2), so older annotate versions refuse it instead of reading the stale
+        assignments.parquet."""
+        doc = dict(self._doc, format=FORMAT, plan_folder=_versions.PLAN_DIR, note=_NOTE)
+        write_file(self.path / PROJECT_FILE, _json_bytes(doc))
+        self._doc = doc
 
     def add_coders(self, coders: list[str] | str) -> pd.DataFrame:
         """Add coders; existing assignments stay as they are.
 
         New coders take part in every later batch of conversations, and when the reliability
-        sample goes to every coder (``reliability_coders`` unset) they get it too, spread
-        through their queue. Returns the new assignment rows.
+        sample goes to every coder (``reliability_coders`` unset) they get it too, after
+        their (empty) queue. Safe to call from several sessions at once. Returns the new
+        assignment rows.
         """
         new = check_coders(coders, "add_coders")
-        clash = [c for c in new if c in self.coders]
-        if clash:
+        if not new:
             raise ProjectError(
-                Errors.E312.format(option="coders", value=clash, problem="already coders")
+                Errors.E312.format(option="coders", value=coders, problem="give a coder id")
             )
-        existing = self.assignments
-        rows = _plan.reliability_for_new_coders(
-            new, existing, self._doc["plan"]["reliability_coders"]
-        )
-        self._doc["plan"]["coders"] = [*self.coders, *new]
-        self._commit(existing, rows)
-        return rows
 
-    def add_conversations(self, conversation_ids: list[str] | None = None) -> pd.DataFrame:
-        """Assign conversations that are new in the corpus (all unassigned ones by default).
+        def compute(state: PlanState) -> tuple[PlanState, pd.DataFrame]:
+            clash = [c for c in new if c in state.coders]
+            if clash:
+                raise ProjectError(
+                    Errors.E312.format(option="coders", value=clash, problem="already coders")
+                )
+            rows = _plan.reliability_for_new_coders(
+                new, state.assignments, state.plan["reliability_coders"]
+            )
+            plan = {**state.plan, "coders": [*state.coders, *new]}
+            return state.next(f"add_coders {','.join(new)}", rows, plan=plan), rows
 
-        Existing assignments and queue positions stay; the new batch is drawn with the
+        return self._change(compute)
+
+    def add_conversations(
+        self, conversation_ids: list[str] | None = None, *, sample: int | None = None
+    ) -> pd.DataFrame:
+        """Assign more conversations of the corpus as a new batch.
+
+        Existing assignments and queue positions never change; the batch is planned with the
         project's seed and the batch number, and the corpus fingerprint is recorded anew.
-        Returns the new assignment rows.
+
+        Parameters
+        ----------
+        conversation_ids : list of str, optional
+            These conversations (those already assigned are left out). Default: every
+            conversation of the corpus not yet assigned (not allowed in a sampled project,
+            where it would add the whole rest of the corpus).
+        sample : int, optional
+            Draw this many more conversations from the project's sampling frame (same filters
+            and strata, seeded by the draw number), among those not yet in the project.
+
+        Returns
+        -------
+        DataFrame
+            The new assignment rows.
         """
+        sample = _sample.check_sample(sample)
+        if sample is not None and conversation_ids is not None:
+            raise ProjectError(
+                Errors.E312.format(
+                    option="sample", value=sample, problem="give sample or ids, not both"
+                )
+            )
+        sampled = self._state().sampling is not None
+        if sample is not None and not sampled:
+            raise ProjectError(
+                Errors.E312.format(
+                    option="sample",
+                    value=sample,
+                    problem="this project codes its whole corpus (it was not created with a "
+                    "sample); call add_conversations() for the conversations new in the corpus",
+                )
+            )
+        if sample is None and conversation_ids is None and sampled:
+            raise ProjectError(
+                Errors.E312.format(
+                    option="add_conversations",
+                    value="every new conversation",
+                    problem="this project is a sample of its corpus, and that would add the "
+                    "whole rest of it; draw more with "
+                    + hint("add_conversations(sample=N)", "--sample N")
+                    + ", or name the conversations ("
+                    + hint("a list of ids", "--ids A,B")
+                    + ")",
+                )
+            )
         corpus = load_corpus(self.corpus_path)
-        existing = self.assignments
-        known = set(existing["conversation_id"].tolist())
         in_corpus = list(corpus.conversation_ids)
-        if conversation_ids is None:
-            new = [c for c in in_corpus if c not in known]
-        else:
+        if conversation_ids is not None:
             have = set(in_corpus)
             missing = [c for c in conversation_ids if c not in have]
             if missing:
                 raise ProjectError(Errors.E318.format(ids=missing[:5], path=corpus.path))
-            new = [c for c in dict.fromkeys(conversation_ids) if c not in known]
-        plan = self._doc["plan"]
-        rows = _plan.plan_batch(
-            new,
-            self.coders,
-            existing,
-            per_item=plan["per_item"],
-            reliability=plan["reliability"],
-            reliability_coders=plan["reliability_coders"],
-            seed=plan["seed"],
-            batch=plan["batches"],
-        )
-        plan["batches"] += 1
-        self._doc["corpus"] = self._corpus_doc(self.path, corpus)
-        self._commit(existing, rows)
+        corpus_doc = self._corpus_doc(self.path, corpus)
+
+        def compute(state: PlanState) -> tuple[PlanState, pd.DataFrame]:
+            existing = state.assignments
+            known = set(existing["conversation_id"].tolist())
+            sampling = state.sampling
+            if sample is not None:
+                prev = state.sampling or {}
+                ids, sampling = _sample.draw(
+                    corpus.conversations,
+                    n=sample,
+                    filters=_sample.parse_where(prev.get("where") or []),
+                    where_text=list(prev.get("where") or []),
+                    stratify=prev.get("stratify"),
+                    seed=int(state.plan["seed"]),
+                    known=known,
+                    previous=prev,
+                )
+                new = [c for c in in_corpus if c in set(ids)]
+            elif conversation_ids is None:
+                new = [c for c in in_corpus if c not in known]
+            else:
+                new = [c for c in dict.fromkeys(conversation_ids) if c not in known]
+                if sampling is not None and new:
+                    sampling = dict(sampling)
+                    sampling["added_outside_design"] = int(
+                        sampling.get("added_outside_design", 0)
+                    ) + len(new)
+            plan = state.plan
+            rows = _plan.plan_batch(
+                new,
+                state.coders,
+                existing,
+                per_item=plan["per_item"],
+                reliability=plan["reliability"],
+                reliability_coders=plan["reliability_coders"],
+                seed=plan["seed"],
+                batch=plan["batches"],
+            )
+            what = f"add_conversations {len(new)}" + (f" (sample {sample})" if sample else "")
+            nxt = state.next(
+                what,
+                rows,
+                plan={**plan, "batches": plan["batches"] + 1},
+                corpus=corpus_doc,
+                sampling=sampling,
+            )
+            return nxt, rows
+
+        rows = self._change(compute)
+        if sample is not None:
+            _warn_empty_strata(self.sampling)
         for name in ("corpus", "turns", "store"):
             self.__dict__.pop(name, None)
         self._corpus_override = None if not isinstance(self._corpus_override, Corpus) else corpus
         return rows
 
-    def _commit(self, existing: pd.DataFrame, rows: pd.DataFrame) -> None:
-        both = pd.concat([existing, rows], ignore_index=True) if len(rows) else existing
-        write_atomic(self.path / ASSIGNMENTS_FILE, parquet_bytes(both))
-        self.__dict__.pop("_assignments", None)
-        self._save()
+    def add_reliability(
+        self, fraction: float, *, reliability_coders: int | None = None
+    ) -> pd.DataFrame:
+        """Grow the reliability sample to ``fraction`` of the project's conversations.
+
+        For a project made without one (agreement is impossible there) or with too small a
+        one. Conversations are drawn with the seed from those not yet in the sample; each gets
+        more coders (the least loaded first) until ``reliability_coders`` (default: the
+        plan's, else every coder) code it. Queue positions never change: the new rows go after
+        each coder's queue, and a conversation's existing rows are marked as reliability ones.
+        Later batches keep ``fraction`` as their reliability share.
+
+        Returns
+        -------
+        DataFrame
+            The new assignment rows.
+        """
+        if isinstance(fraction, bool) or not isinstance(fraction, int | float):
+            fraction = -1.0
+        if not 0 < fraction <= 1:
+            raise ProjectError(
+                Errors.E312.format(
+                    option="reliability", value=fraction, problem="use a fraction above 0, "
+                    "up to 1, e.g. 0.1"
+                )
+            )  # fmt: skip
+
+        def compute(state: PlanState) -> tuple[PlanState, pd.DataFrame]:
+            plan = state.plan
+            coders = state.coders
+            k_plan = plan["reliability_coders"]
+            a = state.assignments
+            rel = set(a.loc[a["is_reliability"], "conversation_id"])
+            if rel and reliability_coders is not None and reliability_coders != k_plan:
+                problem = (
+                    f"the sample is coded by {k_plan or 'every'} coder(s); keep that (leave "
+                    + hint("reliability_coders", "--reliability-coders")
+                    + " out)"
+                )
+                raise ProjectError(
+                    Errors.E312.format(
+                        option="reliability_coders", value=reliability_coders, problem=problem
+                    )
+                )
+            k_new = k_plan if rel or reliability_coders is None else reliability_coders
+            check_plan(coders, plan["per_item"], float(fraction), k_new)
+            k = len(coders) if k_new is None else k_new
+            conversations = sorted(set(a["conversation_id"]))
+            target = min(len(conversations), max(1, round(fraction * len(conversations))))
+            need = target - len(rel)
+            if need <= 0:
+                problem = (
+                    f"the reliability sample already holds {len(rel)} of {len(conversations)} "
+                    "conversations"
+                )
+                raise ProjectError(
+                    Errors.E312.format(option="reliability", value=fraction, problem=problem)
+                )
+            rng = np.random.default_rng([int(plan["seed"]), 0x7E1, state.version])
+            free = [c for c in conversations if c not in rel]
+            chosen = [free[i] for i in sorted(rng.permutation(len(free))[:need])]
+            order = [coders[i] for i in rng.permutation(len(coders))]
+            loads = a["annotator_id"].value_counts().to_dict()
+            has = a.groupby("conversation_id")["annotator_id"].agg(set).to_dict()
+            pairs = []
+            for cid in chosen:
+                extra = k - len(has.get(cid, set()))
+                if extra <= 0:
+                    continue
+                pick = sorted(
+                    (c for c in order if c not in has.get(cid, set())),
+                    key=lambda c: loads.get(c, 0),
+                )[:extra]
+                for c in pick:
+                    loads[c] = loads.get(c, 0) + 1
+                    pairs.append((cid, c))
+            rows = _plan.queue_rows([], pairs, a)
+            table = a.copy()
+            table.loc[table["conversation_id"].isin(chosen), "is_reliability"] = True
+            new_plan = {**plan, "reliability": float(fraction), "reliability_coders": k_new}
+            nxt = state.next(
+                f"add_reliability {fraction}",
+                assignments=pd.concat([table, rows], ignore_index=True),
+                plan=new_plan,
+            )
+            return nxt, rows
+
+        return self._change(compute)
+
+    def repair_plan(self) -> dict[str, Any]:
+        """Repair a plan that two sessions of an older annotate changed at once.
+
+        Coders who have assignments but are missing from the coder list are added to it;
+        coders missing reliability conversations that every coder codes get them (after their
+        queue); a conversation assigned twice to one coder keeps its first row. Nothing else
+        changes. Returns what was done (empty lists when the plan was consistent).
+        """
+
+        def compute(state: PlanState) -> tuple[PlanState, dict[str, Any]]:
+            a = state.assignments
+            dup = a.duplicated(["conversation_id", "annotator_id"])
+            a = a[~dup].reset_index(drop=True)
+            coders = state.coders
+            unknown = [c for c in dict.fromkeys(a["annotator_id"].tolist()) if c not in coders]
+            coders = [*coders, *unknown]
+            pairs: list[tuple[str, str]] = []
+            if state.plan["reliability_coders"] is None:
+                rel = a[a["is_reliability"]]
+                order = rel.groupby("conversation_id")["position"].min().sort_values().index
+                has = rel.groupby("annotator_id")["conversation_id"].agg(set).to_dict()
+                pairs = [(cid, c) for c in coders for cid in order if cid not in has.get(c, set())]
+            rows = _plan.queue_rows([], pairs, a)
+            done = {
+                "coders_added": unknown,
+                "reliability_rows_added": len(rows),
+                "duplicates_removed": int(dup.sum()),
+            }
+            nxt = state.next(
+                "repair_plan",
+                assignments=pd.concat([a, rows], ignore_index=True) if len(rows) else a,
+                plan={**state.plan, "coders": coders},
+            )
+            return nxt, done
+
+        if not _versions.problems(self._state()):
+            return {"coders_added": [], "reliability_rows_added": 0, "duplicates_removed": 0}
+        return self._change(compute, repair=True)
 
     def __repr__(self) -> str:
         return (
             f"<Project {str(self.path)!r}: {len(self.coders)} coders, codebook "
             f"{self.codebook.id} {self.codebook.version}>"
         )
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _json_bytes(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, indent=2).encode() + b"\n"
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _check_links(path: Path) -> None:
+    """E003 when a project file or folder (or the label store's folders) is a symbolic link:
+    a link planted there could redirect the project's writes to any file."""
+    for name in _REAL:
+        check_real_path(path / name, path)
+
+
+def _check_seed(seed: Any) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ProjectError(
+            Errors.E312.format(
+                option="seed", value=seed, problem="use a whole number, 0 or more (e.g. 7)"
+            )
+        )
+
+
+def _check_modules(modules: Any) -> Any:
+    """``None`` (the codebook's defaults), ``"all"``, or a list of module ids."""
+    if modules is None or modules == "all":
+        return modules
+    if isinstance(modules, str):
+        text = modules.strip()
+        if text in ("default", ""):
+            return None if text == "default" else []
+        if text == "none":
+            return []
+        return [m.strip() for m in text.split(",") if m.strip()]
+    if isinstance(modules, list | tuple) and all(isinstance(m, str) for m in modules):
+        return list(modules)
+    raise ProjectError(
+        Errors.E312.format(
+            option="modules",
+            value=modules,
+            problem="give module ids, e.g. "
+            + hint("['trust', 'companionship'], or 'all'", "trust,companionship, or all"),
+        )
+    )
+
+
+def _load_codebook(codebook: Any, modules: Any) -> Any:
+    if hasattr(codebook, "codes"):
+        if codebook.path is None:
+            raise ProjectError(
+                Errors.E312.format(
+                    option="codebook", value=codebook.id, problem="give the codebook file's path"
+                )
+            )
+        if modules is None:
+            modules = list(codebook.active_modules)
+        return load_codebook(codebook.path, modules=modules)
+    return load_codebook(codebook, modules=modules)
+
+
+def _check_target(path: Path) -> bool:
+    """Whether ``path`` exists and may be replaced (empty, or an interrupted init); E323 for a
+    folder with other content; E312 for a file."""
+    if not (path.exists() or path.is_symlink()):
+        return False
+    if not path.is_dir():
+        raise ProjectError(
+            Errors.E312.format(option="path", value=str(path), problem="it is a file, not a folder")
+        )
+    entries = sorted(e for e in os.listdir(path) if not e.startswith(_INIT_TMP))
+    if not entries or _interrupted_init(path) is not None:
+        return True
+    shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+    raise ProjectError(Errors.E323.format(path=path, entries=shown))
+
+
+def _interrupted_init(path: Path) -> list[str] | None:
+    """The init files found when ``path`` is a folder an init left without project.json and
+    with no label in it; None otherwise."""
+    try:
+        entries = os.listdir(path)
+    except OSError:
+        return None
+    visible = {e for e in entries if not e.startswith(".")}
+    hidden = [e for e in entries if e.startswith(".")]
+    if PROJECT_FILE in visible or not visible <= _INIT_NAMES:
+        return None
+    if any(not (e.startswith(_INIT_TMP) or e.endswith(TMP_SUFFIX)) for e in hidden):
+        return None  # somebody's hidden files (.git, ...): not ours to replace
+    if not visible:
+        if not any(e.startswith(_INIT_TMP) for e in hidden):
+            return None
+        visible = {"an unfinished init's temporary folder"}
+    labels = path / LABELS_DIR
+    if labels.is_dir():
+        for sub in labels.rglob("*.parquet"):
+            if not sub.name.startswith("."):
+                return None
+    return sorted(visible)
+
+
+def _not_a_project(path: Path) -> ProjectError:
+    """E311 / E319 for a folder without project.json: missing, an interrupted init, or other."""
+    if not path.exists():
+        problem = "no such folder"
+        near = _nearby_projects(path)
+        how = "Check the path" + (f" (projects next to it: {', '.join(near)})." if near else ".")
+        return ProjectError(Errors.E311.format(path=path, problem=problem, hint=how))
+    found = _interrupted_init(path)
+    if found is not None:
+        how = hint(
+            f"Create it again with Project.create('{path}', ...) (it replaces this folder), or "
+            "delete the folder.",
+            f"Run the same `annotate project init {path} ...` again (it replaces this folder), "
+            "or delete the folder.",
+        )
+        return ProjectError(Errors.E319.format(path=path, found=", ".join(found), hint=how))
+    problem = "no project.json in it"
+    how = "Check the path: a project folder holds project.json, codebook.yaml, plan/ and labels/."
+    return ProjectError(Errors.E311.format(path=path, problem=problem, hint=how))
+
+
+def _nearby_projects(path: Path) -> list[str]:
+    parent = path.parent
+    try:
+        names = sorted(os.listdir(parent))[:2000]
+    except OSError:
+        return []
+    projects = [n for n in names if (parent / n / PROJECT_FILE).is_file()]
+    close = difflib.get_close_matches(path.name, projects, n=3, cutoff=0.5)
+    return [str(parent / n) for n in close]
+
+
+def _restore_hint() -> str:
+    return "Restore project.json from a backup (it is written once, when the project is created)."
+
+
+def _repair_hint(path: Path) -> str:
+    return hint(
+        "Repair it with p.repair_plan() (it adds the missing coders and assignments).",
+        f"Repair it with `annotate project repair {path}` (it adds the missing coders and "
+        "assignments).",
+    )
+
+
+def _reliability_hint(path: Path, coders: list[str]) -> str:
+    if len(coders) < 2:
+        return hint(
+            "Add a second coder later (p.add_coders([...])) and then a sample with "
+            "p.add_reliability(0.1).",
+            f"Add a second coder later (`annotate project add-coders {path} ID`) and then a "
+            f"sample with `annotate project add-reliability {path} --fraction 0.1`.",
+        )
+    return hint(
+        "Create the project with reliability=0.1 (a 10 % sample coded by every coder), or add "
+        "one later with p.add_reliability(0.1).",
+        "Create the project with --reliability 0.1 (a 10 % sample coded by every coder), or "
+        f"add one later with `annotate project add-reliability {path} --fraction 0.1`.",
+    )
+
+
+def _warn_empty_strata(sampling: dict[str, Any] | None) -> None:
+    if not sampling or not sampling.get("stratify"):
+        return
+    empty = [r["stratum"] for r in sampling["strata"] if r["sample"] == 0]
+    if empty:
+        warnings.warn(
+            Warnings.W322.format(
+                n=len(empty),
+                total=len(sampling["strata"]),
+                stratify=sampling["stratify"],
+                size=sampling["sample_size"],
+                examples=", ".join(empty[:3]),
+            ),
+            stacklevel=3,
+        )
+
+
+def _build_in_existing(target: Path, build: Callable[[Path], None]) -> None:
+    """Create the project inside an existing folder (empty, or left by an interrupted init):
+    the folder itself (its permissions, group, whoever has it open) stays. The files are built
+    in a hidden temp folder inside it and moved in, project.json last, so a kill at any point
+    leaves an interrupted init (E319) that the next init replaces."""
+    for name in os.listdir(target):  # only an interrupted init's files (_check_target)
+        leftover = target / name
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover)
+        else:
+            leftover.unlink()
+    tmp = target / f"{_INIT_TMP}{os.getpid()}-{os.urandom(4).hex()}"
+    moved: list[Path] = []
+    try:
+        tmp.mkdir()
+        build(tmp)
+        for name in sorted(os.listdir(tmp)):
+            if name != PROJECT_FILE:
+                os.rename(tmp / name, target / name)
+                moved.append(target / name)
+        fsync_dir(target)
+        os.rename(tmp / PROJECT_FILE, target / PROJECT_FILE)
+        fsync_dir(target)
+        tmp.rmdir()
+    except BaseException as exc:
+        if not (target / PROJECT_FILE).exists():
+            for done in moved:
+                shutil.rmtree(done, ignore_errors=True) if done.is_dir() else done.unlink(
+                    missing_ok=True
+                )
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and not isinstance(exc, StorageError):
+            raise storage_error(exc, target, "create") from exc
+        raise

@@ -90,11 +90,11 @@ def test_project_open_reports_a_non_project(tmp_path) -> None:
         Project.open(tmp_path)
 
 
-def test_project_missing_assignments_is_reported(tmp_path, corpus_dir, toy_path) -> None:
+def test_project_missing_plan_is_reported(tmp_path, corpus_dir, toy_path) -> None:
     p = create(tmp_path, corpus_dir, toy_path)
-    (p.path / "assignments.parquet").unlink()
-    with pytest.raises(ProjectError, match=r"E311.*assignments\.parquet is missing"):
-        Project.open(p.path).queue("alice")
+    (p.path / "plan" / "v000001.parquet").unlink()
+    with pytest.raises(ProjectError, match=r"E320.*plan/v000001\.parquet is missing"):
+        Project.open(p.path)
 
 
 def test_project_assignment_covers_each_conversation_k_times(tmp_path, toy_path) -> None:
