@@ -26,7 +26,7 @@ OPS: tuple[str, ...] = ("set", "clear")
 Context = Literal["full", "upto"]
 CONTEXTS: tuple[str, ...] = ("full", "upto")
 
-#: annotator ids: lower-case, no path separators, 1-64 characters (DESIGN.md §3)
+#: annotator ids: lower-case, no path separators, 1-64 characters (docs/internals.md, Tables)
 ANNOTATOR_ID_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 
 #: the reserved annotator id of adjudicated (gold) labels; never a coder's id

@@ -1,4 +1,4 @@
-"""The ``annotate`` command line: one thin command per library verb (DESIGN.md §5).
+"""The ``annotate`` command line: one thin command per library verb (docs/internals.md).
 
 Exit codes: 0 ok, 1 a user error (an :class:`~annotate.errors.AnnotateError`, printed as one
 line), 2 a usage error (click's default). ``--json`` prints one JSON document on stdout.

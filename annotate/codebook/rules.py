@@ -14,7 +14,7 @@ from typing import Any
 from annotate.codebook.model import Version
 from annotate.codebook.schema import CodeSpec
 
-#: keys the annotation widget uses itself (DESIGN.md §6)
+#: keys the annotation widget uses itself (docs/internals.md, Widget front end)
 RESERVED_KEYS = frozenset("jknpu?123456789")
 
 Problem = tuple[tuple[Any, ...], str]

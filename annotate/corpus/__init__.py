@@ -1,4 +1,4 @@
-"""annotate.corpus: the corpus model of DESIGN.md §3 (two parquet tables and a manifest).
+"""annotate.corpus: two parquet tables and a manifest (docs/internals.md, Tables).
 
 Public: :class:`Corpus`, :func:`load_corpus`, :func:`write_corpus`, :data:`TURNS_SCHEMA`,
 :data:`CONVERSATIONS_SCHEMA`. Importers build corpora with :class:`CorpusBuilder` and count

@@ -221,7 +221,7 @@ def write_corpus(
     out
         The corpus folder to create.
     turns, conversations
-        Tables with the columns of DESIGN.md §3 (cast to :data:`TURNS_SCHEMA` and
+        Tables with the columns of docs/internals.md, Tables (cast to :data:`TURNS_SCHEMA` and
         :data:`CONVERSATIONS_SCHEMA`); they are sorted by conversation id on the way out.
     manifest
         What to record; ``counts``, ``folder_version`` and ``created_at`` are filled in.

@@ -27,7 +27,7 @@ def _frame(table: pa.Table) -> pd.DataFrame:
 
 
 class Corpus:
-    """A corpus folder (DESIGN.md §3), read lazily: ``turns`` loads on first use.
+    """A corpus folder (docs/internals.md), read lazily: ``turns`` loads on first use.
 
     Use :func:`load_corpus` to open one. ``conversation(id)`` reads only the row groups that
     hold that conversation until the whole turns table has been loaded.

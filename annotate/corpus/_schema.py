@@ -1,4 +1,4 @@
-"""The two corpus tables of DESIGN.md §3, declared once."""
+"""The two corpus tables (docs/internals.md, Tables), declared once."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ CONVERSATIONS_SCHEMA = pa.schema(
 TURN_COLUMNS: tuple[str, ...] = tuple(TURNS_SCHEMA.names)
 CONVERSATION_COLUMNS: tuple[str, ...] = tuple(CONVERSATIONS_SCHEMA.names)
 
-#: rows per parquet row group (DESIGN.md §3: about 64k, for predicate pushdown by id)
+#: rows per parquet row group (about 64k, for predicate pushdown by id)
 ROW_GROUP_SIZE = 65_536
 
 #: version of the on-disk corpus folder layout, recorded in manifest.json

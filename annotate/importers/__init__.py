@@ -1,4 +1,4 @@
-"""annotate.importers: raw dialogue files -> a corpus folder (DESIGN.md §3).
+"""annotate.importers: raw dialogue files -> a corpus folder (docs/internals.md).
 
 ``IMPORTERS`` maps versioned names (``"sharegpt.v1"``) to importers; ``FORMATS`` maps the CLI
 format names (``sharegpt``) to the current version. :func:`import_corpus` runs one. The registry

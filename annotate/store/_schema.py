@@ -1,4 +1,4 @@
-"""The label event table, declared once (DESIGN.md §3), and its pandas form."""
+"""The label event table, declared once (docs/internals.md, Tables), and its pandas form."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-#: the columns of a label event, in order, with their Arrow types (DESIGN.md §3)
+#: the columns of a label event, in order, with their Arrow types (docs/internals.md, Tables)
 LABEL_SCHEMA: pa.Schema = pa.schema(
     [
         pa.field("event_id", pa.string(), nullable=False),
