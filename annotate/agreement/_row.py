@@ -27,6 +27,7 @@ from annotate.agreement.distances import delta, set_delta
 from annotate.agreement.distances import weights as weight_matrix
 from annotate.agreement.gwet import (
     brennan_prediger_from_counts,
+    category_shares,
     gwet_ac_from_counts,
     observed_agreement,
 )
@@ -62,13 +63,16 @@ def scores_of(row: RowData) -> np.ndarray | None:
     return None
 
 
-def delta_of(row: RowData, counts: np.ndarray, set_distance: str = "masi") -> np.ndarray:
-    """Squared differences for the row's metric over its domain."""
+def delta_of(
+    row: RowData, counts: np.ndarray, set_distance: str = "masi", o: np.ndarray | None = None
+) -> np.ndarray:
+    """Squared differences for the row's metric over its domain (``o``: the coincidences of
+    ``counts`` when the caller has them already)."""
     level = row.code.level
     q = len(row.domain)
     if level == "set":
         return set_delta(row.domain, set_distance)
-    o = coincidences(counts)
+    o = coincidences(counts) if o is None else o
     return delta(METRIC[level], q, marginals=o.sum(axis=1), scores=scores_of(row))
 
 
@@ -109,7 +113,7 @@ def _rank_clusters(row: RowData, pair: np.ndarray) -> tuple[np.ndarray, np.ndarr
     order of the labels table (see :class:`annotate.agreement.bootstrap.Resampler`).
     """
     uniq, first, inverse = np.unique(row.clusters[pair], return_index=True, return_inverse=True)
-    names = row.keys["conversation_id"].to_numpy(dtype=str)[pair][first]
+    names = row.conversation_ids(np.flatnonzero(pair)[first])
     order = np.argsort(names, kind="stable")
     rank = np.empty(len(uniq), dtype=np.int64)
     rank[order] = np.arange(len(uniq))
@@ -150,13 +154,13 @@ def compute_row(
         )
     q = len(row.domain)
     counts = value_counts(row.codes, q)
-    m = counts.sum(axis=1)
+    m = counts @ np.ones(q)  # whole numbers: exact
     pair = m >= 2
-    coded_pairable = (row.codes[pair] >= 0).any(axis=0)
+    coded_pairable = ((row.codes if pair.all() else row.codes[pair]) >= 0).any(axis=0)
     o = coincidences(counts)
     n_c = o.sum(axis=1)
     reasons: list[str] = []
-    d = delta_of(row, counts, set_distance)
+    d = delta_of(row, counts, set_distance, o)
     used = np.flatnonzero(n_c)
     if len(used) == 1:  # name the one value instead of the generic E400 reason
         what = "present" if code.level == "binary" and used[0] == 1 else "absent"
@@ -172,14 +176,25 @@ def compute_row(
             stats["positive_agreement"] = float(o[1, 1] / n_c[1])
         if n_c[0] > 0:
             stats["negative_agreement"] = float(o[0, 0] / n_c[0])
+    eye = np.eye(q)
     stats["percent_agreement"] = _try(
-        lambda: observed_agreement(counts, np.eye(q), "Percent agreement"), [], "%"
+        lambda: observed_agreement(counts, eye, "Percent agreement"), [], "%"
     )
     if WEIGHTS[code.level] is not None:
         w = weight_matrix(WEIGHTS[code.level], q, scores=scores_of(row))
-        stats["gwet_ac"] = _try(lambda: gwet_ac_from_counts(counts, w), [], "AC")
-        stats["brennan_prediger"] = _try(lambda: brennan_prediger_from_counts(counts, w), [], "BP")
-        stats["fleiss_kappa"] = _try(lambda: fleiss_kappa_from_counts(counts, w), [], "Fleiss")
+        if stats["percent_agreement"] == stats["percent_agreement"]:  # some unit is pairable
+            # observed agreement and category shares, computed once for the three coefficients
+            pa = stats["percent_agreement"]
+            if not np.array_equal(w, eye):
+                pa = observed_agreement(counts, w, "Gwet's AC2")
+            pi = category_shares(counts)
+            stats["gwet_ac"] = _try(lambda: gwet_ac_from_counts(counts, w, pa=pa, pi=pi), [], "AC")
+            stats["brennan_prediger"] = _try(
+                lambda: brennan_prediger_from_counts(counts, w, pa=pa), [], "BP"
+            )
+            stats["fleiss_kappa"] = _try(
+                lambda: fleiss_kappa_from_counts(counts, w, pa=pa, pi=pi), [], "Fleiss"
+            )
         if int(coded_pairable.sum()) == 2:
             pair_codes = row.codes[:, coded_pairable]
             data = np.where(pair_codes >= 0, pair_codes, np.nan)

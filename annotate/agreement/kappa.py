@@ -192,10 +192,18 @@ def fleiss_kappa(
     return fleiss_kappa_from_counts(counts, w, full=full)
 
 
-def fleiss_kappa_from_counts(counts: np.ndarray, w: np.ndarray, *, full: bool = False) -> Any:
-    """Fleiss' kappa from counts (n_units, q) and agreement weights (q, q)."""
-    pa = observed_agreement(counts, w, "Fleiss' kappa")
-    pi = category_shares(counts)
+def fleiss_kappa_from_counts(
+    counts: np.ndarray,
+    w: np.ndarray,
+    *,
+    full: bool = False,
+    pa: float | None = None,
+    pi: np.ndarray | None = None,
+) -> Any:
+    """Fleiss' kappa from counts (n_units, q) and agreement weights (q, q); ``pa`` and ``pi``
+    as in :func:`annotate.agreement.gwet.gwet_ac_from_counts`."""
+    pa = observed_agreement(counts, w, "Fleiss' kappa") if pa is None else pa
+    pi = category_shares(counts) if pi is None else pi
     pe = float(pi @ w @ pi)
 
     def se(value: float) -> float:  # Gwet (2014), as in irrCAC
