@@ -21,16 +21,11 @@ import numpy as np
 
 from annotate.agreement._alpha import alpha_from_coincidences
 from annotate.agreement._build import RowData
-from annotate.agreement._matrix import coincidences, value_counts
+from annotate.agreement._matrix import CountSums, coincidences, value_counts
 from annotate.agreement.bootstrap import Resampler, cluster_coincidences
 from annotate.agreement.distances import delta, set_delta
 from annotate.agreement.distances import weights as weight_matrix
-from annotate.agreement.gwet import (
-    brennan_prediger_from_counts,
-    category_shares,
-    gwet_ac_from_counts,
-    observed_agreement,
-)
+from annotate.agreement.gwet import brennan_prediger_from_counts, gwet_ac_from_counts
 from annotate.agreement.kappa import cohen_kappa, fleiss_kappa_from_counts
 from annotate.errors import AgreementError
 
@@ -156,8 +151,13 @@ def compute_row(
     counts = value_counts(row.codes, q)
     m = counts @ np.ones(q)  # whole numbers: exact
     pair = m >= 2
-    coded_pairable = ((row.codes if pair.all() else row.codes[pair]) >= 0).any(axis=0)
-    o = coincidences(counts)
+    coded_pairable: np.ndarray
+    if pair.all():  # every coder of the row coded some unit: all coded a pairable one
+        coded_pairable = np.ones(row.codes.shape[1], dtype=bool)
+    else:
+        coded_pairable = np.asarray((row.codes[pair] >= 0).any(axis=0))
+    sums = CountSums.of(counts, m)  # every coefficient below is a function of these sums
+    o = sums.coincidences()
     n_c = o.sum(axis=1)
     reasons: list[str] = []
     d = delta_of(row, counts, set_distance, o)
@@ -176,25 +176,18 @@ def compute_row(
             stats["positive_agreement"] = float(o[1, 1] / n_c[1])
         if n_c[0] > 0:
             stats["negative_agreement"] = float(o[0, 0] / n_c[0])
-    eye = np.eye(q)
     stats["percent_agreement"] = _try(
-        lambda: observed_agreement(counts, eye, "Percent agreement"), [], "%"
+        lambda: sums.observed_agreement(np.eye(q), "Percent agreement"), [], "%"
     )
     if WEIGHTS[code.level] is not None:
         w = weight_matrix(WEIGHTS[code.level], q, scores=scores_of(row))
-        if stats["percent_agreement"] == stats["percent_agreement"]:  # some unit is pairable
-            # observed agreement and category shares, computed once for the three coefficients
-            pa = stats["percent_agreement"]
-            if not np.array_equal(w, eye):
-                pa = observed_agreement(counts, w, "Gwet's AC2")
-            pi = category_shares(counts)
-            stats["gwet_ac"] = _try(lambda: gwet_ac_from_counts(counts, w, pa=pa, pi=pi), [], "AC")
-            stats["brennan_prediger"] = _try(
-                lambda: brennan_prediger_from_counts(counts, w, pa=pa), [], "BP"
-            )
-            stats["fleiss_kappa"] = _try(
-                lambda: fleiss_kappa_from_counts(counts, w, pa=pa, pi=pi), [], "Fleiss"
-            )
+        stats["gwet_ac"] = _try(lambda: gwet_ac_from_counts(counts, w, sums=sums), [], "AC")
+        stats["brennan_prediger"] = _try(
+            lambda: brennan_prediger_from_counts(counts, w, sums=sums), [], "BP"
+        )
+        stats["fleiss_kappa"] = _try(
+            lambda: fleiss_kappa_from_counts(counts, w, sums=sums), [], "Fleiss"
+        )
         if int(coded_pairable.sum()) == 2:
             pair_codes = row.codes[:, coded_pairable]
             data = np.where(pair_codes >= 0, pair_codes, np.nan)

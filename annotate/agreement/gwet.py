@@ -21,7 +21,7 @@ from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 
-from annotate.agreement._matrix import encode, value_counts
+from annotate.agreement._matrix import CountSums, encode, value_counts
 from annotate.agreement.distances import weights as weight_matrix
 from annotate.errors import AgreementError, Errors
 
@@ -45,28 +45,12 @@ def rating_counts(data: Any, values: Any = None) -> np.ndarray:
 
 def observed_agreement(counts: np.ndarray, w: np.ndarray, name: str) -> float:
     """Gwet's weighted observed agreement ``p_a`` over units with two or more ratings."""
-    ones = np.ones(counts.shape[1])
-    r = counts @ ones  # counts are whole numbers: every order of summation is exact
-    keep = r >= 2
-    if not keep.any():
-        raise AgreementError(
-            Errors.E400.format(coefficient=name, reason="no unit was rated by two or more raters")
-        )
-    x, r = (counts, r) if keep.all() else (counts[keep], r[keep])
-    if np.array_equal(w, np.eye(len(w))):  # sum_k n_k (n_k - 1): whole numbers, exact
-        agreeing = (x * x) @ ones - r
-    else:
-        agreeing = (x * (x @ w.T - 1.0)).sum(axis=1)
-    return float((agreeing / (r * (r - 1.0))).mean())
+    return CountSums.of(counts).observed_agreement(w, name)
 
 
 def category_shares(counts: np.ndarray) -> np.ndarray:
     """``π_k``: mean over units rated at least once of the share of ratings in ``k`` (q,)."""
-    r = counts @ np.ones(counts.shape[1])  # whole numbers: exact
-    rated = r > 0
-    if rated.all():
-        return (counts / r[:, None]).mean(axis=0)
-    return (counts[rated] / r[rated, None]).mean(axis=0)
+    return CountSums.of(counts).category_shares()
 
 
 def _chance_corrected(
@@ -211,17 +195,17 @@ def gwet_ac_from_counts(
     w: np.ndarray,
     *,
     full: bool = False,
-    pa: float | None = None,
-    pi: np.ndarray | None = None,
+    sums: CountSums | None = None,
 ) -> Any:
-    """AC1/AC2 from counts (n_units, q) and agreement weights (q, q); ``pa`` (observed
-    agreement with ``w``) and ``pi`` (category shares) when the caller has them already."""
+    """AC1/AC2 from counts (n_units, q) and agreement weights (q, q); ``sums``: the counts'
+    :class:`CountSums`, when the caller has them already."""
     q = counts.shape[1]
     name = "Gwet's AC1" if np.array_equal(w, np.eye(q)) else "Gwet's AC2"
     if q < 2:
         raise AgreementError(Errors.E400.format(coefficient=name, reason="fewer than 2 categories"))
-    pa = observed_agreement(counts, w, name) if pa is None else pa
-    pi = category_shares(counts) if pi is None else pi
+    sums = CountSums.of(counts) if sums is None else sums
+    pa = sums.observed_agreement(w, name)
+    pi = sums.category_shares()
     pe = float(w.sum() * (pi * (1.0 - pi)).sum() / (q * (q - 1.0)))
 
     def se(value: float) -> float:
@@ -276,15 +260,16 @@ def brennan_prediger(
 
 
 def brennan_prediger_from_counts(
-    counts: np.ndarray, w: np.ndarray, *, full: bool = False, pa: float | None = None
+    counts: np.ndarray, w: np.ndarray, *, full: bool = False, sums: CountSums | None = None
 ) -> Any:
-    """Brennan–Prediger from counts (n_units, q) and agreement weights (q, q); ``pa`` as in
+    """Brennan–Prediger from counts (n_units, q) and agreement weights (q, q); ``sums`` as in
     :func:`gwet_ac_from_counts`."""
     q = counts.shape[1]
     name = "Brennan–Prediger"
     if q < 2:
         raise AgreementError(Errors.E400.format(coefficient=name, reason="fewer than 2 categories"))
-    pa = observed_agreement(counts, w, name) if pa is None else pa
+    sums = CountSums.of(counts) if sums is None else sums
+    pa = sums.observed_agreement(w, name)
     pe = float(w.sum() / q**2)
 
     def se(value: float) -> float:

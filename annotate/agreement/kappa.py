@@ -20,14 +20,13 @@ from typing import Any, Literal, overload
 
 import numpy as np
 
-from annotate.agreement._matrix import encode, value_counts
+from annotate.agreement._matrix import CountSums, encode, value_counts
 from annotate.agreement.distances import weights as weight_matrix
 from annotate.agreement.gwet import (
     Chance,
     _chance_corrected,
     _se,
     _unit_terms,
-    category_shares,
     observed_agreement,
 )
 from annotate.errors import AgreementError, Errors
@@ -197,13 +196,13 @@ def fleiss_kappa_from_counts(
     w: np.ndarray,
     *,
     full: bool = False,
-    pa: float | None = None,
-    pi: np.ndarray | None = None,
+    sums: CountSums | None = None,
 ) -> Any:
-    """Fleiss' kappa from counts (n_units, q) and agreement weights (q, q); ``pa`` and ``pi``
-    as in :func:`annotate.agreement.gwet.gwet_ac_from_counts`."""
-    pa = observed_agreement(counts, w, "Fleiss' kappa") if pa is None else pa
-    pi = category_shares(counts) if pi is None else pi
+    """Fleiss' kappa from counts (n_units, q) and agreement weights (q, q); ``sums`` as in
+    :func:`annotate.agreement.gwet.gwet_ac_from_counts`."""
+    sums = CountSums.of(counts) if sums is None else sums
+    pa = sums.observed_agreement(w, "Fleiss' kappa")
+    pi = sums.category_shares()
     pe = float(pi @ w @ pi)
 
     def se(value: float) -> float:  # Gwet (2014), as in irrCAC

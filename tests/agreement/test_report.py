@@ -404,3 +404,56 @@ def test_report_companions_equal_the_cores(toy_codebook, code_id, weights) -> No
     assert row["gwet_ac"] == pytest.approx(gwet_ac(values, **kw), abs=1e-12)
     assert row["brennan_prediger"] == pytest.approx(brennan_prediger(values, **kw), abs=1e-12)
     assert row["fleiss_kappa"] == pytest.approx(fleiss_kappa(values, **kw), abs=1e-12)
+
+
+def test_report_companions_are_exactly_rounded() -> None:
+    """On 200,000 units x 3 coders with missing values, alpha and the companions agree with
+    exact rational arithmetic (Python fractions over the same counts) to a few ulps: sums over
+    units are exact, so the error does not grow with the number of units."""
+    from fractions import Fraction
+
+    from annotate.codebook import codebook_from_data
+
+    q, n = 8, 200_000
+    rng = np.random.default_rng(2)
+    truth = rng.integers(0, q, n)
+    codes = np.where(rng.random((n, 3)) < 0.7, truth[:, None], rng.integers(0, q, (n, 3)))
+    codes[rng.random((n, 3)) < 0.1] = -1
+    ids = [str(v) for v in range(q)]
+    cb = codebook_from_data({"id": "t", "version": "1.0.0", "title": "T", "codes": [
+        {"id": "move", "label": "Move", "definition": "x", "unit": "conversation",
+         "level": "nominal", "values": [{"value": v, "label": v} for v in ids]}]})  # fmt: skip
+    unit, coder = np.nonzero(codes >= 0)
+    labels = pd.DataFrame({
+        "annotator_id": np.array(["a", "b", "c"])[coder], "unit": "conversation",
+        "conversation_id": [f"c{u:06d}" for u in unit], "turn_index": None, "role": None,
+        "code_id": "move", "value": np.array(ids)[codes[unit, coder]],
+    })  # fmt: skip
+    row = agreement_report(labels, cb).table.iloc[0]
+
+    counts = np.zeros((n, q), dtype=np.int64)
+    np.add.at(counts, (unit, codes[unit, coder]), 1)
+    m = counts.sum(axis=1)
+    F = Fraction
+    pairable = {k: counts[m == k] for k in (2, 3)}
+    pa = sum(F(int((c * (c - 1)).sum()), k * (k - 1)) for k, c in pairable.items())
+    pa /= sum(len(c) for c in pairable.values())
+    pi = [sum(F(int(counts[m == k, j].sum()), k) for k in (1, 2, 3)) / int((m > 0).sum())
+          for j in range(q)]  # fmt: skip
+    o = [[sum(F(int((c[:, i] * c[:, j]).sum() - (i == j) * c[:, i].sum()), k - 1)
+               for k, c in pairable.items()) for j in range(q)] for i in range(q)]  # fmt: skip
+    n_c = [sum(r) for r in o]
+    total = sum(n_c)
+    d_o = sum(o[i][j] for i in range(q) for j in range(q) if i != j)
+    d_e = sum(n_c[i] * n_c[j] for i in range(q) for j in range(q) if i != j) / (total - 1)
+    pe_fleiss = sum(p * p for p in pi)
+    pe_gwet = sum(p * (1 - p) for p in pi) / (q - 1)
+    exact = {
+        "alpha": 1 - d_o / d_e,
+        "percent_agreement": pa,
+        "fleiss_kappa": (pa - pe_fleiss) / (1 - pe_fleiss),
+        "gwet_ac": (pa - pe_gwet) / (1 - pe_gwet),
+        "brennan_prediger": (pa - F(1, q)) / (1 - F(1, q)),
+    }
+    for name, value in exact.items():
+        assert row[name] == pytest.approx(float(value), rel=2e-15, abs=0), name
