@@ -9,8 +9,9 @@ code gets one row with role ``None``.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,6 +29,31 @@ NOT_CODERS = ("gold",)
 
 
 @dataclass(frozen=True)
+class UnitKeys:
+    """Where each unit of a row comes from, kept as integer arrays until asked for."""
+
+    conv_names: np.ndarray  #: conversation ids (all of the labels table)
+    role_names: np.ndarray  #: role names (all of the labels table)
+    clusters: np.ndarray  #: (n_units,) index into conv_names
+    turn: np.ndarray  #: (n_units,) turn index, -1 for conversation units
+    unit_of_label: np.ndarray  #: (n_labels,) unit of each label of the row, in table order
+    role_of_label: np.ndarray  #: (n_labels,) index into role_names, -1 = missing
+
+    def frame(self) -> pd.DataFrame:
+        """(n_units, 3): conversation_id, turn_index, role (of the unit's first label)."""
+        first = np.full(len(self.clusters), len(self.unit_of_label), dtype=np.int64)
+        np.minimum.at(first, self.unit_of_label, np.arange(len(self.unit_of_label)))
+        role = _names(self.role_names, self.role_of_label[first])
+        return pd.DataFrame(
+            {
+                "conversation_id": self.conv_names[self.clusters],
+                "turn_index": pd.array(np.where(self.turn < 0, pd.NA, self.turn), dtype="Int32"),
+                "role": role,
+            }
+        )
+
+
+@dataclass(frozen=True)
 class RowData:
     """Reliability data of one report row."""
 
@@ -37,7 +63,7 @@ class RowData:
     codes: np.ndarray  #: (n_units, n_coders) int, -1 = not coded
     domain: tuple[Any, ...]  #: value ids (sets: the distinct frozensets observed)
     coders: tuple[str, ...]
-    keys: pd.DataFrame  #: (n_units, 3): conversation_id, turn_index, role
+    unit_keys: UnitKeys | None  #: None for a row without labels
     clusters: np.ndarray  #: (n_units,) int: conversation of each unit
     reason: str | None = None  #: why the row has no data
     extra: dict[str, Any] = field(default_factory=dict)
@@ -45,6 +71,25 @@ class RowData:
     @property
     def key(self) -> str:
         return f"{self.code.id}|{self.unit}|{self.role}"
+
+    @cached_property
+    def keys(self) -> pd.DataFrame:
+        """(n_units, 3): conversation_id, turn_index, role (built on first use)."""
+        if self.unit_keys is None:
+            return pd.DataFrame(columns=["conversation_id", "turn_index", "role"])
+        return self.unit_keys.frame()
+
+    def conversation_ids(self, units: np.ndarray) -> np.ndarray:
+        """The conversation id of each of ``units`` (indices or a mask) as str."""
+        if self.unit_keys is None:
+            return np.zeros(0, dtype=str)
+        return np.asarray(self.unit_keys.conv_names[self.clusters[units]]).astype(str)
+
+
+def _names(names: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``names[index]`` as objects, pd.NA where the index is -1 (missing)."""
+    out = np.append(np.asarray(names, dtype=object), pd.NA)
+    return out[np.where(index < 0, len(names), index)]
 
 
 def check_columns(labels: pd.DataFrame) -> None:
@@ -77,7 +122,8 @@ def select_codes(
 
 @dataclass(frozen=True)
 class Prepared:
-    """The labels as integer arrays (factorised once for every code)."""
+    """The labels as integer arrays, factorised once for every code: each column is an index
+    into its ``*_names`` (the distinct values, in order of appearance), -1 where missing."""
 
     code: np.ndarray  #: (n,) index into code_names
     code_names: np.ndarray
@@ -86,50 +132,114 @@ class Prepared:
     coder: np.ndarray  #: (n,) index into coder_names
     coder_names: np.ndarray
     turn: np.ndarray  #: (n,) int, -1 for conversation units
-    unit: np.ndarray  #: (n,) object
-    role: np.ndarray  #: (n,) object
-    value: np.ndarray  #: (n,) object
+    unit: np.ndarray  #: (n,) index into unit_names
+    unit_names: np.ndarray
+    role: np.ndarray  #: (n,) index into role_names
+    role_names: np.ndarray
+    value: np.ndarray  #: (n,) index into value_names
+    value_names: np.ndarray
+    span: int  #: turn indexes + 2: a unit's key is conv * span + turn + 1
+
+
+def _factorize(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes (-1 = missing) and the distinct values (objects) of a column."""
+    try:
+        codes, names = pd.factorize(column)
+    except TypeError:  # unhashable cells (label sets given as lists): compare them as sets
+        hashable = [v if v is None or isinstance(v, Hashable) else frozenset(v) for v in column]
+        codes, names = pd.factorize(pd.Series(hashable, dtype=object, index=column.index))
+    return np.asarray(codes, dtype=np.int64), np.asarray(names, dtype=object)
+
+
+def _at(flags: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``flags[index]`` with False where the index is -1 (missing)."""
+    return np.append(flags, False)[np.where(index < 0, len(flags), index)]
 
 
 def prepare(labels: pd.DataFrame, codebook: Codebook) -> Prepared:
     """Validate and factorise the labels: system codes and gold out, unknown codes refused."""
     check_columns(labels)
-    code, code_names = pd.factorize(labels["code_id"])
-    coder, coder_names = pd.factorize(labels["annotator_id"])
-    code_names = np.asarray(code_names, dtype=object)
-    system = np.flatnonzero([str(c).startswith("_") for c in code_names])
-    gold = np.flatnonzero(np.isin(np.asarray(coder_names, dtype=object), NOT_CODERS))
+    code, code_names = _factorize(labels["code_id"])
+    coder, coder_names = _factorize(labels["annotator_id"])
     keep = labels["value"].notna().to_numpy().copy()  # may be a read-only view (copy-on-write)
-    if len(system):
-        keep &= ~np.isin(code, system)
-    if len(gold):
-        keep &= ~np.isin(coder, gold)
+    keep &= code >= 0
+    system = np.array([str(c).startswith("_") for c in code_names], dtype=bool)
+    if system.any():
+        keep &= ~_at(system, code)
+    gold = np.isin(coder_names, NOT_CODERS)
+    if gold.any():
+        keep &= ~_at(gold, coder)
     known = set(codebook.code_ids)
-    used = np.unique(code[keep])
+    used = np.bincount(code[keep], minlength=len(code_names)) > 0
     unknown = sorted(str(c) for c in code_names[used] if c not in known)
     if unknown:
         raise AgreementError(Errors.E402.format(codes=", ".join(unknown), codebook_id=codebook.id))
-    conv, conv_names = pd.factorize(labels["conversation_id"])
-    turn = pd.to_numeric(labels["turn_index"], errors="coerce").fillna(-1).to_numpy(np.int64)
+    conv, conv_names = _factorize(labels["conversation_id"])
+    anonymous = int(np.count_nonzero(keep & ((coder < 0) | (conv < 0))))
+    if anonymous:
+        raise AgreementError(
+            Errors.E406.format(
+                expected="labels with an annotator_id and a conversation_id on every row",
+                got=f"{anonymous} label(s) without",
+            )
+        )
+    unit, unit_names = _factorize(labels["unit"])
+    role, role_names = _factorize(labels["role"])
+    value, value_names = _factorize(labels["value"])
+    turns = labels["turn_index"]
+    if pd.api.types.is_integer_dtype(turns.dtype):
+        turn = turns.to_numpy(dtype=np.int64, na_value=-1)
+    else:
+        turn = pd.to_numeric(turns, errors="coerce").fillna(-1).to_numpy(np.int64)
+    columns = [code, conv, coder, turn, unit, role, value]
+    if not keep.all():
+        columns = [c[keep] for c in columns]
+    code, conv, coder, turn, unit, role, value = columns
     return Prepared(
-        code=code[keep],
+        code=code,
         code_names=code_names,
-        conv=conv[keep],
-        conv_names=np.asarray(conv_names, dtype=object),
-        coder=coder[keep],
-        coder_names=np.asarray(coder_names, dtype=object),
-        turn=turn[keep],
-        unit=labels["unit"].to_numpy(dtype=object)[keep],
-        role=labels["role"].to_numpy(dtype=object)[keep],
-        value=labels["value"].to_numpy(dtype=object)[keep],
+        conv=conv,
+        conv_names=conv_names,
+        coder=coder,
+        coder_names=coder_names,
+        turn=turn,
+        unit=unit,
+        unit_names=unit_names,
+        role=role,
+        role_names=role_names,
+        value=value,
+        value_names=value_names,
+        span=int(turn.max()) + 2 if len(turn) else 1,
     )
 
 
-def _encode_values(code: Code, values: pd.Series) -> tuple[np.ndarray, tuple[Any, ...]]:
-    """Value strings → indices into the code's domain; refuse values outside it (E401)."""
+def _position(names: np.ndarray, name: object) -> int:
+    """Index of ``name`` among ``names``; -2 (no label's index, not even -1) if absent."""
+    for i, found in enumerate(names):
+        if found == name:
+            return i
+    return -2
+
+
+def _encode_values(
+    code: Code, values: np.ndarray, names: np.ndarray
+) -> tuple[np.ndarray, tuple[Any, ...]]:
+    """Value codes (into ``names``) → indices into the code's domain; refuse values outside
+    it (E401). Each distinct value is looked up once."""
     ids = tuple(code.value_ids)
+    present = np.flatnonzero(np.bincount(values, minlength=len(names)))
+    distinct = names[present]
+    lut = np.full(len(names), -1, dtype=np.int64)
     if code.level == "set":
-        sets = [frozenset(json.loads(v)) if isinstance(v, str) else frozenset(v) for v in values]
+        parsed = [_label_set(v) for v in distinct]
+        malformed = sorted(repr(str(v)) for v, s in zip(distinct, parsed, strict=True) if s is None)
+        if malformed:  # not a list of value ids
+            raise AgreementError(
+                Errors.E401.format(
+                    values=", ".join(malformed[:10]), code_id=code.id, allowed=", ".join(ids)
+                )
+            )
+        sets = [s for s in parsed if s is not None]
         bad = sorted({x for s in sets for x in s} - set(ids))
         if bad:
             raise AgreementError(
@@ -137,49 +247,76 @@ def _encode_values(code: Code, values: pd.Series) -> tuple[np.ndarray, tuple[Any
             )
         domain = sorted(set(sets), key=lambda s: (len(s), sorted(ids.index(x) for x in s)))
         lookup = {s: i for i, s in enumerate(domain)}
-        return np.fromiter((lookup[s] for s in sets), np.int64, len(sets)), tuple(domain)
-    idx = pd.Index(list(ids)).get_indexer(values.astype(str)).astype(np.int64)  # -1: not in ids
+        lut[present] = [lookup[s] for s in sets]
+        return lut[values], tuple(domain)
+    as_str = pd.Series(distinct, dtype=object).astype(str)
+    idx = pd.Index(list(ids)).get_indexer(as_str).astype(np.int64)  # -1: not in ids
     if code.level == "interval" and (idx < 0).any():  # "3.0" for "3": compare as numbers
         numeric = np.array([float(v) for v in ids])
-        as_float = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-        match = as_float[:, None] == numeric[None, :]
+        as_float = pd.to_numeric(pd.Series(distinct, dtype=object), errors="coerce")
+        match = as_float.to_numpy(dtype=float)[:, None] == numeric[None, :]
         idx = np.where(match.any(axis=1), match.argmax(axis=1), -1)
     if (idx < 0).any():
-        bad = sorted(values[idx < 0].astype(str).unique())[:10]
+        bad = sorted(set(as_str[idx < 0]))[:10]
         raise AgreementError(
             Errors.E401.format(values=", ".join(bad), code_id=code.id, allowed=", ".join(ids))
         )
-    return idx, ids
+    lut[present] = idx
+    return lut[values], ids
+
+
+def _label_set(value: Any) -> frozenset[Any] | None:
+    """A set code's value (a JSON list of value ids, or a list) as a frozenset; None if it is
+    not one."""
+    try:
+        items = json.loads(value) if isinstance(value, str) else value
+        if isinstance(items, str | bytes) or not isinstance(items, Iterable):
+            return None
+        return frozenset(items)
+    except (ValueError, TypeError):  # not JSON, or unhashable items
+        return None
+
+
+def _dense_rank(key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(key, return_inverse=True)`` for keys in ``0..size-1``: without a sort when
+    the key range is not much larger than the number of keys."""
+    if size > 4 * len(key) + 4096 or (len(key) and key.min() < 0):
+        uniq, inverse = np.unique(key, return_inverse=True)
+        return uniq, inverse.ravel()
+    seen = np.zeros(size, dtype=bool)
+    seen[key] = True
+    rank = np.cumsum(seen) - 1
+    return np.flatnonzero(seen), rank[key]
 
 
 def _matrix(
-    p: Prepared, sel: np.ndarray, idx: np.ndarray, code_id: str
-) -> tuple[np.ndarray, tuple[str, ...], pd.DataFrame, np.ndarray]:
+    p: Prepared, rows: np.ndarray, idx: np.ndarray, code_id: str
+) -> tuple[np.ndarray, tuple[str, ...], UnitKeys, np.ndarray]:
     """Pivot one row's labels into (units × coders) codes, coders, unit keys, clusters."""
-    span = int(p.turn.max()) + 2 if len(p.turn) else 1
-    key = p.conv[sel].astype(np.int64) * span + (p.turn[sel] + 1)
-    uniq, first, u = np.unique(key, return_index=True, return_inverse=True)
-    present, c = np.unique(p.coder[sel], return_inverse=True)
-    cells = np.bincount(u * len(present) + c, minlength=len(uniq) * len(present))
-    if (cells > 1).any():
+    span = p.span
+    # labels of one code often are one block of the table: a slice reads without copying
+    contiguous = len(rows) and rows[-1] - rows[0] == len(rows) - 1
+    sel: np.ndarray | slice = slice(rows[0], rows[-1] + 1) if contiguous else rows
+    key = p.conv[sel] * span + (p.turn[sel] + 1)
+    uniq, u = _dense_rank(key, len(p.conv_names) * span)
+    c = p.coder[sel]
+    present = np.flatnonzero(np.bincount(c, minlength=len(p.coder_names)))
+    if len(present) < len(p.coder_names):  # number the coders of this row 0..k-1
+        c = _dense_rank(c, len(p.coder_names))[1]
+    k = len(present)
+    codes = np.full((len(uniq), k), -1, dtype=np.int64)
+    codes[u, c] = idx  # (idx >= 0): fewer cells filled than labels means a cell has two
+    if np.count_nonzero(codes >= 0) < len(idx):
+        cells = np.bincount(u * k + c, minlength=len(uniq) * k)
         at = int(np.flatnonzero(cells > 1)[0])
-        uk, ck = divmod(at, len(present))
+        uk, ck = divmod(at, k)
         example = (
             f"{p.coder_names[present[ck]]} / {p.conv_names[uniq[uk] // span]} / "
             f"{uniq[uk] % span - 1} / {code_id}"
         )
         raise AgreementError(Errors.E405.format(n=int((cells - 1).clip(0).sum()), example=example))
-    codes = np.full((len(uniq), len(present)), -1, dtype=np.int64)
-    codes[u.ravel(), c.ravel()] = idx
     clusters = uniq // span
-    turn = uniq % span - 1
-    keys = pd.DataFrame(
-        {
-            "conversation_id": p.conv_names[clusters],
-            "turn_index": pd.array(np.where(turn < 0, pd.NA, turn), dtype="Int32"),
-            "role": p.role[sel][first],
-        }
-    )
+    keys = UnitKeys(p.conv_names, p.role_names, clusters, uniq % span - 1, u, p.role[sel])
     return codes, tuple(map(str, p.coder_names[present])), keys, clusters
 
 
@@ -192,9 +329,9 @@ def build_rows(p: Prepared, chosen: list[Code], role: str | None) -> list[RowDat
     for code in chosen:
         i = position.get(code.id)
         sel = order[bounds[i] : bounds[i + 1]] if i is not None else order[:0]
-        wrong = p.unit[sel] != code.unit
+        wrong = p.unit[sel] != _position(p.unit_names, code.unit)
         if wrong.any():
-            got = ", ".join(sorted(map(str, set(p.unit[sel][wrong]))))
+            got = ", ".join(sorted(map(str, set(_names(p.unit_names, p.unit[sel][wrong])))))
             raise AgreementError(
                 Errors.E408.format(code_id=code.id, expected=code.unit, n=int(wrong.sum()), got=got)
             )
@@ -202,20 +339,29 @@ def build_rows(p: Prepared, chosen: list[Code], role: str | None) -> list[RowDat
             for r in _row_roles(code, None, role):
                 rows.append(_empty(code, r, "no labels for this code"))
             continue
-        idx, domain = _encode_values(code, pd.Series(p.value[sel]))
-        parts: list[tuple[str | None, np.ndarray]]
+        idx, domain = _encode_values(code, p.value[sel], p.value_names)
+        parts: list[tuple[str | None, np.ndarray | None]]
         if code.unit == "conversation":
-            parts = [(None, np.ones(len(sel), dtype=bool))]
+            parts = [(None, None)]
         else:
             roles = p.role[sel]
-            parts = [(r, roles == r) for r in _row_roles(code, roles, role) if r != POOLED]
+            observed = np.flatnonzero(np.bincount(roles + 1, minlength=len(p.role_names) + 1)[1:])
+            parts = [
+                (r, roles == _position(p.role_names, r))
+                for r in _row_roles(code, p.role_names[observed], role)
+                if r != POOLED
+            ]
             if role is None and len(parts) > 1:
-                parts.append((POOLED, np.ones(len(sel), dtype=bool)))
+                parts.append((POOLED, None))
         for r, mask in parts:
-            if not mask.any():
+            if mask is None or mask.all():
+                part, part_idx = sel, idx
+            elif not mask.any():
                 rows.append(_empty(code, r, f"no labels on {r} turns"))
                 continue
-            codes, coders, keys, clusters = _matrix(p, sel[mask], idx[mask], code.id)
+            else:
+                part, part_idx = sel[mask], idx[mask]
+            codes, coders, keys, clusters = _matrix(p, part, part_idx, code.id)
             rows.append(RowData(code, code.unit, r, codes, domain, coders, keys, clusters))
     return rows
 
@@ -227,7 +373,7 @@ def _row_roles(code: Code, observed: np.ndarray | None, role: str | None) -> lis
         return [role]
     roles: list[str | None] = list(code.applies_to)
     if observed is not None:
-        roles += sorted({r for r in pd.unique(observed) if isinstance(r, str)} - set(roles))
+        roles += sorted({r for r in observed if isinstance(r, str)} - set(roles))
     return roles
 
 
@@ -239,7 +385,7 @@ def _empty(code: Code, role: str | None, reason: str) -> RowData:
         codes=np.zeros((0, 0), dtype=np.int64),
         domain=tuple(code.value_ids),
         coders=(),
-        keys=pd.DataFrame(columns=["conversation_id", "turn_index", "role"]),
+        unit_keys=None,
         clusters=np.zeros(0, dtype=np.int64),
         reason=reason,
     )

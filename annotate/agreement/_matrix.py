@@ -13,6 +13,7 @@ contributes its ``m_u`` values in total.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -167,6 +168,79 @@ def pairable(counts: np.ndarray) -> np.ndarray:
     return counts[counts.sum(axis=1) >= 2]
 
 
+@dataclass(frozen=True)
+class CountSums:
+    """Sums over units of value counts, one set per number of values ``m`` a unit has.
+
+    Every coefficient of this package is a function of them: with ``G_m = sum_u n_u n_u^T``
+    and ``T_m = sum_u n_u`` over the units with ``m`` values, the coincidences are
+    ``sum_{m>=2} (G_m - diag T_m) / (m - 1)``, Gwet's observed agreement with weights ``w`` is
+    ``sum_{m>=2} (<w, G_m> - m N_m) / (m (m - 1))`` over the pairable units, and the category
+    shares ``sum_m T_m / m`` over the rated units. Counts are whole numbers, so the sums are
+    exact (in any order): the coefficients are rounded once per group, not once per unit.
+    """
+
+    m: np.ndarray  #: (g,) the distinct numbers of values per unit (> 0), ascending
+    n_units: np.ndarray  #: (g,) units with that number of values
+    totals: np.ndarray  #: (g, q) T_m
+    gram: np.ndarray  #: (g, q, q) G_m
+
+    @classmethod
+    def of(cls, counts: np.ndarray, m: np.ndarray | None = None) -> CountSums:
+        """The sums of value counts (n_units, q); ``m``: their row sums, if known."""
+        counts = np.asarray(counts, dtype=float)
+        q = counts.shape[1]
+        m = counts @ np.ones(q) if m is None else m
+        whole = len(m) and bool((m == np.floor(m)).all()) and m.min() >= 0
+        if whole:
+            sizes = np.bincount(m.astype(np.int64))
+            groups = np.flatnonzero(sizes)
+            n_units = sizes[groups]
+        else:
+            groups, n_units = np.unique(m, return_counts=True)
+        keep = groups > 0
+        groups, n_units = groups[keep], n_units[keep]
+        totals, grams = np.zeros((len(groups), q)), np.zeros((len(groups), q, q))
+        for i, g in enumerate(groups):
+            x = counts if n_units[i] == len(m) else counts[m == g]
+            totals[i] = np.ones(len(x)) @ x
+            grams[i] = x.T @ x
+        return cls(groups.astype(float), n_units.astype(np.int64), totals, grams)
+
+    def coincidences(self) -> np.ndarray:
+        """Coincidence matrix ``o`` (q, q); units with fewer than two values add nothing."""
+        q = self.totals.shape[1]
+        o = np.zeros((q, q))
+        for m, t, g in zip(self.m, self.totals, self.gram, strict=True):
+            if m >= 2:
+                part = g.copy()
+                part[np.diag_indices(q)] -= t
+                o += part / (m - 1.0)
+        return o
+
+    def observed_agreement(self, w: np.ndarray, name: str) -> float:
+        """Gwet's weighted observed agreement ``p_a`` over units with two or more values."""
+        two = self.m >= 2
+        n = int(self.n_units[two].sum())
+        if n == 0:
+            raise AgreementError(
+                Errors.E400.format(
+                    coefficient=name, reason="no unit was rated by two or more raters"
+                )
+            )
+        total = 0.0
+        for m, n_m, g in zip(self.m[two], self.n_units[two], self.gram[two], strict=True):
+            total += ((w * g).sum() - m * n_m) / (m * (m - 1.0))
+        return float(total / n)
+
+    def category_shares(self) -> np.ndarray:
+        """``π_k``: mean over units rated at least once of the share of ratings in ``k``."""
+        n = int(self.n_units.sum())
+        if n == 0:
+            return np.full(self.totals.shape[1], np.nan)
+        return (self.totals / self.m[:, None]).sum(axis=0) / n
+
+
 def coincidences(counts: np.ndarray) -> np.ndarray:
     """Coincidence matrix ``o`` (q, q) from value counts (n_units, q).
 
@@ -175,18 +249,7 @@ def coincidences(counts: np.ndarray) -> np.ndarray:
     >>> coincidences(np.array([[2.0, 1.0], [1.0, 0.0]])).tolist()
     [[1.0, 1.0], [1.0, 0.0]]
     """
-    m = counts @ np.ones(counts.shape[1])  # row sums; faster than sum(axis=1) for small q
-    keep = m >= 2
-    x = counts if keep.all() else counts[keep]
-    mk = m[keep]
-    if len(mk) and (mk == mk[0]).all():  # complete data: one common m_u, no weighted copy
-        o = x.T @ x
-        o[np.diag_indices_from(o)] -= x.sum(axis=0)
-        return o / (mk[0] - 1.0)
-    w = x / (mk - 1.0)[:, None]
-    o = w.T @ x
-    o[np.diag_indices_from(o)] -= w.sum(axis=0)
-    return o
+    return CountSums.of(counts).coincidences()
 
 
 def unit_coincidences(counts: np.ndarray) -> np.ndarray:

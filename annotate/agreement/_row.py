@@ -21,15 +21,11 @@ import numpy as np
 
 from annotate.agreement._alpha import alpha_from_coincidences
 from annotate.agreement._build import RowData
-from annotate.agreement._matrix import coincidences, value_counts
+from annotate.agreement._matrix import CountSums, coincidences, value_counts
 from annotate.agreement.bootstrap import Resampler, cluster_coincidences
 from annotate.agreement.distances import delta, set_delta
 from annotate.agreement.distances import weights as weight_matrix
-from annotate.agreement.gwet import (
-    brennan_prediger_from_counts,
-    gwet_ac_from_counts,
-    observed_agreement,
-)
+from annotate.agreement.gwet import brennan_prediger_from_counts, gwet_ac_from_counts
 from annotate.agreement.kappa import cohen_kappa, fleiss_kappa_from_counts
 from annotate.errors import AgreementError
 
@@ -62,13 +58,16 @@ def scores_of(row: RowData) -> np.ndarray | None:
     return None
 
 
-def delta_of(row: RowData, counts: np.ndarray, set_distance: str = "masi") -> np.ndarray:
-    """Squared differences for the row's metric over its domain."""
+def delta_of(
+    row: RowData, counts: np.ndarray, set_distance: str = "masi", o: np.ndarray | None = None
+) -> np.ndarray:
+    """Squared differences for the row's metric over its domain (``o``: the coincidences of
+    ``counts`` when the caller has them already)."""
     level = row.code.level
     q = len(row.domain)
     if level == "set":
         return set_delta(row.domain, set_distance)
-    o = coincidences(counts)
+    o = coincidences(counts) if o is None else o
     return delta(METRIC[level], q, marginals=o.sum(axis=1), scores=scores_of(row))
 
 
@@ -109,7 +108,7 @@ def _rank_clusters(row: RowData, pair: np.ndarray) -> tuple[np.ndarray, np.ndarr
     order of the labels table (see :class:`annotate.agreement.bootstrap.Resampler`).
     """
     uniq, first, inverse = np.unique(row.clusters[pair], return_index=True, return_inverse=True)
-    names = row.keys["conversation_id"].to_numpy(dtype=str)[pair][first]
+    names = row.conversation_ids(np.flatnonzero(pair)[first])
     order = np.argsort(names, kind="stable")
     rank = np.empty(len(uniq), dtype=np.int64)
     rank[order] = np.arange(len(uniq))
@@ -150,13 +149,18 @@ def compute_row(
         )
     q = len(row.domain)
     counts = value_counts(row.codes, q)
-    m = counts.sum(axis=1)
+    m = counts @ np.ones(q)  # whole numbers: exact
     pair = m >= 2
-    coded_pairable = (row.codes[pair] >= 0).any(axis=0)
-    o = coincidences(counts)
+    coded_pairable: np.ndarray
+    if pair.all():  # every coder of the row coded some unit: all coded a pairable one
+        coded_pairable = np.ones(row.codes.shape[1], dtype=bool)
+    else:
+        coded_pairable = np.asarray((row.codes[pair] >= 0).any(axis=0))
+    sums = CountSums.of(counts, m)  # every coefficient below is a function of these sums
+    o = sums.coincidences()
     n_c = o.sum(axis=1)
     reasons: list[str] = []
-    d = delta_of(row, counts, set_distance)
+    d = delta_of(row, counts, set_distance, o)
     used = np.flatnonzero(n_c)
     if len(used) == 1:  # name the one value instead of the generic E400 reason
         what = "present" if code.level == "binary" and used[0] == 1 else "absent"
@@ -173,13 +177,17 @@ def compute_row(
         if n_c[0] > 0:
             stats["negative_agreement"] = float(o[0, 0] / n_c[0])
     stats["percent_agreement"] = _try(
-        lambda: observed_agreement(counts, np.eye(q), "Percent agreement"), [], "%"
+        lambda: sums.observed_agreement(np.eye(q), "Percent agreement"), [], "%"
     )
     if WEIGHTS[code.level] is not None:
         w = weight_matrix(WEIGHTS[code.level], q, scores=scores_of(row))
-        stats["gwet_ac"] = _try(lambda: gwet_ac_from_counts(counts, w), [], "AC")
-        stats["brennan_prediger"] = _try(lambda: brennan_prediger_from_counts(counts, w), [], "BP")
-        stats["fleiss_kappa"] = _try(lambda: fleiss_kappa_from_counts(counts, w), [], "Fleiss")
+        stats["gwet_ac"] = _try(lambda: gwet_ac_from_counts(counts, w, sums=sums), [], "AC")
+        stats["brennan_prediger"] = _try(
+            lambda: brennan_prediger_from_counts(counts, w, sums=sums), [], "BP"
+        )
+        stats["fleiss_kappa"] = _try(
+            lambda: fleiss_kappa_from_counts(counts, w, sums=sums), [], "Fleiss"
+        )
         if int(coded_pairable.sum()) == 2:
             pair_codes = row.codes[:, coded_pairable]
             data = np.where(pair_codes >= 0, pair_codes, np.nan)

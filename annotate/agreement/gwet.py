@@ -21,7 +21,7 @@ from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 
-from annotate.agreement._matrix import encode, value_counts
+from annotate.agreement._matrix import CountSums, encode, value_counts
 from annotate.agreement.distances import weights as weight_matrix
 from annotate.errors import AgreementError, Errors
 
@@ -45,23 +45,12 @@ def rating_counts(data: Any, values: Any = None) -> np.ndarray:
 
 def observed_agreement(counts: np.ndarray, w: np.ndarray, name: str) -> float:
     """Gwet's weighted observed agreement ``p_a`` over units with two or more ratings."""
-    r = counts.sum(axis=1)
-    keep = r >= 2
-    if not keep.any():
-        raise AgreementError(
-            Errors.E400.format(coefficient=name, reason="no unit was rated by two or more raters")
-        )
-    x = counts[keep]
-    star = x @ w.T
-    per_unit = (x * (star - 1.0)).sum(axis=1) / (r[keep] * (r[keep] - 1.0))
-    return float(per_unit.mean())
+    return CountSums.of(counts).observed_agreement(w, name)
 
 
 def category_shares(counts: np.ndarray) -> np.ndarray:
     """``π_k``: mean over units rated at least once of the share of ratings in ``k`` (q,)."""
-    r = counts.sum(axis=1)
-    rated = r > 0
-    return (counts[rated] / r[rated, None]).mean(axis=0)
+    return CountSums.of(counts).category_shares()
 
 
 def _chance_corrected(
@@ -201,14 +190,22 @@ def gwet_ac(
     return gwet_ac_from_counts(counts, w, full=full)
 
 
-def gwet_ac_from_counts(counts: np.ndarray, w: np.ndarray, *, full: bool = False) -> Any:
-    """AC1/AC2 from counts (n_units, q) and agreement weights (q, q)."""
+def gwet_ac_from_counts(
+    counts: np.ndarray,
+    w: np.ndarray,
+    *,
+    full: bool = False,
+    sums: CountSums | None = None,
+) -> Any:
+    """AC1/AC2 from counts (n_units, q) and agreement weights (q, q); ``sums``: the counts'
+    :class:`CountSums`, when the caller has them already."""
     q = counts.shape[1]
     name = "Gwet's AC1" if np.array_equal(w, np.eye(q)) else "Gwet's AC2"
     if q < 2:
         raise AgreementError(Errors.E400.format(coefficient=name, reason="fewer than 2 categories"))
-    pa = observed_agreement(counts, w, name)
-    pi = category_shares(counts)
+    sums = CountSums.of(counts) if sums is None else sums
+    pa = sums.observed_agreement(w, name)
+    pi = sums.category_shares()
     pe = float(w.sum() * (pi * (1.0 - pi)).sum() / (q * (q - 1.0)))
 
     def se(value: float) -> float:
@@ -262,13 +259,17 @@ def brennan_prediger(
     return brennan_prediger_from_counts(counts, w, full=full)
 
 
-def brennan_prediger_from_counts(counts: np.ndarray, w: np.ndarray, *, full: bool = False) -> Any:
-    """Brennan–Prediger from counts (n_units, q) and agreement weights (q, q)."""
+def brennan_prediger_from_counts(
+    counts: np.ndarray, w: np.ndarray, *, full: bool = False, sums: CountSums | None = None
+) -> Any:
+    """Brennan–Prediger from counts (n_units, q) and agreement weights (q, q); ``sums`` as in
+    :func:`gwet_ac_from_counts`."""
     q = counts.shape[1]
     name = "Brennan–Prediger"
     if q < 2:
         raise AgreementError(Errors.E400.format(coefficient=name, reason="fewer than 2 categories"))
-    pa = observed_agreement(counts, w, name)
+    sums = CountSums.of(counts) if sums is None else sums
+    pa = sums.observed_agreement(w, name)
     pe = float(w.sum() / q**2)
 
     def se(value: float) -> float:

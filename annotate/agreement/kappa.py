@@ -20,14 +20,13 @@ from typing import Any, Literal, overload
 
 import numpy as np
 
-from annotate.agreement._matrix import encode, value_counts
+from annotate.agreement._matrix import CountSums, encode, value_counts
 from annotate.agreement.distances import weights as weight_matrix
 from annotate.agreement.gwet import (
     Chance,
     _chance_corrected,
     _se,
     _unit_terms,
-    category_shares,
     observed_agreement,
 )
 from annotate.errors import AgreementError, Errors
@@ -192,10 +191,18 @@ def fleiss_kappa(
     return fleiss_kappa_from_counts(counts, w, full=full)
 
 
-def fleiss_kappa_from_counts(counts: np.ndarray, w: np.ndarray, *, full: bool = False) -> Any:
-    """Fleiss' kappa from counts (n_units, q) and agreement weights (q, q)."""
-    pa = observed_agreement(counts, w, "Fleiss' kappa")
-    pi = category_shares(counts)
+def fleiss_kappa_from_counts(
+    counts: np.ndarray,
+    w: np.ndarray,
+    *,
+    full: bool = False,
+    sums: CountSums | None = None,
+) -> Any:
+    """Fleiss' kappa from counts (n_units, q) and agreement weights (q, q); ``sums`` as in
+    :func:`annotate.agreement.gwet.gwet_ac_from_counts`."""
+    sums = CountSums.of(counts) if sums is None else sums
+    pa = sums.observed_agreement(w, "Fleiss' kappa")
+    pi = sums.category_shares()
     pe = float(pi @ w @ pi)
 
     def se(value: float) -> float:  # Gwet (2014), as in irrCAC

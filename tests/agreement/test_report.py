@@ -309,3 +309,151 @@ def test_report_refuses_labels_on_the_wrong_unit(toy_codebook) -> None:
     labels = make_labels({"conv_warmth": [["3", "4"], ["2", "2"]]}, unit="turn")
     with pytest.raises(AgreementError, match=r"E408.*conv_warmth"):
         agreement_report(labels, toy_codebook)
+
+
+def _table_values(report) -> pd.DataFrame:
+    cols = ["code_id", "role", "n_units", "n_coders", "n_pairable", "alpha", "percent_agreement"]
+    cols += ["gwet_ac", "brennan_prediger", "fleiss_kappa", "cohen_kappa", "prevalence"]
+    return report.table[cols]
+
+
+def test_report_is_the_same_whatever_the_row_order(both_roles_codebook) -> None:
+    """The pivot reads a code's labels as one block or scattered: same table, same diagnostics
+    (per-role and pooled rows)."""
+    labels = make_labels(
+        {"warm": _binary(60, 5, missing=0.2), "never": _binary(30, 6)},
+        role=["user", "assistant"],
+        turns_per_conversation=4,
+    )
+    labels = labels[(labels.code_id == "warm") | (labels.role == "assistant")]
+    shuffled = labels.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    a = agreement_report(labels, both_roles_codebook)
+    b = agreement_report(shuffled, both_roles_codebook)
+    assert a.table["role"].tolist() == ["user", "assistant", "all", "assistant"]
+    pd.testing.assert_frame_equal(_table_values(a), _table_values(b))
+    # (coders are listed in order of appearance)
+    pa, pb = a.pairwise("warm"), b.pairwise("warm").loc[["c0", "c1", "c2"], ["c0", "c1", "c2"]]
+    pd.testing.assert_frame_equal(pa, pb)
+    order = ["code_id", "role", "coder"]
+    la = a.leave_one_out().sort_values(order).reset_index(drop=True)
+    lb = b.leave_one_out().sort_values(order).reset_index(drop=True)
+    pd.testing.assert_frame_equal(la, lb)
+    key = ["code_id", "conversation_id", "turn_index"]
+    da = a.disagreements().sort_values(key).reset_index(drop=True)
+    db = b.disagreements().sort_values(key).reset_index(drop=True)[list(da.columns)]
+    assert len(da) > 0 and set(da["role"]) == {"user", "assistant"}
+    pd.testing.assert_frame_equal(da, db)
+
+
+def test_report_with_sparse_turn_indexes_equals_dense(toy_codebook) -> None:
+    """Turn indexes far apart (the unit keys cannot be ranked by a dense table) change
+    nothing but the turn indexes reported."""
+    labels = make_labels({"ai_pressure": _binary(40, 9, missing=0.1)})
+    sparse = labels.assign(turn_index=labels["turn_index"] * 1_000_003)
+    a = agreement_report(labels, toy_codebook, codes=["ai_pressure"])
+    b = agreement_report(sparse, toy_codebook, codes=["ai_pressure"])
+    pd.testing.assert_frame_equal(_table_values(a), _table_values(b))
+    da, db = a.disagreements(), b.disagreements()
+    assert len(da) > 0 and (db["turn_index"] == da["turn_index"] * 1_000_003).all()
+
+
+def test_report_names_the_duplicated_label(toy_codebook) -> None:
+    labels = make_labels({"ai_pressure": [["1", "0"], ["0", "0"]]})
+    twice = pd.concat([labels, labels.iloc[[3]]], ignore_index=True)  # c1's label of turn 1
+    with pytest.raises(AgreementError, match=r"E405.*1 label.*c1 / conv000 / 1 / ai_pressure"):
+        agreement_report(twice, toy_codebook)
+
+
+@pytest.mark.parametrize("column", ["annotator_id", "conversation_id"])
+def test_report_refuses_labels_without_coder_or_conversation(toy_codebook, column) -> None:
+    labels = make_labels({"ai_pressure": [["1", "0"], ["0", "0"]]}).astype({column: object})
+    labels.loc[1, column] = None
+    with pytest.raises(AgreementError, match=rf"E406.*{column}.*1 label"):
+        agreement_report(labels, toy_codebook)
+
+
+def test_report_refuses_set_values_that_are_not_lists(toy_codebook) -> None:
+    labels = make_labels({"user_emotions": [['["joy"]', "1"], ["[]", "[]"]]}, role="user")
+    with pytest.raises(AgreementError, match=r"E401.*'1'.*user_emotions"):
+        agreement_report(labels, toy_codebook)
+
+
+@pytest.mark.parametrize(
+    ("code_id", "weights"),
+    [("ai_move", "identity"), ("conv_autonomy_support", "linear"), ("conv_warmth", "quadratic")],
+)
+def test_report_companions_equal_the_cores(toy_codebook, code_id, weights) -> None:
+    """Observed agreement and category shares are shared by the companions of a row: each
+    still equals its own core function (weighted for ordinal and interval codes)."""
+    from annotate.agreement import brennan_prediger, fleiss_kappa, percent_agreement
+
+    code = toy_codebook.code(code_id)
+    ids = list(code.value_ids)
+    rng = np.random.default_rng(11)
+    truth = rng.integers(0, len(ids), 60)
+    m = np.where(rng.random((60, 4)) < 0.7, truth[:, None], rng.integers(0, len(ids), (60, 4)))
+    values = np.array(ids, dtype=object)[m]
+    values[rng.random(values.shape) < 0.15] = None
+    unit = code.unit
+    labels = make_labels({code_id: values}, unit=unit)
+    row = agreement_report(labels, toy_codebook, codes=[code_id]).table.iloc[0]
+    kw = {"weights": weights, "values": ids}
+    if code.level == "interval":
+        kw["scores"] = [float(v) for v in ids]
+    assert row["percent_agreement"] == pytest.approx(percent_agreement(values, values=ids))
+    assert row["gwet_ac"] == pytest.approx(gwet_ac(values, **kw), abs=1e-12)
+    assert row["brennan_prediger"] == pytest.approx(brennan_prediger(values, **kw), abs=1e-12)
+    assert row["fleiss_kappa"] == pytest.approx(fleiss_kappa(values, **kw), abs=1e-12)
+
+
+def test_report_companions_are_exactly_rounded() -> None:
+    """On 200,000 units x 3 coders with missing values, alpha and the companions agree with
+    exact rational arithmetic (Python fractions over the same counts) to a few ulps: sums over
+    units are exact, so the error does not grow with the number of units."""
+    from fractions import Fraction
+
+    from annotate.codebook import codebook_from_data
+
+    q, n = 8, 200_000
+    rng = np.random.default_rng(2)
+    truth = rng.integers(0, q, n)
+    codes = np.where(rng.random((n, 3)) < 0.7, truth[:, None], rng.integers(0, q, (n, 3)))
+    codes[rng.random((n, 3)) < 0.1] = -1
+    ids = [str(v) for v in range(q)]
+    cb = codebook_from_data({"id": "t", "version": "1.0.0", "title": "T", "codes": [
+        {"id": "move", "label": "Move", "definition": "x", "unit": "conversation",
+         "level": "nominal", "values": [{"value": v, "label": v} for v in ids]}]})  # fmt: skip
+    unit, coder = np.nonzero(codes >= 0)
+    labels = pd.DataFrame({
+        "annotator_id": np.array(["a", "b", "c"])[coder], "unit": "conversation",
+        "conversation_id": [f"c{u:06d}" for u in unit], "turn_index": None, "role": None,
+        "code_id": "move", "value": np.array(ids)[codes[unit, coder]],
+    })  # fmt: skip
+    row = agreement_report(labels, cb).table.iloc[0]
+
+    counts = np.zeros((n, q), dtype=np.int64)
+    np.add.at(counts, (unit, codes[unit, coder]), 1)
+    m = counts.sum(axis=1)
+    F = Fraction
+    pairable = {k: counts[m == k] for k in (2, 3)}
+    pa = sum(F(int((c * (c - 1)).sum()), k * (k - 1)) for k, c in pairable.items())
+    pa /= sum(len(c) for c in pairable.values())
+    pi = [sum(F(int(counts[m == k, j].sum()), k) for k in (1, 2, 3)) / int((m > 0).sum())
+          for j in range(q)]  # fmt: skip
+    o = [[sum(F(int((c[:, i] * c[:, j]).sum() - (i == j) * c[:, i].sum()), k - 1)
+               for k, c in pairable.items()) for j in range(q)] for i in range(q)]  # fmt: skip
+    n_c = [sum(r) for r in o]
+    total = sum(n_c)
+    d_o = sum(o[i][j] for i in range(q) for j in range(q) if i != j)
+    d_e = sum(n_c[i] * n_c[j] for i in range(q) for j in range(q) if i != j) / (total - 1)
+    pe_fleiss = sum(p * p for p in pi)
+    pe_gwet = sum(p * (1 - p) for p in pi) / (q - 1)
+    exact = {
+        "alpha": 1 - d_o / d_e,
+        "percent_agreement": pa,
+        "fleiss_kappa": (pa - pe_fleiss) / (1 - pe_fleiss),
+        "gwet_ac": (pa - pe_gwet) / (1 - pe_gwet),
+        "brennan_prediger": (pa - F(1, q)) / (1 - F(1, q)),
+    }
+    for name, value in exact.items():
+        assert row[name] == pytest.approx(float(value), rel=2e-15, abs=0), name
