@@ -64,7 +64,7 @@ bundle: node_modules/.package-lock.json
 lab: env-lab
 	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_quickstart.ipynb
 
-# mypy: configuration in pyproject.toml (strict on the foundation and domain layers)
+# mypy: configuration in pyproject.toml (strict on the foundation, domain and store layers)
 test: env browser
 test: node_modules/.package-lock.json
 	$(VENV)/bin/ruff check .

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -11,8 +11,13 @@ from annotate.clock import CLOCK
 from annotate.store._schema import LABEL_SCHEMA, to_pandas
 from annotate.store._validate import TurnLookup, Validator
 
+if TYPE_CHECKING:
+    from annotate.codebook import Codebook
 
-def validate_events(events: Any, codebook: Any, *, turns: TurnLookup | None = None) -> pd.DataFrame:
+
+def validate_events(
+    events: Any, codebook: Codebook, *, turns: TurnLookup | None = None
+) -> pd.DataFrame:
     """Validate label events without storing them.
 
     Parameters

@@ -83,7 +83,8 @@ def table_bytes(table: pa.Table) -> bytes:
     per save than the defaults; parts are small and short-lived)."""
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="none", use_dictionary=False, write_statistics=False)
-    return sink.getvalue().to_pybytes()
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
 
 
 def compacted_bytes(head: pa.Table, tail: pa.Table) -> bytes:
@@ -99,7 +100,8 @@ def compacted_bytes(head: pa.Table, tail: pa.Table) -> bytes:
         for part in (head, tail):
             if part.num_rows:
                 writer.write_table(part.cast(schema), row_group_size=ROW_GROUP_ROWS)
-    return sink.getvalue().to_pybytes()
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
 
 
 def coder_folder(root: Path, sub: str, annotator: str) -> Path:

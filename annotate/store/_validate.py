@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,9 @@ from annotate.clock import CLOCK
 from annotate.errors import Errors, LabelStoreError
 from annotate.store._schema import LABEL_COLUMNS
 from annotate.types import ANNOTATOR_ID_RE, CONTEXTS, OPS, SYSTEM_CODES, UNITS
+
+if TYPE_CHECKING:
+    from annotate.codebook import Codebook
 
 _INT32_MAX = 2**31 - 1
 _SYSTEM_UNITS = {"_status": ("conversation",), "_flag": UNITS, "_memo": UNITS}
@@ -46,7 +49,8 @@ def _records(events: Any) -> list[dict[str, Any]]:
     """A DataFrame, a list of dicts or one dict -> a list of plain dicts."""
     if isinstance(events, pd.DataFrame):
         frame = events.astype(object).where(events.notna(), None)
-        return frame.to_dict("records")
+        records: list[dict[str, Any]] = frame.to_dict("records")
+        return records
     if isinstance(events, Mapping):
         return [dict(events)]
     if isinstance(events, Iterable) and not isinstance(events, str | bytes):
@@ -131,7 +135,7 @@ class Validator:
 
     def __init__(
         self,
-        codebook: Any,
+        codebook: Codebook,
         *,
         session_id: str,
         turns: TurnLookup | None = None,

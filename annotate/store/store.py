@@ -6,19 +6,22 @@ import os
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from annotate.clock import CLOCK
-from annotate.durable import write_file
+from annotate.durable import fsync_dir, write_file
 from annotate.errors import Errors, LabelStoreError, StorageError, Warnings
 from annotate.store import _files, _fold
 from annotate.store._schema import LABEL_COLUMNS, LABEL_SCHEMA, empty_events, to_pandas
 from annotate.store._validate import TurnLookup, Validator
 from annotate.types import FilePath
+
+if TYPE_CHECKING:
+    from annotate.codebook import Codebook
 
 #: when a store holds more part files than this, the next read (or every 64th append that sees
 #: it) folds them into one compacted file first. At about 0.3 ms per part on read this caps the
@@ -65,7 +68,7 @@ class LabelStore:
     def __init__(
         self,
         folder: FilePath,
-        codebook: Any,
+        codebook: Codebook,
         *,
         session_id: str | None = None,
         turns: TurnLookup | None = None,
@@ -94,7 +97,7 @@ class LabelStore:
                 # the new folders' own entries must be durable too, or a power cut could
                 # take a whole folder of acknowledged events with it
                 for folder in (self.path, self.path.parent):
-                    _files.fsync_dir(folder)
+                    fsync_dir(folder)
         except OSError as exc:
             raise LabelStoreError(
                 Errors.E304.format(path=self.path, problem=f"cannot be created ({exc})")
