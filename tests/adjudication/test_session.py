@@ -56,6 +56,23 @@ def test_session_queue_lists_each_disagreement_once(project) -> None:
     assert len(items) == int((agree > 1).sum())
 
 
+def test_session_shows_the_latest_memo_by_the_clock_not_by_id(project) -> None:
+    """Two memos of one coder from two writers whose ids sort the other way round (e.g. the
+    widget and the API): the adjudicator sees the one made last."""
+    from annotate.clock import CLOCK
+
+    memo = {"annotator_id": "bob", "unit": "turn", "conversation_id": "c002", "turn_index": 1,
+            "code_id": "_memo", "op": "set"}  # fmt: skip
+    first_at, second_at = CLOCK.now_us(), CLOCK.now_us() + 5_000_000
+    project.append([
+        {**memo, "value": "old memo", "event_id": "f" * 32, "created_at": first_at},
+        {**memo, "value": "new memo", "event_id": "0" * 32, "created_at": second_at},
+    ])  # fmt: skip
+    items = disagreements(project.unit_labels(), project.labels(history=True))
+    emp = next(i for i in items if i.code_id == "ai_empathy")
+    assert emp.memos == {"bob": "new memo"}
+
+
 def test_session_decisions_are_durable_gold_events(project) -> None:
     adj = Adjudication(project, adjudicator="dana")
     n = len(adj.queue)
