@@ -194,8 +194,8 @@ def test_annotator_e2e_jupyterlab(lab, page):
     expect(turn(root, 2)).to_have_class(re.compile("aa-collapsed"))  # a long turn starts collapsed
     turn(root, 2).locator(".aa-more").click()
     expect(turn(root, 2)).not_to_have_class(re.compile("aa-collapsed"))
-    conv.locator(".aa-skip-reason").fill("not a companion chat")
-    conv.locator(".aa-skip").click()
+    root.locator(".aa-skip-reason").fill("not a companion chat")
+    root.locator(".aa-skip").click()
     saved(root)
     expect(root).to_be_focused()  # the keyboard stays with the widget on the next conversation
     expect(root.locator("[data-progress]")).to_have_text(f"2 / {len(queue)}")
@@ -337,12 +337,13 @@ def _screenshot(page, root, project) -> None:
     turn(root, 1).click()
     # empathy and "listen" on turn 1, "defers" and "task" on turn 2, autonomy support on turn 3,
     # a conversation rating; then back to turn 3 waiting for a primary move (its value keys show)
+    root.locator(".aa-cue-toggle input").check()
+    expect(root.locator("mark.aa-cue").first).to_be_visible()
     for key in ("e", "m", "1", "j", "d", "v", "1", "j", "a", "Tab", "2", "4", "Tab"):
         page.keyboard.press(key)
         saved(root)
     page.keyboard.press("m")
-    root.locator(".aa-cue-toggle input").check()
-    expect(root.locator("mark.aa-cue").first).to_be_visible()
+    expect(root.locator('[data-code-id="ai_move"]')).to_have_class(re.compile("aa-picking"))
     SCREENSHOT.parent.mkdir(exist_ok=True)
     root.screenshot(path=str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size < 200_000

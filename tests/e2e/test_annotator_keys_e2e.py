@@ -13,11 +13,12 @@ from __future__ import annotations
 import re
 import shutil
 
+import nbformat
 import pytest
 from jlab import JS_CELL_COUNT, console_errors, open_notebook, run_all
 from playwright.sync_api import expect
 from test_annotator_e2e import HARMLESS, real_errors, saved, turn, write_notebook
-from widget_data import make_project
+from widget_data import SDT, make_project
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -196,5 +197,168 @@ def test_keyboard_only_after_clicks(lab, page):
         (3, "ai_move", "set", "ask"),
         (1, "ai_empathy", "set", "1"),
         (1, "ai_empathy", "clear", None),
+    ]
+    assert not real_errors(errors, HARMLESS), errors
+
+
+# the widget's geometry as the coder sees it (CSS pixels, viewport coordinates)
+GEOMETRY = """(root) => {
+  const r = (n) => n.getBoundingClientRect();
+  const box = (n) => { const b = r(n); return {top: b.top, bottom: b.bottom, left: b.left,
+    right: b.right, width: b.width, height: b.height}; };
+  const header = root.querySelector('.aa-header');
+  const kids = [...header.children].filter((n) => n.getClientRects().length && r(n).width > 0);
+  const mid = kids.map((n) => r(n).top + r(n).height / 2);
+  const chat = root.querySelector('.aa-chat');
+  // is the element at the centre of a box the node itself (not covered, not clipped away)?
+  const onTop = (n) => { const b = r(n);
+    return n.contains(document.elementFromPoint(b.left + b.width / 2, b.top + b.height / 2)); };
+  const done = root.querySelector('.aa-done'), skip = root.querySelector('.aa-skip');
+  const conv = root.querySelector('[data-unit="conversation"]');
+  return {
+    header: box(header), kids: kids.map(box), tallest: Math.max(...kids.map((n) => r(n).height)),
+    spread: Math.max(...mid) - Math.min(...mid), root: box(root),
+    chatWidth: chat.clientWidth,
+    bubbles: [...chat.querySelectorAll('.aa-bubble')].map((n) => r(n).width),
+    done: box(done), skip: box(skip), conv: box(conv), convHead: box(conv.querySelector('h4')),
+    onTop: [done, skip, conv.querySelector('h4')].map(onTop), vw: innerWidth, vh: innerHeight,
+  };
+}"""
+
+
+# the help overlay lies within the widget's box and the viewport, and nothing covers it
+IN_VIEW = """(h) => {
+  const b = h.getBoundingClientRect(), r = h.parentNode.getBoundingClientRect();
+  const at = document.elementFromPoint(b.left + b.width / 2, b.top + b.height / 2);
+  return b.top >= r.top - 1 && b.bottom <= r.bottom + 1 && b.left >= r.left - 1 &&
+    b.right <= r.right + 1 && b.top >= 0 && b.bottom <= innerHeight && h.contains(at);
+}"""
+
+
+def check_layout(page, root, width: int) -> dict:
+    root.evaluate("(n) => n.scrollIntoView({block: 'start'})")
+    g = root.evaluate(GEOMETRY)
+
+    def within(b: dict) -> bool:
+        return 0 <= b["top"] and b["bottom"] <= g["vh"] and 0 <= b["left"] and b["right"] <= g["vw"]
+
+    # the header is one line: every item on the same middle line, the bar one item high
+    assert g["spread"] <= 3, (width, g["spread"])
+    assert g["header"]["height"] <= g["tallest"] + 14, (width, g["header"], g["tallest"])
+    assert all(k["right"] <= g["header"]["right"] + 0.5 for k in g["kids"]), (width, g["kids"])
+    # bubbles keep most of the chat column
+    assert g["bubbles"] and min(g["bubbles"]) >= 0.6 * g["chatWidth"], (width, g)
+    # Done, Skip and the conversation panel in view with the widget, nothing covering them
+    for name in ("done", "skip", "convHead"):
+        assert within(g[name]), (width, name, g[name], g["vh"])
+    assert all(g["onTop"]), (width, g["onTop"])
+    assert g["conv"]["height"] >= 90, (width, g["conv"])
+    assert g["root"]["height"] <= g["vh"] - 100, (width, g["root"], g["vh"])
+    return g
+
+
+def test_layout_help_content_note_and_picker(lab, page):
+    from annotate.project import Project
+
+    folder = lab.root / "layout"
+    shutil.rmtree(folder, ignore_errors=True)
+    # the full SDT codebook with every module: 21 codes on an assistant turn, 17 conversation codes
+    project = make_project(folder, codebook=SDT, modules="all")
+    asst = [c.id for c in project.codebook.codes_for("turn", "assistant")]
+    assert len(asst) == 21 and asst[9] == "ai_primary_move"
+    nb = lab.root / "layout.ipynb"
+    write_notebook(nb, "layout/project")
+    book = nbformat.read(nb, as_version=4)
+    book.cells.append(nbformat.v4.new_code_cell("annotate.Annotator(project)"))  # the picker
+    nbformat.write(book, nb)
+    errors = console_errors(page)
+    page.set_viewport_size({"width": 1000, "height": 800})
+    open_notebook(page, lab, "layout.ipynb")
+    run_all(page)
+    root = page.locator(".annotate-annotator").first
+    picker = page.locator(".annotate-annotator").nth(1)
+    expect(root).to_have_attribute("data-conversation-id", "c5")
+
+    # --- the coder picker shows only the picker, then the widget once a coder is picked ---
+    expect(picker.locator(".aa-picker")).to_be_visible()
+    expect(picker.locator("[data-coder]")).to_have_count(2)
+    for part in (".aa-header", ".aa-main", ".aa-help", "[data-unit]"):
+        expect(picker.locator(part).first).to_be_hidden()
+    picker.locator('[data-coder="bob"]').click()
+    expect(picker.locator(".aa-who")).to_have_text("coder: bob")
+    expect(picker.locator(".aa-picker")).to_be_hidden()
+    expect(picker.locator('[data-unit="conversation"]')).to_be_visible()
+
+    # --- the chosen value's label on the turn; every code of the turn has a key, shown ---
+    turn(root, 1).click()
+    panel = root.locator('[data-unit="turn"]')
+    codes = panel.locator("[data-code-id]")
+    expect(codes).to_have_count(21)
+    shown = [
+        k.strip()
+        for k in panel.locator(
+            "[data-code-id] > .aa-key, .aa-code-label > .aa-key"
+        ).all_text_contents()
+    ]
+    assert len(shown) == 21 and len(set(shown)) == 21, shown
+    move = panel.locator('[data-code-id="ai_primary_move"]')
+    move_key = move.get_attribute("data-key")
+    assert move_key and move.locator(".aa-code-label .aa-key").text_content() == move_key
+    first = project.codebook.code("ai_primary_move").values[0]
+    keys(page, root, move_key, "1")
+    saved(root)
+    expect(turn(root, 1).locator(".aa-chip")).to_have_text([first.label])
+    expect(turn(root, 1).locator(".aa-chip")).to_have_attribute(
+        "title", f"Assistant primary move: {first.label}"
+    )
+    # a module code (companionship) by key, on the same turn
+    human = panel.locator('[data-code-id="ai_humanlike"]')
+    keys(page, root, human.get_attribute("data-key"))
+    saved(root)
+    expect(human).to_have_attribute("aria-pressed", "true")
+
+    # --- the layout at 1000 and 1400 px ---
+    narrow = check_layout(page, root, 1000)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    wide = check_layout(page, root, 1400)
+    assert wide["root"]["width"] > narrow["root"]["width"]
+
+    # --- ? opens the keys and the codebook over the widget, in view; Esc or ? closes it ---
+    for close in ("Escape", "?"):
+        page.keyboard.press("?")
+        help_ = root.locator(".aa-help")
+        expect(help_).to_be_visible()
+        expect(help_.locator("[data-help-keys]")).to_contain_text("switch the keys between")
+        expect(help_.locator('[data-help-code="ai_primary_move"] .aa-key')).to_have_text(move_key)
+        inside = help_.evaluate(IN_VIEW)
+        assert inside, close
+        page.keyboard.press("j")  # scrolls the help, codes nothing
+        page.keyboard.press(close)
+        expect(help_).to_be_hidden()
+        expect(root).to_be_focused()
+
+    # --- behind a content note the conversation codes cannot change until the text is shown ---
+    root.locator(".aa-jump").select_option(str(project.queue("alice").index("c3")))
+    expect(root).to_have_attribute("data-conversation-id", "c3")
+    conv = root.locator('[data-unit="conversation"]')
+    warmth = conv.locator('[data-code-id="conv_warmth"]')
+    expect(warmth.locator("[data-value]").first).to_be_disabled()
+    expect(conv.locator("textarea[data-memo]")).to_be_disabled()
+    expect(root.locator(".aa-done")).to_be_disabled()
+    expect(root.locator(".aa-skip")).to_be_enabled()
+    keys(page, root, "Tab", warmth.get_attribute("data-key"))
+    expect(root.locator("[data-say]")).to_contain_text("behind its content note")
+    keys(page, root, "Enter")  # shows the conversation
+    expect(root.locator(".aa-chat [data-turn-index]")).to_have_count(2)
+    expect(warmth.locator("[data-value]").first).to_be_enabled()
+    keys(page, root, warmth.get_attribute("data-key"), "4")
+    saved(root)
+    hist = Project.open(folder / "project").labels(history=True)
+    c3 = hist[(hist["conversation_id"] == "c3") & (hist["annotator_id"] == "alice")]
+    assert list(zip(c3["code_id"], c3["value"], strict=True)) == [("conv_warmth", "4")]
+    c5 = hist[(hist["conversation_id"] == "c5") & (hist["annotator_id"] == "alice")]
+    assert sorted(zip(c5["code_id"], c5["value"], strict=True)) == [
+        ("ai_humanlike", "1"),
+        ("ai_primary_move", first.value),
     ]
     assert not real_errors(errors, HARMLESS), errors

@@ -342,6 +342,12 @@ function showPanel(v) {
   if (node) { node.classList.add("aa-picking"); node.scrollIntoView({ block: "nearest" }); }
 }
 
+// a choice code stops waiting for its value (a click, another conversation): its hint goes too
+function endPick(v) {
+  if (v.S.pick) say(v, "");
+  v.S.pick = null;
+}
+
 // a short message in the widget: what a key could not do and why, or what it waits for (with
 // nothing to say: where the keys act)
 function say(v, text) {
@@ -440,7 +446,7 @@ function renderConversation(v, keepFocus) {
     ui.reason.classList.remove("aa-need");
     say(v, "");
   }
-  S.pick = null;
+  endPick(v);
   if (!(same && keepFocus)) S.focus = 0;
   ui.root.dataset.conversationId = conv.id || "";
   ui.cueBox.disabled = !!conv.reliability;
@@ -677,7 +683,7 @@ function wire(v) {
     if (unit || t.closest(".aa-chat")) {
       v.S.panel = unit && unit.dataset.unit === "conversation" ? "conversation" : "turn";
     }
-    v.S.pick = null;
+    endPick(v);
     showPanel(v);
     keepKeyboard(v);
   });

@@ -907,6 +907,10 @@ function showPanel(v) {
     node.scrollIntoView({ block: "nearest" });
   }
 }
+function endPick(v) {
+  if (v.S.pick) say(v, "");
+  v.S.pick = null;
+}
 function say(v, text) {
   const { say: node, root } = v.ui;
   node.dataset.say = text || "";
@@ -992,7 +996,7 @@ function renderConversation(v, keepFocus) {
     ui.reason.classList.remove("aa-need");
     say(v, "");
   }
-  S.pick = null;
+  endPick(v);
   if (!(same && keepFocus)) S.focus = 0;
   ui.root.dataset.conversationId = conv.id || "";
   ui.cueBox.disabled = !!conv.reliability;
@@ -1267,7 +1271,7 @@ function wire(v) {
     if (unit || t.closest(".aa-chat")) {
       v.S.panel = unit && unit.dataset.unit === "conversation" ? "conversation" : "turn";
     }
-    v.S.pick = null;
+    endPick(v);
     showPanel(v);
     keepKeyboard(v);
   });
