@@ -120,13 +120,13 @@ def test_adjudicator_e2e_jupyterlab(lab, page):
     expect(turn).to_have_class(re.compile("ad-highlight"))
     expect(turn).to_be_in_viewport()
     code2 = project.codebook.code(second.code_id)
-    root.focus()
+    expect(root).to_be_focused()  # the jump list gave the keyboard back
     page.keyboard.press("2")
     expect(root.locator(f'[data-value="{code2.value_ids[1]}"]')).to_have_attribute(
         "aria-pressed", "true"
     )
     root.locator('[data-kind="ambiguous_text"]').click()
-    root.focus()
+    expect(root).to_be_focused()  # a click on a kind leaves the keyboard with the widget
     page.keyboard.press("Enter")
     expect(root).to_have_attribute("data-acks", "2")
     expect(root.locator("[data-save-status]")).to_have_text("saved")

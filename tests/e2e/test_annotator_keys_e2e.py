@@ -284,6 +284,10 @@ def test_layout_help_content_note_and_picker(lab, page):
     expect(picker.locator("[data-coder]")).to_have_count(2)
     for part in (".aa-header", ".aa-main", ".aa-help", "[data-unit]"):
         expect(picker.locator(part).first).to_be_hidden()
+    picker.locator(".aa-picker p").first.click()
+    expect(picker).to_be_focused()
+    page.keyboard.press("j")  # a key before a coder is picked: says why it does nothing
+    expect(picker.locator(".aa-picker .aa-say")).to_have_text("Pick your name first.")
     picker.locator('[data-coder="bob"]').click()
     expect(picker.locator(".aa-who")).to_have_text("coder: bob")
     expect(picker.locator(".aa-picker")).to_be_hidden()

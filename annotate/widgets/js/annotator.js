@@ -352,6 +352,7 @@ function endPick(v) {
 // nothing to say: where the keys act)
 function say(v, text) {
   const { say: node, root } = v.ui;
+  if (v.ui.pickerSay) v.ui.pickerSay.textContent = v.model.get("annotator_id") ? "" : text || "";
   node.dataset.say = text || "";
   node.classList.toggle("aa-say-hint", !text);
   node.textContent = text || (root.dataset.panel === "conversation"
@@ -648,6 +649,9 @@ function renderPicker(v) {
     b.dataset.coder = c;
     pick.append(b);
   }
+  v.ui.pickerSay = h("p", "aa-say");
+  v.ui.pickerSay.setAttribute("role", "status");
+  pick.append(v.ui.pickerSay);
 }
 
 // --- care: break reminder ---------------------------------------------------------------------------

@@ -697,6 +697,12 @@ function onKey(v, e) {
 function wire(v) {
   const { model } = v;
   v.ui.root.addEventListener("keydown", (e) => onKey(v, e));
+  v.ui.root.addEventListener("click", (e) => {
+    const a = document.activeElement;
+    if (e.target.closest && e.target.closest("select")) return;
+    if (a && v.ui.root.contains(a) && isTyping(a)) return;
+    if (a !== v.ui.root) v.ui.root.focus({ preventScroll: true });
+  });
   model.on("msg:custom", (msg) => onReply(v, msg));
   model.on("change:item", () => onItem(v));
   model.on("change:conversation", () => {

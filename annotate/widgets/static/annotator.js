@@ -913,6 +913,7 @@ function endPick(v) {
 }
 function say(v, text) {
   const { say: node, root } = v.ui;
+  if (v.ui.pickerSay) v.ui.pickerSay.textContent = v.model.get("annotator_id") ? "" : text || "";
   node.dataset.say = text || "";
   node.classList.toggle("aa-say-hint", !text);
   node.textContent = text || (root.dataset.panel === "conversation" ? "Keys act on the conversation · Tab: turns · Enter: done · ? keys" : "Keys act on the focused turn · Tab: conversation · ? keys");
@@ -1235,6 +1236,9 @@ function renderPicker(v) {
     b.dataset.coder = c;
     pick.append(b);
   }
+  v.ui.pickerSay = h("p", "aa-say");
+  v.ui.pickerSay.setAttribute("role", "status");
+  pick.append(v.ui.pickerSay);
 }
 function armBreak(v) {
   clearTimeout(v.S.breakTimer);
