@@ -89,9 +89,9 @@ docs: env
 bench: env
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-# retake the README's screenshot of the widget (docs/widget.png) in the real browser
+# retake the README's screenshots of the widgets (docs/widget.png, docs/adjudicator.png)
 screenshot: env browser
-	ANNOTATE_UPDATE_SCREENSHOT=1 $(PY) -m pytest tests/e2e/test_annotator_e2e.py -q
+	ANNOTATE_UPDATE_SCREENSHOT=1 $(PY) -m pytest tests/e2e/test_annotator_e2e.py tests/e2e/test_adjudicator_e2e.py -q
 
 clean:
 	rm -rf $(VENV) .venv-tools .pytest_cache .ruff_cache node_modules

@@ -75,6 +75,8 @@ JS_ECHO = """async (n) => {
 JS_KEYS = """async (n) => {
   const root = document.querySelector('.annotate-annotator');
   const ind = root.querySelector('[data-save-status]');
+  // the key of the focused turn's first binary code (a toggle: one save per press)
+  const key = root.querySelector('[data-unit="turn"] .aa-binary[data-key]').dataset.key;
   const out = [];
   for (let i = 0; i < n; i++) {
     let sawSaving = false;
@@ -86,7 +88,7 @@ JS_KEYS = """async (n) => {
       ob.observe(ind, { childList: true, characterData: true, subtree: true });
     });
     const t0 = performance.now();
-    root.dispatchEvent(new KeyboardEvent('keydown', { key: '1', bubbles: true }));
+    root.dispatchEvent(new KeyboardEvent('keydown', { key, bubbles: true }));
     await done;
     out.push(performance.now() - t0);
   }

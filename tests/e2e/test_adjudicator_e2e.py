@@ -8,8 +8,10 @@ under the lab root; every assertion about saving is made on the gold events on d
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -18,6 +20,14 @@ from jlab import JS_CELL_COUNT, console_errors, open_notebook, run_all
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+# The README's picture of the adjudicator, rewritten only on request (`make screenshot`)
+SCREENSHOT = (
+    REPO / "docs" / "adjudicator.png"
+    if os.environ.get("ANNOTATE_UPDATE_SCREENSHOT") == "1"
+    else Path(tempfile.gettempdir()) / "annotate-adjudicator.png"
+)
 
 # Console errors we accept, each with the reason. Nothing of annotate's is allowed.
 HARMLESS = (
@@ -110,13 +120,13 @@ def test_adjudicator_e2e_jupyterlab(lab, page):
     expect(turn).to_have_class(re.compile("ad-highlight"))
     expect(turn).to_be_in_viewport()
     code2 = project.codebook.code(second.code_id)
-    root.focus()
+    expect(root).to_be_focused()  # the jump list gave the keyboard back
     page.keyboard.press("2")
     expect(root.locator(f'[data-value="{code2.value_ids[1]}"]')).to_have_attribute(
         "aria-pressed", "true"
     )
     root.locator('[data-kind="ambiguous_text"]').click()
-    root.focus()
+    expect(root).to_be_focused()  # a click on a kind leaves the keyboard with the widget
     page.keyboard.press("Enter")
     expect(root).to_have_attribute("data-acks", "2")
     expect(root.locator("[data-save-status]")).to_have_text("saved")
@@ -137,4 +147,7 @@ def test_adjudicator_e2e_jupyterlab(lab, page):
     }
     assert notes[1] == {"adjudicator": "dana", "kind": "ambiguous_text", "memo": ""}
     assert page.evaluate(JS_CELL_COUNT) == cells_before
+    expect(root.locator("[data-save-status]")).to_have_text("saved")
+    root.screenshot(path=str(SCREENSHOT))  # an open item: coders side by side, the turn marked
+    assert SCREENSHOT.stat().st_size < 250_000
     assert [e for e in errors if not any(rx.search(e) for rx in HARMLESS)] == []

@@ -127,7 +127,7 @@ def test_annotator_e2e_jupyterlab(lab, page):
     turn(root, 0).click()
     user_codes = [c.id for c in project.codebook.codes_for("turn", "user")]
     asst_codes = [c.id for c in project.codebook.codes_for("turn", "assistant")]
-    page.keyboard.press("1")  # turn 0 (user): first user code
+    page.keyboard.press(project.codebook.code(user_codes[0]).key)  # turn 0 (user): its own key
     saved(root)
     panel = root.locator('[data-unit="turn"]')
     expect(panel.locator(f'[data-code-id="{user_codes[0]}"]')).to_have_attribute(
@@ -135,11 +135,11 @@ def test_annotator_e2e_jupyterlab(lab, page):
     )
     page.keyboard.press("j")
     expect(turn(root, 1)).to_have_class(re.compile("aa-focused"))
-    page.keyboard.press("3")  # turn 1 (assistant): third assistant code
+    page.keyboard.press(project.codebook.code(asst_codes[2]).key)  # turn 1: third assistant code
     saved(root)
-    page.keyboard.press("2")
+    page.keyboard.press(project.codebook.code(asst_codes[1]).key)
     saved(root)
-    page.keyboard.press("u")  # undo the "2"
+    page.keyboard.press("u")  # undo the second
     saved(root)
     expect(panel.locator(f'[data-code-id="{asst_codes[1]}"]')).to_have_attribute(
         "aria-pressed", "false"
@@ -194,8 +194,8 @@ def test_annotator_e2e_jupyterlab(lab, page):
     expect(turn(root, 2)).to_have_class(re.compile("aa-collapsed"))  # a long turn starts collapsed
     turn(root, 2).locator(".aa-more").click()
     expect(turn(root, 2)).not_to_have_class(re.compile("aa-collapsed"))
-    conv.locator(".aa-skip-reason").fill("not a companion chat")
-    conv.locator(".aa-skip").click()
+    root.locator(".aa-skip-reason").fill("not a companion chat")
+    root.locator(".aa-skip").click()
     saved(root)
     expect(root).to_be_focused()  # the keyboard stays with the widget on the next conversation
     expect(root.locator("[data-progress]")).to_have_text(f"2 / {len(queue)}")
@@ -284,8 +284,8 @@ def test_annotator_e2e_notebook7(lab, page):
     first_user = int(turns[turns["role"] == "user"]["turn_index"].iloc[0])
     code = project.codebook.codes_for("turn", "user")
     turn(root, first_user).click()
-    for key in ("1", "a", "b", "j", "k", "1", "1"):  # a/b would insert cells in command mode
-        page.keyboard.press(key)
+    for key in (code[0].key, "a", "b", "j", "k", code[0].key, code[0].key):  # a/b insert cells
+        page.keyboard.press(key)  # in the notebook's command mode; here a/b are no user code keys
     saved(root)
     panel = root.locator('[data-unit="turn"]')
     expect(panel.locator(f'[data-code-id="{code[0].id}"]')).to_have_attribute(
@@ -335,12 +335,15 @@ def _screenshot(page, root, project) -> None:
     """The README picture: the widget only, about 1000 px wide, small PNG."""
     jump(page, root, project, "c5")
     turn(root, 1).click()
-    # empathy on turn 1, "defers" on turn 2, autonomy support on turn 3
-    for key in ("3", "j", "2", "j", "1"):
-        page.keyboard.press(key)
-        saved(root)
+    # empathy and "listen" on turn 1, "defers" and "task" on turn 2, autonomy support on turn 3,
+    # a conversation rating; then back to turn 3 waiting for a primary move (its value keys show)
     root.locator(".aa-cue-toggle input").check()
     expect(root.locator("mark.aa-cue").first).to_be_visible()
+    for key in ("e", "m", "1", "j", "d", "v", "1", "j", "a", "Tab", "2", "4", "Tab"):
+        page.keyboard.press(key)
+        saved(root)
+    page.keyboard.press("m")
+    expect(root.locator('[data-code-id="ai_move"]')).to_have_class(re.compile("aa-picking"))
     SCREENSHOT.parent.mkdir(exist_ok=True)
     root.screenshot(path=str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size < 200_000

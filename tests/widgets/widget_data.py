@@ -14,6 +14,7 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[2]
 TOY = REPO / "codebooks" / "toy.yaml"
+SDT = REPO / "codebooks" / "sdt-socioaffective.yaml"
 
 #: a turn that must never run as code in the browser
 HOSTILE = (
@@ -124,18 +125,25 @@ def write_demo_corpus(out: Path, convs: dict | None = None) -> Path:
 
 
 def make_project(
-    folder: Path, *, coders=("alice", "bob"), reliability: float = 0.0, convs: dict | None = None
+    folder: Path,
+    *,
+    coders=("alice", "bob"),
+    reliability: float = 0.0,
+    convs: dict | None = None,
+    codebook: Path = TOY,
+    modules: Any = None,
 ):
-    """A real project on a small corpus and the toy codebook."""
+    """A real project on a small corpus and (by default) the toy codebook."""
     from annotate.project import Project
 
     corpus = write_demo_corpus(folder / "corpus", convs)
     return Project.create(
         folder / "project",
         corpus=corpus,
-        codebook=TOY,
+        codebook=codebook,
         coders=list(coders),
         per_item=len(coders),
         reliability=reliability,
         seed=0,
+        modules=modules,
     )

@@ -340,6 +340,14 @@ function onKey(v, e) {
 function wire(v) {
   const { model } = v;
   v.ui.root.addEventListener("keydown", (e) => onKey(v, e));
+  // after a click in the widget (a value, a kind, a coder's card...) the root has the keyboard
+  // again, unless a text field took it (the jump list gives it back on change)
+  v.ui.root.addEventListener("click", (e) => {
+    const a = document.activeElement;
+    if (e.target.closest && e.target.closest("select")) return;
+    if (a && v.ui.root.contains(a) && isTyping(a)) return;
+    if (a !== v.ui.root) v.ui.root.focus({ preventScroll: true });
+  });
   model.on("msg:custom", (msg) => onReply(v, msg));
   model.on("change:item", () => onItem(v));
   model.on("change:conversation", () => { renderConversation(v); highlight(v); });

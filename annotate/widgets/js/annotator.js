@@ -1,14 +1,17 @@
 // annotate: the annotation widget's view (anywidget ES module; bundled by esbuild into
 // annotate/widgets/static/annotator.js, see docs/internals.md "Widget front end").
 // Python (annotator.py) owns the state; this view renders the synced traits and sends one small
-// message per action. The parts: layout (built once), labels (state.js overlay), panels,
-// conversation, header, help, keys (keys.js), picker, break reminder, wiring.
+// message per action. The parts: layout (built once), keys of the codes (keys.js), labels
+// (state.js overlay), panels, conversation, header, help, keys, coder picker, break reminder,
+// wiring.
 // Safety: corpus text is only ever put in the DOM with textContent / text nodes (chat.js).
+// Focus: the widget's root keeps the keyboard. A click anywhere in the widget (outside a text
+// field) gives the focus back to the root, so keys keep working after any click.
 
 import { codeHelp, saveIndicator, turnNode } from "./chat.js";
 import { cueMatcher } from "./cues.js";
 import { button, h, isTyping } from "./dom.js";
-import { annotatorKey, codeKeyMap, PASS } from "./keys.js";
+import { annotatorKey, assignKeys, KEY_HELP, panelKeys, PASS, valueKeys } from "./keys.js";
 import * as st from "./state.js";
 
 // --- the view: one per output area showing the model ---------------------------------------------
@@ -21,7 +24,10 @@ function render({ model, el }) {
       outstanding: new Set(), optimistic: new Map(), error: false, reachedEnd: false,
       focusSince: performance.now(), openedAt: performance.now(), convId: null, renders: 0,
       breakTimer: null,
+      panel: "turn", // where code keys act: "turn" or "conversation" (Tab switches)
+      pick: null, // a choice code waiting for its value's key: {id, ti}
     },
+    K: null, // the codes' keys (keyMaps)
   };
   v.ui = layout(v);
   el.append(v.ui.root);
@@ -34,34 +40,61 @@ const codeOf = (v, id) => cb(v).codes[id];
 const turns = (v) => (v.model.get("conversation") || {}).turns || [];
 const focusedTurn = (v) => turns(v)[v.S.focus];
 const value = (v, ti, codeId) => st.labelValue(v.model.get("labels"), v.S.optimistic, ti, codeId);
+const kbd = (key, cls = "aa-key") => { const k = h("kbd", cls, key === " " ? "␣" : key); k.setAttribute("aria-hidden", "true"); return k; };
 
-// --- layout: header, notice, chat, side panels, help (built once) ---------------------------------
+// --- the codes' keys: the codebook's `key`, else one assigned (keys.js), per panel ----------------
+function keyMaps(v) {
+  const data = cb(v);
+  if (v.K && v.K.data === data) return v.K;
+  const roles = Object.keys(data.turn || {});
+  const list = [];
+  for (const [id, c] of Object.entries(data.codes || {})) {
+    const panels = roles.filter((r) => data.turn[r].includes(id)).map((r) => `turn:${r}`);
+    if ((data.conversation || []).includes(id)) panels.push("conversation");
+    if (panels.length) list.push({ id, key: c.key, panels });
+  }
+  const keyOf = assignKeys(list);
+  const codes = (ids) => ids.map((id) => data.codes[id]).filter(Boolean);
+  v.K = {
+    data,
+    keyOf,
+    roleKeys: new Map(roles.map((r) => [r, panelKeys(codes(data.turn[r]), keyOf)])),
+    convKeys: panelKeys(codes(data.conversation || []), keyOf),
+  };
+  return v.K;
+}
+
+// --- layout: picker, header, notice, chat, side panels, actions, help (built once) ----------------
 function layout(v) {
   const root = h("div", "annotate-annotator");
   root.tabIndex = 0;
   root.dataset.lmSuppressShortcuts = "true"; // Lumino skips its shortcuts for keys from here
+  root.dataset.panel = v.S.panel;
   root.setAttribute("aria-label", "annotation widget");
   const ui = { root, ...header(v) };
+  ui.picker = h("div", "aa-picker");
+  ui.picker.hidden = true;
   ui.notice = h("div", "aa-notice");
   ui.notice.hidden = true;
-  const main = h("div", "aa-main");
+  ui.main = h("div", "aa-main");
   ui.chat = h("div", "aa-chat");
   const side = h("div", "aa-side");
   ui.turnPanel = h("section", "aa-panel aa-turn-panel");
   ui.turnPanel.dataset.unit = "turn";
   ui.convPanel = h("section", "aa-panel aa-conv-panel");
   ui.convPanel.dataset.unit = "conversation";
-  side.append(ui.turnPanel, ui.convPanel);
-  main.append(ui.chat, side);
+  side.append(ui.turnPanel, ui.convPanel, actions(v, ui));
+  ui.main.append(ui.chat, side);
   ui.help = h("div", "aa-help");
   ui.help.hidden = true;
+  ui.help.tabIndex = -1;
   ui.help.setAttribute("role", "dialog");
   ui.help.setAttribute("aria-label", "codebook");
-  root.append(ui.bar, ui.notice, main, ui.help);
+  root.append(ui.picker, ui.bar, ui.notice, ui.main, ui.help);
   return ui;
 }
 
-// the header: progress, jump, navigation, cue toggle, help, coder, save indicator
+// the header: progress, jump, navigation, cue toggle, help, coder, save indicator (one line)
 function header(v) {
   const bar = h("div", "aa-header");
   const progressText = h("span", "aa-progress-text");
@@ -85,11 +118,38 @@ function header(v) {
   cueBox.checked = v.S.cues;
   cueBox.addEventListener("change", () => { v.S.cues = cueBox.checked; renderConversation(v, true); });
   cueLabel.append(cueBox, document.createTextNode(" cues"));
-  const helpBtn = button("aa-btn", "? codebook", () => toggleHelp(v), "codebook help (?)");
+  const helpBtn = button("aa-btn aa-help-btn", "?", () => toggleHelp(v), "keys and codebook (?)");
+  helpBtn.append(h("span", "aa-wide", " codebook"));
   const save = saveIndicator(() => send(v, { type: "retry" }, true));
   const who = h("span", "aa-who");
   bar.append(progressText, progressBar, jump, prevBtn, nextBtn, cueLabel, helpBtn, who, save.node);
   return { bar, progressText, progressBar, progressFill, jump, cueLabel, cueBox, who, setSave: save.set };
+}
+
+// the actions under the panels, always in view: what a key could not do, status, done, skip
+function actions(v, ui) {
+  const box = h("div", "aa-actions");
+  ui.say = h("p", "aa-say");
+  ui.say.dataset.say = "";
+  ui.say.setAttribute("role", "status");
+  ui.say.setAttribute("aria-live", "polite");
+  ui.status = h("span", "aa-status");
+  ui.status.dataset.status = "";
+  ui.done = button("aa-btn aa-done", "✓ done", () => markDone(v),
+    "mark this conversation done and open the next (Enter in the conversation panel)");
+  ui.done.append(kbd("⏎"));
+  ui.reason = h("input", "aa-skip-reason");
+  ui.reason.type = "text";
+  ui.reason.placeholder = "reason to skip";
+  ui.reason.setAttribute("aria-label", "reason to skip");
+  ui.reason.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") { e.preventDefault(); e.stopPropagation(); skip(v); }
+  });
+  ui.skip = button("aa-btn aa-skip", "skip", () => skip(v), "skip this conversation (needs a reason; Shift+Enter)");
+  const row = h("div", "aa-row");
+  row.append(ui.done, ui.reason, ui.skip);
+  box.append(ui.say, ui.status, row);
+  return box;
 }
 
 // --- messages to the kernel -----------------------------------------------------------------------
@@ -102,6 +162,25 @@ function send(v, msg, isSave) {
 
 function nav(v, to) {
   send(v, { type: "nav", to, reached_end: v.S.reachedEnd }, false);
+}
+
+const elapsed = (v) => Math.round(performance.now() - v.S.openedAt);
+
+function markDone(v) {
+  if (contentHidden(v)) { say(v, "Show the conversation first, or skip it with a reason."); return; }
+  send(v, { type: "done", elapsed_ms: elapsed(v) }, true);
+}
+
+function skip(v) {
+  const reason = v.ui.reason.value.trim();
+  if (!reason) {
+    v.ui.reason.classList.add("aa-need");
+    v.ui.reason.focus();
+    say(v, "Type the reason to skip, then Enter (Esc leaves the field).");
+    return;
+  }
+  v.ui.reason.classList.remove("aa-need");
+  send(v, { type: "skip", reason, elapsed_ms: elapsed(v) }, true);
 }
 
 // one label change: sent at once, shown at once (optimistic) until the kernel acks it
@@ -128,37 +207,46 @@ function onReply(v, msg) {
 }
 
 // --- code controls, memo, flag --------------------------------------------------------------------
-function tooltip(code) {
-  const parts = [code.label + (code.key ? `  [${code.key}]` : ""), code.definition];
+function tooltip(code, key) {
+  const parts = [code.label + (key ? `  [key ${key}]` : ""), code.definition];
   if (code.when_to_use) parts.push("Use when: " + code.when_to_use);
   if (code.when_not_to_use) parts.push("Not when: " + code.when_not_to_use);
   if (code.examples.length) parts.push("e.g. " + code.examples[0]);
   return parts.filter(Boolean).join("\n");
 }
 
-function codeControl(v, code, ti, n) {
-  const label = (n ? `${n} ` : "") + code.label + (code.key ? ` [${code.key}]` : "");
+// a code with its key: a binary code is a toggle; a choice code a row of value chips, each with
+// the key that chooses it while the code waits for its value
+function codeControl(v, code, ti) {
+  const key = keyMaps(v).keyOf.get(code.id);
   if (code.level === "binary") {
-    const b = button("aa-code aa-binary", label, () => setCode(v, code, ti, st.binaryNext), tooltip(code));
+    const b = button("aa-code aa-binary", code.label, () => setCode(v, code, ti, st.binaryNext),
+      tooltip(code, key));
+    if (key) b.prepend(kbd(key));
     b.dataset.codeId = code.id;
+    if (key) b.dataset.key = key;
     b.setAttribute("aria-pressed", "false");
     return b;
   }
   const wrap = h("div", `aa-code aa-choice aa-${code.level}`);
   wrap.dataset.codeId = code.id;
+  if (key) wrap.dataset.key = key;
   wrap.setAttribute("role", "group");
   wrap.setAttribute("aria-pressed", "false");
   wrap.setAttribute("aria-label", code.label);
-  const name = h("span", "aa-code-label", label);
-  name.title = tooltip(code);
+  const name = h("span", "aa-code-label", code.label);
+  if (key) name.prepend(kbd(key));
+  name.title = tooltip(code, key);
   wrap.append(name);
-  for (const cv of code.values) {
+  const vkeys = valueKeys(code.values.length);
+  code.values.forEach((cv, i) => {
     const b = button("aa-val", cv.label || cv.value,
       () => setCode(v, code, ti, (c, cur) => st.chooseNext(c, cur, cv.value)), cv.definition || cv.label);
+    b.prepend(kbd(vkeys[i], "aa-key aa-vkey"));
     b.dataset.value = cv.value;
     b.setAttribute("aria-pressed", "false");
     wrap.append(b);
-  }
+  });
   return wrap;
 }
 
@@ -166,7 +254,7 @@ function memoBox(v, ti, unitName) {
   const area = h("textarea", "aa-memo");
   area.dataset.memo = unitName;
   area.rows = 2;
-  area.placeholder = `memo on this ${unitName}`;
+  area.placeholder = `memo on this ${unitName} (.)`;
   area.addEventListener("change", () => change(v, ti, "_memo", area.value.trim() || null));
   return area;
 }
@@ -175,20 +263,22 @@ function memoBox(v, ti, unitName) {
 function flagButton(v, ti) {
   const row = h("div", "aa-row aa-flag-row");
   const why = h("input", "aa-flag-why");
+  why.type = "text";
   why.placeholder = "why? (Enter flags, Esc cancels)";
   why.setAttribute("aria-label", "why flag");
   why.hidden = true;
   const b = button("aa-btn aa-flag", "⚑ flag", () => {
     if (value(v, ti, "_flag")) { change(v, ti, "_flag", null); return; }
     why.hidden = false; why.value = ""; why.focus();
-  }, "flag for discussion");
+  }, "flag for discussion (!)");
+  b.append(kbd("!"));
   b.dataset.flag = ti === null ? "conversation" : "turn";
   b.setAttribute("aria-pressed", "false");
   why.addEventListener("keydown", (e) => {
     if (e.key === "Enter") {
       e.preventDefault();
       change(v, ti, "_flag", "1", { note: why.value.trim() || null });
-      why.hidden = true; v.ui.root.focus();
+      why.hidden = true; v.ui.root.focus({ preventScroll: true });
     } else if (e.key === "Escape") { why.hidden = true; }
   });
   row.append(b, why);
@@ -196,15 +286,27 @@ function flagButton(v, ti) {
 }
 
 // --- side panels ----------------------------------------------------------------------------------
+function panelHead(title, unitKey) {
+  const head = h("h4", "aa-panel-head", title);
+  const hint = h("span", "aa-panel-hint");
+  hint.append(kbd("Tab"), document.createTextNode(unitKey));
+  head.append(hint);
+  return head;
+}
+
 function renderTurnPanel(v) {
   const panel = v.ui.turnPanel;
   panel.replaceChildren();
   const t = focusedTurn(v);
-  if (!t || contentHidden(v)) { panel.append(h("p", "aa-muted", "no turn focused")); return; }
-  panel.append(h("h4", null, `Turn ${t.i} · ${t.role}`));
+  if (!t || contentHidden(v)) {
+    panel.append(panelHead("Turn", ""), h("p", "aa-muted", contentHidden(v)
+      ? "the conversation is behind its content note" : "no turn focused"));
+    return;
+  }
+  panel.append(panelHead(`Turn ${t.i} · ${t.role}`, " conversation"));
   const ids = cb(v).turn[t.role] || [];
   const list = h("div", "aa-codes");
-  ids.forEach((id, n) => list.append(codeControl(v, codeOf(v, id), t.i, n < 9 ? n + 1 : null)));
+  for (const id of ids) list.append(codeControl(v, codeOf(v, id), t.i));
   if (!ids.length) list.append(h("p", "aa-muted", `no codes apply to ${t.role} turns`));
   panel.append(list, memoBox(v, t.i, "turn"), flagButton(v, t.i));
 }
@@ -213,25 +315,49 @@ function renderConvPanel(v) {
   const panel = v.ui.convPanel;
   panel.replaceChildren();
   const conv = v.model.get("conversation") || {};
-  panel.append(h("h4", null, "Conversation"));
+  const hidden = contentHidden(v);
+  panel.append(panelHead("Conversation", " turns"));
+  if (hidden) panel.append(h("p", "aa-muted aa-locked", "Show the conversation to code it (Enter)."));
   const list = h("div", "aa-codes");
-  for (const id of cb(v).conversation) list.append(codeControl(v, codeOf(v, id), null, null));
-  const status = h("p", "aa-status");
-  status.dataset.status = "";
-  const elapsed = () => Math.round(performance.now() - v.S.openedAt);
-  const done = button("aa-btn aa-done", "✓ done", () => send(v, { type: "done", elapsed_ms: elapsed() }, true),
-    "mark this conversation done and open the next");
-  const reason = h("input", "aa-skip-reason");
-  reason.placeholder = "reason to skip";
-  reason.setAttribute("aria-label", "reason to skip");
-  const skip = button("aa-btn aa-skip", "skip", () => {
-    if (!reason.value.trim()) { reason.focus(); reason.classList.add("aa-need"); return; }
-    send(v, { type: "skip", reason: reason.value.trim(), elapsed_ms: elapsed() }, true);
-  }, "skip this conversation (needs a reason)");
-  const row = h("div", "aa-row");
-  row.append(done, reason, skip);
-  panel.append(list, memoBox(v, null, "conversation"), flagButton(v, null), status, row);
+  for (const id of cb(v).conversation) list.append(codeControl(v, codeOf(v, id), null));
+  panel.append(list, memoBox(v, null, "conversation"), flagButton(v, null));
   panel.append(h("p", "aa-muted", conv.reliability ? "reliability sample: blind, no cues" : "blind"));
+  // behind a content note nothing of the conversation can be changed (skip stays possible)
+  for (const node of panel.querySelectorAll("button, textarea, input")) node.disabled = hidden;
+  v.ui.done.disabled = hidden;
+}
+
+// which panel the keys act on, and the choice code waiting for its value
+function showPanel(v) {
+  const { ui, S } = v;
+  const changed = ui.root.dataset.panel !== S.panel;
+  ui.root.dataset.panel = S.panel;
+  if (changed && !ui.say.dataset.say) say(v, "");
+  ui.turnPanel.dataset.active = String(S.panel === "turn");
+  ui.convPanel.dataset.active = String(S.panel === "conversation");
+  for (const n of ui.root.querySelectorAll(".aa-picking")) n.classList.remove("aa-picking");
+  if (!S.pick) return;
+  const panel = S.pick.ti === null ? ui.convPanel : ui.turnPanel;
+  const node = panel.querySelector(`[data-code-id="${CSS.escape(S.pick.id)}"]`);
+  if (node) { node.classList.add("aa-picking"); node.scrollIntoView({ block: "nearest" }); }
+}
+
+// a choice code stops waiting for its value (a click, another conversation): its hint goes too
+function endPick(v) {
+  if (v.S.pick) say(v, "");
+  v.S.pick = null;
+}
+
+// a short message in the widget: what a key could not do and why, or what it waits for (with
+// nothing to say: where the keys act)
+function say(v, text) {
+  const { say: node, root } = v.ui;
+  if (v.ui.pickerSay) v.ui.pickerSay.textContent = v.model.get("annotator_id") ? "" : text || "";
+  node.dataset.say = text || "";
+  node.classList.toggle("aa-say-hint", !text);
+  node.textContent = text || (root.dataset.panel === "conversation"
+    ? "Keys act on the conversation · Tab: turns · Enter: done · ? keys"
+    : "Keys act on the focused turn · Tab: conversation · ? keys");
 }
 
 // --- labels shown: controls, memos, flags, status, the chips on each turn --------------------------
@@ -241,7 +367,7 @@ function applyControl(v, node, ti) {
   node.setAttribute("aria-pressed", cur === null ? "false" : "true");
   node.classList.toggle("aa-unsaved", st.isUnsaved(v.model.get("labels"), v.S.optimistic, ti, codeId));
   if (node.classList.contains("aa-choice")) {
-    const chosen = cur === null ? [] : node.classList.contains("aa-set") ? JSON.parse(cur) : [cur];
+    const chosen = cur === null ? [] : node.classList.contains("aa-set") ? st.parseSet(cur) : [cur];
     for (const b of node.querySelectorAll(".aa-val"))
       b.setAttribute("aria-pressed", chosen.includes(b.dataset.value) ? "true" : "false");
   }
@@ -261,13 +387,20 @@ function applyLabels(v) {
     const flag = panel.querySelector(".aa-flag");
     if (flag) flag.setAttribute("aria-pressed", value(v, unit, "_flag") ? "true" : "false");
   }
-  const status = convPanel.querySelector("[data-status]");
-  if (status) status.textContent = st.statusText(value(v, null, "_status"), L.notes);
+  v.ui.status.textContent = st.statusText(value(v, null, "_status"), L.notes);
   for (const node of chat.querySelectorAll(".aa-turn")) {
     const unit = st.turnLabels(L, v.S.optimistic, Number(node.dataset.turnIndex));
-    const chips = node.querySelector(".aa-applied");
-    const text = st.chipText(unit, (id) => codeOf(v, id));
-    if (chips.textContent !== text) chips.textContent = text;
+    const chips = st.appliedChips(unit, (id) => codeOf(v, id), cb(v).turn[node.dataset.role] || []);
+    const box = node.querySelector(".aa-applied");
+    const sig = JSON.stringify(chips);
+    if (box.dataset.sig === sig) continue;
+    box.dataset.sig = sig;
+    box.replaceChildren(...chips.map((c) => {
+      const chip = h("span", "aa-chip", c.text);
+      chip.title = c.title;
+      chip.dataset.chip = c.codeId;
+      return chip;
+    }));
   }
 }
 
@@ -283,14 +416,20 @@ function cues(v) {
   return v.S.cues && !conv.reliability ? cueMatcher(Object.values(cb(v).codes)) : null;
 }
 
+function reveal(v) {
+  const conv = v.model.get("conversation") || {};
+  v.S.revealed.add(conv.id);
+  renderConversation(v, false);
+}
+
 function contentNote(v, conv) {
   const note = h("div", "aa-content-note");
   note.dataset.contentNote = "";
   note.append(h("p", null, `Content note: this conversation contains ${conv.content_note}.`));
   note.append(h("p", "aa-muted", "Take a moment. You can skip it (with a reason) if you need to."));
-  note.append(button("aa-btn aa-reveal", "Show the conversation", () => {
-    v.S.revealed.add(conv.id); renderConversation(v, false); v.ui.root.focus();
-  }));
+  const show = button("aa-btn aa-reveal", "Show the conversation", () => reveal(v));
+  show.append(kbd("⏎"));
+  note.append(show);
   return note;
 }
 
@@ -303,7 +442,12 @@ function renderConversation(v, keepFocus) {
   if (!same) {
     S.convId = conv.id; S.openedAt = performance.now(); S.reachedEnd = false;
     S.optimistic.clear();
+    S.panel = "turn";
+    ui.reason.value = "";
+    ui.reason.classList.remove("aa-need");
+    say(v, "");
   }
+  endPick(v);
   if (!(same && keepFocus)) S.focus = 0;
   ui.root.dataset.conversationId = conv.id || "";
   ui.cueBox.disabled = !!conv.reliability;
@@ -320,14 +464,15 @@ function renderConversation(v, keepFocus) {
   renderHeader(v);
   S.renders += 1;
   const tag = `${conv.id}#${S.renders}`;
-  if (hadFocus && !ui.root.contains(document.activeElement)) ui.root.focus({ preventScroll: true });
+  if (hadFocus) keepKeyboard(v);
   requestAnimationFrame(() => { ui.root.dataset.ready = tag; });
 }
 
 function setFocus(v, i, quiet) {
   const { S, ui } = v;
+  const hadFocus = ui.root.contains(document.activeElement);
   const nodes = ui.chat.querySelectorAll(".aa-turn");
-  if (!nodes.length) { S.focus = 0; renderTurnPanel(v); applyLabels(v); return; }
+  if (!nodes.length) { S.focus = 0; renderTurnPanel(v); applyLabels(v); showPanel(v); return; }
   i = Math.max(0, Math.min(nodes.length - 1, i));
   const prev = ui.chat.querySelector(".aa-focused");
   if (prev) { prev.classList.remove("aa-focused"); prev.removeAttribute("aria-current"); }
@@ -338,13 +483,26 @@ function setFocus(v, i, quiet) {
   S.focus = i;
   if (i === nodes.length - 1) S.reachedEnd = true;
   if (!quiet) node.scrollIntoView({ block: "nearest" });
-  renderTurnPanel(v);
+  renderTurnPanel(v); // replaces the panel's controls: a focused one would take the focus with it
   applyLabels(v);
+  showPanel(v);
+  if (hadFocus) keepKeyboard(v);
+}
+
+// the root takes the keyboard back unless the coder is typing in one of the widget's fields
+function keepKeyboard(v) {
+  const a = document.activeElement;
+  if (a && v.ui.root.contains(a) && isTyping(a)) return;
+  if (a !== v.ui.root) v.ui.root.focus({ preventScroll: true });
 }
 
 // --- header ---------------------------------------------------------------------------------------
 function renderHeader(v) {
   const { model, ui } = v;
+  const coder = model.get("annotator_id");
+  ui.picker.hidden = !!coder; // without a coder the widget shows only the picker
+  ui.bar.hidden = !coder;
+  ui.main.hidden = !coder;
   const p = model.get("progress") || { done: 0, total: 0 };
   ui.progressText.textContent = `${p.done} / ${p.total}`;
   ui.progressFill.style.width = p.total ? `${(100 * p.done) / p.total}%` : "0%";
@@ -364,78 +522,136 @@ function renderHeader(v) {
     ui.jump.dataset.sig = sig;
   }
   ui.jump.value = String(conv.index ?? 0);
-  ui.who.textContent = model.get("annotator_id") ? `coder: ${model.get("annotator_id")}` : "";
+  ui.who.textContent = coder ? `coder: ${coder}` : "";
+  ui.who.title = ui.who.textContent;
 }
 
-// --- help: the whole codebook, the focused turn's codes first --------------------------------------
+// --- help: the keys, then the whole codebook (the focused turn's codes first), over the widget ------
 function toggleHelp(v, force) {
   const help = v.ui.help;
   const show = force === undefined ? help.hidden : force;
   help.hidden = !show;
-  if (!show) return;
+  if (!show) { keepKeyboard(v); return; }
   help.replaceChildren();
-  const close = button("aa-btn aa-help-close", "close (Esc)", () => toggleHelp(v, false));
-  help.append(h("h3", null, `${cb(v).title} · v${cb(v).version}`), close);
+  const close = button("aa-btn aa-help-close", "close", () => toggleHelp(v, false), "close (Esc or ?)");
+  close.append(kbd("Esc"));
+  help.append(close, h("h3", null, `${cb(v).title} · v${cb(v).version}`));
+  const keys = h("table", "aa-keytable");
+  keys.dataset.helpKeys = "";
+  for (const [k, does] of KEY_HELP) {
+    const row = h("tr");
+    row.append(h("th", null, k), h("td", null, does));
+    keys.append(row);
+  }
+  help.append(h("h4", null, "Keys"), keys);
   const t = focusedTurn(v);
   const first = new Set([...(t ? cb(v).turn[t.role] || [] : []), ...cb(v).conversation]);
   const order = [...first, ...Object.keys(cb(v).codes).filter((id) => !first.has(id))];
+  const keyOf = keyMaps(v).keyOf;
   for (const id of order) {
     const c = codeOf(v, id);
     const sec = h("section", "aa-help-code");
     sec.dataset.helpCode = id;
-    sec.append(h("h4", null, `${c.label} (${c.id}) · ${c.unit}, ${c.applies_to.join("/")}, ${c.level}` +
-      (c.key ? ` · key ${c.key}` : "")));
-    sec.append(codeHelp(c));
+    const head = h("h4", null, `${c.label} (${c.id}) · ${c.unit}, ${c.applies_to.join("/")}, ${c.level}`);
+    if (keyOf.get(id)) head.prepend(kbd(keyOf.get(id)));
+    sec.append(head, codeHelp(c));
     help.append(sec);
   }
+  help.scrollTop = 0;
+  v.ui.root.scrollIntoView({ block: "nearest" }); // the overlay covers the widget: bring it in view
 }
 
-// --- keys (the map is keys.js) --------------------------------------------------------------------
+// --- keys (what each key does is keys.js) ---------------------------------------------------------
 function keyContext(v) {
   const t = focusedTurn(v);
-  const turnCodes = t ? cb(v).turn[t.role] || [] : [];
+  const K = keyMaps(v);
   return {
     active: !!v.model.get("annotator_id"),
-    coding: !!t && !contentHidden(v),
-    turn: t ? t.i : null,
-    turnCodes,
-    codeKeys: codeKeyMap(turnCodes.map((id) => codeOf(v, id)),
-      cb(v).conversation.map((id) => codeOf(v, id)), t ? t.i : null),
+    help: !v.ui.help.hidden,
+    hidden: contentHidden(v),
+    turn: t ? { i: t.i, role: t.role } : null,
+    turnKeys: t ? K.roleKeys.get(t.role) || new Map() : new Map(),
+    convKeys: K.convKeys,
+    roleKeys: K.roleKeys,
+    codes: cb(v).codes,
   };
 }
 
 function onKey(v, e) {
-  const action = annotatorKey({ key: e.key, ctrlKey: e.ctrlKey, metaKey: e.metaKey, altKey: e.altKey,
-    typing: isTyping(e.target) }, keyContext(v));
+  const typing = isTyping(e.target);
+  if ((e.key === "Enter" || e.key === " ") && e.target !== v.ui.root && e.target.matches("button, input, select")) {
+    e.stopPropagation(); // a focused button or checkbox: its own Enter / space (the browser's)
+    return;
+  }
+  const r = annotatorKey({ panel: v.S.panel, pick: v.S.pick },
+    { key: e.key, ctrlKey: e.ctrlKey, metaKey: e.metaKey, altKey: e.altKey, shiftKey: e.shiftKey, typing },
+    keyContext(v));
+  const action = r.action;
   if (action === PASS) return;
   e.stopPropagation(); // never let a key reach the notebook (plus data-lm-suppress-shortcuts)
-  switch (action.type) {
-    case "none": return;
-    case "leave-field": e.target.blur(); v.ui.root.focus(); return;
-    case "focus": setFocus(v, v.S.focus + action.by); break;
-    case "nav": nav(v, action.to); break;
-    case "undo": send(v, { type: "undo" }, true); break;
-    case "help": toggleHelp(v, action.show); break;
-    case "code": {
-      const code = codeOf(v, action.id);
-      if (code) setCode(v, code, action.ti, st.keyNext);
-      break;
-    }
+  v.S.panel = r.S.panel;
+  v.S.pick = r.S.pick;
+  if (r.say !== undefined) say(v, r.say);
+  if (action.type === "none") {
+    if (!typing && e.target !== v.ui.root) { e.preventDefault(); keepKeyboard(v); } // e.g. the jump list
+    showPanel(v);
+    return;
   }
   e.preventDefault();
+  run(v, action);
+  showPanel(v);
+  if (!typing) keepKeyboard(v);
 }
 
-// --- coder picker (when no annotator was given) -----------------------------------------------------
+function run(v, a) {
+  const code = a.id ? codeOf(v, a.id) : null;
+  switch (a.type) {
+    case "leave-field": document.activeElement.blur(); v.ui.root.focus({ preventScroll: true }); return;
+    case "focus": setFocus(v, v.S.focus + a.by); return;
+    case "nav": nav(v, a.to); return;
+    case "undo": send(v, { type: "undo" }, true); return;
+    case "help": toggleHelp(v, a.show); return;
+    case "help-scroll": v.ui.help.scrollBy(0, a.lines * 24); return;
+    case "panel": {
+      const panel = a.panel === "conversation" ? v.ui.convPanel : v.ui.turnPanel;
+      panel.scrollIntoView({ block: "nearest" });
+      return;
+    }
+    case "toggle": if (code) setCode(v, code, a.ti, st.binaryNext); return;
+    case "choose": if (code) setCode(v, code, a.ti, (c, cur) => st.chooseNext(c, cur, a.value)); return;
+    case "clear": if (code) change(v, a.ti, a.id, null); return;
+    case "done": markDone(v); return;
+    case "skip": skip(v); return;
+    case "reveal": reveal(v); return;
+    case "flag": {
+      const panel = a.ti === null ? v.ui.convPanel : v.ui.turnPanel;
+      const b = panel.querySelector(".aa-flag");
+      if (b && !b.disabled) b.click(); // unflags, or opens the "why" field (Enter flags)
+      return;
+    }
+    case "memo": {
+      const panel = a.ti === null ? v.ui.convPanel : v.ui.turnPanel;
+      const area = panel.querySelector(".aa-memo");
+      if (area && !area.disabled) { area.focus(); say(v, "Type the memo; Esc leaves the field and saves it."); }
+      return;
+    }
+    default: // "pick" (shown by showPanel), "pick-end"
+  }
+}
+
+// --- coder picker (when no annotator was given): the widget shows only this -----------------------
 function renderPicker(v) {
-  const pick = h("div", "aa-picker");
-  pick.append(h("p", null, "Who is coding? Pick your name:"));
+  const pick = v.ui.picker;
+  pick.replaceChildren(h("p", null, "Who is coding? Pick your name:"));
   for (const c of v.model.get("coders") || []) {
     const b = button("aa-btn aa-coder", c,
       () => v.model.send({ type: "pick", annotator: c, seq: `${v.viewId}:pick` }));
     b.dataset.coder = c;
     pick.append(b);
   }
-  v.ui.chat.replaceChildren(pick);
+  v.ui.pickerSay = h("p", "aa-say");
+  v.ui.pickerSay.setAttribute("role", "status");
+  pick.append(v.ui.pickerSay);
 }
 
 // --- care: break reminder ---------------------------------------------------------------------------
@@ -449,18 +665,31 @@ function showBreak(v) {
   const notice = v.ui.notice;
   notice.replaceChildren(h("span", null,
     "You have been coding for a while. A short break helps keep your judgements steady."),
-  button("aa-btn", "thanks", () => { notice.hidden = true; armBreak(v); v.ui.root.focus(); }));
+  button("aa-btn", "thanks", () => { notice.hidden = true; armBreak(v); }));
   notice.dataset.break = "";
   notice.hidden = false;
 }
 
-// --- wiring: model events, keys, first render ---------------------------------------------------------
+// --- wiring: model events, keys, clicks, first render -----------------------------------------------
 function wire(v) {
   const { model, ui } = v;
   ui.root.addEventListener("keydown", (e) => onKey(v, e));
   ui.chat.addEventListener("click", (e) => {
     const node = e.target.closest && e.target.closest(".aa-turn");
     if (node) setFocus(v, [...ui.chat.querySelectorAll(".aa-turn")].indexOf(node));
+  });
+  // after any click in the widget (a turn, a code, a chip, the flag, a button...) the keys act
+  // on the panel clicked in, and the root has the keyboard again, unless a text field took it
+  ui.root.addEventListener("click", (e) => {
+    const t = e.target;
+    if (!t.closest || t.closest("select")) return; // the jump list gives it back on change
+    const unit = t.closest("[data-unit]");
+    if (unit || t.closest(".aa-chat")) {
+      v.S.panel = unit && unit.dataset.unit === "conversation" ? "conversation" : "turn";
+    }
+    endPick(v);
+    showPanel(v);
+    keepKeyboard(v);
   });
   model.on("msg:custom", (msg) => onReply(v, msg));
   model.on("change:save_state", () => { // another view of the same model saved or failed
@@ -475,8 +704,10 @@ function wire(v) {
   const s = model.get("save_state") || {};
   ui.setSave(s.status || "saved", s.message);
   v.S.error = s.status === "error";
+  say(v, "");
+  renderPicker(v);
   if (model.get("annotator_id")) renderConversation(v, false);
-  else { renderPicker(v); renderConvPanel(v); }
+  renderHeader(v);
   armBreak(v);
 }
 

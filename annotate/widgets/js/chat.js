@@ -63,6 +63,7 @@ export function saveIndicator(onRetry) {
     status.textContent = s;
     status.dataset.saveStatus = s;
     msg.textContent = message || "";
+    msg.title = message || "";
     if (retry) retry.hidden = s !== "error";
   };
   return { node, set };

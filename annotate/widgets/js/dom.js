@@ -24,10 +24,13 @@ export function button(cls, text, onClick, title) {
   return b;
 }
 
-// whether a key event comes from a field the coder types in (keys stay there)
+// whether a key event comes from a field the coder types in (keys stay there). A checkbox or a
+// select is not one: keys pressed there go to the widget (which then takes the focus back).
+const TEXT_INPUTS = new Set(["", "text", "search", "email", "url", "tel", "password", "number"]);
 export function isTyping(t) {
-  return !!t && (t.tagName === "TEXTAREA" || t.tagName === "INPUT" || t.tagName === "SELECT" ||
-    t.isContentEditable);
+  if (!t) return false;
+  if (t.tagName === "TEXTAREA" || t.isContentEditable) return true;
+  return t.tagName === "INPUT" && TEXT_INPUTS.has((t.getAttribute("type") || "").toLowerCase());
 }
 
 // A view node ({tag, cls, attrs, text, children} or a string) as a DOM node. `doc` is the

@@ -33,13 +33,37 @@ export function turnLabels(labels, optimistic, ti) {
   return unit;
 }
 
-// the chips on a turn: the labels of its codes, then ⚑ (flag) and ✎ (memo)
-export function chipText(unit, codeOf) {
-  const names = Object.keys(unit).filter((c) => !c.startsWith("_"))
-    .map((c) => (codeOf(c) || { label: c }).label);
-  if (unit._flag) names.push("⚑");
-  if (unit._memo) names.push("✎");
-  return names.join(" · ");
+// the chips on a turn, in the order of `order` (the codes of the turn's panel): a binary code
+// shows its label, a choice code the label of its chosen value(s) (the code's name in the title),
+// then ⚑ (flagged) and ✎ (memo). Returns [{text, title, codeId}].
+export function appliedChips(unit, codeOf, order = []) {
+  const ids = Object.keys(unit).filter((c) => !c.startsWith("_"));
+  const rank = (c) => { const i = order.indexOf(c); return i < 0 ? order.length : i; };
+  ids.sort((a, b) => rank(a) - rank(b));
+  const out = [];
+  for (const id of ids) {
+    const code = codeOf(id);
+    if (!code) { out.push({ text: id, title: id, codeId: id }); continue; }
+    const empty = code.level === "set" && !parseSet(unit[id]).length; // "none of them" is an answer
+    const text = code.level === "binary" ? code.label : empty ? `${code.label}: none` : valueLabels(code, unit[id]);
+    out.push({ text, title: code.level === "binary" || empty ? text : `${code.label}: ${text}`, codeId: id });
+  }
+  if (unit._flag) out.push({ text: "⚑", title: "flagged for discussion", codeId: "_flag" });
+  if (unit._memo) out.push({ text: "✎", title: `memo: ${unit._memo}`, codeId: "_memo" });
+  return out;
+}
+
+export const chipText = (unit, codeOf, order) => appliedChips(unit, codeOf, order).map((c) => c.text).join(" · ");
+
+// the labels of a stored value (a set code: its values, joined), or the value itself
+export function valueLabels(code, stored) {
+  const one = (x) => ((code.values || []).find((v) => v.value === x) || { label: x }).label || x;
+  if (code.level === "set") {
+    const order = (code.values || []).map((v) => v.value);
+    const ids = parseSet(stored).sort((a, b) => order.indexOf(a) - order.indexOf(b));
+    return ids.length ? ids.map(one).join(", ") : "(none)";
+  }
+  return String(one(stored));
 }
 
 export function isUnsaved(labels, optimistic, ti, codeId) {

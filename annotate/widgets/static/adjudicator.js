@@ -38,8 +38,11 @@ function button(cls, text, onClick, title) {
   if (onClick) b.addEventListener("click", onClick);
   return b;
 }
+var TEXT_INPUTS = /* @__PURE__ */ new Set(["", "text", "search", "email", "url", "tel", "password", "number"]);
 function isTyping(t) {
-  return !!t && (t.tagName === "TEXTAREA" || t.tagName === "INPUT" || t.tagName === "SELECT" || t.isContentEditable);
+  if (!t) return false;
+  if (t.tagName === "TEXTAREA" || t.isContentEditable) return true;
+  return t.tagName === "INPUT" && TEXT_INPUTS.has((t.getAttribute("type") || "").toLowerCase());
 }
 function materialize(view, doc = globalThis.document) {
   if (typeof view === "string") return doc.createTextNode(view);
@@ -211,6 +214,7 @@ function saveIndicator(onRetry) {
     status.textContent = s;
     status.dataset.saveStatus = s;
     msg.textContent = message || "";
+    msg.title = message || "";
     if (retry) retry.hidden = s !== "error";
   };
   return { node, set };
@@ -219,6 +223,23 @@ function saveIndicator(onRetry) {
 // annotate/widgets/js/keys.js
 var PASS = null;
 var SWALLOW = Object.freeze({ type: "none" });
+var POOL = Object.freeze([
+  ..."1234567890",
+  ..."abcdefghilmoqrstvwxyz",
+  ..."ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+]);
+var KEY_HELP = Object.freeze([
+  ["j / k or ↓ / ↑", "focus the next / previous turn"],
+  ["Tab", "switch the keys between the turn panel and the conversation panel"],
+  ["a code's key", "the key shown next to the code (its codebook `key`, else one assigned): a binary code toggles; a choice code then waits for a value's key (shown on its values: 1–9, 0, a, b, …), Backspace clears it, Esc cancels; a set code takes several values, Enter ends"],
+  ["!", "flag the turn or the conversation for discussion (type why, Enter); again to unflag"],
+  [".", "write a memo on the turn or the conversation (Esc leaves the field and saves)"],
+  ["Enter", "in the conversation panel: mark the conversation done and open the next; behind a content note: show the conversation"],
+  ["Shift+Enter", "skip the conversation (type the reason, Enter)"],
+  ["n / p", "next / previous conversation (n after the last turn also marks it done)"],
+  ["u", "undo your last change in this conversation"],
+  ["?", "this help: keys and codebook (Esc or ? closes it)"]
+]);
 var digit = (key) => /^[1-9]$/.test(key) ? Number(key) : 0;
 function adjudicatorKey(ev, ctx) {
   if ((ev.ctrlKey || ev.metaKey) && ev.key === "Enter") return { type: "submit" };
@@ -676,6 +697,12 @@ function onKey(v, e) {
 function wire(v) {
   const { model } = v;
   v.ui.root.addEventListener("keydown", (e) => onKey(v, e));
+  v.ui.root.addEventListener("click", (e) => {
+    const a = document.activeElement;
+    if (e.target.closest && e.target.closest("select")) return;
+    if (a && v.ui.root.contains(a) && isTyping(a)) return;
+    if (a !== v.ui.root) v.ui.root.focus({ preventScroll: true });
+  });
   model.on("msg:custom", (msg) => onReply(v, msg));
   model.on("change:item", () => onItem(v));
   model.on("change:conversation", () => {

@@ -38,8 +38,11 @@ function button(cls, text, onClick, title) {
   if (onClick) b.addEventListener("click", onClick);
   return b;
 }
+var TEXT_INPUTS = /* @__PURE__ */ new Set(["", "text", "search", "email", "url", "tel", "password", "number"]);
 function isTyping(t) {
-  return !!t && (t.tagName === "TEXTAREA" || t.tagName === "INPUT" || t.tagName === "SELECT" || t.isContentEditable);
+  if (!t) return false;
+  if (t.tagName === "TEXTAREA" || t.isContentEditable) return true;
+  return t.tagName === "INPUT" && TEXT_INPUTS.has((t.getAttribute("type") || "").toLowerCase());
 }
 function materialize(view, doc = globalThis.document) {
   if (typeof view === "string") return doc.createTextNode(view);
@@ -228,6 +231,7 @@ function saveIndicator(onRetry) {
     status.textContent = s;
     status.dataset.saveStatus = s;
     msg.textContent = message || "";
+    msg.title = message || "";
     if (retry) retry.hidden = s !== "error";
   };
   return { node, set };
@@ -236,44 +240,215 @@ function saveIndicator(onRetry) {
 // annotate/widgets/js/keys.js
 var PASS = null;
 var SWALLOW = Object.freeze({ type: "none" });
-var RESERVED = /* @__PURE__ */ new Set(["j", "k", "n", "p", "u", "?", "ArrowDown", "ArrowUp", "Escape"]);
-var digit = (key) => /^[1-9]$/.test(key) ? Number(key) : 0;
-function annotatorKey(ev, ctx) {
-  if (ev.ctrlKey || ev.metaKey || ev.altKey) return PASS;
-  if (ev.typing) return ev.key === "Escape" ? { type: "leave-field" } : SWALLOW;
-  if (!ctx.active) return SWALLOW;
-  switch (ev.key) {
+var RESERVED = /* @__PURE__ */ new Set([
+  "j",
+  "k",
+  "n",
+  "p",
+  "u",
+  "?",
+  "!",
+  ".",
+  "ArrowDown",
+  "ArrowUp",
+  "Escape",
+  "Tab",
+  "Enter",
+  "Backspace",
+  "Delete",
+  " "
+]);
+var POOL = Object.freeze([
+  ..."1234567890",
+  ..."abcdefghilmoqrstvwxyz",
+  ..."ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+]);
+var usable = (k) => typeof k === "string" && k.length === 1 && k.trim() !== "" && !RESERVED.has(k);
+var KEY_HELP = Object.freeze([
+  ["j / k or ↓ / ↑", "focus the next / previous turn"],
+  ["Tab", "switch the keys between the turn panel and the conversation panel"],
+  ["a code's key", "the key shown next to the code (its codebook `key`, else one assigned): a binary code toggles; a choice code then waits for a value's key (shown on its values: 1–9, 0, a, b, …), Backspace clears it, Esc cancels; a set code takes several values, Enter ends"],
+  ["!", "flag the turn or the conversation for discussion (type why, Enter); again to unflag"],
+  [".", "write a memo on the turn or the conversation (Esc leaves the field and saves)"],
+  ["Enter", "in the conversation panel: mark the conversation done and open the next; behind a content note: show the conversation"],
+  ["Shift+Enter", "skip the conversation (type the reason, Enter)"],
+  ["n / p", "next / previous conversation (n after the last turn also marks it done)"],
+  ["u", "undo your last change in this conversation"],
+  ["?", "this help: keys and codebook (Esc or ? closes it)"]
+]);
+function assignKeys(codes) {
+  const out = /* @__PURE__ */ new Map();
+  const taken = /* @__PURE__ */ new Map();
+  const busy = (c) => {
+    const s = /* @__PURE__ */ new Set();
+    for (const p of c.panels) for (const k of taken.get(p) || []) s.add(k);
+    return s;
+  };
+  const take = (c, k) => {
+    out.set(c.id, k);
+    for (const p of c.panels) {
+      if (!taken.has(p)) taken.set(p, /* @__PURE__ */ new Set());
+      taken.get(p).add(k);
+    }
+  };
+  for (const c of codes) if (usable(c.key) && !busy(c).has(c.key)) take(c, c.key);
+  for (const c of codes) {
+    if (out.has(c.id)) continue;
+    const b = busy(c);
+    const k = POOL.find((x) => !b.has(x));
+    if (k) take(c, k);
+    else out.set(c.id, null);
+  }
+  return out;
+}
+function panelKeys(codes, keyOf) {
+  const out = /* @__PURE__ */ new Map();
+  for (const c of codes) {
+    const k = keyOf.get(c.id);
+    if (k) out.set(k, c);
+  }
+  return out;
+}
+var valueKeys = (n) => POOL.slice(0, n);
+function keyRange(n) {
+  const k = valueKeys(n);
+  if (n <= 1) return k.join("");
+  const parts = [`1–${k[Math.min(n, 9) - 1]}`];
+  if (n >= 10) parts.push("0");
+  if (n >= 11) parts.push(n === 11 ? k[10] : `${k[10]}–${k[n - 1]}`);
+  return parts.join(", ");
+}
+var isChoice = (code) => code.level !== "binary";
+var ROLE_TURNS = { user: "user turns", assistant: "assistant turns", system: "system turns", tool: "tool turns" };
+function pickHint(code) {
+  const n = code.values.length;
+  return code.level === "set" ? `${code.label}: ${keyRange(n)} tick or untick a value, Enter when done, Backspace clears` : `${code.label}: ${keyRange(n)} chooses a value, Backspace clears, Esc cancels`;
+}
+var HIDDEN = "The conversation is behind its content note: Enter shows it, Shift+Enter skips it.";
+function annotatorKey(S, ev, ctx) {
+  if (ev.ctrlKey || ev.metaKey || ev.altKey) return { S, action: PASS };
+  if (ev.typing) return { S, action: ev.key === "Escape" ? { type: "leave-field" } : SWALLOW };
+  if (!ctx.active) return { S, action: SWALLOW, say: "Pick your name first." };
+  if (ctx.help) return helpKey(S, ev);
+  if (S.pick) return pickKey(S, ev, ctx);
+  const k = ev.key;
+  const ti = ctx.turn ? ctx.turn.i : null;
+  const conv = S.panel === "conversation";
+  const unit = conv ? null : ti;
+  const act = (action, say2 = "") => ({ S, action, say: say2 });
+  switch (k) {
     case "j":
     case "ArrowDown":
-      return { type: "focus", by: 1 };
+      return ctx.hidden ? act(SWALLOW, HIDDEN) : act({ type: "focus", by: 1 });
     case "k":
     case "ArrowUp":
-      return { type: "focus", by: -1 };
+      return ctx.hidden ? act(SWALLOW, HIDDEN) : act({ type: "focus", by: -1 });
     case "n":
-      return { type: "nav", to: "finish" };
+      return act({ type: "nav", to: "finish" });
     case "p":
-      return { type: "nav", to: "prev" };
+      return act({ type: "nav", to: "prev" });
     case "u":
-      return { type: "undo" };
+      return act({ type: "undo" });
     case "?":
-      return { type: "help" };
+      return act({ type: "help", show: true });
     case "Escape":
-      return { type: "help", show: false };
+      return act(SWALLOW);
+    case "Tab": {
+      const panel = conv ? "turn" : "conversation";
+      return { S: { ...S, panel }, action: { type: "panel", panel }, say: "" };
+    }
+    case "Enter":
+      if (ev.shiftKey) return act({ type: "skip" });
+      if (ctx.hidden) return act({ type: "reveal" });
+      return conv ? act({ type: "done" }) : act(SWALLOW, "Enter marks the conversation done from the conversation panel: Tab goes there.");
+    case "!":
+    case ".":
+      if (ctx.hidden) return act(SWALLOW, HIDDEN);
+      if (!conv && ti === null) return act(SWALLOW, "No turn is focused.");
+      return act({ type: k === "!" ? "flag" : "memo", ti: unit });
+    case "Backspace":
+    case "Delete":
+      return act(SWALLOW, "Backspace clears a choice code: press the code's key first.");
   }
-  const n = digit(ev.key);
-  if (n && ctx.coding) {
-    const id = (ctx.turnCodes || [])[n - 1];
-    return id ? { type: "code", id, ti: ctx.turn } : { type: "ignored" };
-  }
-  const bound = !RESERVED.has(ev.key) && ctx.codeKeys && ctx.codeKeys.get(ev.key);
-  if (bound) return bound.ti === null || ctx.coding ? { type: "code", ...bound } : { type: "ignored" };
-  return SWALLOW;
+  const keys = conv ? ctx.convKeys : ctx.turnKeys;
+  const code = keys && keys.get(k);
+  if (code && ctx.hidden) return act(SWALLOW, HIDDEN);
+  if (code && !conv && ti === null) return act(SWALLOW, "No turn is focused.");
+  if (code && !isChoice(code)) return act({ type: "toggle", id: code.id, ti: unit });
+  if (code) return { S: { ...S, pick: { id: code.id, ti: unit } }, action: { type: "pick", id: code.id, ti: unit }, say: pickHint(code) };
+  return { S, action: SWALLOW, say: whyNot(k, S, ctx) };
 }
-function codeKeyMap(turnCodes, convCodes, ti) {
-  const out = /* @__PURE__ */ new Map();
-  for (const c of turnCodes) if (c.key) out.set(c.key, { id: c.id, ti });
-  for (const c of convCodes) if (c.key && !out.has(c.key)) out.set(c.key, { id: c.id, ti: null });
-  return out;
+function whyNot(k, S, ctx) {
+  const shown = k.length === 1 ? `“${k}”` : k;
+  if (S.panel === "conversation") {
+    const role = ctx.turn && ctx.turn.role;
+    const c = ctx.turnKeys && ctx.turnKeys.get(k);
+    if (c) return `${shown} is ${c.label}, a code of this ${role} turn: Tab goes to the turn panel.`;
+  } else {
+    const c = ctx.convKeys && ctx.convKeys.get(k);
+    if (c) return `${shown} is ${c.label}, a conversation code: Tab goes to the conversation panel.`;
+  }
+  for (const [role, keys] of ctx.roleKeys || []) {
+    const c = keys.get(k);
+    if (c && (!ctx.turn || role !== ctx.turn.role)) return `${shown} is ${c.label}, for ${ROLE_TURNS[role] || role}.`;
+  }
+  if (/^[A-Z]$/.test(k)) return `${shown} is not a key here: is Caps Lock on?`;
+  if (k.length > 1 || k === " ") return void 0;
+  const where = S.panel === "conversation" ? "the conversation panel" : "this turn";
+  return `${shown} is not a key of ${where} (? lists the keys).`;
+}
+function pickKey(S, ev, ctx) {
+  const { id, ti } = S.pick;
+  const code = ctx.codes[id];
+  const done = { ...S, pick: null };
+  if (!code) return annotatorKey(done, ev, ctx);
+  const k = ev.key;
+  const i = valueKeys(code.values.length).indexOf(k);
+  const isSet = code.level === "set";
+  if (i >= 0)
+    return {
+      S: isSet ? S : done,
+      action: { type: "choose", id, ti, value: code.values[i].value },
+      say: isSet ? pickHint(code) : ""
+    };
+  switch (k) {
+    case "Backspace":
+    case "Delete":
+      return { S: done, action: { type: "clear", id, ti }, say: "" };
+    case "Escape":
+    case "Enter":
+      return { S: done, action: { type: "pick-end" }, say: "" };
+    case "j":
+    case "k":
+    case "ArrowDown":
+    case "ArrowUp":
+    case "n":
+    case "p":
+    case "u":
+    case "?":
+    case "Tab":
+    case "!":
+    case ".":
+      return withPickEnd(annotatorKey(done, ev, ctx));
+  }
+  const keys = S.panel === "conversation" ? ctx.convKeys : ctx.turnKeys;
+  const own = keys && keys.get(k);
+  if (own && own.id === id) return { S: done, action: { type: "pick-end" }, say: "" };
+  if (k.length > 1) return { S, action: SWALLOW };
+  const how = code.level === "set" ? "Enter when done" : "Esc cancels";
+  return {
+    S,
+    action: SWALLOW,
+    say: `“${k}” is not a value of ${code.label}: ${keyRange(code.values.length)}, Backspace clears, ${how}.`
+  };
+}
+var withPickEnd = (r) => ({ ...r, action: r.action && r.action.type !== "none" ? { ...r.action, endPick: true } : { type: "pick-end" } });
+function helpKey(S, ev) {
+  const scroll = { j: 1, ArrowDown: 1, k: -1, ArrowUp: -1, " ": 8, PageDown: 8, PageUp: -8 };
+  if (ev.key === "?" || ev.key === "Escape") return { S, action: { type: "help", show: false }, say: "" };
+  if (scroll[ev.key]) return { S, action: { type: "help-scroll", lines: scroll[ev.key] } };
+  if (ev.key.length > 1) return { S, action: SWALLOW };
+  return { S, action: SWALLOW, say: "The codebook is open: Esc or ? closes it." };
 }
 
 // annotate/widgets/js/state.js
@@ -301,11 +476,36 @@ function turnLabels(labels, optimistic, ti) {
   }
   return unit;
 }
-function chipText(unit, codeOf2) {
-  const names = Object.keys(unit).filter((c) => !c.startsWith("_")).map((c) => (codeOf2(c) || { label: c }).label);
-  if (unit._flag) names.push("⚑");
-  if (unit._memo) names.push("✎");
-  return names.join(" · ");
+function appliedChips(unit, codeOf2, order = []) {
+  const ids = Object.keys(unit).filter((c) => !c.startsWith("_"));
+  const rank = (c) => {
+    const i = order.indexOf(c);
+    return i < 0 ? order.length : i;
+  };
+  ids.sort((a, b) => rank(a) - rank(b));
+  const out = [];
+  for (const id of ids) {
+    const code = codeOf2(id);
+    if (!code) {
+      out.push({ text: id, title: id, codeId: id });
+      continue;
+    }
+    const empty = code.level === "set" && !parseSet(unit[id]).length;
+    const text = code.level === "binary" ? code.label : empty ? `${code.label}: none` : valueLabels(code, unit[id]);
+    out.push({ text, title: code.level === "binary" || empty ? text : `${code.label}: ${text}`, codeId: id });
+  }
+  if (unit._flag) out.push({ text: "⚑", title: "flagged for discussion", codeId: "_flag" });
+  if (unit._memo) out.push({ text: "✎", title: `memo: ${unit._memo}`, codeId: "_memo" });
+  return out;
+}
+function valueLabels(code, stored) {
+  const one = (x) => ((code.values || []).find((v) => v.value === x) || { label: x }).label || x;
+  if (code.level === "set") {
+    const order = (code.values || []).map((v) => v.value);
+    const ids = parseSet(stored).sort((a, b) => order.indexOf(a) - order.indexOf(b));
+    return ids.length ? ids.map(one).join(", ") : "(none)";
+  }
+  return String(one(stored));
 }
 function isUnsaved(labels, optimistic, ti, codeId) {
   const k = keyText(ti, codeId);
@@ -328,15 +528,6 @@ function chooseNext(code, current, v) {
   }
   return current === v ? null : v;
 }
-function cycleNext(code, current) {
-  const ids = code.values.map((v) => v.value);
-  const i = code.level === "set" ? -1 : ids.indexOf(current);
-  if (i + 1 >= ids.length) return null;
-  return code.level === "set" ? [ids[i + 1]] : ids[i + 1];
-}
-function keyNext(code, current) {
-  return code.level === "binary" ? binaryNext(code, current) : cycleNext(code, current);
-}
 function onReply(S, msg, saveState) {
   const outstanding = new Set(S.outstanding);
   outstanding.delete(msg.seq);
@@ -352,6 +543,15 @@ function onReply(S, msg, saveState) {
     else if (outstanding.size === 0) save = ["saved", ""];
   }
   return { outstanding, optimistic, error, save };
+}
+function parseSet(v) {
+  if (v === null || v === void 0) return [];
+  try {
+    const ids = JSON.parse(v);
+    return Array.isArray(ids) ? ids.map(String).sort() : [];
+  } catch (_e) {
+    return [];
+  }
 }
 
 // annotate/widgets/js/annotator.js
@@ -372,8 +572,14 @@ function render({ model, el }) {
       openedAt: performance.now(),
       convId: null,
       renders: 0,
-      breakTimer: null
-    }
+      breakTimer: null,
+      panel: "turn",
+      // where code keys act: "turn" or "conversation" (Tab switches)
+      pick: null
+      // a choice code waiting for its value's key: {id, ti}
+    },
+    K: null
+    // the codes' keys (keyMaps)
   };
   v.ui = layout(v);
   el.append(v.ui.root);
@@ -385,28 +591,57 @@ var codeOf = (v, id) => cb(v).codes[id];
 var turns = (v) => (v.model.get("conversation") || {}).turns || [];
 var focusedTurn = (v) => turns(v)[v.S.focus];
 var value = (v, ti, codeId) => labelValue(v.model.get("labels"), v.S.optimistic, ti, codeId);
+var kbd = (key, cls = "aa-key") => {
+  const k = h("kbd", cls, key === " " ? "␣" : key);
+  k.setAttribute("aria-hidden", "true");
+  return k;
+};
+function keyMaps(v) {
+  const data = cb(v);
+  if (v.K && v.K.data === data) return v.K;
+  const roles = Object.keys(data.turn || {});
+  const list = [];
+  for (const [id, c] of Object.entries(data.codes || {})) {
+    const panels = roles.filter((r) => data.turn[r].includes(id)).map((r) => `turn:${r}`);
+    if ((data.conversation || []).includes(id)) panels.push("conversation");
+    if (panels.length) list.push({ id, key: c.key, panels });
+  }
+  const keyOf = assignKeys(list);
+  const codes = (ids) => ids.map((id) => data.codes[id]).filter(Boolean);
+  v.K = {
+    data,
+    keyOf,
+    roleKeys: new Map(roles.map((r) => [r, panelKeys(codes(data.turn[r]), keyOf)])),
+    convKeys: panelKeys(codes(data.conversation || []), keyOf)
+  };
+  return v.K;
+}
 function layout(v) {
   const root = h("div", "annotate-annotator");
   root.tabIndex = 0;
   root.dataset.lmSuppressShortcuts = "true";
+  root.dataset.panel = v.S.panel;
   root.setAttribute("aria-label", "annotation widget");
   const ui = { root, ...header(v) };
+  ui.picker = h("div", "aa-picker");
+  ui.picker.hidden = true;
   ui.notice = h("div", "aa-notice");
   ui.notice.hidden = true;
-  const main = h("div", "aa-main");
+  ui.main = h("div", "aa-main");
   ui.chat = h("div", "aa-chat");
   const side = h("div", "aa-side");
   ui.turnPanel = h("section", "aa-panel aa-turn-panel");
   ui.turnPanel.dataset.unit = "turn";
   ui.convPanel = h("section", "aa-panel aa-conv-panel");
   ui.convPanel.dataset.unit = "conversation";
-  side.append(ui.turnPanel, ui.convPanel);
-  main.append(ui.chat, side);
+  side.append(ui.turnPanel, ui.convPanel, actions(v, ui));
+  ui.main.append(ui.chat, side);
   ui.help = h("div", "aa-help");
   ui.help.hidden = true;
+  ui.help.tabIndex = -1;
   ui.help.setAttribute("role", "dialog");
   ui.help.setAttribute("aria-label", "codebook");
-  root.append(ui.bar, ui.notice, main, ui.help);
+  root.append(ui.picker, ui.bar, ui.notice, ui.main, ui.help);
   return ui;
 }
 function header(v) {
@@ -439,11 +674,44 @@ function header(v) {
     renderConversation(v, true);
   });
   cueLabel.append(cueBox, document.createTextNode(" cues"));
-  const helpBtn = button("aa-btn", "? codebook", () => toggleHelp(v), "codebook help (?)");
+  const helpBtn = button("aa-btn aa-help-btn", "?", () => toggleHelp(v), "keys and codebook (?)");
+  helpBtn.append(h("span", "aa-wide", " codebook"));
   const save = saveIndicator(() => send(v, { type: "retry" }, true));
   const who = h("span", "aa-who");
   bar.append(progressText, progressBar, jump, prevBtn, nextBtn, cueLabel, helpBtn, who, save.node);
   return { bar, progressText, progressBar, progressFill, jump, cueLabel, cueBox, who, setSave: save.set };
+}
+function actions(v, ui) {
+  const box = h("div", "aa-actions");
+  ui.say = h("p", "aa-say");
+  ui.say.dataset.say = "";
+  ui.say.setAttribute("role", "status");
+  ui.say.setAttribute("aria-live", "polite");
+  ui.status = h("span", "aa-status");
+  ui.status.dataset.status = "";
+  ui.done = button(
+    "aa-btn aa-done",
+    "✓ done",
+    () => markDone(v),
+    "mark this conversation done and open the next (Enter in the conversation panel)"
+  );
+  ui.done.append(kbd("⏎"));
+  ui.reason = h("input", "aa-skip-reason");
+  ui.reason.type = "text";
+  ui.reason.placeholder = "reason to skip";
+  ui.reason.setAttribute("aria-label", "reason to skip");
+  ui.reason.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") {
+      e.preventDefault();
+      e.stopPropagation();
+      skip(v);
+    }
+  });
+  ui.skip = button("aa-btn aa-skip", "skip", () => skip(v), "skip this conversation (needs a reason; Shift+Enter)");
+  const row = h("div", "aa-row");
+  row.append(ui.done, ui.reason, ui.skip);
+  box.append(ui.say, ui.status, row);
+  return box;
 }
 function send(v, msg, isSave) {
   msg.seq = `${v.viewId}:${++v.S.seq}`;
@@ -456,6 +724,25 @@ function send(v, msg, isSave) {
 }
 function nav(v, to) {
   send(v, { type: "nav", to, reached_end: v.S.reachedEnd }, false);
+}
+var elapsed = (v) => Math.round(performance.now() - v.S.openedAt);
+function markDone(v) {
+  if (contentHidden(v)) {
+    say(v, "Show the conversation first, or skip it with a reason.");
+    return;
+  }
+  send(v, { type: "done", elapsed_ms: elapsed(v) }, true);
+}
+function skip(v) {
+  const reason = v.ui.reason.value.trim();
+  if (!reason) {
+    v.ui.reason.classList.add("aa-need");
+    v.ui.reason.focus();
+    say(v, "Type the reason to skip, then Enter (Esc leaves the field).");
+    return;
+  }
+  v.ui.reason.classList.remove("aa-need");
+  send(v, { type: "skip", reason, elapsed_ms: elapsed(v) }, true);
 }
 function change(v, ti, codeId, newValue, extra) {
   const since = ti === null ? v.S.openedAt : v.S.focusSince;
@@ -481,53 +768,65 @@ function onReply2(v, msg) {
   if (r.save) v.ui.setSave(...r.save);
   applyLabels(v);
 }
-function tooltip(code) {
-  const parts = [code.label + (code.key ? `  [${code.key}]` : ""), code.definition];
+function tooltip(code, key) {
+  const parts = [code.label + (key ? `  [key ${key}]` : ""), code.definition];
   if (code.when_to_use) parts.push("Use when: " + code.when_to_use);
   if (code.when_not_to_use) parts.push("Not when: " + code.when_not_to_use);
   if (code.examples.length) parts.push("e.g. " + code.examples[0]);
   return parts.filter(Boolean).join("\n");
 }
-function codeControl(v, code, ti, n) {
-  const label = (n ? `${n} ` : "") + code.label + (code.key ? ` [${code.key}]` : "");
+function codeControl(v, code, ti) {
+  const key = keyMaps(v).keyOf.get(code.id);
   if (code.level === "binary") {
-    const b = button("aa-code aa-binary", label, () => setCode(v, code, ti, binaryNext), tooltip(code));
+    const b = button(
+      "aa-code aa-binary",
+      code.label,
+      () => setCode(v, code, ti, binaryNext),
+      tooltip(code, key)
+    );
+    if (key) b.prepend(kbd(key));
     b.dataset.codeId = code.id;
+    if (key) b.dataset.key = key;
     b.setAttribute("aria-pressed", "false");
     return b;
   }
   const wrap = h("div", `aa-code aa-choice aa-${code.level}`);
   wrap.dataset.codeId = code.id;
+  if (key) wrap.dataset.key = key;
   wrap.setAttribute("role", "group");
   wrap.setAttribute("aria-pressed", "false");
   wrap.setAttribute("aria-label", code.label);
-  const name = h("span", "aa-code-label", label);
-  name.title = tooltip(code);
+  const name = h("span", "aa-code-label", code.label);
+  if (key) name.prepend(kbd(key));
+  name.title = tooltip(code, key);
   wrap.append(name);
-  for (const cv of code.values) {
+  const vkeys = valueKeys(code.values.length);
+  code.values.forEach((cv, i) => {
     const b = button(
       "aa-val",
       cv.label || cv.value,
       () => setCode(v, code, ti, (c, cur) => chooseNext(c, cur, cv.value)),
       cv.definition || cv.label
     );
+    b.prepend(kbd(vkeys[i], "aa-key aa-vkey"));
     b.dataset.value = cv.value;
     b.setAttribute("aria-pressed", "false");
     wrap.append(b);
-  }
+  });
   return wrap;
 }
 function memoBox(v, ti, unitName) {
   const area = h("textarea", "aa-memo");
   area.dataset.memo = unitName;
   area.rows = 2;
-  area.placeholder = `memo on this ${unitName}`;
+  area.placeholder = `memo on this ${unitName} (.)`;
   area.addEventListener("change", () => change(v, ti, "_memo", area.value.trim() || null));
   return area;
 }
 function flagButton(v, ti) {
   const row = h("div", "aa-row aa-flag-row");
   const why = h("input", "aa-flag-why");
+  why.type = "text";
   why.placeholder = "why? (Enter flags, Esc cancels)";
   why.setAttribute("aria-label", "why flag");
   why.hidden = true;
@@ -539,7 +838,8 @@ function flagButton(v, ti) {
     why.hidden = false;
     why.value = "";
     why.focus();
-  }, "flag for discussion");
+  }, "flag for discussion (!)");
+  b.append(kbd("!"));
   b.dataset.flag = ti === null ? "conversation" : "turn";
   b.setAttribute("aria-pressed", "false");
   why.addEventListener("keydown", (e) => {
@@ -547,7 +847,7 @@ function flagButton(v, ti) {
       e.preventDefault();
       change(v, ti, "_flag", "1", { note: why.value.trim() || null });
       why.hidden = true;
-      v.ui.root.focus();
+      v.ui.root.focus({ preventScroll: true });
     } else if (e.key === "Escape") {
       why.hidden = true;
     }
@@ -555,18 +855,25 @@ function flagButton(v, ti) {
   row.append(b, why);
   return row;
 }
+function panelHead(title, unitKey) {
+  const head = h("h4", "aa-panel-head", title);
+  const hint = h("span", "aa-panel-hint");
+  hint.append(kbd("Tab"), document.createTextNode(unitKey));
+  head.append(hint);
+  return head;
+}
 function renderTurnPanel(v) {
   const panel = v.ui.turnPanel;
   panel.replaceChildren();
   const t = focusedTurn(v);
   if (!t || contentHidden(v)) {
-    panel.append(h("p", "aa-muted", "no turn focused"));
+    panel.append(panelHead("Turn", ""), h("p", "aa-muted", contentHidden(v) ? "the conversation is behind its content note" : "no turn focused"));
     return;
   }
-  panel.append(h("h4", null, `Turn ${t.i} · ${t.role}`));
+  panel.append(panelHead(`Turn ${t.i} · ${t.role}`, " conversation"));
   const ids = cb(v).turn[t.role] || [];
   const list = h("div", "aa-codes");
-  ids.forEach((id, n) => list.append(codeControl(v, codeOf(v, id), t.i, n < 9 ? n + 1 : null)));
+  for (const id of ids) list.append(codeControl(v, codeOf(v, id), t.i));
   if (!ids.length) list.append(h("p", "aa-muted", `no codes apply to ${t.role} turns`));
   panel.append(list, memoBox(v, t.i, "turn"), flagButton(v, t.i));
 }
@@ -574,33 +881,42 @@ function renderConvPanel(v) {
   const panel = v.ui.convPanel;
   panel.replaceChildren();
   const conv = v.model.get("conversation") || {};
-  panel.append(h("h4", null, "Conversation"));
+  const hidden = contentHidden(v);
+  panel.append(panelHead("Conversation", " turns"));
+  if (hidden) panel.append(h("p", "aa-muted aa-locked", "Show the conversation to code it (Enter)."));
   const list = h("div", "aa-codes");
-  for (const id of cb(v).conversation) list.append(codeControl(v, codeOf(v, id), null, null));
-  const status = h("p", "aa-status");
-  status.dataset.status = "";
-  const elapsed = () => Math.round(performance.now() - v.S.openedAt);
-  const done = button(
-    "aa-btn aa-done",
-    "✓ done",
-    () => send(v, { type: "done", elapsed_ms: elapsed() }, true),
-    "mark this conversation done and open the next"
-  );
-  const reason = h("input", "aa-skip-reason");
-  reason.placeholder = "reason to skip";
-  reason.setAttribute("aria-label", "reason to skip");
-  const skip = button("aa-btn aa-skip", "skip", () => {
-    if (!reason.value.trim()) {
-      reason.focus();
-      reason.classList.add("aa-need");
-      return;
-    }
-    send(v, { type: "skip", reason: reason.value.trim(), elapsed_ms: elapsed() }, true);
-  }, "skip this conversation (needs a reason)");
-  const row = h("div", "aa-row");
-  row.append(done, reason, skip);
-  panel.append(list, memoBox(v, null, "conversation"), flagButton(v, null), status, row);
+  for (const id of cb(v).conversation) list.append(codeControl(v, codeOf(v, id), null));
+  panel.append(list, memoBox(v, null, "conversation"), flagButton(v, null));
   panel.append(h("p", "aa-muted", conv.reliability ? "reliability sample: blind, no cues" : "blind"));
+  for (const node of panel.querySelectorAll("button, textarea, input")) node.disabled = hidden;
+  v.ui.done.disabled = hidden;
+}
+function showPanel(v) {
+  const { ui, S } = v;
+  const changed = ui.root.dataset.panel !== S.panel;
+  ui.root.dataset.panel = S.panel;
+  if (changed && !ui.say.dataset.say) say(v, "");
+  ui.turnPanel.dataset.active = String(S.panel === "turn");
+  ui.convPanel.dataset.active = String(S.panel === "conversation");
+  for (const n of ui.root.querySelectorAll(".aa-picking")) n.classList.remove("aa-picking");
+  if (!S.pick) return;
+  const panel = S.pick.ti === null ? ui.convPanel : ui.turnPanel;
+  const node = panel.querySelector(`[data-code-id="${CSS.escape(S.pick.id)}"]`);
+  if (node) {
+    node.classList.add("aa-picking");
+    node.scrollIntoView({ block: "nearest" });
+  }
+}
+function endPick(v) {
+  if (v.S.pick) say(v, "");
+  v.S.pick = null;
+}
+function say(v, text) {
+  const { say: node, root } = v.ui;
+  if (v.ui.pickerSay) v.ui.pickerSay.textContent = v.model.get("annotator_id") ? "" : text || "";
+  node.dataset.say = text || "";
+  node.classList.toggle("aa-say-hint", !text);
+  node.textContent = text || (root.dataset.panel === "conversation" ? "Keys act on the conversation · Tab: turns · Enter: done · ? keys" : "Keys act on the focused turn · Tab: conversation · ? keys");
 }
 function applyControl(v, node, ti) {
   const codeId = node.dataset.codeId;
@@ -608,7 +924,7 @@ function applyControl(v, node, ti) {
   node.setAttribute("aria-pressed", cur === null ? "false" : "true");
   node.classList.toggle("aa-unsaved", isUnsaved(v.model.get("labels"), v.S.optimistic, ti, codeId));
   if (node.classList.contains("aa-choice")) {
-    const chosen = cur === null ? [] : node.classList.contains("aa-set") ? JSON.parse(cur) : [cur];
+    const chosen = cur === null ? [] : node.classList.contains("aa-set") ? parseSet(cur) : [cur];
     for (const b of node.querySelectorAll(".aa-val"))
       b.setAttribute("aria-pressed", chosen.includes(b.dataset.value) ? "true" : "false");
   }
@@ -627,13 +943,20 @@ function applyLabels(v) {
     const flag = panel.querySelector(".aa-flag");
     if (flag) flag.setAttribute("aria-pressed", value(v, unit, "_flag") ? "true" : "false");
   }
-  const status = convPanel.querySelector("[data-status]");
-  if (status) status.textContent = statusText(value(v, null, "_status"), L.notes);
+  v.ui.status.textContent = statusText(value(v, null, "_status"), L.notes);
   for (const node of chat.querySelectorAll(".aa-turn")) {
     const unit = turnLabels(L, v.S.optimistic, Number(node.dataset.turnIndex));
-    const chips = node.querySelector(".aa-applied");
-    const text = chipText(unit, (id) => codeOf(v, id));
-    if (chips.textContent !== text) chips.textContent = text;
+    const chips = appliedChips(unit, (id) => codeOf(v, id), cb(v).turn[node.dataset.role] || []);
+    const box = node.querySelector(".aa-applied");
+    const sig = JSON.stringify(chips);
+    if (box.dataset.sig === sig) continue;
+    box.dataset.sig = sig;
+    box.replaceChildren(...chips.map((c) => {
+      const chip = h("span", "aa-chip", c.text);
+      chip.title = c.title;
+      chip.dataset.chip = c.codeId;
+      return chip;
+    }));
   }
 }
 function contentHidden(v) {
@@ -644,16 +967,19 @@ function cues(v) {
   const conv = v.model.get("conversation") || {};
   return v.S.cues && !conv.reliability ? cueMatcher(Object.values(cb(v).codes)) : null;
 }
+function reveal(v) {
+  const conv = v.model.get("conversation") || {};
+  v.S.revealed.add(conv.id);
+  renderConversation(v, false);
+}
 function contentNote(v, conv) {
   const note = h("div", "aa-content-note");
   note.dataset.contentNote = "";
   note.append(h("p", null, `Content note: this conversation contains ${conv.content_note}.`));
   note.append(h("p", "aa-muted", "Take a moment. You can skip it (with a reason) if you need to."));
-  note.append(button("aa-btn aa-reveal", "Show the conversation", () => {
-    v.S.revealed.add(conv.id);
-    renderConversation(v, false);
-    v.ui.root.focus();
-  }));
+  const show = button("aa-btn aa-reveal", "Show the conversation", () => reveal(v));
+  show.append(kbd("⏎"));
+  note.append(show);
   return note;
 }
 function renderConversation(v, keepFocus) {
@@ -666,7 +992,12 @@ function renderConversation(v, keepFocus) {
     S.openedAt = performance.now();
     S.reachedEnd = false;
     S.optimistic.clear();
+    S.panel = "turn";
+    ui.reason.value = "";
+    ui.reason.classList.remove("aa-need");
+    say(v, "");
   }
+  endPick(v);
   if (!(same && keepFocus)) S.focus = 0;
   ui.root.dataset.conversationId = conv.id || "";
   ui.cueBox.disabled = !!conv.reliability;
@@ -683,18 +1014,20 @@ function renderConversation(v, keepFocus) {
   renderHeader(v);
   S.renders += 1;
   const tag = `${conv.id}#${S.renders}`;
-  if (hadFocus && !ui.root.contains(document.activeElement)) ui.root.focus({ preventScroll: true });
+  if (hadFocus) keepKeyboard(v);
   requestAnimationFrame(() => {
     ui.root.dataset.ready = tag;
   });
 }
 function setFocus(v, i, quiet) {
   const { S, ui } = v;
+  const hadFocus = ui.root.contains(document.activeElement);
   const nodes = ui.chat.querySelectorAll(".aa-turn");
   if (!nodes.length) {
     S.focus = 0;
     renderTurnPanel(v);
     applyLabels(v);
+    showPanel(v);
     return;
   }
   i = Math.max(0, Math.min(nodes.length - 1, i));
@@ -712,9 +1045,20 @@ function setFocus(v, i, quiet) {
   if (!quiet) node.scrollIntoView({ block: "nearest" });
   renderTurnPanel(v);
   applyLabels(v);
+  showPanel(v);
+  if (hadFocus) keepKeyboard(v);
+}
+function keepKeyboard(v) {
+  const a = document.activeElement;
+  if (a && v.ui.root.contains(a) && isTyping(a)) return;
+  if (a !== v.ui.root) v.ui.root.focus({ preventScroll: true });
 }
 function renderHeader(v) {
   const { model, ui } = v;
+  const coder = model.get("annotator_id");
+  ui.picker.hidden = !!coder;
+  ui.bar.hidden = !coder;
+  ui.main.hidden = !coder;
   const p = model.get("progress") || { done: 0, total: 0 };
   ui.progressText.textContent = `${p.done} / ${p.total}`;
   ui.progressFill.style.width = p.total ? `${100 * p.done / p.total}%` : "0%";
@@ -734,83 +1078,155 @@ function renderHeader(v) {
     ui.jump.dataset.sig = sig;
   }
   ui.jump.value = String(conv.index ?? 0);
-  ui.who.textContent = model.get("annotator_id") ? `coder: ${model.get("annotator_id")}` : "";
+  ui.who.textContent = coder ? `coder: ${coder}` : "";
+  ui.who.title = ui.who.textContent;
 }
 function toggleHelp(v, force) {
   const help = v.ui.help;
   const show = force === void 0 ? help.hidden : force;
   help.hidden = !show;
-  if (!show) return;
+  if (!show) {
+    keepKeyboard(v);
+    return;
+  }
   help.replaceChildren();
-  const close = button("aa-btn aa-help-close", "close (Esc)", () => toggleHelp(v, false));
-  help.append(h("h3", null, `${cb(v).title} · v${cb(v).version}`), close);
+  const close = button("aa-btn aa-help-close", "close", () => toggleHelp(v, false), "close (Esc or ?)");
+  close.append(kbd("Esc"));
+  help.append(close, h("h3", null, `${cb(v).title} · v${cb(v).version}`));
+  const keys = h("table", "aa-keytable");
+  keys.dataset.helpKeys = "";
+  for (const [k, does] of KEY_HELP) {
+    const row = h("tr");
+    row.append(h("th", null, k), h("td", null, does));
+    keys.append(row);
+  }
+  help.append(h("h4", null, "Keys"), keys);
   const t = focusedTurn(v);
   const first = /* @__PURE__ */ new Set([...t ? cb(v).turn[t.role] || [] : [], ...cb(v).conversation]);
   const order = [...first, ...Object.keys(cb(v).codes).filter((id) => !first.has(id))];
+  const keyOf = keyMaps(v).keyOf;
   for (const id of order) {
     const c = codeOf(v, id);
     const sec = h("section", "aa-help-code");
     sec.dataset.helpCode = id;
-    sec.append(h("h4", null, `${c.label} (${c.id}) · ${c.unit}, ${c.applies_to.join("/")}, ${c.level}` + (c.key ? ` · key ${c.key}` : "")));
-    sec.append(codeHelp(c));
+    const head = h("h4", null, `${c.label} (${c.id}) · ${c.unit}, ${c.applies_to.join("/")}, ${c.level}`);
+    if (keyOf.get(id)) head.prepend(kbd(keyOf.get(id)));
+    sec.append(head, codeHelp(c));
     help.append(sec);
   }
+  help.scrollTop = 0;
+  v.ui.root.scrollIntoView({ block: "nearest" });
 }
 function keyContext(v) {
   const t = focusedTurn(v);
-  const turnCodes = t ? cb(v).turn[t.role] || [] : [];
+  const K = keyMaps(v);
   return {
     active: !!v.model.get("annotator_id"),
-    coding: !!t && !contentHidden(v),
-    turn: t ? t.i : null,
-    turnCodes,
-    codeKeys: codeKeyMap(
-      turnCodes.map((id) => codeOf(v, id)),
-      cb(v).conversation.map((id) => codeOf(v, id)),
-      t ? t.i : null
-    )
+    help: !v.ui.help.hidden,
+    hidden: contentHidden(v),
+    turn: t ? { i: t.i, role: t.role } : null,
+    turnKeys: t ? K.roleKeys.get(t.role) || /* @__PURE__ */ new Map() : /* @__PURE__ */ new Map(),
+    convKeys: K.convKeys,
+    roleKeys: K.roleKeys,
+    codes: cb(v).codes
   };
 }
 function onKey(v, e) {
-  const action = annotatorKey({
-    key: e.key,
-    ctrlKey: e.ctrlKey,
-    metaKey: e.metaKey,
-    altKey: e.altKey,
-    typing: isTyping(e.target)
-  }, keyContext(v));
+  const typing = isTyping(e.target);
+  if ((e.key === "Enter" || e.key === " ") && e.target !== v.ui.root && e.target.matches("button, input, select")) {
+    e.stopPropagation();
+    return;
+  }
+  const r = annotatorKey(
+    { panel: v.S.panel, pick: v.S.pick },
+    { key: e.key, ctrlKey: e.ctrlKey, metaKey: e.metaKey, altKey: e.altKey, shiftKey: e.shiftKey, typing },
+    keyContext(v)
+  );
+  const action = r.action;
   if (action === PASS) return;
   e.stopPropagation();
-  switch (action.type) {
-    case "none":
-      return;
-    case "leave-field":
-      e.target.blur();
-      v.ui.root.focus();
-      return;
-    case "focus":
-      setFocus(v, v.S.focus + action.by);
-      break;
-    case "nav":
-      nav(v, action.to);
-      break;
-    case "undo":
-      send(v, { type: "undo" }, true);
-      break;
-    case "help":
-      toggleHelp(v, action.show);
-      break;
-    case "code": {
-      const code = codeOf(v, action.id);
-      if (code) setCode(v, code, action.ti, keyNext);
-      break;
+  v.S.panel = r.S.panel;
+  v.S.pick = r.S.pick;
+  if (r.say !== void 0) say(v, r.say);
+  if (action.type === "none") {
+    if (!typing && e.target !== v.ui.root) {
+      e.preventDefault();
+      keepKeyboard(v);
     }
+    showPanel(v);
+    return;
   }
   e.preventDefault();
+  run(v, action);
+  showPanel(v);
+  if (!typing) keepKeyboard(v);
+}
+function run(v, a) {
+  const code = a.id ? codeOf(v, a.id) : null;
+  switch (a.type) {
+    case "leave-field":
+      document.activeElement.blur();
+      v.ui.root.focus({ preventScroll: true });
+      return;
+    case "focus":
+      setFocus(v, v.S.focus + a.by);
+      return;
+    case "nav":
+      nav(v, a.to);
+      return;
+    case "undo":
+      send(v, { type: "undo" }, true);
+      return;
+    case "help":
+      toggleHelp(v, a.show);
+      return;
+    case "help-scroll":
+      v.ui.help.scrollBy(0, a.lines * 24);
+      return;
+    case "panel": {
+      const panel = a.panel === "conversation" ? v.ui.convPanel : v.ui.turnPanel;
+      panel.scrollIntoView({ block: "nearest" });
+      return;
+    }
+    case "toggle":
+      if (code) setCode(v, code, a.ti, binaryNext);
+      return;
+    case "choose":
+      if (code) setCode(v, code, a.ti, (c, cur) => chooseNext(c, cur, a.value));
+      return;
+    case "clear":
+      if (code) change(v, a.ti, a.id, null);
+      return;
+    case "done":
+      markDone(v);
+      return;
+    case "skip":
+      skip(v);
+      return;
+    case "reveal":
+      reveal(v);
+      return;
+    case "flag": {
+      const panel = a.ti === null ? v.ui.convPanel : v.ui.turnPanel;
+      const b = panel.querySelector(".aa-flag");
+      if (b && !b.disabled) b.click();
+      return;
+    }
+    case "memo": {
+      const panel = a.ti === null ? v.ui.convPanel : v.ui.turnPanel;
+      const area = panel.querySelector(".aa-memo");
+      if (area && !area.disabled) {
+        area.focus();
+        say(v, "Type the memo; Esc leaves the field and saves it.");
+      }
+      return;
+    }
+    default:
+  }
 }
 function renderPicker(v) {
-  const pick = h("div", "aa-picker");
-  pick.append(h("p", null, "Who is coding? Pick your name:"));
+  const pick = v.ui.picker;
+  pick.replaceChildren(h("p", null, "Who is coding? Pick your name:"));
   for (const c of v.model.get("coders") || []) {
     const b = button(
       "aa-btn aa-coder",
@@ -820,7 +1236,9 @@ function renderPicker(v) {
     b.dataset.coder = c;
     pick.append(b);
   }
-  v.ui.chat.replaceChildren(pick);
+  v.ui.pickerSay = h("p", "aa-say");
+  v.ui.pickerSay.setAttribute("role", "status");
+  pick.append(v.ui.pickerSay);
 }
 function armBreak(v) {
   clearTimeout(v.S.breakTimer);
@@ -838,7 +1256,6 @@ function showBreak(v) {
     button("aa-btn", "thanks", () => {
       notice.hidden = true;
       armBreak(v);
-      v.ui.root.focus();
     })
   );
   notice.dataset.break = "";
@@ -850,6 +1267,17 @@ function wire(v) {
   ui.chat.addEventListener("click", (e) => {
     const node = e.target.closest && e.target.closest(".aa-turn");
     if (node) setFocus(v, [...ui.chat.querySelectorAll(".aa-turn")].indexOf(node));
+  });
+  ui.root.addEventListener("click", (e) => {
+    const t = e.target;
+    if (!t.closest || t.closest("select")) return;
+    const unit = t.closest("[data-unit]");
+    if (unit || t.closest(".aa-chat")) {
+      v.S.panel = unit && unit.dataset.unit === "conversation" ? "conversation" : "turn";
+    }
+    endPick(v);
+    showPanel(v);
+    keepKeyboard(v);
   });
   model.on("msg:custom", (msg) => onReply2(v, msg));
   model.on("change:save_state", () => {
@@ -867,11 +1295,10 @@ function wire(v) {
   const s = model.get("save_state") || {};
   ui.setSave(s.status || "saved", s.message);
   v.S.error = s.status === "error";
+  say(v, "");
+  renderPicker(v);
   if (model.get("annotator_id")) renderConversation(v, false);
-  else {
-    renderPicker(v);
-    renderConvPanel(v);
-  }
+  renderHeader(v);
   armBreak(v);
 }
 var annotator_default = { render };

@@ -26,11 +26,30 @@ test("a change in flight shows over the synced labels until its reply", () => {
   assert.equal(st.labelValue(labels, opt, 7, "n"), null);
   assert.deepEqual(st.turnLabels(labels, opt, 2), { _memo: "m", n: "y" });
   assert.deepEqual(st.turnLabels(labels, opt, 22), {}); // t:22 is not t:2
-  assert.equal(st.chipText({ b: "1", n: "y", _flag: "1", _memo: "m" }, (id) => ({ b: { label: "Bee" } })[id]), "Bee · n · ⚑ · ✎");
+  assert.equal(st.chipText({ b: "1", n: "y", _flag: "1", _memo: "m" }, (id) => ({ b: { label: "Bee", level: "binary" } })[id]), "Bee · n · ⚑ · ✎");
   assert.ok(st.isUnsaved(labels, opt, 2, "n") && st.isUnsaved(labels, new Map(), 3, "n"));
   assert.ok(!st.isUnsaved(labels, new Map(), 2, "n"));
   assert.equal(st.statusText("skipped", labels.notes), "status: skipped (off topic)");
   assert.equal(st.statusText(null, {}), "status: open");
+});
+
+test("the chips on a turn: a choice code shows its value's label, not the code's name", () => {
+  const codes = {
+    emp: { id: "emp", label: "Expresses empathy", level: "binary", values: [] },
+    move: { id: "move", label: "Assistant primary move", level: "nominal",
+      values: [{ value: "listen", label: "Listen" }, { value: "ask", label: "Ask" }] },
+    emo: { id: "emo", label: "Emotions expressed", level: "set",
+      values: [{ value: "sadness", label: "Sadness" }, { value: "anxiety", label: "Anxiety" }] },
+    warm: { id: "warm", label: "Warmth", level: "ordinal", values: [{ value: "1", label: "Cold" }] },
+  };
+  const of = (id) => codes[id];
+  const chips = st.appliedChips({ move: "ask", emp: "1", emo: '["anxiety","sadness"]', _flag: "1" }, of, ["emp", "emo", "move"]);
+  assert.deepEqual(chips.map((c) => c.text), ["Expresses empathy", "Sadness, Anxiety", "Ask", "⚑"]);
+  assert.equal(chips[2].title, "Assistant primary move: Ask");
+  assert.equal(chips[2].codeId, "move");
+  assert.equal(st.chipText({ warm: "1", emo: "[]" }, of), "Cold · Emotions expressed: none");
+  assert.equal(st.chipText({ gone: "3" }, of), "gone"); // a code no longer in the codebook
+  assert.equal(st.valueLabels(codes.move, "other"), "other"); // a value the codebook lacks
 });
 
 test("values an action sets", () => {
