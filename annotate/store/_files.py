@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 from annotate.durable import TMP_SUFFIX, fsync_dir, write_file
 from annotate.errors import Errors, LabelStoreError, StorageError, Warnings
 from annotate.store._fold import sort_by_key, split_by_coder, split_head
-from annotate.store._schema import LABEL_SCHEMA
+from annotate.store._schema import LABEL_SCHEMA, upgrade
 
 PARTS = "parts"
 COMPACTED = "compacted"
@@ -222,12 +222,13 @@ def read_file(
             raise FileNotFoundError(path) from exc
         warnings.warn(Warnings.W301.format(path=path, problem=exc), stacklevel=3)
         return None
-    if table.schema.names != LABEL_SCHEMA.names:
+    upgraded = upgrade(table)  # release 0.1 files: the newer columns as nulls
+    if upgraded is None:
         problem = f"its columns {table.schema.names} are not the label event columns"
         warnings.warn(Warnings.W301.format(path=path, problem=problem), stacklevel=3)
         return None
     try:
-        table = table.cast(LABEL_SCHEMA)
+        table = upgraded.cast(LABEL_SCHEMA)
     except (pa.ArrowException, ValueError) as exc:
         warnings.warn(Warnings.W301.format(path=path, problem=exc), stacklevel=3)
         return None

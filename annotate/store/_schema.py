@@ -7,6 +7,18 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+#: one evidence span: [start, end) in Python string indexes (code points) of ``turns.text``,
+#: and the sha256 (hex) of that slice's UTF-8 bytes, so that a changed corpus is detected
+EVIDENCE_TYPE = pa.list_(
+    pa.struct(
+        [
+            pa.field("start", pa.int32(), nullable=False),
+            pa.field("end", pa.int32(), nullable=False),
+            pa.field("sha256", pa.string(), nullable=False),
+        ]
+    )
+)
+
 #: the columns of a label event, in order, with their Arrow types (docs/internals.md, Tables)
 LABEL_SCHEMA: pa.Schema = pa.schema(
     [
@@ -25,8 +37,20 @@ LABEL_SCHEMA: pa.Schema = pa.schema(
         pa.field("elapsed_ms", pa.int32()),
         pa.field("context", pa.string(), nullable=False),
         pa.field("note", pa.string()),
+        # added in release 0.2 (files without them read with nulls, see upgrade()):
+        # what the coder saw of an LLM coder's suggestion when making this event
+        pa.field("exposure", pa.string()),
+        # evidence spans: character offsets into the turn's text, with the quoted text's hash
+        pa.field("evidence", EVIDENCE_TYPE),
     ]
 )
+
+#: columns of release 0.1's label events; files with exactly these are read with nulls added
+LABEL_COLUMNS_V1: tuple[str, ...] = tuple(LABEL_SCHEMA.names[:15])
+
+#: ``exposure`` values: no suggestion was visible, one was visible before the coder's own
+#: label (``before``), or revealed only after it was saved (``after``)
+EXPOSURES: tuple[str, ...] = ("none", "before", "after")
 
 #: column names of a label event, in order
 LABEL_COLUMNS: tuple[str, ...] = tuple(LABEL_SCHEMA.names)
@@ -41,6 +65,19 @@ _PANDAS_TYPES: dict[pa.DataType, Any] = {
     pa.string(): pd.StringDtype("pyarrow"),
     pa.int32(): pd.Int32Dtype(),
 }
+
+
+def upgrade(table: pa.Table) -> pa.Table | None:
+    """A table of an older label-event layout with the newer columns added as nulls; None
+    when its columns are not a known layout (a foreign file)."""
+    names = tuple(table.schema.names)
+    if names == tuple(LABEL_SCHEMA.names):
+        return table
+    if names == LABEL_COLUMNS_V1:
+        for f in list(LABEL_SCHEMA)[len(names) :]:
+            table = table.append_column(f, pa.nulls(table.num_rows, f.type))
+        return table
+    return None
 
 
 def to_pandas(table: pa.Table) -> pd.DataFrame:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from annotate.clock import CLOCK
 from annotate.errors import Errors, LabelStoreError
-from annotate.store._schema import LABEL_COLUMNS
+from annotate.store._schema import EXPOSURES, LABEL_COLUMNS
 from annotate.types import ANNOTATOR_ID_RE, CONTEXTS, OPS, SYSTEM_CODES, UNITS
 
 if TYPE_CHECKING:
@@ -130,6 +130,58 @@ def _bad_text(row: dict[str, Any]) -> list[str]:
     return reasons
 
 
+_SHA256 = frozenset("0123456789abcdef")
+
+
+def _exposure(row: dict[str, Any], reasons: list[str]) -> None:
+    """What the coder saw of a suggestion: none, before or after (or not recorded: null)."""
+    if row["exposure"] is not None and row["exposure"] not in EXPOSURES:
+        reasons.append(f"exposure: {row['exposure']!r} is not one of {', '.join(EXPOSURES)}")
+
+
+def _evidence(row: dict[str, Any], reasons: list[str]) -> None:
+    """Evidence spans: a list of {start, end, sha256} on a turn unit's ``set`` event.
+
+    Accepted as a list of mappings or its JSON text; normalised to a list of plain dicts
+    sorted by (start, end), without duplicates. Bounds and hashes against the turn's text are
+    checked by the caller that knows the text (the project); here only the shape is.
+    """
+    spans = row["evidence"]
+    if spans is None:
+        return
+    if isinstance(spans, str):
+        try:
+            spans = json.loads(spans)
+        except ValueError:
+            spans = None
+    if isinstance(spans, np.ndarray | tuple):
+        spans = list(spans)
+    out: list[dict[str, Any]] = []
+    ok = isinstance(spans, list)
+    for span in spans if ok else []:
+        start = _as_int(span.get("start")) if isinstance(span, Mapping) else None
+        end = _as_int(span.get("end")) if isinstance(span, Mapping) else None
+        sha = span.get("sha256") if isinstance(span, Mapping) else None
+        if (
+            start is None or end is None or not 0 <= start < end <= _INT32_MAX
+            or not isinstance(sha, str) or len(sha) != 64 or not set(sha) <= _SHA256
+        ):  # fmt: skip
+            ok = False
+            break
+        out.append({"start": start, "end": end, "sha256": sha})
+    if not ok:
+        reasons.append(
+            f"evidence: {row['evidence']!r} is not a list of spans "
+            '{"start": int, "end": int, "sha256": 64 lower-case hex} with 0 <= start < end'
+        )
+        return
+    if row["unit"] != "turn" or row["op"] != "set":
+        reasons.append("evidence: spans belong to a 'set' event of a turn unit")
+        return
+    unique = {(d["start"], d["end"], d["sha256"]): d for d in out}
+    row["evidence"] = [unique[k] for k in sorted(unique)] or None
+
+
 class Validator:
     """Checks and normalises label events for one codebook (and optionally one corpus)."""
 
@@ -196,6 +248,8 @@ class Validator:
         if code is not None or row["code_id"] in SYSTEM_CODES:
             self._unit(row, code, reasons)
             self._value(row, code, reasons)
+        _exposure(row, reasons)
+        _evidence(row, reasons)
         return row, reasons
 
     def _fill(self, row: dict[str, Any], reasons: list[str]) -> None:

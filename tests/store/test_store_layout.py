@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from annotate import durable
 from annotate.clock import CLOCK
 from annotate.errors import LabelStoreError, StorageError
 from annotate.store import LABEL_SCHEMA, LabelStore, _files
+from annotate.store._schema import LABEL_COLUMNS_V1
 
 
 def ev(who: str = "alice", conv: str = "c1", turn: int = 1, value: str = "1", **kw: object):
@@ -79,14 +81,22 @@ def _legacy_store(root: Path, codebook) -> pd.DataFrame:
             for i in range(6)
         ]
     )
-    table = pa.Table.from_pylist(rows, schema=LABEL_SCHEMA)
+    # release 0.1 files had the first 15 columns only (no exposure, no evidence)
+    table = pa.Table.from_pylist(rows, schema=LABEL_SCHEMA).select(list(LABEL_COLUMNS_V1))
     from annotate.store._fold import sort_by_key, split_head
 
     head, tail = split_head(sort_by_key(table.slice(0, 8)))
     for sub in ("parts", "compacted"):
         (root / sub).mkdir(parents=True)
-    durable.write_file(
-        root / "compacted" / "c-0001-aaaa.parquet", _files.compacted_bytes(head, tail)
+    # as 0.1 wrote it: head rows first, their count in the metadata (here in one row group,
+    # which also exercises a head that ends inside a row group)
+    both = pa.concat_tables([head, tail])
+    both = both.replace_schema_metadata({_files.HEAD_ROWS: str(head.num_rows).encode()})
+    sink = pa.BufferOutputStream()
+    pq.write_table(both, sink)
+    durable.write_file(root / "compacted" / "c-0001-aaaa.parquet", sink.getvalue().to_pybytes())
+    assert pq.read_schema(root / "compacted" / "c-0001-aaaa.parquet").names == list(
+        LABEL_COLUMNS_V1
     )
     for i in range(8, 12):
         one = table.slice(i, 1)
@@ -102,6 +112,7 @@ def test_layout_reads_and_migrates_a_release_0_1_store(tmp_path: Path, codebook)
     scoped = LabelStore(root, codebook, auto_compact=0)
     assert len(scoped.current("alice")) == (rows["annotator_id"] == "alice").sum()
     assert len(scoped.events()) == 12
+    assert scoped.events()[["exposure", "evidence"]].isna().all().all()  # read with nulls
     before = scoped.current()
     lead = LabelStore(root, codebook)  # an unscoped read folds the old files into coders'
     pd.testing.assert_frame_equal(lead.current(), before)
@@ -171,3 +182,41 @@ def test_layout_latest_time_counts_clears(tmp_path: Path, codebook) -> None:
     assert store.latest_us("alice") == want  # from the compacted file's metadata
     assert store.latest_us() >= want and store.latest_us("carol") is None
     assert CLOCK.now_us() > want
+
+
+def test_layout_exposure_and_evidence_round_trip(tmp_path: Path, codebook) -> None:
+    import hashlib
+
+    store = LabelStore(tmp_path / "labels", codebook)
+    sha = hashlib.sha256(b"I feel").hexdigest()
+    store.append([ev("alice", exposure="after", evidence=[{"start": 0, "end": 6, "sha256": sha}]),
+                  ev("alice", turn=2, exposure="none")])  # fmt: skip
+    store.compact()
+    cur = store.current("alice").set_index("turn_index")
+    assert cur.loc[1, "exposure"] == "after" and cur.loc[2, "exposure"] == "none"
+    assert [dict(s) for s in cur.loc[1, "evidence"]] == [{"start": 0, "end": 6, "sha256": sha}]
+    assert cur.loc[2, "evidence"] is None
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ({"exposure": "maybe"}, "exposure: 'maybe' is not one of none, before, after"),
+        ({"evidence": [{"start": 5, "end": 2, "sha256": "0" * 64}]}, "0 <= start < end"),
+        ({"evidence": [{"start": 0, "end": 2, "sha256": "xyz"}]}, "64 lower-case hex"),
+        ({"evidence": "not json"}, "is not a list of spans"),
+        (
+            {
+                "evidence": [{"start": 0, "end": 2, "sha256": "0" * 64}],
+                "op": "clear",
+                "value": None,
+            },
+            "spans belong to a 'set' event",
+        ),
+    ],
+)
+def test_layout_bad_exposure_or_evidence_is_refused(tmp_path: Path, codebook, bad, reason):
+    store = LabelStore(tmp_path / "labels", codebook)
+    with pytest.raises(LabelStoreError, match="E301") as info:
+        store.append([ev("alice", **bad)])
+    assert reason in info.value.failure_cases["reason"].iloc[0]
