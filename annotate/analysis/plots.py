@@ -61,7 +61,7 @@ def plot_prevalence(table: pd.DataFrame, *, unit: str = "turn", group: str | Non
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     what = "turns" if unit == "turn" else "conversations"
-    ax.set_xlabel(f"share of coded {what} with the code (95% CI, bootstrap by conversation)")
+    ax.set_xlabel(f"share of coded {what} with the code\n(95% CI, bootstrap by conversation)")
     ax.set_title(f"Prevalence per {unit}")
     if groups != [None]:
         ax.legend(title=group, fontsize=8)
@@ -79,13 +79,17 @@ def _code_of(item: str) -> str:
     return item.split("=", 1)[0]
 
 
+def _code_or_none(codebook: Any, item: str) -> Any:
+    code_id = _code_of(item)
+    return codebook.code(code_id) if code_id in codebook else None
+
+
 def _group_of(item: str, codebook: Any, unit: str) -> str:
     """The role group of an item: the roles its code applies to, or "conversation"."""
     if codebook is None:
         return ""
-    try:
-        code = codebook.code(_code_of(item))
-    except Exception:  # an item the codebook does not know: its own group at the end
+    code = _code_or_none(codebook, item)
+    if code is None:  # an item the codebook does not know: its own group at the end
         return "other"
     if code.unit == "conversation":
         return "conversation"
@@ -105,6 +109,28 @@ def _ordered(names: list[str], codebook: Any, unit: str) -> tuple[list[str], lis
     return order, [groups[n] for n in order]
 
 
+def _same_code(names: list[str]) -> np.ndarray:
+    """Pairs of items of one code (and each item with itself): never paired."""
+    codes = np.array([_code_of(n) for n in names], dtype=object)
+    return codes[:, None] == codes[None, :]
+
+
+def _disjoint_roles(names: list[str], codebook: Any) -> np.ndarray:
+    """Pairs of turn items whose codes apply to no common role: never on the same turn."""
+    roles = []
+    for n in names:
+        code = _code_or_none(codebook, n)
+        turn = code is not None and code.unit == "turn"
+        roles.append(frozenset(code.applies_to or ()) if turn else None)
+    k = len(names)
+    out = np.zeros((k, k), dtype=bool)
+    for i in range(k):
+        for j in range(k):
+            a, b = roles[i], roles[j]
+            out[i, j] = a is not None and b is not None and bool(a) and bool(b) and not (a & b)
+    return out
+
+
 def _abbreviate(names: list[str], groups: list[str]) -> tuple[list[str], list[str]]:
     """Short tick labels and the key that expands them.
 
@@ -120,10 +146,15 @@ def _abbreviate(names: list[str], groups: list[str]) -> tuple[list[str], list[st
         prefix = _common_prefix(codes) if len(codes) > 1 else ""
         notes = [f"{prefix}… omitted"] if prefix else []
         multi = list(dict.fromkeys(_code_of(names[i]) for i in idx if "=" in names[i]))
-        initials = {c: "".join(w[0] for w in c[len(prefix) :].split("_") if w) for c in multi}
-        clash = {c for c in multi if list(initials.values()).count(initials[c]) > 1}
-        for c in multi:
-            if c not in clash and initials[c] and initials[c] != c[len(prefix) :]:
+        # only multi-word stems are abbreviated (primary_move -> pm; move stays move)
+        initials = {
+            c: "".join(w[0] for w in c[len(prefix) :].split("_") if w)
+            for c in multi
+            if len([w for w in c[len(prefix) :].split("_") if w]) > 1
+        }
+        clash = {c for c in initials if list(initials.values()).count(initials[c]) > 1}
+        for c in initials:
+            if c not in clash:
                 notes.append(f"{initials[c]} = {c}")
         if notes:
             key.append((f"{_turns(group)}: " if group else "") + ", ".join(notes))
@@ -197,8 +228,7 @@ def _heat(
     values = m.to_numpy(dtype=float)
     na = np.zeros(values.shape, dtype=bool) if na is None else na
     undefined = np.isnan(values) & ~na
-    cmap = plt.get_cmap("RdBu_r").copy()
-    cmap.set_bad(UNDEFINED_COLOUR)
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad=UNDEFINED_COLOUR)
     shown = np.ma.masked_where(np.isnan(values) | na, values)
     im = ax.imshow(shown, cmap=cmap, vmin=-vmax, vmax=vmax, aspect="auto")
     im.set_gid("values")
@@ -284,7 +314,9 @@ def plot_cooccurrence(table: pd.DataFrame, *, stat: str = "yule_q", codebook: An
     m = m.reindex(index=names, columns=names)
     present = _square(table.assign(_one=1.0), "item_a", "item_b", "_one", symmetric=True)
     present = present.reindex(index=names, columns=names)
-    na = present.isna().to_numpy()
+    na = present.isna().to_numpy() | _same_code(names)
+    if codebook is not None and unit == "turn":
+        na |= _disjoint_roles(names, codebook)
     vmax = (
         1.0
         if stat in {"yule_q", "jaccard"}
@@ -440,7 +472,7 @@ def plot_comparison(table: pd.DataFrame) -> Any:
     if len(table):
         r = table.iloc[0]
         ax.set_xlabel(
-            f"risk difference: {r['group_1']} − {r['group_2']} (share of {r['unit']}s, 95% CI)"
+            f"risk difference: {r['group_1']} − {r['group_2']}\n(share of {r['unit']}s, 95% CI)"
         )
         ax.set_title(f"Comparison by {r['by']}")
     ax.grid(axis="x", alpha=0.3)
