@@ -64,12 +64,8 @@ bundle: node_modules/.package-lock.json
 # quickstart; jupyter_server_config.py (found through JUPYTER_CONFIG_PATH, next to the user's own
 # config) strips outputs from the tracked notebooks whenever they are saved. JupyterLab refuses
 # to start as root unless told (containers and CI machines run as root).
-LAB_CMD = JUPYTER_CONFIG_PATH="$(CURDIR)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
-	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) \
-	--ServerApp.root_dir="$(CURDIR)" notebooks/00_quickstart.ipynb
-
 lab: env-lab
-	$(LAB_CMD)
+	JUPYTER_CONFIG_PATH="$(CURDIR)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" $(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) --ServerApp.root_dir="$(CURDIR)" notebooks/00_quickstart.ipynb
 
 # mypy: configuration in pyproject.toml (strict on the foundation and domain layers)
 test: env browser

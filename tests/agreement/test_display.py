@@ -103,7 +103,7 @@ def test_forest_plot_colours_markers_by_where_the_interval_lies(figure_checks) -
         "f": COLOURS["reliable"],
     }
     # the interval line has the marker's colour
-    ci = [ln for ln in fig.axes[0].lines if ln.get_gid() == "ci:c/assistant"][0]
+    ci = next(ln for ln in fig.axes[0].lines if ln.get_gid() == "ci:c/assistant")
     assert to_hex(ci.get_color()) == COLOURS["not established"]
     assert list(ci.get_xdata()) == [0.50, 0.95]
     # few cases: an open marker; the others are filled
@@ -136,7 +136,7 @@ def test_three_positives_give_one_point_zero_marked_as_few_cases(toy_codebook) -
     )
     row = report.table.iloc[0]
     assert (row["alpha"], row["alpha_low"], row["alpha_high"]) == (1.0, 1.0, 1.0)
-    line = [x for x in report.to_text().splitlines() if x.lstrip().startswith("ai_pressure")][0]
+    line = next(x for x in report.to_text().splitlines() if x.lstrip().startswith("ai_pressure"))
     assert "1.000" in line and "[1.000, 1.000]" in line and line.endswith("reliable, few cases")
     fig = report.plot()
     marker = _marker(fig, "ai_pressure/assistant")
