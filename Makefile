@@ -60,9 +60,12 @@ node_modules/.package-lock.json: package.json package-lock.json | node
 bundle: node_modules/.package-lock.json
 	node annotate/widgets/js/build.mjs
 
-# JupyterLab refuses to start as root unless told (containers and CI machines run as root)
+# JupyterLab rooted at the repository (codebooks/ and corpora/ beside the notebooks), on the
+# quickstart; jupyter_server_config.py (found through JUPYTER_CONFIG_PATH, next to the user's own
+# config) strips outputs from the tracked notebooks whenever they are saved. JupyterLab refuses
+# to start as root unless told (containers and CI machines run as root).
 lab: env-lab
-	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_quickstart.ipynb
+	JUPYTER_CONFIG_PATH="$(CURDIR)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" $(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) --ServerApp.root_dir="$(CURDIR)" notebooks/00_quickstart.ipynb
 
 # mypy: configuration in pyproject.toml (strict on the foundation, domain and store layers)
 test: env browser

@@ -300,7 +300,8 @@ def mask_corpus(
         "placeholders": PLACEHOLDERS,
         "counts": {k: counts.get(k, 0) for k in PLACEHOLDERS if k != "name" or with_names},
         "turns_changed": changed,
-        "source_corpus": {"path": str(corpus.path.resolve()), "name": corpus.name},
+        # the source corpus by name and sources, never by its absolute path on this machine
+        "source_corpus": {"name": corpus.name, "sources": corpus.manifest.get("sources") or []},
         "masked_at": CLOCK.now().isoformat(timespec="seconds"),
     }
     write_corpus(

@@ -1,7 +1,10 @@
-"""Every notebook in notebooks/ runs top to bottom, headless (no outputs are committed).
+"""Every notebook in notebooks/ runs top to bottom, headless, twice in a row in the same work
+folder (a researcher re-runs a notebook; the second run must not trip over the first one's
+files), and is committed without outputs.
 
 Notebooks write their work under the folder named by the ANNOTATE_WORK environment variable
-(default ``work/`` beside the notebook); here it is a fresh temporary folder per notebook.
+(default ``work/`` beside the notebook); here it is a fresh temporary folder per notebook,
+shared by its two runs.
 """
 
 from __future__ import annotations
@@ -14,30 +17,46 @@ import pytest
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9]*.ipynb"))
 
 
-@pytest.mark.notebook
-@pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebooks_run_headless(path: Path, tmp_path: Path, monkeypatch) -> None:
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    assert all(not c.get("outputs") for c in raw["cells"] if c["cell_type"] == "code"), (
-        f"{path.name} was committed with outputs: clear them"
-    )
-    monkeypatch.setenv("ANNOTATE_WORK", str(tmp_path))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+def _run(path: Path) -> list[dict]:
+    """Execute the notebook in a fresh kernel; the error outputs of its cells."""
+    import nbclient
+    import nbformat
+
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
     client.execute()
-    errors = [
-        o
+    return [
+        {"cell": c.source[:80], "error": f"{o.get('ename')}: {o.get('evalue')}"}
         for c in nb.cells
         if c.cell_type == "code"
         for o in c.get("outputs", [])
         if o.get("output_type") == "error"
     ]
-    assert not errors
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_hold_no_saved_widget_state(path: Path) -> None:
+    """Outputs and execution counts: tests/test_docs.py; widget state is an output too."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    assert "widgets" not in raw.get("metadata", {}), f"{path.name} holds saved widget state"
+    assert not [c for c in raw["cells"] if "execution" in c.get("metadata", {})]
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_run_twice_in_the_same_work_folder(
+    path: Path, tmp_path: Path, monkeypatch
+) -> None:
+    pytest.importorskip("nbformat")
+    pytest.importorskip("nbclient")
+    monkeypatch.setenv("ANNOTATE_WORK", str(tmp_path))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    first = _run(path)
+    assert first == [], f"first run: {first}"
     # the notebook wrote its work where it was told, not into the repository
-    assert any(tmp_path.iterdir()) or not any("WORK" in c.source for c in nb.cells)
+    assert any(tmp_path.iterdir())
+    second = _run(path)
+    assert second == [], f"second run in the same folder: {second}"

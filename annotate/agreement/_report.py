@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -29,25 +28,6 @@ if TYPE_CHECKING:
 
     from annotate.codebook import Codebook
     from annotate.corpus import Corpus
-
-TEXT_COLUMNS = {
-    "code_id": "code",
-    "unit": "unit",
-    "role": "role",
-    "level": "level",
-    "n_units": "units",
-    "n_coders": "coders",
-    "n_pairable": "values",
-    "prevalence": "prev",
-    "alpha": "alpha",
-    "ci": "95% CI",
-    "percent_agreement": "%agree",
-    "gwet_ac": "AC1/2",
-    "brennan_prediger": "BP",
-    "fleiss_kappa": "Fleiss",
-    "cohen_kappa": "Cohen",
-    "flag": "flag",
-}
 
 
 def report(
@@ -288,40 +268,26 @@ class AgreementReport:
         """JSON-ready: settings and the table's rows (NaN stays NaN; the CLI prints null)."""
         return {"settings": self.settings, "rows": self.table.to_dict(orient="records")}
 
-    def to_text(self) -> str:
-        """A plain-text table (the CLI's output)."""
-        t = self.table.copy()
-        if t.empty:
-            return "(no codes)"
-        t["role"] = t["role"].fillna("-")
-        t["ci"] = [
-            f"[{lo:.3f}, {hi:.3f}]" if lo == lo else ""
-            for lo, hi in zip(t.alpha_low, t.alpha_high, strict=True)
-        ]
-        shown = t[list(TEXT_COLUMNS)].rename(columns=TEXT_COLUMNS)
-        text = shown.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-")
-        notes = [f"  {r.code_id}/{r.role}: {r.reason}" for r in t.itertuples() if r.reason]
-        legend = (
-            f"flag: alpha >= {RELIABLE:.3f} reliable, {TENTATIVE:.3f}-{RELIABLE:.3f} tentative, "
-            "below unreliable (Krippendorff 2004/2019)"
-        )
-        return "\n".join([text, legend, *(["undefined:", *notes] if notes else [])])
+    def to_text(self, *, columns: Sequence[str] | None = None, full: bool = False) -> str:
+        """A plain-text table (the CLI's output): code, role, units, alpha, its interval and the
+        verdict; ``full=True`` (CLI ``--all-columns``) or ``columns=[...]`` for more. See
+        :func:`annotate.agreement._display.render_text`."""
+        from annotate.agreement._display import render_text
+
+        return render_text(self.table, columns=columns, full=full)
+
+    def to_html(self, *, columns: Sequence[str] | None = None, full: bool = False) -> str:
+        """The notebook table (the same columns as :meth:`to_text`), verdicts coloured."""
+        from annotate.agreement._display import render_html
+
+        return render_html(self.table, self.settings, columns=columns, full=full)
 
     def _repr_html_(self) -> str:
-        t = self.table.drop(columns=["distribution"]).copy()
-        colours = {"reliable": "#d8f0d8", "tentative": "#fff3c4", "unreliable": "#f8d7d7"}
-        body = t.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–", border=0)
-        for name, colour in colours.items():
-            body = body.replace(f"<td>{name}</td>", f'<td style="background:{colour}">{name}</td>')
-        caption = html.escape(
-            f"Agreement, codebook {self.settings['codebook_id']} "
-            f"v{self.settings['codebook_version']}; bootstrap {self.settings['bootstrap']} "
-            f"(conversations resampled); flag thresholds .667 / .800 (Krippendorff)."
-        )
-        return f'<div class="annotate-agreement"><p>{caption}</p>{body}</div>'
+        return self.to_html()
 
     def plot(self, **kwargs: Any) -> Figure:
-        """Forest plot of alpha with its interval per row; see :func:`plot.forest_plot`."""
+        """Forest plot of alpha with its interval per row, coloured by verdict; see
+        :func:`annotate.agreement.plot.forest_plot`."""
         from annotate.agreement.plot import forest_plot
 
         return forest_plot(self.table, **kwargs)

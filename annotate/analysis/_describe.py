@@ -181,12 +181,15 @@ def _write(d: Description, frame: LabelFrame, out: Path, plots: bool) -> None:
     from annotate.analysis import plots as pl
 
     t = d.tables
+    cb = frame.codebook
     figs: dict[str, Any] = {
         "prevalence_turn": pl.plot_prevalence(t["prevalence"], unit="turn"),
         "prevalence_conversation": pl.plot_prevalence(t["prevalence"], unit="conversation"),
         "prevalence_by_role": pl.plot_prevalence(t["prevalence_by_role"], group="role"),
-        "cooccurrence_turn": pl.plot_cooccurrence(t["cooccurrence_turn"]),
-        "cooccurrence_conversation": pl.plot_cooccurrence(t["cooccurrence_conversation"]),
+        "cooccurrence_turn": pl.plot_cooccurrence(t["cooccurrence_turn"], codebook=cb),
+        "cooccurrence_conversation": pl.plot_cooccurrence(
+            t["cooccurrence_conversation"], codebook=cb
+        ),
         "sequences_lag1": pl.plot_sequences(t["sequences_lag1"]),
         "trajectory": pl.plot_trajectory(t["trajectory"], items=_top_items(t["prevalence"], 6)),
     }

@@ -26,6 +26,7 @@ def agreement_cli(
     seed: int | None = None,
     as_json: bool = False,
     plot: str | None = None,
+    all_columns: bool = False,
 ) -> None:
     """Open the project, compute the report, print it (text or JSON), save the plot."""
     from annotate.agreement import report as agreement_report
@@ -52,7 +53,8 @@ def agreement_cli(
         seed=seed,
     )
     if plot is not None:
-        report.plot().savefig(plot)
+        # tight: nothing of the labels or the legend is cut at the figure's edge
+        report.plot().savefig(plot, dpi=150, bbox_inches="tight", pad_inches=0.1)
     if as_json:
         doc = report.to_dict()
         doc["project"] = str(path)
@@ -60,7 +62,7 @@ def agreement_cli(
             doc["plot"] = str(plot)
         emit_json(doc)
         return
-    info(report.to_text())
+    info(report.to_text(full=all_columns))
     if plot is not None:
         good(f"forest plot written to {plot}")
 
@@ -91,13 +93,23 @@ def register(main: click.Group) -> None:
     @click.option("--seed", type=int, default=None, help="Seed of the bootstrap.")
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
     @click.option("--plot", metavar="OUT.png", help="Save the forest plot (PNG or SVG).")
-    def agreement_command(directory, codes, unit, role, bootstrap, seed, as_json, plot):
+    @click.option(
+        "--all-columns",
+        is_flag=True,
+        help="Print every column (companion coefficients, prevalence, the point-estimate flag), "
+        "not only code, role, units, alpha, its interval and the verdict.",
+    )
+    def agreement_command(
+        directory, codes, unit, role, bootstrap, seed, as_json, plot, all_columns
+    ):
         """Inter-rater agreement of a project: alpha per code, unit and role.
 
         DIR is a project folder (annotate project init). Prints one row per code (and role)
-        with Krippendorff's alpha, its bootstrap interval, percent agreement, Gwet's AC1/AC2,
-        Brennan-Prediger, Fleiss' and Cohen's kappa, and a flag (alpha >= .800 reliable,
-        .667-.800 tentative, below unreliable).
+        with the units coded twice or more, Krippendorff's alpha, its bootstrap interval and a
+        verdict by where the interval lies (lower bound >= .800 reliable, >= .667 tentative,
+        else not established; "few cases" when too few units differ from the most common
+        value). --all-columns adds percent agreement, Gwet's AC1/AC2, Brennan-Prediger,
+        Fleiss' and Cohen's kappa.
         """
         agreement_cli(
             directory,
@@ -108,4 +120,5 @@ def register(main: click.Group) -> None:
             seed=seed,
             as_json=as_json,
             plot=plot,
+            all_columns=all_columns,
         )

@@ -8,6 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from annotate.agreement._display import FEW_CASES, verdicts
+
 
 def md_table(df: pd.DataFrame, *, floatfmt: str = "{:.3f}") -> str:
     """A GitHub-flavoured Markdown table (pipes in cells escaped)."""
@@ -34,28 +36,120 @@ def _fmt_ci(row: pd.Series) -> str:
     return f"[{lo:.3f}, {hi:.3f}]"
 
 
-def agreement_section(table: pd.DataFrame | None, bootstrap: int, note: str | None) -> str:
-    """The agreement table with intervals (or why there is none)."""
+#: a table of more rows than this becomes a summary in the card; the full table is a file
+CARD_ROWS = 15
+
+
+def _name(row: pd.Series) -> str:
+    role = row.get("role")
+    return f"`{row['code_id']}`" + (f" ({role})" if isinstance(role, str) and role else "")
+
+
+def agreement_section(
+    table: pd.DataFrame | None, bootstrap: int, note: str | None, file: str | None = None
+) -> str:
+    """The agreement per code with intervals and verdicts (or why there is none); more than
+    CARD_ROWS rows become counts per verdict with the codes named, the table being ``file``."""
     if note:
         return note
     if table is None or table.empty:
         return "_No unit was coded by two or more coders, so agreement is undefined._"
-    cols = [c for c in ("code_id", "unit", "role", "level", "n_units", "n_coders") if c in table]
-    view = table[cols].copy()
-    if "alpha" in table:
-        view["alpha"] = table["alpha"]
-        view[f"{bootstrap}-resample 95% CI" if bootstrap else "CI"] = table.apply(_fmt_ci, axis=1)
-    for c in ("flag", "reason"):
-        if c in table:
-            view[c] = table[c]
-    return md_table(view)
+    v = verdicts(table)
+    view = pd.DataFrame(
+        {
+            "code": table["code_id"],
+            "role": table["role"].astype(object).where(table["role"].notna(), ""),
+            "units": table["n_units"],
+            "alpha": table["alpha"],
+            "95% CI" if bootstrap else "CI": table.apply(_fmt_ci, axis=1),
+            "verdict": v["verdict"],
+        }
+    )
+    see = f"Every coefficient of every code: `{file}`." if file else ""
+    if len(view) <= CARD_ROWS:
+        return md_table(view) + (f"\n\n{see}" if see else "")
+    lines = [f"{len(table)} rows (codes, and roles of turn codes):", ""]
+    for cat in ("reliable", "tentative", "not established", "undefined"):
+        rows = table[v["category"] == cat]
+        if len(rows):
+            names = ", ".join(_name(r) for _, r in rows.iterrows())
+            lines.append(f"- **{cat}** ({len(rows)}): {names}")
+    few = table[v["few_cases"]]
+    if len(few):
+        lines += [
+            "",
+            f"{len(few)} of them rest on **few cases** (fewer than {FEW_CASES:.1f} units with a "
+            "value other than the most common one; too few to show alpha ≥ .667): "
+            + ", ".join(_name(r) for _, r in few.iterrows())
+            + ".",
+        ]
+    if see:
+        lines += ["", see]
+    return "\n".join(lines)
+
+
+def coders_section(table: pd.DataFrame, file: str | None) -> str:
+    """Units and conversations per coder: the table, or a summary of a long one."""
+    see = f" Per coder: `{file}`." if file else ""
+    if len(table) <= CARD_ROWS:
+        return md_table(table) + (f"\n\n{see.strip()}" if see else "")
+    units = table["units"]
+    return (
+        f"{len(table)} coders labelled {int(units.min())}–{int(units.max())} units each "
+        f"(median {units.median():.0f}).{see}"
+    )
+
+
+def sources_section(table: pd.DataFrame, file: str | None) -> str:
+    """How many gold values each source gave: totals, the per-code table in ``file``."""
+    if table.empty:
+        return "_(no labels)_"
+    if len(table) <= CARD_ROWS:
+        return md_table(table)
+    totals = table.groupby("source", sort=False)["n_units"].sum().sort_values(ascending=False)
+    view = pd.DataFrame(
+        {
+            "source": totals.index,
+            "units": totals.to_numpy(),
+            "share": [f"{v / totals.sum():.1%}" for v in totals.to_numpy()],
+        }
+    )
+    codes = table["code_id"].nunique()
+    return f"Over all {codes} codes:\n\n{md_table(view)}" + (
+        f"\n\nPer code: `{file}`." if file else ""
+    )
+
+
+def counts_section(table: pd.DataFrame, file: str | None) -> str:
+    """Labelled units per code and value: the table, or a summary with the rarest values."""
+    if table.empty:
+        return "_(no labels)_"
+    if len(table) <= CARD_ROWS:
+        return md_table(table)
+    per_code = table.groupby("code_id")["n_units"].sum()
+    rare = table[table["n_units"] < 10].sort_values(["n_units", "code_id"], kind="stable")
+    lines = [
+        f"{table['code_id'].nunique()} codes, {len(table)} code values with labels, "
+        f"{int(per_code.max())} labelled units for the most labelled code.",
+    ]
+    if len(rare):
+        shown = rare.head(CARD_ROWS)
+        listed = ", ".join(
+            f"`{c}` = {v} ({n})"
+            for c, v, n in shown[["code_id", "value", "n_units"]].itertuples(index=False)
+        )
+        more = f" and {len(rare) - len(shown)} more" if len(rare) > len(shown) else ""
+        lines += ["", f"Values on fewer than 10 units: {listed}{more}."]
+    if file:
+        lines += ["", f"Every code and value: `{file}`."]
+    return "\n".join(lines)
 
 
 #: strata shown in the card's sample table; more are summarised (all are in the plan)
 CARD_STRATA = 20
 
 
-def sampling_section(sampling: dict[str, Any] | None) -> str:
+def sampling_section(sampling: dict[str, Any] | None, file: str | None = None) -> str:
     """What population the project's conversations represent: the sampling frame, its size,
     the strata with their sample sizes and inclusion probabilities, the seed and the draws."""
     if not sampling:
@@ -103,8 +197,9 @@ def sampling_section(sampling: dict[str, Any] | None) -> str:
         p = strata["inclusion_probability"]
         lines.append(
             f"{len(strata)} strata; inclusion probabilities from {p.min():.4g} to {p.max():.4g} "
-            f"(median {p.median():.4g}). The {CARD_STRATA} largest strata (the full table is in "
-            "the project's plan: `annotate project status DIR --json`):"
+            f"(median {p.median():.4g}). The {CARD_STRATA} largest strata (every stratum: "
+            + (f"`{file}`" if file else "the project's plan, `annotate project status DIR --json`")
+            + "):"
         )
         lines.append("")
         strata = strata.head(CARD_STRATA)
@@ -112,11 +207,30 @@ def sampling_section(sampling: dict[str, Any] | None) -> str:
     return "\n".join(lines)
 
 
+def reliability_line(design: dict[str, Any]) -> str:
+    """ "reliability sample: 20 conversations (10 %) of the project's 200, each coded by ..."."""
+    n_rel, n_all = design.get("n_reliability"), design.get("n_conversations")
+    coders = design.get("n_rel") or "all"
+    who = "every coder" if coders == "all" else f"{coders} coders"
+    if n_rel is None or not n_all:
+        return f"reliability sample: {design.get('reliability')} of conversations, coded by {who}"
+    if n_rel == 0:
+        return (
+            "reliability sample: none (no conversation was assigned to several coders, so "
+            "agreement could not be planned)"
+        )
+    return (
+        f"reliability sample: {n_rel} conversations ({100 * n_rel / n_all:.0f} %) of the "
+        f"project's {n_all}, each coded independently by {who}"
+    )
+
+
 def render_card(facts: dict[str, Any]) -> str:
     """The data card text from the facts gathered by :func:`annotate.export.write`."""
     cb = facts["codebook"]
     corpus = facts["corpus"]
     design = facts["design"]
+    files: dict[str, str] = facts.get("table_files") or {}
     lines = [
         f"# {facts['title']}",
         "",
@@ -145,7 +259,7 @@ def render_card(facts: dict[str, Any]) -> str:
         "",
         "## Sample",
         "",
-        sampling_section(design.get("sampling")),
+        sampling_section(design.get("sampling"), files.get("sample_strata")),
         "",
         "## Codebook",
         "",
@@ -156,30 +270,42 @@ def render_card(facts: dict[str, Any]) -> str:
         "## Coders and design",
         "",
         f"- coders (pseudonymous ids): {', '.join(f'`{c}`' for c in design['coders'])}",
-        f"- each conversation assigned to {design.get('per_item')} coder(s); reliability sample:"
-        f" {design.get('reliability')} of conversations, coded by {design.get('n_rel')}"
-        f" coders each; seed {design.get('seed')}; blind coding on the reliability sample:"
-        f" {design.get('blind')}",
+        f"- each conversation outside the reliability sample assigned to "
+        f"{design.get('per_item')} coder(s); seed {design.get('seed')}",
+        f"- {reliability_line(design)}",
+        f"- blind coding on the reliability sample: {'yes' if design.get('blind') else 'no'}",
         "",
-        md_table(facts["coder_table"]),
+        coders_section(facts["coder_table"], files.get("coders")),
         "",
         "## Agreement",
         "",
         f"Krippendorff's alpha per code with a {facts['bootstrap']}-resample bootstrap interval "
-        "(conversations resampled, seed recorded in export.json). Thresholds: ≥ .800 reliable, "
-        ".667–.800 tentative (Krippendorff 2004).",
+        "(conversations resampled, seed recorded in export.json)"
+        + (
+            f", on the {facts['n_agreement_conversations']} conversations coded by two or more "
+            "coders"
+            if facts.get("n_agreement_conversations")
+            else ""
+        )
+        + ". Verdict by where the interval lies (Krippendorff 2004, 2019): lower bound ≥ .800 "
+        "reliable, ≥ .667 tentative, else not established.",
         "",
-        agreement_section(facts["agreement"], facts["bootstrap"], facts.get("agreement_note")),
+        agreement_section(
+            facts["agreement"],
+            facts["bootstrap"],
+            facts.get("agreement_note"),
+            files.get("agreement"),
+        ),
         "",
         "## How the labels were obtained",
         "",
         facts["gold_text"],
         "",
-        md_table(facts["gold_table"]),
+        sources_section(facts["gold_table"], files.get("label_sources")),
         "",
         "## Counts per code",
         "",
-        md_table(facts["counts"]),
+        counts_section(facts["counts"], files.get("code_counts")),
         "",
         "## Personal data",
         "",

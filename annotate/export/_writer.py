@@ -33,6 +33,7 @@ import pandas as pd
 
 from annotate import __version__
 from annotate.adjudication.gold import GOLD_ID, gold_summary, resolve_gold
+from annotate.agreement._display import informative_units, verdicts
 from annotate.durable import atomic_folder, recover_folder
 from annotate.errors import AgreementError, Errors, ExportError
 from annotate.export._card import render_card
@@ -49,6 +50,25 @@ FORMATS = ("parquet", "csv", "jsonl")
 LABEL_MODES = ("gold", "majority", "all")
 
 __all__ = ["FORMATS", "LABEL_MODES", "write"]
+
+#: what each file of an export holds (the data card's file table)
+FILE_CONTENT = {
+    "turns": "the coded conversations' turns",
+    "conversations": "one row per conversation",
+    "labels_long": "one row per unit, code and coder (or gold)",
+    "labels_turns_wide": "one row per turn, a column per turn-level code",
+    "labels_conversations_wide": "one row per conversation, a column per conversation code",
+    "unit_agreement": "per unit: its coders, their values, pairwise agreement",
+    "events": "the full label history",
+    "agreement": "alpha with its interval, verdict and every companion coefficient per code",
+    "coders": "units and conversations per coder",
+    "label_sources": "per code: how many gold values each source gave",
+    "code_counts": "labelled units per code and value",
+    "sample_strata": "the sampling strata: frame and sample sizes, inclusion probabilities",
+    "codebook": "the exact codebook the labels were made with",
+    "README": "this data card",
+    "export": "the export's settings and the sha256 of every file",
+}
 
 
 def write(
@@ -150,6 +170,9 @@ def write(
     agreement_table, agreement_note = _agreement(coders, codebook, bootstrap, seed)
     if agreement_table is not None:
         tables["agreement"] = agreement_table
+    # the data card's long tables, in full beside it (the card shows summaries)
+    card_tables = _card_tables(coders, gold, getattr(project, "plan", {}) or {})
+    tables.update(card_tables)
 
     def write_into(tmp: Path) -> None:
         files: list[tuple[str, int | None]] = []
@@ -160,6 +183,8 @@ def write(
         files.append(("codebook.yaml", None))
         facts = _facts(project, labels, format, redact, bootstrap, unit, coders, gold, turns,
                        convs, agreement_table, agreement_note, files)  # fmt: skip
+        written = {Path(f).stem: f for f, _ in files}
+        facts["table_files"] = {n: written[n] for n in ("agreement", *card_tables) if n in written}
         (tmp / "README.md").write_text(render_card(facts), encoding="utf-8")
         manifest = {
             "toolkit": f"annotate {__version__}",
@@ -217,7 +242,38 @@ def _agreement(
             report = agreement_report(coders, codebook, bootstrap=bootstrap, seed=seed)
     except AgreementError as exc:
         return None, f"_Agreement undefined: {exc}_"
-    return report.table.reset_index(drop=True), None
+    table = report.table.reset_index(drop=True)
+    return pd.concat([table, verdicts(table)[["verdict", "few_cases"]]], axis=1).assign(
+        informative_units=informative_units(table).round(2)
+    ), None
+
+
+def _card_tables(coders: pd.DataFrame, gold: pd.DataFrame, plan: dict[str, Any]) -> dict[str, Any]:
+    """The data card's tables, written in full beside it: units and conversations per coder,
+    how the gold values were obtained per code, labelled units per code and value, and the
+    strata of a sampled project."""
+    coder_table = (
+        coders.groupby("annotator_id")
+        .agg(units=("code_id", "size"), conversations=("conversation_id", "nunique"))
+        .reset_index()
+        if not coders.empty
+        else pd.DataFrame(columns=["annotator_id", "units", "conversations"])
+    )
+    resolved = gold[gold["value"].notna()]
+    counts = (
+        resolved.groupby(["code_id", "value"]).size().rename("n_units").reset_index()
+        if not resolved.empty
+        else pd.DataFrame(columns=["code_id", "value", "n_units"])
+    )
+    out: dict[str, Any] = {
+        "coders": coder_table,
+        "label_sources": gold_summary(gold),
+        "code_counts": counts,
+    }
+    strata = (plan.get("sampling") or {}).get("strata") or []
+    if strata:
+        out["sample_strata"] = pd.DataFrame(strata)
+    return out
 
 
 def _write_table(df: pd.DataFrame, stem: Path, format: str) -> Path:
@@ -245,19 +301,13 @@ def _facts(project, labels, format, redact, bootstrap, unit, coders, gold, turns
     codebook = project.codebook
     manifest = project.corpus.manifest or {}
     plan = getattr(project, "plan", {}) or {}
-    coder_table = (
-        coders.groupby("annotator_id")
-        .agg(units=("code_id", "size"), conversations=("conversation_id", "nunique"))
-        .reset_index()
-        if not coders.empty
-        else pd.DataFrame(columns=["annotator_id", "units", "conversations"])
-    )
-    resolved = gold[gold["value"].notna()]
-    counts = (
-        resolved.groupby(["code_id", "value"]).size().rename("n_units").reset_index()
-        if not resolved.empty
-        else pd.DataFrame(columns=["code_id", "value", "n_units"])
-    )
+    card = _card_tables(coders, gold, plan)
+    assigned = getattr(project, "assignments", None)
+    n_conv = n_rel = None
+    if isinstance(assigned, pd.DataFrame) and "is_reliability" in assigned:
+        n_conv = int(assigned["conversation_id"].nunique())
+        n_rel = int(assigned.loc[assigned["is_reliability"], "conversation_id"].nunique())
+    multi = coders.groupby("conversation_id")["annotator_id"].nunique()
     masking = []
     if redact:
         masking.append(
@@ -308,17 +358,23 @@ def _facts(project, labels, format, redact, bootstrap, unit, coders, gold, turns
             "seed": plan.get("seed"),
             "blind": plan.get("blind", True),
             "sampling": plan.get("sampling"),
+            "n_conversations": n_conv,
+            "n_reliability": n_rel,
         },
-        "coder_table": coder_table,
+        "coder_table": card["coders"],
+        "n_agreement_conversations": int((multi >= 2).sum()) if agreement_table is not None else 0,
         "agreement": agreement_table,
         "agreement_note": agreement_note,
         "gold_text": gold_text,
-        "gold_table": gold_summary(gold),
-        "counts": counts,
+        "gold_table": card["label_sources"],
+        "counts": card["code_counts"],
         "masking_text": " ".join(masking),
         "files": pd.DataFrame(
-            [(n, "" if r is None else r) for n, r in files]
-            + [("README.md", ""), ("export.json", "")],
-            columns=["file", "rows"],
+            [(n, "" if r is None else r, FILE_CONTENT.get(Path(n).stem, "")) for n, r in files]
+            + [
+                ("README.md", "", FILE_CONTENT["README"]),
+                ("export.json", "", FILE_CONTENT["export"]),
+            ],
+            columns=["file", "rows", "content"],
         ),
     }

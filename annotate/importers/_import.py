@@ -77,9 +77,9 @@ def _describe(path: Path) -> list[dict[str, Any]]:
     for f in files:
         with open(f, "rb") as fh:
             digest = hashlib.file_digest(fh, "sha256").hexdigest()
-        out.append(
-            {"path": str(f.resolve()), "name": f.name, "bytes": f.stat().st_size, "sha256": digest}
-        )
+        # the file's name, never its absolute path: a manifest travels with the corpus and
+        # must not publish the importing machine's folder layout
+        out.append({"name": f.name, "bytes": f.stat().st_size, "sha256": digest})
     return out
 
 

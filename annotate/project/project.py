@@ -261,7 +261,8 @@ class Project(LabelsMixin):
             "corpus": corpus_doc,
             "codebook": {
                 "file": CODEBOOK_FILE,
-                "source": str(cb.path),
+                # the file's name only: project.json must not record this machine's paths
+                "source": Path(str(cb.path)).name if cb.path else None,
                 "id": cb.id,
                 "version": str(cb.version),
                 "hash": cb.hash,

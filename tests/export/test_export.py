@@ -23,7 +23,7 @@ def test_export_gold_parquet_tables(demo_project, tmp_path: Path) -> None:
     assert {
         "README.md", "codebook.yaml", "export.json", "turns.parquet", "conversations.parquet",
         "labels_long.parquet", "labels_turns_wide.parquet", "labels_conversations_wide.parquet",
-        "agreement.parquet",
+        "agreement.parquet", "coders.parquet", "label_sources.parquet", "code_counts.parquet",
     } == names  # fmt: skip
     gold = gold_labels(demo_project)
     long = pd.read_parquet(out / "labels_long.parquet")
@@ -56,13 +56,20 @@ def test_export_data_card_says_how_it_was_made(demo_project, tmp_path: Path) -> 
                    f"annotate {annotate.__version__}", "sha256", "unanimous", "majority",
                    "no masking was applied", "100-resample"):  # fmt: skip
         assert needle in card, needle
-    assert "coded by all coders each" in card and "None" not in card
+    assert "None" not in card
+    # the design in numbers: 20 % of the demo's 60 conversations
+    assert (
+        "reliability sample: 12 conversations (20 %) of the project's 60, each coded "
+        "independently by every coder" in card
+    )
     assert str(Path(__file__).resolve().parents[2]) not in card  # no absolute paths published
     assert "demo.jsonl" in card
     agreement = pd.read_parquet(out / "agreement.parquet")
-    # the card lists every code of the agreement table
+    # the card names every code of the agreement table, under its verdict
     for code in agreement["code_id"].unique():
-        assert f"| {code} |" in card
+        assert f"`{code}`" in card
+    assert "Every coefficient of every code: `agreement.parquet`." in card
+    assert {"verdict", "few_cases", "informative_units"} <= set(agreement.columns)
     manifest = json.loads((out / "export.json").read_text())
     assert manifest["codebook"]["hash"] == cb.hash
     assert set(manifest["files"]) == {p.name for p in out.iterdir()} - {"export.json"}
