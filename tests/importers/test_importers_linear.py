@@ -20,8 +20,8 @@ import pytest
 
 from annotate.importers import import_corpus
 
-#: a linear path gives ~2; the quadratic ones gave ~4
-MAX_RATIO = 3.0
+#: a linear path gives ~2 (up to ~3.3 on a machine loaded 3x over); the quadratic ones gave 4.8-6
+MAX_RATIO = 3.5
 
 
 def _convokit_chain(folder: Path, n: int) -> Path:
