@@ -27,6 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "project": FOUNDATION | {"corpus", "codebook", "store", "nlp"},
     "analysis": FOUNDATION | {"corpus", "codebook", "store", "agreement", "project"},
     "adjudication": FOUNDATION | {"corpus", "codebook", "store", "agreement", "project"},
+    "llm": FOUNDATION | {"corpus", "codebook", "store", "agreement", "project"},
     "demo": FOUNDATION | {"codebook", "importers", "project"},
     "export": FOUNDATION
     | {"corpus", "codebook", "store", "nlp", "agreement", "project", "adjudication"},
@@ -44,6 +45,7 @@ ALLOWED: dict[str, set[str]] = {
         "analysis",
         "adjudication",
         "export",
+        "llm",
         "__init__",
     },
 }
@@ -113,6 +115,8 @@ def test_architecture_third_party_in_one_place() -> None:
         "spacy": {"nlp"},
         "yaml": {"codebook"},
         "pydantic": {"codebook"},
+        "llama_cpp": {"llm"},
+        "httpx": {"llm"},
     }
     for path in MODULES:
         tree = ast.parse(path.read_text(encoding="utf-8"))

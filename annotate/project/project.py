@@ -11,6 +11,7 @@ Layout::
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -346,6 +347,18 @@ class Project(LabelsMixin):
         self._doc["plan"]["coders"] = [*self.coders, *new]
         self._commit(existing, rows)
         return rows
+
+    # LLM coders (annotate.llm): a coder with a record in llm/<id>/coder.json is a model
+    @property
+    def coder_kinds(self) -> dict[str, str]:
+        """``"human"`` or ``"llm"`` for every coder, in plan order."""
+        return {c: "llm" if (self.path / "llm" / c / "coder.json").is_file() else "human"
+                for c in self.coders}  # fmt: skip
+
+    def add_llm_coder(self, coder_id: str, **settings: Any) -> Any:
+        """Add a language model as a coder: see :func:`annotate.llm.add_llm_coder`."""
+        # annotate.llm (layer 4) builds on the project; a static import here would point up
+        return importlib.import_module("annotate.llm").add_llm_coder(self, coder_id, **settings)
 
     def add_conversations(self, conversation_ids: list[str] | None = None) -> pd.DataFrame:
         """Assign conversations that are new in the corpus (all unassigned ones by default).
