@@ -361,9 +361,9 @@ class Errors(metaclass=_Catalogue):
         "(`annotate llm add ... --id NEW_ID`)."
     )
     E704 = (
-        "The {backend} backend needs the Python package '{package}', which is not installed. "
-        "Install annotate's llm extra (`uv sync --extra llm`, or `pip install 'annotate[llm]'`; "
-        "the first build of llama-cpp-python from source takes about 7 minutes)."
+        "{what} needs the Python package '{package}', which is not installed. Install "
+        "annotate's {extra} extra (`uv sync --extra {extra}`, or `pip install 'annotate[{extra}]'`;"
+        " the first build of llama-cpp-python from source takes about 7 minutes)."
     )
     E705 = (
         "Coder id '{coder}' is taken in project '{path}' ({where}). Every coder, human or "

@@ -128,8 +128,17 @@ def read_audit(project_path: Path, coder_id: str | None = None) -> list[dict[str
 class ResponseCache:
     """Answers by cache key, read from the project's audit logs (see the module docstring)."""
 
-    FIELDS = ("text", "finish_reason", "prompt_tokens", "completion_tokens", "model",
-              "fingerprint", "latency_ms", "run_id", "coder_id")  # fmt: skip
+    FIELDS = (
+        "text",
+        "finish_reason",
+        "prompt_tokens",
+        "completion_tokens",
+        "model",
+        "fingerprint",
+        "latency_ms",
+        "run_id",
+        "coder_id",
+    )
 
     def __init__(self, project_path: Path, *, enabled: bool = True) -> None:
         self.project_path = Path(project_path)
@@ -219,10 +228,13 @@ class RunLock:
             return
         raise LLMError(
             Errors.E710.format(
-                coder=self.coder_id, pid=pid, host=other.get("host"), since=other.get("since"),
+                coder=self.coder_id,
+                pid=pid,
+                host=other.get("host"),
+                since=other.get("since"),
                 path=self.path,
             )
-        )  # fmt: skip
+        )
 
     def release(self) -> None:
         if self._held:

@@ -105,7 +105,9 @@ def import_llama_cpp() -> Any:
         import llama_cpp
     except ImportError as exc:
         raise LLMError(
-            Errors.E704.format(backend="llama-cpp", package="llama-cpp-python")
+            Errors.E704.format(
+                what="The llama-cpp backend", package="llama-cpp-python", extra="llm"
+            )
         ) from exc
     return llama_cpp
 
@@ -129,8 +131,14 @@ class LlamaCppBackend:
     name = "llama-cpp"
     max_workers = 1
 
-    def __init__(self, model_path: Path | str, *, n_ctx: int = 8192, threads: int | None = None,
-                 seed: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model_path: Path | str,
+        *,
+        n_ctx: int = 8192,
+        threads: int | None = None,
+        seed: int = 0,
+    ) -> None:
         self.model_path = Path(model_path)
         self.n_ctx = n_ctx
         self.threads = threads
@@ -238,14 +246,25 @@ class OpenAIBackend:
 
     name = "openai"
 
-    def __init__(self, base_url: str, model: str, *, response_format: str = "json_schema",
-                 api_key_env: str | None = None, workers: int = 4, max_retries: int = 5,
-                 rate: float | None = None, timeout: float = 600.0,
-                 backoff: float = 0.5) -> None:  # fmt: skip
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        response_format: str = "json_schema",
+        api_key_env: str | None = None,
+        workers: int = 4,
+        max_retries: int = 5,
+        rate: float | None = None,
+        timeout: float = 600.0,
+        backoff: float = 0.5,
+    ) -> None:
         try:
             import httpx
         except ImportError as exc:
-            raise LLMError(Errors.E704.format(backend="openai", package="httpx")) from exc
+            raise LLMError(
+                Errors.E704.format(what="The openai backend", package="httpx", extra="llm")
+            ) from exc
         self._httpx = httpx
         self.base_url = base_url.rstrip("/")
         self.model = model
@@ -310,22 +329,36 @@ class OpenAIBackend:
                 time.sleep(backoff_delay(attempt, retry_after, self.backoff))
         raise LLMError(
             Errors.E709.format(
-                url=self.base_url, what="a request", attempts=attempt + 1, problem=problem,
+                url=self.base_url,
+                what="a request",
+                attempts=attempt + 1,
+                problem=problem,
                 model=self.model,
             )
-        )  # fmt: skip
+        )
 
     def close(self) -> None:
         self.client.close()
 
 
-def make_backend(spec: Any, project_path: Path, *, workers: int = 1, rate: float | None = None,
-                 max_retries: int = 5) -> Backend:  # fmt: skip
+def make_backend(
+    spec: Any,
+    project_path: Path,
+    *,
+    workers: int = 1,
+    rate: float | None = None,
+    max_retries: int = 5,
+) -> Backend:
     """The backend of an LLM coder's record."""
     if spec.backend == "llama-cpp":
         path = spec.model_file(project_path)
         return LlamaCppBackend(path, n_ctx=spec.n_ctx, threads=spec.threads, seed=spec.seed)
     return OpenAIBackend(
-        spec.base_url, spec.model, response_format=spec.response_format,
-        api_key_env=spec.api_key_env, workers=workers, max_retries=max_retries, rate=rate,
-    )  # fmt: skip
+        spec.base_url,
+        spec.model,
+        response_format=spec.response_format,
+        api_key_env=spec.api_key_env,
+        workers=workers,
+        max_retries=max_retries,
+        rate=rate,
+    )

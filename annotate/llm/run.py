@@ -18,10 +18,13 @@ recording a missing answer) of the coder is not coded again. A run killed betwee
 and its labels finds the answer in the cache (the audit log) and stores it without asking the
 model again. The labels of one unit are one append (one file): all or nothing.
 
-**Retries.** Attempt ``k`` (from 0) uses seed ``seed + k``, ``max_tokens * 2**k`` and, after the
-first, at least temperature 0.5 (a greedy model would repeat its answer); every attempt is in
-the audit log with its settings. After ``attempts`` invalid answers the unit is recorded as
-missing: a ``_flag`` label whose note gives the reason, and no value.
+**Retries.** Attempt ``k`` (from 0) uses seed ``seed + k``. After an answer cut off at
+``max_tokens`` the next attempt has twice the room and the same temperature; after any other
+invalid answer it samples at temperature 0.5 or more (a greedy model would repeat itself). Every
+attempt is in the audit log with its settings. After ``attempts`` invalid answers the unit is
+recorded as missing: a ``_flag`` label whose note gives the reason, and no value. A run with
+``retry_missing`` continues such a unit from its last attempt (read from the audit log) and, on
+success, clears the flag.
 """
 
 from __future__ import annotations
@@ -33,13 +36,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from annotate.clock import CLOCK
 from annotate.errors import Errors, LLMError, Warnings
 from annotate.llm import audit as _audit
 from annotate.llm.backends import Backend, Completion, Request, make_backend
 from annotate.llm.coder import LLMCoder, coder_dir, file_sha256, load_coder
 from annotate.llm.prompt import PromptBuilder, WorkUnit
-from annotate.llm.schema import Answer, InvalidAnswer, check_answer
+from annotate.llm.schema import Answer, InvalidAnswerError, check_answer
 
 SELECTIONS = ("reliability", "queue", "all")
 #: conversations per block: within a block, units are grouped by kind for the prompt cache
@@ -108,17 +113,18 @@ def plan_units(
         units = [u for u in units if builder.codes_for(u)]
         if has_conv_codes:
             units += [WorkUnit("conversation", cid, None, None) for cid in chunk]
-        units.sort(
-            key=lambda u: (_KIND_ORDER[u.kind], rank[u.conversation_id], u.turn_index or 0)
-        )
+        units.sort(key=lambda u: (_KIND_ORDER[u.kind], rank[u.conversation_id], u.turn_index or 0))
         out.extend(units)
     return out
 
 
 def coded_units(labels: Any) -> tuple[set[tuple], set[tuple]]:
     """Units a coder has code labels for, and units recorded as missing (only a ``_flag``)."""
-    keys = list(zip(labels["unit"], labels["conversation_id"], labels["turn_index"], strict=True))
-    keys = [(u, str(c), None if t is None or t != t else int(t)) for u, c, t in keys]
+    turns = [None if pd.isna(t) else int(t) for t in labels["turn_index"]]
+    keys = [
+        (str(u), str(c), t)
+        for u, c, t in zip(labels["unit"], labels["conversation_id"], turns, strict=True)
+    ]
     codes = labels["code_id"].astype(str).tolist()
     coded = {k for k, c in zip(keys, codes, strict=True) if not c.startswith("_")}
     flagged = {k for k, c in zip(keys, codes, strict=True) if c == "_flag"}
@@ -126,6 +132,16 @@ def coded_units(labels: Any) -> tuple[set[tuple], set[tuple]]:
 
 
 # --- one unit --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tried:
+    """What the next attempt at a unit needs to know of the previous one."""
+
+    attempt: int
+    max_tokens: int
+    temperature: float
+    finish_reason: str | None
 
 
 @dataclass
@@ -161,7 +177,7 @@ class UnitResult:
 
     @property
     def elapsed_ms(self) -> int:
-        return int(round(sum(a.completion.latency_ms or 0 for a in self.attempts)))
+        return round(sum(a.completion.latency_ms or 0 for a in self.attempts))
 
 
 class UnitCoder:
@@ -196,17 +212,24 @@ class UnitCoder:
             rationale=spec.rationale,
         )
 
-    def request(self, messages: list[dict[str, str]], unit: WorkUnit, attempt: int) -> Request:
-        """The request of attempt ``attempt`` (see the module docstring, Retries)."""
+    def request(
+        self, messages: list[dict[str, str]], unit: WorkUnit, attempt: int, prev: Tried | None
+    ) -> Request:
+        """The request of attempt ``attempt`` after the attempt ``prev`` (see Retries)."""
         s = self.spec
-        temperature = s.temperature if attempt == 0 else max(s.temperature, RETRY_TEMPERATURE)
+        temperature, max_tokens = s.temperature, s.max_tokens
+        if prev is not None:
+            cut = prev.finish_reason == "length"
+            # cut off: the same decoding with twice the room; else: sample, greedy would repeat
+            max_tokens = prev.max_tokens * 2 if cut else prev.max_tokens
+            temperature = prev.temperature if cut else max(prev.temperature, RETRY_TEMPERATURE)
         return Request(
             messages=messages,
             schema=s.schemas[unit.kind],
             temperature=temperature,
             seed=s.seed + attempt,
             top_p=s.top_p,
-            max_tokens=s.max_tokens * 2**attempt,
+            max_tokens=max_tokens,
         )
 
     def key(self, request: Request, unit: WorkUnit) -> str:
@@ -214,24 +237,37 @@ class UnitCoder:
         body = asdict(request) | {"model": self.spec.model_id, "unit": list(unit.key)}
         return _audit.digest(body)
 
-    def code(self, unit: WorkUnit, turns: list[tuple[int, str, str]], backend: Backend
-             ) -> UnitResult:  # fmt: skip
-        """Code one unit: attempt after attempt until an answer passes the schema check."""
+    def code(
+        self,
+        unit: WorkUnit,
+        turns: list[tuple[int, str, str]],
+        backend: Backend,
+        prev: Tried | None = None,
+    ) -> UnitResult:
+        """Code one unit: attempt after attempt until an answer passes the schema check.
+
+        ``prev``: the last attempt of an earlier run, when a unit recorded as missing is
+        retried (attempts then continue from it, with new seeds and settings).
+        """
         prompt = self.builder.build(unit, turns)
         codes = self.builder.codes_for(unit)
         attempts: list[Attempt] = []
         answer = None
-        for k in range(self.spec.attempts):
-            req = self.request(prompt.messages, unit, k)
+        first = 0 if prev is None else prev.attempt + 1
+        for k in range(first, first + self.spec.attempts):
+            req = self.request(prompt.messages, unit, k, prev)
             key = self.key(req, unit)
             hit = self.cache.get(key)
             if hit is not None:
                 completion = Completion(
-                    text=hit["text"], finish_reason=hit.get("finish_reason"),
+                    text=hit["text"],
+                    finish_reason=hit.get("finish_reason"),
                     prompt_tokens=hit.get("prompt_tokens"),
-                    completion_tokens=hit.get("completion_tokens"), model=hit.get("model"),
-                    fingerprint=hit.get("fingerprint"), latency_ms=hit.get("latency_ms") or 0.0,
-                )  # fmt: skip
+                    completion_tokens=hit.get("completion_tokens"),
+                    model=hit.get("model"),
+                    fingerprint=hit.get("fingerprint"),
+                    latency_ms=hit.get("latency_ms") or 0.0,
+                )
             else:
                 completion = backend.complete(req)
             att = Attempt(k, key, req, completion, cached=hit is not None, valid=False)
@@ -239,7 +275,7 @@ class UnitCoder:
                 att.cached_from = hit.get("run_id")
             try:
                 answer = check_answer(completion.text, codes, rationale=self.spec.rationale)
-            except InvalidAnswer as exc:
+            except InvalidAnswerError as exc:
                 cut = " (the answer was cut off at max_tokens)"
                 att.reason = str(exc) + (cut if completion.finish_reason == "length" else "")
             else:
@@ -247,10 +283,16 @@ class UnitCoder:
             attempts.append(att)
             if answer is not None:
                 break
+            prev = Tried(k, req.max_tokens, req.temperature, completion.finish_reason)
         return UnitResult(
-            unit, attempts, answer, prompt.hash, prompt.messages[-1]["content"],
-            prompt.messages[0]["content"], prompt.omitted_turns,
-        )  # fmt: skip
+            unit,
+            attempts,
+            answer,
+            prompt.hash,
+            prompt.messages[-1]["content"],
+            prompt.messages[0]["content"],
+            prompt.omitted_turns,
+        )
 
     # --- what a result becomes ---------------------------------------------------------------
 
@@ -258,7 +300,7 @@ class UnitCoder:
         """The label events of a result: one per code (and a ``_memo`` of the rationales), or
         a ``_flag`` saying why there is no answer."""
         u = result.unit
-        base = {
+        base: dict[str, Any] = {
             "annotator_id": self.spec.id,
             "unit": u.unit,
             "conversation_id": u.conversation_id,
@@ -272,6 +314,8 @@ class UnitCoder:
             note = f"LLM coder {self.spec.id}: no valid answer in {n} attempt(s): {result.reason}"
             return [base | {"code_id": "_flag", "value": "1", "note": note[:2000]}]
         out = [base | {"code_id": c, "value": v} for c, v in result.answer.values.items()]
+        for event in out[1:]:  # the unit's time is counted once (status sums elapsed_ms)
+            event["elapsed_ms"] = None
         if result.answer.rationales:
             memo = "\n".join(f"{c}: {why}" for c, why in result.answer.rationales.items())
             out.append(base | {"code_id": "_memo", "value": f"LLM rationale\n{memo}"})
@@ -457,8 +501,9 @@ def run_llm_coder(
     with _audit.RunLock(folder, coder_id, run_id):
         # a coder's own session: blind, reads and writes this coder's labels only
         session = Project.open(project.path, coder=coder_id, corpus=project.corpus_path)
-        coder = UnitCoder(spec, session.codebook, _audit.ResponseCache(session.path,
-                          enabled=use_cache), run_id)  # fmt: skip
+        coder = UnitCoder(
+            spec, session.codebook, _audit.ResponseCache(session.path, enabled=use_cache), run_id
+        )
         conv_ids = select_conversations(session, coder_id, conversations)
         units = plan_units(session.turns, conv_ids, coder.builder)
         coded, missing = coded_units(session.labels())
@@ -466,7 +511,8 @@ def run_llm_coder(
         todo = [u for u in units if u.key not in coded and (u.key not in missing or u.key in redo)]
         if limit is not None:
             todo = todo[:limit]
-        summary = RunSummary(coder_id, run_id, len(conv_ids), len(units), len(units) - len(todo))
+        n_before = sum(1 for u in units if u.key in coded)
+        summary = RunSummary(coder_id, run_id, len(conv_ids), len(units), n_before)
         if todo and spec.backend == "llama-cpp" and backend is None:
             _check_model(spec, Path(session.path), folder)
         own_backend = backend is None and bool(todo)
@@ -485,9 +531,17 @@ def run_llm_coder(
 class _Engine:
     """The local loop: results in, audit records and labels out, conversations marked done."""
 
-    def __init__(self, session: Any, coder: UnitCoder, units: list[WorkUnit],
-                 todo: list[WorkUnit], coded: set, missing: set, redo: set,
-                 summary: RunSummary) -> None:  # fmt: skip
+    def __init__(
+        self,
+        session: Any,
+        coder: UnitCoder,
+        units: list[WorkUnit],
+        todo: list[WorkUnit],
+        coded: set,
+        missing: set,
+        redo: set,
+        summary: RunSummary,
+    ) -> None:
         self.session, self.coder, self.todo, self.summary = session, coder, todo, summary
         self.redo = redo
         self.missing = set(missing)
@@ -500,21 +554,30 @@ class _Engine:
         self.done_convs = set(status["conversation_id"].astype(str))
         self.texts = _Conversations(session.corpus)
         self.started = time.perf_counter()
+        self.examples: list[str] = []
+        self._last: dict[tuple, Tried] | None = None
 
     def run(self, backend: Backend | None, *, workers: int, progress: bool) -> None:
         from tqdm.auto import tqdm
 
-        self.log = _audit.AuditLog(coder_dir(self.session.path, self.coder.spec.id),
-                                   self.summary.run_id)  # fmt: skip
+        self.log = _audit.AuditLog(
+            coder_dir(self.session.path, self.coder.spec.id), self.summary.run_id
+        )
         self.summary.audit_log = str(self.log.path.relative_to(self.session.path))
-        bar = tqdm(total=len(self.todo), desc=f"llm {self.coder.spec.id}", unit="unit",
-                   disable=not progress, dynamic_ncols=True)  # fmt: skip
+        bar = tqdm(
+            total=len(self.todo),
+            desc=f"llm {self.coder.spec.id}",
+            unit="unit",
+            disable=not progress,
+            dynamic_ncols=True,
+        )
         try:
             self._mark_done(list(self.per_conv))  # conversations finished by a killed run
             n = min(workers, getattr(backend, "max_workers", 1))
             if n <= 1:
                 for unit in self.todo:
-                    self._store(self.coder.code(unit, self.texts(unit.conversation_id), backend))
+                    texts = self.texts(unit.conversation_id)
+                    self._store(self.coder.code(unit, texts, backend, self._first(unit)))
                     bar.update(1)
             else:
                 self._pool(backend, n, bar)
@@ -537,7 +600,8 @@ class _Engine:
                         if unit is None:
                             break
                         texts = self.texts(unit.conversation_id)
-                        pending.add(pool.submit(self.coder.code, unit, texts, backend))
+                        first = self._first(unit)
+                        pending.add(pool.submit(self.coder.code, unit, texts, backend, first))
                     if not pending:
                         break
                     finished, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -549,6 +613,21 @@ class _Engine:
                     fut.cancel()
                 raise
 
+    def _first(self, unit: WorkUnit) -> Tried | None:
+        """A retried missing unit continues after its last attempt (from the audit log)."""
+        if unit.key not in self.redo:
+            return None
+        if self._last is None:
+            self._last = {}
+            for r in _audit.read_audit(self.session.path, self.coder.spec.id):
+                ti = r.get("turn_index")
+                k = (r.get("unit"), r.get("conversation_id"), None if ti is None else int(ti))
+                if k not in self._last or r["attempt"] >= self._last[k].attempt:
+                    self._last[k] = Tried(
+                        r["attempt"], r["max_tokens"], r["temperature"], r.get("finish_reason")
+                    )
+        return self._last.get(unit.key)
+
     def _store(self, result: UnitResult) -> None:
         """Audit first (durable), then the unit's labels in one append, then its status."""
         s, u = self.summary, result.unit
@@ -558,8 +637,10 @@ class _Engine:
                 s.cache_hits += 1
             else:
                 s.requests += 1
-                self.coder.cache.add(att.key, {"text": att.completion.text,
-                                               "run_id": s.run_id} | asdict(att.completion))
+                self.coder.cache.add(
+                    att.key,
+                    {"text": att.completion.text, "run_id": s.run_id} | asdict(att.completion),
+                )
             s.prompt_tokens += att.completion.prompt_tokens or 0
             s.completion_tokens += att.completion.completion_tokens or 0
         clear = u.key in self.redo and result.answer is not None
@@ -567,7 +648,7 @@ class _Engine:
         if result.answer is None:
             s.units_missing += 1
             self.missing.add(u.key)
-            self._examples = getattr(self, "_examples", []) + [f"{u.label()}: {result.reason}"]
+            self.examples.append(f"{u.label()}: {result.reason}")
         else:
             s.units_coded += 1
             self.coded.add(u.key)
@@ -582,22 +663,30 @@ class _Engine:
             if cid in self.done_convs or not keys or not all(k in self.coded for k in keys):
                 continue
             events.append(
-                {"annotator_id": self.coder.spec.id, "unit": "conversation",
-                 "conversation_id": cid, "turn_index": None, "code_id": "_status",
-                 "value": "done", "session_id": self.summary.run_id,
-                 "note": f"coded by LLM coder {self.coder.spec.id}"}
-            )  # fmt: skip
+                {
+                    "annotator_id": self.coder.spec.id,
+                    "unit": "conversation",
+                    "conversation_id": cid,
+                    "turn_index": None,
+                    "code_id": "_status",
+                    "value": "done",
+                    "session_id": self.summary.run_id,
+                    "note": f"coded by LLM coder {self.coder.spec.id}",
+                }
+            )
             self.done_convs.add(cid)
         if events:
             self.session.append(events)
             self.summary.conversations_done += len(events)
 
     def _warn_missing(self) -> None:
-        examples = getattr(self, "_examples", [])
+        examples = self.examples
         warnings.warn(
             Warnings.W702.format(
-                coder=self.coder.spec.id, n=self.summary.units_missing,
-                attempts=self.coder.spec.attempts, example=examples[0] if examples else "-",
+                coder=self.coder.spec.id,
+                n=self.summary.units_missing,
+                attempts=self.coder.spec.attempts,
+                example=examples[0] if examples else "-",
             ),
             stacklevel=3,
-        )  # fmt: skip
+        )

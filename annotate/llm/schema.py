@@ -31,7 +31,10 @@ def value_schema(code: Any) -> dict[str, Any]:
     """The schema of one code's value."""
     enum = {"type": "string", "enum": list(code.value_ids)}
     if code.level == "set":
-        return {"type": "array", "items": enum, "uniqueItems": True}
+        # maxItems: a grammar cannot forbid repeats (uniqueItems), but it can stop a small
+        # model from listing values for ever; repeats are then dropped (and noted)
+        n = len(code.value_ids)
+        return {"type": "array", "items": enum, "uniqueItems": True, "maxItems": n}
     return enum
 
 
@@ -91,7 +94,7 @@ class Answer:
     notes: list[str] = field(default_factory=list)
 
 
-class InvalidAnswer(ValueError):
+class InvalidAnswerError(ValueError):
     """An answer that does not fit the schema; ``str(exc)`` says why."""
 
 
@@ -104,11 +107,11 @@ def parse_json(text: str) -> Any:
         pass
     start, end = text.find("{"), text.rfind("}")
     if start < 0 or end <= start:
-        raise InvalidAnswer(f"no JSON object in the answer ({_excerpt(text)})") from None
+        raise InvalidAnswerError(f"no JSON object in the answer ({_excerpt(text)})") from None
     try:
         return json.loads(text[start : end + 1])
     except ValueError as exc:
-        raise InvalidAnswer(f"not valid JSON ({exc.args[0]}; {_excerpt(text)})") from None
+        raise InvalidAnswerError(f"not valid JSON ({exc.args[0]}; {_excerpt(text)})") from None
 
 
 def _excerpt(text: str, n: int = 80) -> str:
@@ -117,14 +120,14 @@ def _excerpt(text: str, n: int = 80) -> str:
 
 
 def _value(code: Any, raw: Any, notes: list[str]) -> str:
-    """The stored value of one code's raw value, or InvalidAnswer."""
+    """The stored value of one code's raw value, or InvalidAnswerError."""
     ids = code.value_ids
     if code.level == "set":
         if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
-            raise InvalidAnswer(f"{code.id}: expected a list of values, got {_excerpt(raw)}")
+            raise InvalidAnswerError(f"{code.id}: expected a list of values, got {_excerpt(raw)}")
         bad = [v for v in raw if v not in ids]
         if bad:
-            raise InvalidAnswer(f"{code.id}: {bad} not among the values {list(ids)}")
+            raise InvalidAnswerError(f"{code.id}: {bad} not among the values {list(ids)}")
         if len(set(raw)) != len(raw):
             notes.append(f"{code.id}: duplicate values dropped")
         return str(code.encode_set(raw))
@@ -132,7 +135,7 @@ def _value(code: Any, raw: Any, notes: list[str]) -> str:
         notes.append(f"{code.id}: number {raw} read as the value {str(raw)!r}")
         raw = str(raw)
     if not isinstance(raw, str) or raw not in ids:
-        raise InvalidAnswer(f"{code.id}: {_excerpt(raw)} is not one of {list(ids)}")
+        raise InvalidAnswerError(f"{code.id}: {_excerpt(raw)} is not one of {list(ids)}")
     return raw
 
 
@@ -154,29 +157,29 @@ def check_answer(text: str, codes: list[Any], *, rationale: bool = False) -> Ans
 
     Raises
     ------
-    InvalidAnswer
+    InvalidAnswerError
         Naming the first problem: not JSON, a missing or unknown code, a value outside the
         code's values, a missing rationale.
     """
     doc = parse_json(text)
     if not isinstance(doc, dict):
-        raise InvalidAnswer(f"expected a JSON object, got {_excerpt(doc)}")
+        raise InvalidAnswerError(f"expected a JSON object, got {_excerpt(doc)}")
     want = [c.id for c in codes]
     missing = [c for c in want if c not in doc]
     if missing:
-        raise InvalidAnswer(f"code(s) missing from the answer: {', '.join(missing)}")
+        raise InvalidAnswerError(f"code(s) missing from the answer: {', '.join(missing)}")
     extra = [k for k in doc if k not in want]
     if extra:
-        raise InvalidAnswer(f"unknown key(s) in the answer: {', '.join(map(str, extra))}")
+        raise InvalidAnswerError(f"unknown key(s) in the answer: {', '.join(map(str, extra))}")
     out = Answer(values={})
     for code in codes:
         raw = doc[code.id]
         if rationale:
             if not isinstance(raw, dict) or "value" not in raw:
-                raise InvalidAnswer(f"{code.id}: expected {{'rationale', 'value'}}")
+                raise InvalidAnswerError(f"{code.id}: expected {{'rationale', 'value'}}")
             why = raw.get("rationale")
             if not isinstance(why, str):
-                raise InvalidAnswer(f"{code.id}: the rationale is not text")
+                raise InvalidAnswerError(f"{code.id}: the rationale is not text")
             if why.strip():
                 out.rationales[code.id] = " ".join(why.split())[: 2 * RATIONALE_CHARS]
             raw = raw["value"]

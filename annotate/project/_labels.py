@@ -20,6 +20,7 @@ class LabelsMixin:
     codebook: Any
     coders: list[str]
     assignments: pd.DataFrame
+    coder_kinds: dict[str, str]
 
     def append(self, events: Any) -> pd.DataFrame:
         """Validate and durably store label events (see :meth:`LabelStore.append`)."""
@@ -63,10 +64,12 @@ class LabelsMixin:
         return _units.unit_labels(current, self.turns, self.codebook)
 
     def status(self) -> dict[str, pd.DataFrame]:
-        """Progress: ``coders`` (done / assigned conversations, reliability ones, time spent,
-        last activity) and ``codes`` (units coded, units coded by two or more coders)."""
+        """Progress: ``coders`` (kind ``human`` or ``llm``, done / assigned conversations,
+        reliability ones, time spent, last activity) and ``codes`` (units coded, units coded
+        by two or more coders)."""
         current = self.store.current()
         coders = _units.coder_status(self.coders, self.assignments, current, self.store.events())
+        coders.insert(1, "kind", coders["annotator_id"].map(self.coder_kinds).fillna("human"))
         codes = _units.code_status(
             _units.unit_labels(current, self.turns, self.codebook), self.codebook
         )
