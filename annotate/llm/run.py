@@ -57,17 +57,25 @@ _KIND_ORDER = {"turn/user": 0, "turn/assistant": 1, "conversation": 2}
 # --- what to code ----------------------------------------------------------------------------
 
 
-def select_conversations(project: Any, coder_id: str, which: str) -> list[str]:
+def select_conversations(project: Any, coder_id: str, which: Any) -> list[str]:
     """Conversation ids to code, in order.
 
     ``reliability``: the project's reliability sample (whoever it is assigned to: the point is
     comparing the model with the people who coded it), in this coder's queue order where
-    assigned; ``queue``: the coder's queue; ``all``: every conversation of the corpus.
+    assigned; ``queue``: the coder's queue; ``all``: every conversation of the corpus; a list of
+    conversation ids: those (E701 names any the corpus lacks).
     """
+    if not isinstance(which, str):
+        ids = [str(c) for c in dict.fromkeys(which)]
+        known = set(project.turns["conversation_id"].astype(str))
+        unknown = [c for c in ids if c not in known]
+        if unknown:
+            problem = f"not in the corpus: {unknown[:5]}"
+            raise LLMError(Errors.E701.format(option="conversations", value=ids, problem=problem))
+        return ids
     if which not in SELECTIONS:
-        raise LLMError(
-            Errors.E701.format(option="conversations", value=which, problem=f"use {SELECTIONS}")
-        )
+        problem = f"use one of {', '.join(SELECTIONS)}, or a list of conversation ids"
+        raise LLMError(Errors.E701.format(option="conversations", value=which, problem=problem))
     if which == "all":
         return list(project.corpus.conversation_ids)
     queue = project.queue(coder_id)
@@ -452,7 +460,7 @@ def run_llm_coder(
     project: Any,
     coder_id: str,
     *,
-    conversations: str = "reliability",
+    conversations: Any = "reliability",
     limit: int | None = None,
     workers: int = 1,
     rate: float | None = None,
@@ -468,8 +476,9 @@ def run_llm_coder(
     project : Project
     coder_id : str
         An LLM coder (``annotate.llm.add_llm_coder``).
-    conversations : {"reliability", "queue", "all"}
-        The reliability sample, the coder's queue, or every conversation of the corpus.
+    conversations : {"reliability", "queue", "all"} or list of str
+        The reliability sample, the coder's queue, every conversation of the corpus, or these
+        conversation ids.
     limit : int, optional
         Code at most this many units (of those not coded yet) in this run.
     workers : int
