@@ -33,12 +33,10 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import httpx
 
-import httpx  # noqa: E402
-
-from annotate.demo import demo_project  # noqa: E402
-from annotate.llm import (  # noqa: E402
+from annotate.demo import demo_project
+from annotate.llm import (
     LlamaCppBackend,
     OpenAIBackend,
     UnitCoder,
@@ -47,9 +45,9 @@ from annotate.llm import (  # noqa: E402
     plan_units,
     run_llm_coder,
 )
-from annotate.llm.audit import ResponseCache  # noqa: E402
-from annotate.llm.models import smollm2_path  # noqa: E402
-from annotate.llm.run import select_conversations  # noqa: E402
+from annotate.llm.audit import ResponseCache
+from annotate.llm.models import smollm2_path
+from annotate.llm.run import select_conversations
 
 UNITS = int(os.environ.get("BENCH_LLM_UNITS", "24"))
 REPEAT = 2

@@ -91,6 +91,7 @@ def llm_group() -> None:
     help="A prompt template file (docs/llm.md); default: built from the codebook.",
 )
 @click.option("--rationale", is_flag=True, help="Ask for a short rationale per code (a memo).")
+@click.option("--codes", help="Only these codes, comma-separated (default: every code).")
 @click.option(
     "--attempts",
     type=int,
@@ -123,6 +124,7 @@ def add_cmd(
     max_context_chars: int,
     prompt_file: str | None,
     rationale: bool,
+    codes: str | None,
     attempts: int,
     n_ctx: int,
     threads: int | None,
@@ -148,6 +150,7 @@ def add_cmd(
         max_context_chars=max_context_chars,
         prompt=prompt_file,
         rationale=rationale,
+        codes=codes,
         attempts=attempts,
         n_ctx=n_ctx,
         threads=threads,

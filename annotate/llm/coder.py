@@ -68,6 +68,9 @@ class LLMCoder:
         Character budget of the conversation shown in one prompt (nearest turns kept).
     rationale : bool
         Ask for a short rationale per code; stored as a ``_memo`` of the unit, never a label.
+    codes : list of str or None
+        The codes it codes (None: every code). A coder of some codes never marks a
+        conversation ``_status = done`` (that would declare the other binary codes absent).
     attempts : int
         Requests per unit before an invalid answer is recorded as missing (with the reason).
     n_ctx, threads
@@ -99,6 +102,8 @@ class LLMCoder:
     context: str = "full"
     max_context_chars: int = 12000
     rationale: bool = False
+    #: the codes this coder codes, in codebook order (None: every code)
+    codes: list[str] | None = None
     attempts: int = 3
     n_ctx: int = 8192
     threads: int | None = None
@@ -254,6 +259,7 @@ def build_coder(
     max_context_chars: int = 12000,
     prompt: FilePath | None = None,
     rationale: bool = False,
+    codes: Any = None,
     attempts: int = 3,
     n_ctx: int = 8192,
     threads: int | None = None,
@@ -266,7 +272,16 @@ def build_coder(
         raise _bad("id", coder_id, "use lower-case letters, digits, '.', '_' or '-' (1-64)")
     template, source = _prompt.read_template(prompt)
     codebook = project.codebook
-    schemas = _schema.coder_schemas(codebook, rationale=rationale)
+    if codes is not None:
+        codes = [c.strip() for c in codes.split(",")] if isinstance(codes, str) else list(codes)
+        unknown = [c for c in codes if c not in codebook.code_ids]
+        if unknown or not codes:
+            problem = (
+                f"not codes of {codebook.id}: {unknown}; codes: {', '.join(codebook.code_ids)}"
+            )
+            raise _bad("codes", codes, problem if unknown else "give at least one code")
+        codes = [c for c in codebook.code_ids if c in set(codes)]
+    schemas = _schema.coder_schemas(codebook, rationale=rationale, codes=codes)
     if max_tokens is None:
         max_tokens = max(_schema.token_budget(s) for s in schemas.values()) if schemas else 256
     spec = LLMCoder(
@@ -282,6 +297,7 @@ def build_coder(
         context=context,
         max_context_chars=max_context_chars,
         rationale=bool(rationale),
+        codes=codes,
         attempts=attempts,
         n_ctx=n_ctx,
         threads=threads if backend == "llama-cpp" else None,
@@ -316,7 +332,8 @@ def add_llm_coder(project: Any, coder_id: str, **settings: Any) -> LLMCoder:
         name), and optionally ``base_url``, ``api_key_env``, ``response_format``,
         ``temperature`` (0), ``seed`` (0), ``top_p``, ``max_tokens``, ``context``
         ("full" | "upto"), ``max_context_chars``, ``prompt`` (a template file),
-        ``rationale``, ``attempts`` (3), ``n_ctx``, ``threads``, ``parent``. See
+        ``rationale``, ``codes`` (a subset of the codebook), ``attempts`` (3), ``n_ctx``,
+        ``threads``, ``parent``. See
         :class:`LLMCoder` and docs/llm.md.
 
     Returns

@@ -264,8 +264,19 @@ _KINDS["conversation"] = "whole conversation"
 class PromptBuilder:
     """Builds the prompt of every unit for one coder (per-kind parts rendered once)."""
 
-    def __init__(self, codebook: Any, template: str, *, context: str, budget: int, rationale: bool):
+    def __init__(
+        self,
+        codebook: Any,
+        template: str,
+        *,
+        context: str,
+        budget: int,
+        rationale: bool,
+        codes: Any = None,
+    ):
         self.codebook = codebook
+        #: the codes this coder codes (None: every code of the codebook)
+        self.only = None if codes is None else frozenset(codes)
         self.context = context
         self.budget = budget
         self.rationale = rationale
@@ -277,10 +288,12 @@ class PromptBuilder:
     def codes_for(self, unit: WorkUnit) -> list[Any]:
         """The codes a unit is coded with (none for system/tool turns)."""
         if unit.unit == "conversation":
-            return list(self.codebook.codes_for("conversation"))
-        if unit.role not in ("user", "assistant"):
+            codes = list(self.codebook.codes_for("conversation"))
+        elif unit.role not in ("user", "assistant"):
             return []
-        return list(self.codebook.codes_for("turn", unit.role))
+        else:
+            codes = list(self.codebook.codes_for("turn", unit.role))
+        return codes if self.only is None else [c for c in codes if c.id in self.only]
 
     def _static_fields(self, unit: WorkUnit) -> dict[str, str]:
         """The variables that depend on the kind of unit only (cached)."""

@@ -218,6 +218,7 @@ class UnitCoder:
             context=spec.context,
             budget=spec.max_context_chars,
             rationale=spec.rationale,
+            codes=spec.codes,
         )
 
     def request(
@@ -667,6 +668,8 @@ class _Engine:
     def _mark_done(self, conversation_ids: list[str]) -> None:
         """``_status = done`` for conversations whose every unit now has labels."""
         events = []
+        if self.coder.spec.codes is not None:
+            return  # "done" would make the codes it does not code implicitly absent
         for cid in conversation_ids:
             keys = self.per_conv.get(cid, [])
             if cid in self.done_convs or not keys or not all(k in self.coded for k in keys):

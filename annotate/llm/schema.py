@@ -60,13 +60,18 @@ def unit_schema(codes: list[Any], *, rationale: bool = False) -> dict[str, Any]:
     }
 
 
-def coder_schemas(codebook: Any, *, rationale: bool = False) -> dict[str, dict[str, Any]]:
-    """The schema of every kind of unit that has codes."""
+def coder_schemas(
+    codebook: Any, *, rationale: bool = False, codes: Any = None
+) -> dict[str, dict[str, Any]]:
+    """The schema of every kind of unit that has codes (only ``codes``, when given)."""
     out = {}
+    only = None if codes is None else set(codes)
     for kind, unit, role in KINDS:
-        codes = list(codebook.codes_for(unit, role) if role else codebook.codes_for(unit))
-        if codes:
-            out[kind] = unit_schema(codes, rationale=rationale)
+        found = list(codebook.codes_for(unit, role) if role else codebook.codes_for(unit))
+        found = [c for c in found if only is None or c.id in only]
+        if found:
+            codes_ = found
+            out[kind] = unit_schema(codes_, rationale=rationale)
     return out
 
 

@@ -186,3 +186,31 @@ def test_llm_custom_prompt_is_recorded(project, tmp_path) -> None:
     )
     assert spec.prompt_source == "short.txt" and spec.prompt_template == path.read_text()
     assert spec.response_format == "json_schema" and spec.model_sha256 is None
+
+
+def test_llm_coder_of_some_codes(project, tmp_path) -> None:
+    """A coder of a subset of the codebook: its record, schemas and prompts hold only those."""
+    spec = add_llm_coder(
+        project, "m5", backend="openai", model="m", base_url="http://h/v1", codes="warmth,ai_move"
+    )
+    assert spec.codes == ["ai_move", "warmth"]  # codebook order
+    assert set(spec.schemas) == {"turn/assistant", "conversation"}
+    assert spec.schemas["conversation"]["required"] == ["warmth"]
+    from annotate.llm.run import plan_units
+
+    builder = PromptBuilder(
+        project.codebook,
+        spec.prompt_template,
+        context="full",
+        budget=9000,
+        rationale=False,
+        codes=spec.codes,
+    )
+    units = plan_units(project.turns, ["t1"], builder)
+    assert [u.kind for u in units] == ["turn/assistant", "turn/assistant", "conversation"]
+    system = builder.build(units[0], [(0, "user", "a"), (1, "assistant", "b")]).messages[0]
+    assert "ai_move" in system["content"] and "asks_help" not in system["content"]
+    with pytest.raises(LLMError, match=r"E701.*not codes of tiny"):
+        add_llm_coder(
+            project, "m6", backend="openai", model="m", base_url="http://h/v1", codes=["nope"]
+        )

@@ -218,3 +218,24 @@ def test_llm_invalid_answers_are_missing_with_reason_then_retried(tmp_path, mode
     assert len({(r["conversation_id"], r["turn_index"]) for r in records}) == 1  # the same unit
     labels = project.labels(annotator="tiny")
     assert "_flag" not in set(labels["code_id"]) and set(labels["code_id"]) == {"asks_help"}
+
+
+def test_llm_coder_of_some_codes_never_marks_done(tmp_path, model_path) -> None:
+    """A coder of one code labels only that code and writes no `_status = done` (which would
+    make every binary code it does not code implicitly absent)."""
+    project = make_project(tmp_path)
+    add_llm_coder(
+        project,
+        "warm",
+        backend="llama-cpp",
+        model=str(model_path),
+        threads=1,
+        n_ctx=2048,
+        codes=["warmth"],
+    )
+    s = run_llm_coder(project, "warm", conversations=["t2", "t4"], progress=False)
+    assert (s.units_planned, s.units_coded, s.conversations_done) == (2, 2, 0)
+    labels = project.labels(annotator="warm")
+    assert set(labels["code_id"]) == {"warmth"} and set(labels["conversation_id"]) == {"t2", "t4"}
+    units = project.unit_labels()
+    assert set(units[units["annotator_id"] == "warm"]["code_id"]) == {"warmth"}
