@@ -125,7 +125,9 @@ def export(
     tables: dict[str, pd.DataFrame] = {
         "turns": turns.reset_index(drop=True),
         "conversations": convs.reset_index(drop=True),
-        "labels_long": long_labels(coders if labels == "all" else coders.iloc[0:0], gold),
+        "labels_long": long_labels(
+            coders if labels == "all" else coders.iloc[0:0], gold, project.coder_kinds
+        ),
         "labels_turns_wide": wide_labels(
             resolved, turns, "turn", [c.id for c in codebook.codes if c.unit == "turn"]
         ),
@@ -244,6 +246,8 @@ def _facts(project, labels, format, redact, bootstrap, unit, coders, gold, turns
         if not coders.empty
         else pd.DataFrame(columns=["annotator_id", "units", "conversations"])
     )
+    kinds = getattr(project, "coder_kinds", {})  # human or llm (LLM coders: annotate.llm)
+    coder_table.insert(1, "kind", coder_table["annotator_id"].map(kinds).fillna("human"))
     resolved = gold[gold["value"].notna()]
     counts = (
         resolved.groupby(["code_id", "value"]).size().rename("n_units").reset_index()
@@ -294,6 +298,7 @@ def _facts(project, labels, format, redact, bootstrap, unit, coders, gold, turns
         },
         "design": {
             "coders": list(project.coders),
+            "llm_coders": [c for c, k in kinds.items() if k == "llm"],
             "per_item": plan.get("per_item"),
             "reliability": plan.get("reliability"),
             "n_rel": plan.get("reliability_coders") or "all",

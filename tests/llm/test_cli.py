@@ -65,3 +65,19 @@ def test_agreement_cli_shows_the_raters_partition(coded) -> None:
     assert doc["gating"]["threshold"] == 0.667 and doc["gating"]["rows"]
     with_ci = [r for r in doc["rows"] if r["raters"] == "human-llm" and r["alpha_low"] is not None]
     assert with_ci
+
+
+def test_export_names_the_kind_of_every_coder(coded, tmp_path) -> None:
+    import pandas as pd
+
+    import annotate.export
+
+    project, _ = coded
+    out = annotate.export(project, tmp_path / "export", labels="all", bootstrap=0)
+    long = pd.read_parquet(out / "labels_long.parquet")
+    kinds = long.groupby("annotator_id")["kind"].unique().apply(list).to_dict()
+    assert kinds["alice"] == ["human"] and kinds["smol"] == ["llm"]
+    assert set(long.loc[long["source"] != "coder", "kind"]) <= {"gold"}
+    card = (out / "README.md").read_text()
+    assert "language models declared as coders" in card and "`smol`" in card
+    assert "| smol | llm |" in card
