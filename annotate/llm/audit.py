@@ -213,7 +213,10 @@ class RunLock:
                 os.fsync(fh.fileno())
             self._held = True
             return
-        self._check_stale()
+        self._check_stale()  # raises E710 unless the lock is stale
+        raise LLMError(
+            Errors.E710.format(coder=self.coder_id, pid="?", host="?", since="?", path=self.path)
+        )
 
     def _check_stale(self) -> None:
         try:

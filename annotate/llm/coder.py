@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from annotate.clock import CLOCK
-from annotate.durable import write_file
+from annotate.durable import check_real_path, storage_error, write_file
 from annotate.errors import Errors, LLMError
 from annotate.llm import prompt as _prompt
 from annotate.llm import schema as _schema
@@ -349,7 +349,11 @@ def add_llm_coder(project: Any, coder_id: str, **settings: Any) -> LLMCoder:
     if (folder / RECORD).exists():
         where = f"'{folder}' holds the record of an unfinished `llm add`: delete that folder"
         raise LLMError(Errors.E705.format(coder=coder_id, path=project.path, where=where))
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, folder, "create") from exc
+    check_real_path(folder, Path(project.path))  # no link planted in the project (E003)
     data = json.dumps(spec.to_dict(), indent=2, ensure_ascii=False).encode() + b"\n"
     try:
         write_file(folder / RECORD, data, exclusive=True)

@@ -82,6 +82,9 @@ def select_conversations(project: Any, coder_id: str, which: Any) -> list[str]:
     if which == "queue":
         return queue
     a = project.assignments
+    if not a["is_reliability"].any():
+        problem = "the project has no reliability sample; use queue, all or a list of ids"
+        raise LLMError(Errors.E701.format(option="conversations", value=which, problem=problem))
     rel = a[a["is_reliability"]].groupby("conversation_id")["position"].min().sort_values()
     rel_ids = [str(c) for c in rel.index]
     rel_set = set(rel_ids)
@@ -648,8 +651,7 @@ class _Engine:
             else:
                 s.requests += 1
                 self.coder.cache.add(
-                    att.key,
-                    {"text": att.completion.text, "run_id": s.run_id} | asdict(att.completion),
+                    att.key, asdict(att.completion) | {"run_id": s.run_id, "coder_id": s.coder_id}
                 )
             s.prompt_tokens += att.completion.prompt_tokens or 0
             s.completion_tokens += att.completion.completion_tokens or 0

@@ -214,3 +214,18 @@ def test_llm_coder_of_some_codes(project, tmp_path) -> None:
         add_llm_coder(
             project, "m6", backend="openai", model="m", base_url="http://h/v1", codes=["nope"]
         )
+
+
+def test_llm_one_run_per_coder(project) -> None:
+    """A second run while the first is alive is refused (E710); nothing is written."""
+    import os
+    import socket
+
+    from annotate.llm import run_llm_coder
+
+    add_llm_coder(project, "m7", backend="openai", model="m", base_url="http://127.0.0.1:9/v1")
+    lock = project.path / "llm" / "m7" / "run.lock"
+    lock.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": "now"}))
+    with pytest.raises(LLMError, match="E710"):
+        run_llm_coder(project, "m7", progress=False)
+    assert lock.exists() and not (project.path / "llm" / "m7" / "audit").exists()
