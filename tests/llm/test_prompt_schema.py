@@ -229,3 +229,32 @@ def test_llm_one_run_per_coder(project) -> None:
     with pytest.raises(LLMError, match="E710"):
         run_llm_coder(project, "m7", progress=False)
     assert lock.exists() and not (project.path / "llm" / "m7" / "audit").exists()
+
+
+def test_llm_rationales_become_a_memo_never_a_label(project) -> None:
+    """With rationale=True the answer's rationales go to one `_memo` of the unit; the labels
+    hold the values only (the memo is stored and validated like any event)."""
+    from annotate.llm.audit import ResponseCache
+    from annotate.llm.run import UnitCoder, UnitResult
+    from annotate.llm.schema import Answer
+
+    spec = add_llm_coder(
+        project, "m8", backend="openai", model="m", base_url="http://h/v1", rationale=True
+    )
+    assert spec.schemas["turn/user"]["properties"]["asks_help"]["required"] == [
+        "rationale",
+        "value",
+    ]
+    coder = UnitCoder(spec, project.codebook, ResponseCache(project.path), "run1")
+    unit = WorkUnit("turn", "t1", 0, "user")
+    answer = check_answer(
+        '{"asks_help": {"rationale": "asks to plan the week", "value": "1"}}',
+        coder.builder.codes_for(unit),
+        rationale=True,
+    )
+    events = coder.events(UnitResult(unit, [], answer, "h", "u", "s"))
+    project.append(events)
+    labels = project.labels(annotator="m8").set_index("code_id")
+    assert labels.loc["asks_help", "value"] == "1"
+    assert labels.loc["_memo", "value"] == "LLM rationale\nasks_help: asks to plan the week"
+    assert isinstance(answer, Answer)
