@@ -11,6 +11,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
+# The llm extra's llama-cpp-python is built from source (no wheels on PyPI): a portable build
+# (no -march=native, so the cached wheel runs on any x86-64 machine; no multimodal tool). The
+# first build takes about 7 minutes; uv caches the wheel for every later `make env`.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
 
 .PHONY: lab test env env-lab browser lint format bench screenshot clean
 .PHONY: node bundle

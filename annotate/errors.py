@@ -3,7 +3,7 @@
 Every user-facing error has a code (``E###``) and every warning a code (``W###``), banded by
 area: 0xx storage (disk full, read-only, links), 1xx corpus and importers, 2xx codebook, 3xx
 label store and project, 4xx agreement and analysis, 5xx adjudication and export, 6xx widgets,
-9xx CLI.
+7xx LLM coders, 9xx CLI.
 
 A message says *what* was wrong, quoting the offending value and *where* (file, line, field),
 then *what to do*. Raise sites stay one line::
@@ -391,6 +391,58 @@ class Errors(metaclass=_Catalogue):
         "Store error: {error}"
     )
 
+    # --- 7xx LLM coders (annotate.llm) ---------------------------------------------------------
+    # (section: llm)
+    E701 = "LLM coder option {option}={value!r} is not valid: {problem}"
+    E702 = (
+        "Model file '{path}' does not exist or is not a file. Give the path of a GGUF model file "
+        "(e.g. `--model models/smollm2.gguf`), or use `--backend openai --base-url URL` for a "
+        "model behind a server."
+    )
+    E703 = (
+        "The model file of LLM coder '{coder}' changed since the coder was added: '{path}' has "
+        "sha256 {found}, the coder records {expected}. Labels of one coder must come from one "
+        "model: put the original file back, or add a new coder for this model "
+        "(`annotate llm add ... --id NEW_ID`)."
+    )
+    E704 = (
+        "{what} needs the Python package '{package}', which is not installed. Install "
+        "annotate's {extra} extra (`uv sync --extra {extra}`, or `pip install 'annotate[{extra}]'`;"
+        " the first build of llama-cpp-python from source takes about 7 minutes)."
+    )
+    E705 = (
+        "Coder id '{coder}' is taken in project '{path}' ({where}). Every coder, human or "
+        "model, needs its own id: pick another --id (e.g. '{coder}-2')."
+    )
+    E706 = (
+        "'{coder}' is not an LLM coder of project '{path}'. LLM coders: {available}. Add one "
+        "with `annotate llm add {path} --id ID --backend llama-cpp --model FILE.gguf`."
+    )
+    E707 = (
+        "The record of LLM coder '{coder}' ('{path}') cannot be read: {problem}. It is written "
+        "once when the coder is added; restore it from a backup or add a new coder."
+    )
+    E708 = (
+        "Prompt template '{path}': {problem}. A template has a '[system]' line, then the "
+        "system message, then a '[user]' line and the user message; it may use the variables "
+        "{variables} (written $name). See docs/llm.md, section Prompts."
+    )
+    E709 = (
+        "The model server at {url} failed for {what} after {attempts} attempt(s): {problem}. "
+        "Check that the server runs and serves model '{model}' (its /v1/models lists them); "
+        "the units coded so far are saved and `annotate llm run` resumes after them."
+    )
+    E710 = (
+        "LLM coder '{coder}' is already running (process {pid} on {host}, since {since}; lock "
+        "'{path}'). One run per coder at a time keeps each unit coded once. Wait for it to end; "
+        "if that process is gone, delete the lock file and run again."
+    )
+    E711 = "The model '{path}' could not be loaded by llama.cpp: {problem}."
+    E712 = (
+        "LLM coder '{coder}' was added with codebook {expected}, but the project codes with "
+        "{found}. Its prompts and schema describe the old codebook: add a new LLM coder."
+    )
+
     # --- 9xx command line -----------------------------------------------------------------------
     E901 = "Path '{path}' does not exist. Check the path, or create it with `{hint}`."
     E902 = "Option {option}: {problem}"
@@ -466,6 +518,17 @@ class Warnings(metaclass=_Catalogue):
     W450 = "Skipped sequence quer(y/ies) {queries}: {reasons}."
     # (section: export)
     # (section: widgets)
+    # (section: llm)
+    W701 = (
+        "Audit log '{path}' ends in an incomplete record (line {line}): a run was killed while "
+        "writing it. The record was ignored (its unit is coded again or taken from the cache); "
+        "the complete records before it are intact."
+    )
+    W702 = (
+        "LLM coder '{coder}': {n} unit(s) got no valid answer after {attempts} attempt(s) and are "
+        "recorded as missing with the reason (a `_flag` on the unit, and the audit log), e.g. "
+        "{example}. `annotate llm run --retry-missing` tries them again."
+    )
 
 
 @contextmanager
@@ -528,6 +591,10 @@ class ExportError(AnnotateError, ValueError):
 
 class WidgetError(AnnotateError, ValueError):
     """The annotation widget was set up wrongly."""
+
+
+class LLMError(AnnotateError, ValueError):
+    """An LLM coder could not be added or run (model, server, prompt, record)."""
 
 
 def catalogue() -> dict[str, str]:

@@ -16,6 +16,7 @@ BANDS = {
     "4": "agreement",
     "5": "export",
     "6": "widgets",
+    "7": "llm",
     "9": "cli",
 }
 

@@ -68,8 +68,10 @@ from annotate.cli import (  # noqa: E402
     corpus_cmd,
     describe_cmd,
     export_cmd,
+    llm_cmd,
     project_cmd,
 )
 
-for _module in (corpus_cmd, codebook_cmd, project_cmd, agreement_cmd, describe_cmd, export_cmd):
+for _module in (corpus_cmd, codebook_cmd, project_cmd, llm_cmd, agreement_cmd, describe_cmd,
+                export_cmd):  # fmt: skip
     _module.register(main)

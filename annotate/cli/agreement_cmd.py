@@ -22,7 +22,7 @@ def agreement_cli(
     codes: tuple[str, ...] = (),
     unit: str | None = None,
     role: str | None = None,
-    bootstrap: int = 0,
+    bootstrap: int | None = 0,
     seed: int | None = None,
     as_json: bool = False,
     plot: str | None = None,
@@ -37,19 +37,28 @@ def agreement_cli(
         raise AgreementError(
             Errors.E901.format(path=path, hint="annotate project init DIR --corpus ... ")
         )
-    if bootstrap < 0:
+    if bootstrap is not None and bootstrap < 0:
         raise AgreementError(Errors.E902.format(option="--bootstrap", problem="must be >= 0"))
     if plot is not None and not Path(plot).parent.exists():
         parent = Path(plot).parent
         raise AgreementError(Errors.E901.format(path=parent, hint=f"mkdir -p {parent}"))
     project = Project.open(path)
+    llm_coders = [c for c, kind in project.coder_kinds.items() if kind == "llm"]
+    if llm_coders:  # rows partitioned by raters (human, human-llm, llm, all) and gating
+        from annotate.cli.llm_cmd import agreement_with_llm
+
+        boot = 1000 if bootstrap is None else bootstrap
+        return agreement_with_llm(
+            project, llm_coders, codes=_codes(codes), unit=unit, role=role, seed=seed,
+            bootstrap=boot, as_json=as_json,
+        )  # fmt: skip
     report = agreement_report(
         project.unit_labels(),
         project.codebook,
         codes=_codes(codes),
         unit=unit,
         role=role,
-        bootstrap=bootstrap,
+        bootstrap=bootstrap or 0,
         seed=seed,
     )
     if plot is not None:
@@ -86,9 +95,9 @@ def register(main: click.Group) -> None:
     @click.option(
         "--bootstrap",
         type=int,
-        default=0,
-        show_default=True,
-        help="Resamples of conversations for alpha's 95% interval (0: no interval).",
+        default=None,
+        help="Resamples of conversations for alpha's 95% interval (0: no interval). "
+        "Default 0; 1000 when the project has LLM coders.",
     )
     @click.option("--seed", type=int, default=None, help="Seed of the bootstrap.")
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")

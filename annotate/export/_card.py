@@ -270,6 +270,15 @@ def render_card(facts: dict[str, Any]) -> str:
         "## Coders and design",
         "",
         f"- coders (pseudonymous ids): {', '.join(f'`{c}`' for c in design['coders'])}",
+        *(
+            [
+                f"- language models declared as coders (kind `llm`; their record, prompt and audit "
+                f"log are in the project's `llm/` folder): "
+                f"{', '.join(f'`{c}`' for c in design['llm_coders'])}"
+            ]
+            if design.get("llm_coders")
+            else []
+        ),
         f"- each conversation outside the reliability sample assigned to "
         f"{design.get('per_item')} coder(s); seed {design.get('seed')}",
         f"- {reliability_line(design)}",

@@ -12,7 +12,9 @@ LONG_COLUMNS = [
 ]  # fmt: skip
 
 
-def long_labels(labels: pd.DataFrame, gold: pd.DataFrame | None) -> pd.DataFrame:
+def long_labels(
+    labels: pd.DataFrame, gold: pd.DataFrame | None, kinds: dict[str, str] | None = None
+) -> pd.DataFrame:
     """One row per unit × code × coder (and gold), sorted for byte-stable files.
 
     Parameters
@@ -21,16 +23,20 @@ def long_labels(labels: pd.DataFrame, gold: pd.DataFrame | None) -> pd.DataFrame
         Coders' unit labels (may be empty when only gold is exported).
     gold : DataFrame or None
         Resolved gold labels with ``source``, ``n_coders`` and ``n_agree``.
+    kinds : dict, optional
+        ``human`` or ``llm`` per coder (``Project.coder_kinds``): the ``kind`` column
+        (``gold`` for gold rows).
     """
     parts = []
     if labels is not None and not labels.empty:
         part = labels[LONG_COLUMNS].copy()
         part["source"] = "coder"
+        part["kind"] = part["annotator_id"].map(kinds or {}).fillna("human").astype(object)
         parts.append(part)
     if gold is not None and not gold.empty:
-        parts.append(gold[[*LONG_COLUMNS, "source"]])
+        parts.append(gold[[*LONG_COLUMNS, "source"]].assign(kind="gold"))
     if not parts:
-        return pd.DataFrame(columns=[*LONG_COLUMNS, "source"])
+        return pd.DataFrame(columns=[*LONG_COLUMNS, "source", "kind"])
     out = pd.concat(parts, ignore_index=True)
     out["turn_index"] = out["turn_index"].astype("Int32")
     out["is_gold"] = out["source"] != "coder"

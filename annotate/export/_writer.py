@@ -151,7 +151,9 @@ def write(
     tables: dict[str, pd.DataFrame] = {
         "turns": turns.reset_index(drop=True),
         "conversations": convs.reset_index(drop=True),
-        "labels_long": long_labels(coders if labels == "all" else coders.iloc[0:0], gold),
+        "labels_long": long_labels(
+            coders if labels == "all" else coders.iloc[0:0], gold, project.coder_kinds
+        ),
         "labels_turns_wide": wide_labels(
             resolved, turns, "turn", [c.id for c in codebook.codes if c.unit == "turn"]
         ),
@@ -171,7 +173,9 @@ def write(
     if agreement_table is not None:
         tables["agreement"] = agreement_table
     # the data card's long tables, in full beside it (the card shows summaries)
-    card_tables = _card_tables(coders, gold, getattr(project, "plan", {}) or {})
+    card_tables = _card_tables(
+        coders, gold, getattr(project, "plan", {}) or {}, project.coder_kinds
+    )
     tables.update(card_tables)
 
     def write_into(tmp: Path) -> None:
@@ -248,7 +252,9 @@ def _agreement(
     ), None
 
 
-def _card_tables(coders: pd.DataFrame, gold: pd.DataFrame, plan: dict[str, Any]) -> dict[str, Any]:
+def _card_tables(
+    coders: pd.DataFrame, gold: pd.DataFrame, plan: dict[str, Any], kinds: dict[str, str]
+) -> dict[str, Any]:
     """The data card's tables, written in full beside it: units and conversations per coder,
     how the gold values were obtained per code, labelled units per code and value, and the
     strata of a sampled project."""
@@ -259,6 +265,8 @@ def _card_tables(coders: pd.DataFrame, gold: pd.DataFrame, plan: dict[str, Any])
         if not coders.empty
         else pd.DataFrame(columns=["annotator_id", "units", "conversations"])
     )
+    # human or llm (LLM coders: annotate.llm)
+    coder_table.insert(1, "kind", coder_table["annotator_id"].map(kinds).fillna("human"))
     resolved = gold[gold["value"].notna()]
     counts = (
         resolved.groupby(["code_id", "value"]).size().rename("n_units").reset_index()
@@ -301,7 +309,8 @@ def _facts(project, labels, format, redact, bootstrap, unit, coders, gold, turns
     codebook = project.codebook
     manifest = project.corpus.manifest or {}
     plan = getattr(project, "plan", {}) or {}
-    card = _card_tables(coders, gold, plan)
+    kinds = project.coder_kinds
+    card = _card_tables(coders, gold, plan, kinds)
     assigned = getattr(project, "assignments", None)
     n_conv = n_rel = None
     if isinstance(assigned, pd.DataFrame) and "is_reliability" in assigned:
@@ -352,6 +361,7 @@ def _facts(project, labels, format, redact, bootstrap, unit, coders, gold, turns
         },
         "design": {
             "coders": list(project.coders),
+            "llm_coders": [c for c, k in kinds.items() if k == "llm"],
             "per_item": plan.get("per_item"),
             "reliability": plan.get("reliability"),
             "n_rel": plan.get("reliability_coders") or "all",

@@ -38,6 +38,8 @@ class LabelsMixin:
         def blind(self) -> bool: ...
         @property
         def coders(self) -> list[str]: ...
+        @property
+        def coder_kinds(self) -> dict[str, str]: ...
 
     def append(self, events: Any) -> pd.DataFrame:
         """Validate and durably store label events (see :meth:`LabelStore.append`)."""
@@ -86,8 +88,9 @@ class LabelsMixin:
         return _units.unit_labels(current, self.turns, self.codebook)
 
     def status(self) -> dict[str, pd.DataFrame]:
-        """Progress: ``coders`` (done / assigned conversations, reliability ones, time spent,
-        last activity) and ``codes`` (units coded, units coded by two or more coders).
+        """Progress: ``coders`` (kind ``human`` or ``llm``, done / assigned conversations,
+        reliability ones, time spent, last activity) and ``codes`` (units coded, units coded by
+        two or more coders).
 
         In a blind coder session it is that coder's own progress: one row in ``coders``, and
         ``codes`` counts their own units (``units_2plus``, which needs everyone's labels, is
@@ -101,6 +104,7 @@ class LabelsMixin:
             coders = [self.coder]  # type: ignore[list-item]
             assignments = assignments[assignments["annotator_id"] == self.coder]
         table = _units.coder_status(coders, assignments, current, events)
+        table.insert(1, "kind", table["annotator_id"].map(self.coder_kinds).fillna("human"))
         codes = _units.code_status(
             _units.unit_labels(current, self.turns, self.codebook), self.codebook
         )

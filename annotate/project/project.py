@@ -17,6 +17,7 @@ first plan change (see :mod:`annotate.project._versions`).
 from __future__ import annotations
 
 import difflib
+import importlib
 import json
 import os
 import random
@@ -541,6 +542,18 @@ class Project(LabelsMixin):
             annotator=self.coder,
             blind=self.blind,
         )
+
+    # LLM coders (annotate.llm): a coder with a record in llm/<id>/coder.json is a model
+    @property
+    def coder_kinds(self) -> dict[str, str]:
+        """``"human"`` or ``"llm"`` for every coder, in plan order."""
+        return {c: "llm" if (self.path / "llm" / c / "coder.json").is_file() else "human"
+                for c in self.coders}  # fmt: skip
+
+    def add_llm_coder(self, coder_id: str, **settings: Any) -> Any:
+        """Add a language model as a coder: see :func:`annotate.llm.add_llm_coder`."""
+        # annotate.llm (layer 4) builds on the project; a static import here would point up
+        return importlib.import_module("annotate.llm").add_llm_coder(self, coder_id, **settings)
 
     # --- changing the plan -----------------------------------------------------------------
 
