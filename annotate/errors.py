@@ -318,17 +318,13 @@ class Errors(metaclass=_Catalogue):
     )
     E460 = "Option {option}={value!r} is invalid: {problem}"
     E461 = "No {unit}-level labels to analyse{detail}. Code some units first, or check the filters."
-    E462 = (
-        "{analysis}: {problem}. Nothing was fitted. {hint}"
-    )
+    E462 = "{analysis}: {problem}. Nothing was fitted. {hint}"
     E463 = (
         "Covariate {name!r} is not a conversation attribute, a column of the users table or "
         "'position'. Available: {available}. Pass users= (a table with user_id and survey "
         "columns) for user-level variables."
     )
-    E464 = (
-        "Family {family!r}: {problem}"
-    )
+    E464 = "Family {family!r}: {problem}"
 
     # --- 5xx adjudication and export ----------------------------------------------------------
     # (section: export)
@@ -486,9 +482,7 @@ class Warnings(metaclass=_Catalogue):
         "fewer than {clusters} {level}; the estimate and its interval are unstable (flagged "
         "few_positives). Report the counts, pool codes, or code more data."
     )
-    W453 = (
-        "{analysis}: {model} {problem}; {what}. See the 'note' column of the result."
-    )
+    W453 = "{analysis}: {model} {problem}; {what}. See the 'note' column of the result."
     W454 = "Family {family!r}: {problem}."
     # (section: export)
     # (section: widgets)

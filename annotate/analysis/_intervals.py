@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from scipy.special import ndtr, ndtri
@@ -118,7 +119,8 @@ def outside() -> int:
     """The stacklevel of the first caller outside annotate (warnings point at user code)."""
     import sys
 
-    level, f = 1, sys._getframe(1)
+    level = 1
+    f: Any = sys._getframe(1)
     while f is not None and f.f_globals.get("__name__", "").startswith("annotate"):
         level += 1
         f = f.f_back

@@ -200,7 +200,7 @@ def gee(
         f"GEE, {GEE_FAMILIES[family]}, {corr} working correlation within {clusters}; "
         f"{se}, t({max(n_clusters - 1, 1)})"
     )
-    base = {
+    base: dict[str, Any] = {
         "model": desc,
         "formula": formula,
         "family": GEE_FAMILIES[family],
@@ -247,9 +247,9 @@ def gee(
     fit_ = Fit(
         terms=_t_table(names, est, cov, base["df"], level), cov=cov, note="; ".join(notes), **base
     )
-    dep = getattr(res.model.cov_struct, "dep_params", None)
+    dep: Any = getattr(res.model.cov_struct, "dep_params", None)
     fit_.extra["working_correlation"] = (
-        float(dep) if np.ndim(dep) == 0 and dep is not None else None
+        float(dep) if dep is not None and np.ndim(dep) == 0 else None
     )
     return fit_
 
@@ -320,7 +320,7 @@ def clm(
     n_clusters = int(g.max()) + 1 if len(g) else 0
     k, m = len(names), len(cats) - 1
     thr = [f"threshold {cats[j]}|{cats[j + 1]}" for j in range(m)]
-    base = {
+    base: dict[str, Any] = {
         "model": (
             f"cumulative-link model ({link}; proportional odds), maximum likelihood; "
             f"cluster-robust sandwich SE by {clusters} (CR1), t({max(n_clusters - 1, 1)})"
@@ -438,7 +438,7 @@ def mixed(
     yv, Xv, g = yv[ok], Xv[ok], np.asarray(groups)[ok]
     _, g = np.unique(g, return_inverse=True)
     n_clusters = int(g.max()) + 1 if len(g) else 0
-    base = {
+    base: dict[str, Any] = {
         "formula": formula,
         "family": "Gaussian (identity link)",
         "clusters": clusters,
@@ -572,8 +572,10 @@ def cluster_score_test(
     """
     order = np.argsort(cluster, kind="stable")
     cl = cluster[order]
+    same_p, same_c = tp is gp, tc is gc  # co-occurrence: one matrix on both sides
     gp, gc = gp[order].astype(np.float64), gc[order].astype(np.float64)
-    tp, tc = tp[order].astype(np.float64), tc[order].astype(np.float64)
+    tp = gp if same_p else tp[order].astype(np.float64)
+    tc = gc if same_c else tc[order].astype(np.float64)
     k, m = gp.shape[1], tp.shape[1]
     A, R1, C1, N = gp.T @ tp, gp.T @ tc, gc.T @ tp, gc.T @ tc
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -581,26 +583,62 @@ def cluster_score_test(
         mj = np.where(N > 0, C1 / np.where(N > 0, N, 1), 0.0)
     U = A - mj * R1 - mi * C1 + mi * mj * N
     V = np.zeros((k, m))
-    starts = np.flatnonzero(np.r_[True, cl[1:] != cl[:-1]]) if len(cl) else np.array([], int)
-    bounds = np.r_[starts, len(cl)]
-    step = max(1, 2_000_000 // max(k * m, 1))  # rows per chunk
-    c0 = 0
-    while c0 < len(starts):
-        c1 = c0 + 1
-        while c1 < len(starts) and bounds[c1 + 1] - bounds[c0] <= step:
-            c1 += 1
-        lo, hi = bounds[c0], bounds[c1]
-        local = starts[c0:c1] - lo
-        sums = []
-        for p, q in ((gp, tp), (gp, tc), (gc, tp), (gc, tc)):
-            outer = p[lo:hi, :, None] * q[lo:hi, None, :]
-            sums.append(np.add.reduceat(outer, local, axis=0))
+    for sums in _per_cluster_products(cl, (gp, tp), (gp, tc), (gc, tp), (gc, tc)):
         S = sums[0] - mj * sums[1] - mi * sums[2] + mi * mj * sums[3]
         V += (S**2).sum(axis=0)
-        c0 = c1
     g = max(n_clusters, 2)
     V *= g / (g - 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(V > 0, U / np.sqrt(V), np.nan)
     p = 2 * stats.t.sf(np.abs(z), g - 1)
     return z, np.where(np.isfinite(z), p, np.nan)
+
+
+def _per_cluster_products(cl: np.ndarray, *pairs: tuple[np.ndarray, np.ndarray]) -> Any:
+    """Yield, chunk by chunk of clusters, the per-cluster products P_gᵀ Q_g of each (P, Q)
+    pair (rows sorted by cluster ``cl``): a list of arrays (clusters in chunk, k, m). Rows of
+    a chunk are padded to the largest cluster so that one batched matmul does the chunk; a
+    matrix that appears in several pairs is padded once."""
+    if not len(cl):
+        return
+    starts = np.flatnonzero(np.r_[True, cl[1:] != cl[:-1]])
+    sizes = np.diff(np.r_[starts, len(cl)])
+    mats: list[np.ndarray] = []
+    for p, q in pairs:
+        for x in (p, q):
+            if not any(x is y for y in mats):
+                mats.append(x)
+    width = sum(x.shape[1] for x in mats)
+    budget = 6_000_000  # padded cells per chunk
+    lo = 0
+    while lo < len(starts):
+        # grow the chunk while (clusters x largest size x width) stays within the budget
+        hi = lo + 1
+        biggest = sizes[lo]
+        while hi < len(starts):
+            nxt = max(biggest, sizes[hi])
+            if (hi + 1 - lo) * nxt * width > budget:
+                break
+            biggest, hi = nxt, hi + 1
+        n, size = hi - lo, int(biggest)
+        end = starts[hi] if hi < len(starts) else len(cl)
+        rows = np.arange(starts[lo], end)
+        slot = np.repeat(np.arange(n), sizes[lo:hi])
+        pos = rows - np.repeat(starts[lo:hi], sizes[lo:hi])
+        padded = []
+        for x in mats:
+            X = np.zeros((n, size, x.shape[1]))
+            X[slot, pos] = x[rows]
+            padded.append(X)
+
+        def get(x: np.ndarray, padded: list[np.ndarray] = padded) -> np.ndarray:
+            return padded[next(k for k, y in enumerate(mats) if y is x)]
+
+        lefts: dict[int, np.ndarray] = {}  # contiguous transposes (BLAS-friendly)
+        out = []
+        for p, q in pairs:
+            if id(p) not in lefts:
+                lefts[id(p)] = np.ascontiguousarray(get(p).transpose(0, 2, 1))
+            out.append(np.matmul(lefts[id(p)], get(q)))
+        yield out
+        lo = hi

@@ -466,14 +466,19 @@ def _model_rows(
 
 
 def _attach(out: pd.DataFrame, fits: dict[str, _models.Fit]) -> pd.DataFrame:
-    est, lo, hi, p, overall = [], [], [], [], []
+    est: list[float] = []
+    lo: list[float] = []
+    hi: list[float] = []
+    p: list[float] = []
+    overall: list[float] = []
     meta: list[dict[str, Any]] = []
     for r in out.itertuples():
         fit = fits[r.item]
         term = f"{r.by}[{r.group_1}]"
         t = fit.term(term) if term in set(fit.terms["term"]) else None
         if t is None:
-            est.append(np.nan), lo.append(np.nan), hi.append(np.nan), p.append(np.nan)
+            for column in (est, lo, hi, p):
+                column.append(np.nan)
         else:
             est.append(np.exp(t["estimate"]))
             lo.append(np.exp(t["ci_low"]))

@@ -93,7 +93,6 @@ DEFAULT_QUERIES: tuple[SequenceQuery, ...] = (
         ("ai_repair",),
         "After a rupture, does the AI repair, and does the user re-engage more after a repair?",
         then=(
-            "user_trust",
             "user_agency",
             "user_primary_move=disclose",
             "user_primary_move=agency",

@@ -434,7 +434,8 @@ def session_trajectories(
     conv_pos = {c: k for k, c in enumerate(frame.conversations["conversation_id"].astype(str))}
     sessions["conv"] = sessions["conversation_id"].astype(str).map(conv_pos).astype(int)
     W = nest.weights(bootstrap, rng)
-    settings = {
+    WT = np.ascontiguousarray(W.T)  # (conversations, R): sparse products read it without a copy
+    settings: dict[str, Any] = {
         "time": time,
         "shape": shape,
         "knots": None,
@@ -442,9 +443,9 @@ def session_trajectories(
         "min_users": min_users,
         "min_sessions": min_sessions,
     }
-    average = _average(sessions, nest, W, level, interval, time, bin_days, min_users)
+    average = _average(sessions, nest, WT, level, interval, time, bin_days, min_users)
     slopes = _slopes(sessions, min_sessions)
-    trend = _trend(sessions, slopes, nest, W, level, interval, min_sessions)
+    trend = _trend(sessions, slopes, nest, WT, level, interval, min_sessions)
     if bootstrap:
         warn_few_clusters("session_trajectories", nest, int(sessions["user_id"].nunique()))
     models, curve = pd.DataFrame(), pd.DataFrame()
@@ -573,7 +574,7 @@ def _time_bins(sessions: pd.DataFrame, time: str, bin_days: float) -> np.ndarray
 def _average(
     sessions: pd.DataFrame,
     nest: Nesting,
-    W: np.ndarray,
+    WT: np.ndarray,
     level: float,
     method: str,
     time: str,
@@ -583,6 +584,8 @@ def _average(
     """Mean over users at each time point: each user's mean value in the point (a session,
     or a bin of days), averaged over users; two-stage bootstrap and BCa; the curve stops at
     the first point with fewer than ``min_users`` users."""
+    from scipy import sparse
+
     cols = ["item", "code_id", "time", "session", "n_users", "mean", "ci_low", "ci_high"]
     if sessions.empty:
         return pd.DataFrame(columns=cols)
@@ -599,16 +602,19 @@ def _average(
         _, first, inv = np.unique(key, return_index=True, return_inverse=True)
         per_user = np.bincount(inv, minlength=len(first)).astype(float)
         weight = 1.0 / per_user[inv]  # a user counts once per point
-        A_num = np.zeros((n_conv, n_pts))
-        A_den = np.zeros((n_conv, n_pts))
-        np.add.at(A_num, (conv, point - 1), g["value"].to_numpy() * weight)
-        np.add.at(A_den, (conv, point - 1), weight)
-        users_at = np.array([len(np.unique(user[point == p])) for p in range(1, n_pts + 1)])
+        shape = (n_conv, n_pts)
+        A_num = sparse.csc_matrix((g["value"].to_numpy() * weight, (conv, point - 1)), shape)
+        A_den = sparse.csc_matrix((weight, (conv, point - 1)), shape)
+        users_at = np.bincount(
+            point[first] - 1, minlength=n_pts
+        )  # users with a session at each point
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = A_num.sum(0) / A_den.sum(0)
-            if len(W):
-                reps = (W @ A_num) / (W @ A_den)
-                jack = nest.jackknife(A_num) / nest.jackknife(A_den)
+            mean = np.asarray(A_num.sum(0)).ravel() / np.asarray(A_den.sum(0)).ravel()
+            if WT.shape[1]:
+                reps = np.asarray(A_num.T @ WT).T / np.asarray(A_den.T @ WT).T
+                jn = nest.jackknife(A_num.toarray()) if n_conv * n_pts < 5e7 else None
+                jd = nest.jackknife(A_den.toarray()) if jn is not None else None
+                jack = jn / jd if jn is not None else None
                 lo, hi = _interval(mean, reps, jack, level, method)
             else:
                 lo = hi = np.full(n_pts, np.nan)
@@ -652,7 +658,7 @@ def _trend(
     sessions: pd.DataFrame,
     slopes: pd.DataFrame,
     nest: Nesting,
-    W: np.ndarray,
+    WT: np.ndarray,
     level: float,
     method: str,
     min_sessions: int,
@@ -660,43 +666,42 @@ def _trend(
     """Mean of the users' OLS slopes; in each replicate every user's slope is refitted by
     weighted least squares on its resampled sessions (two-stage), users weighted by how often
     they were drawn."""
-    from scipy import sparse
-
     cols = ["item", "code_id", "n_users", "mean_slope", "ci_low", "ci_high"]
     rows = []
-    n_conv = len(nest.cluster)
+    drawn = None
+    if WT.shape[1]:
+        sizes = np.bincount(nest.cluster, minlength=nest.n_clusters).astype(float)
+        drawn = nest.cluster_sums(WT).T / sizes  # (R, G): how often each user was drawn
+    cache: dict[bytes, tuple[Any, ...]] = {}
     for (item, code_id), sl in slopes.groupby(["item", "code_id"], sort=False):
         s = sessions[(sessions["item"] == item) & sessions["user_id"].isin(set(sl["user_id"]))]
         conv = s["conv"].to_numpy()
         x, y = s["time"].to_numpy(float), s["value"].to_numpy(float)
-        user = nest.cluster[conv]
-        users_, u = np.unique(user, return_inverse=True)
-        M = sparse.csr_matrix(
-            (np.ones(len(u)), (np.arange(len(u)), u)), shape=(len(u), len(users_))
-        )
-
         est = float(sl["slope"].mean())
-        if len(W):
-            b, sw = _wls_slopes(M, W[:, conv], x, y)
-            n_u = np.bincount(u, minlength=len(users_)).astype(float)
-            cu = sw / n_u  # how often each user was drawn (two-stage: c_u n_u draws)
+        lo = hi = float("nan")
+        if drawn is not None:
+            key = conv.tobytes() + x.tobytes()
+            if key not in cache:
+                cache[key] = _user_sums(conv, x, None, nest, WT)
+            users_, sw, sx, sxx = cache[key]
+            sy, sxy = _user_sums(conv, x, y, nest, WT)
             with np.errstate(invalid="ignore", divide="ignore"):
-                reps = np.nansum(np.where(np.isfinite(b), b * cu, 0), axis=1) / np.where(
-                    np.isfinite(b), cu, 0
-                ).sum(axis=1)
-            jack_b = sl.set_index("user_id")["slope"]
-            vals = jack_b.to_numpy()
+                den = sw * sxx - sx * sx
+                ok = den > 1e-9 * np.maximum(sw * sxx, 1)
+                b = np.where(ok, (sw * sxy - sx * sy) / np.where(ok, den, 1), np.nan)
+                cu = drawn[:, users_]
+                fin = np.isfinite(b)
+                reps = np.where(fin, b * cu, 0).sum(axis=1) / np.where(fin, cu, 0).sum(axis=1)
+            vals = sl["slope"].to_numpy()
             jack = (vals.sum() - vals) / max(len(vals) - 1, 1) if len(vals) > 1 else None
-            lo, hi = _interval(
+            lo_a, hi_a = _interval(
                 np.array([est]),
                 reps[:, None],
                 None if jack is None else jack[:, None],
                 level,
                 method,
             )
-            lo, hi = float(lo[0]), float(hi[0])
-        else:
-            lo = hi = float("nan")
+            lo, hi = float(lo_a[0]), float(hi_a[0])
         rows.append(
             {
                 "item": item,
@@ -707,25 +712,27 @@ def _trend(
                 "ci_high": hi,
             }
         )
-    del n_conv
     return pd.DataFrame(rows, columns=cols)
 
 
-def _wls_slopes(
-    M: Any, w: np.ndarray, x: np.ndarray, y: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per replicate (rows of w) and user (columns of the session-by-user matrix M): the
-    weighted least-squares slope of y on x, and the user's total weight."""
-    sw = np.asarray(M.T @ w.T).T
-    sx = np.asarray(M.T @ (w * x).T).T
-    sy = np.asarray(M.T @ (w * y).T).T
-    sxx = np.asarray(M.T @ (w * x * x).T).T
-    sxy = np.asarray(M.T @ (w * x * y).T).T
-    with np.errstate(invalid="ignore", divide="ignore"):
-        den = sw * sxx - sx * sx
-        ok = den > 1e-9 * np.maximum(sw * sxx, 1)
-        b = np.where(ok, (sw * sxy - sx * sy) / np.where(ok, den, 1), np.nan)
-    return b, sw
+def _user_sums(
+    conv: np.ndarray, x: np.ndarray, y: np.ndarray | None, nest: Nesting, WT: np.ndarray
+) -> tuple[Any, ...]:
+    """Per replicate and user, weighted sums over the user's sessions (conversations
+    ``conv``): without y (users, Σw, Σwx, Σwx²), with y (Σwy, Σwxy). One sparse product each:
+    the replicate weights are never copied."""
+    from scipy import sparse
+
+    users_, u = np.unique(nest.cluster[conv], return_inverse=True)
+    shape = (len(nest.cluster), len(users_))
+
+    def sums(values: np.ndarray) -> np.ndarray:
+        P = sparse.csc_matrix((values, (conv, u)), shape=shape)
+        return np.asarray(P.T @ WT).T  # (R, users)
+
+    if y is None:
+        return users_, sums(np.ones(len(conv))), sums(x), sums(x * x)
+    return sums(y), sums(x * y)
 
 
 def _time_design(
