@@ -34,7 +34,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+
+def _sp() -> Any:
+    """scipy.stats, imported on first use (importing annotate.analysis stays light)."""
+    from scipy import stats
+
+    return stats
+
 
 #: |coefficient| above this on the logit scale (per unit of the predictor) is separation: the
 #: odds ratio has no finite estimate (Albert & Anderson 1984)
@@ -85,7 +92,7 @@ class Fit:
             return float("nan"), float("nan")
         q = len(idx)
         f = w / q
-        return f, float(stats.f.sf(f, q, max(self.df, 1)))
+        return f, float(_sp().f.sf(f, q, max(self.df, 1)))
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Linear predictor and its standard error for rows of X (columns = the terms)."""
@@ -100,7 +107,7 @@ def _t_table(
     names: list[str], est: np.ndarray, cov: np.ndarray, df: int, level: float
 ) -> pd.DataFrame:
     se = np.sqrt(np.clip(np.diag(cov), 0, None))
-    q = stats.t.ppf(0.5 + level / 2, max(df, 1))
+    q = _sp().t.ppf(0.5 + level / 2, max(df, 1))
     with np.errstate(invalid="ignore", divide="ignore"):
         tval = est / se
     return pd.DataFrame(
@@ -110,7 +117,7 @@ def _t_table(
             "se": se,
             "ci_low": est - q * se,
             "ci_high": est + q * se,
-            "p_value": 2 * stats.t.sf(np.abs(tval), max(df, 1)),
+            "p_value": 2 * _sp().t.sf(np.abs(tval), max(df, 1)),
         }
     )
 
@@ -263,7 +270,7 @@ def _cdf_pdf(link: str) -> tuple[Any, Any]:
         return (lambda x: 1 / (1 + np.exp(-x))), (
             lambda x: np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))) ** 2
         )
-    return stats.norm.cdf, stats.norm.pdf
+    return _sp().norm.cdf, _sp().norm.pdf
 
 
 def clm_scores(
@@ -590,7 +597,7 @@ def cluster_score_test(
     V *= g / (g - 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(V > 0, U / np.sqrt(V), np.nan)
-    p = 2 * stats.t.sf(np.abs(z), g - 1)
+    p = 2 * _sp().t.sf(np.abs(z), g - 1)
     return z, np.where(np.isfinite(z), p, np.nan)
 
 
