@@ -576,29 +576,52 @@ def cluster_score_test(
     generalized score test of Rotnitzky & Jewell 1990 and Boos 1992, with the CR1 factor), and
     z = U/√V is referred to Student's t with G − 1 df. Unlike the pooled adjusted residual it
     stays calibrated when codes cluster within conversations or users.
+
+    Codes coded on exactly the same rows form a block; for a pair of blocks the sums run over
+    the rows both code, where x and y are centred once, so U and the per-cluster sums are plain
+    (batched) matrix products of the centred indicators.
     """
+    k, m = gp.shape[1], tp.shape[1]
+    z = np.full((k, m), np.nan)
+    if len(cluster) == 0:
+        return z, z.copy()
     order = np.argsort(cluster, kind="stable")
     cl = cluster[order]
-    same_p, same_c = tp is gp, tc is gc  # co-occurrence: one matrix on both sides
-    gp, gc = gp[order].astype(np.float64), gc[order].astype(np.float64)
-    tp = gp if same_p else tp[order].astype(np.float64)
-    tc = gc if same_c else tc[order].astype(np.float64)
-    k, m = gp.shape[1], tp.shape[1]
-    A, R1, C1, N = gp.T @ tp, gp.T @ tc, gc.T @ tp, gc.T @ tc
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mi = np.where(N > 0, R1 / np.where(N > 0, N, 1), 0.0)
-        mj = np.where(N > 0, C1 / np.where(N > 0, N, 1), 0.0)
-    U = A - mj * R1 - mi * C1 + mi * mj * N
-    V = np.zeros((k, m))
-    for sums in _per_cluster_products(cl, (gp, tp), (gp, tc), (gc, tp), (gc, tc)):
-        S = sums[0] - mj * sums[1] - mi * sums[2] + mi * mj * sums[3]
-        V += (S**2).sum(axis=0)
+    gp, gc, tp, tc = gp[order], gc[order], tp[order], tc[order]
+    g_blocks, t_blocks = _blocks(gc), _blocks(tc)
+    for g_cols, g_rows in g_blocks:
+        for t_cols, t_rows in t_blocks:
+            rows = np.flatnonzero(g_rows & t_rows)
+            if len(rows) < 2:
+                continue
+            x = gp[np.ix_(rows, g_cols)].astype(np.float64)
+            y = tp[np.ix_(rows, t_cols)].astype(np.float64)
+            x -= x.mean(axis=0)
+            y -= y.mean(axis=0)
+            U = x.T @ y
+            V = np.zeros_like(U)
+            for (S,) in _per_cluster_products(cl[rows], (x, y)):
+                V += (S**2).sum(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                z[np.ix_(g_cols, t_cols)] = np.where(V > 1e-12, U / np.sqrt(V), np.nan)
     g = max(n_clusters, 2)
-    V *= g / (g - 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = np.where(V > 0, U / np.sqrt(V), np.nan)
+    z = z / np.sqrt(g / (g - 1))  # V times the CR1 factor G/(G−1)
     p = 2 * _sp().t.sf(np.abs(z), g - 1)
     return z, np.where(np.isfinite(z), p, np.nan)
+
+
+def _blocks(coded: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Columns with identical coded rows: (column indices, row mask) per distinct pattern."""
+    if coded.shape[1] == 0:
+        return []
+    packed = np.packbits(coded.astype(bool), axis=0)
+    _, inverse = np.unique(packed.T, axis=0, return_inverse=True)
+    inverse = np.asarray(inverse).ravel()
+    out = []
+    for b in range(int(inverse.max()) + 1):
+        cols = np.flatnonzero(inverse == b)
+        out.append((cols, coded[:, cols[0]].astype(bool)))
+    return out
 
 
 def _per_cluster_products(cl: np.ndarray, *pairs: tuple[np.ndarray, np.ndarray]) -> Any:
