@@ -126,6 +126,12 @@ def sequence_model(
     nest = nesting_of(frame, nesting)
     pairs = _lags(given, lag)
     hist = [history] if isinstance(history, int) else list(history)
+    if any(int(k) < 1 for k in hist):
+        raise AnalysisError(
+            Errors.E460.format(
+                option="history", value=history, problem="lags of the target's own history are >= 1"
+            )
+        )
     terms = [(item, k, False) for item, k in pairs] + [(target, k, True) for k in hist]
     if not terms:
         raise AnalysisError(
