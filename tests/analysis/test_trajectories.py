@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_helpers import ai, conv_rows, corpus_of, frame, turn_rows, user
+from analysis_helpers import ai, corpus_of, frame, ratings_corpus, turn_rows, user
 
 from annotate.analysis import position_trajectory, session_trajectories, start_vs_end
 from annotate.errors import AnalysisError
@@ -85,25 +85,9 @@ def test_trajectories_sessions_need_users(codebook) -> None:
         )
 
 
-def _ratings_corpus(n_users: int = 8, sessions: int = 5) -> tuple[pd.DataFrame, object]:
-    """A conversation-level ordinal rating (warm, 1-3) that rises by session for every user,
-    one assistant turn per conversation; users start on different days."""
-    rows, convs = [], []
-    start = pd.Timestamp("2025-01-01", tz="UTC")
-    for u in range(n_users):
-        for k in range(sessions - (u % 3)):  # users have 5, 4 or 3 sessions
-            cid = f"u{u}s{k}"
-            rating = 1 + min(2, (k + u % 2) // 2)
-            rows += turn_rows(cid, [ai({"emp": "1" if k >= 2 else "0"})])
-            rows += conv_rows(cid, {"warm": str(rating)})
-            convs.append({"conversation_id": cid, "user_id": f"u{u}",
-                          "started_at": start + pd.Timedelta(days=u + 3 * k)})  # fmt: skip
-    return frame(rows), corpus_of(pd.DataFrame(convs))
-
-
 def test_trajectories_ordinal_conversation_codes_are_followed(codebook) -> None:
     """Issue 18: session_trajectories(codes=[an ordinal conversation code]) failed with E461."""
-    labels, corpus = _ratings_corpus()
+    labels, corpus = ratings_corpus()
     tr = session_trajectories(labels, codebook, corpus=corpus, codes=["warm"], bootstrap=100,
                               seed=1)  # fmt: skip
     s = tr.sessions
@@ -118,7 +102,7 @@ def test_trajectories_ordinal_conversation_codes_are_followed(codebook) -> None:
 
 
 def test_trajectories_average_curve_stops_where_too_few_users_remain(codebook) -> None:
-    labels, corpus = _ratings_corpus()
+    labels, corpus = ratings_corpus()
     tr = session_trajectories(labels, codebook, corpus=corpus, codes=["emp"], min_users=4,
                               bootstrap=50, seed=2)  # fmt: skip
     avg = tr.average.set_index("session")
@@ -130,7 +114,7 @@ def test_trajectories_average_curve_stops_where_too_few_users_remain(codebook) -
 
 
 def test_trajectories_days_and_splines(codebook) -> None:
-    labels, corpus = _ratings_corpus()
+    labels, corpus = ratings_corpus()
     tr = session_trajectories(labels, codebook, corpus=corpus, codes=["emp"], time="days",
                               shape="spline", bootstrap=0)  # fmt: skip
     assert tr.settings["time"] == "days" and len(tr.settings["knots"]) == 3
