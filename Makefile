@@ -1,7 +1,8 @@
 # Two commands set everything up on a fresh machine (README.md):
 #   make lab    create the locked environment and open JupyterLab on the quickstart
-#   make test   create the locked environment (test extras), the browser, and run every test
-#               (with node: the widgets' front-end tools from package-lock.json and their tests)
+#   make test   create the locked environment (test extras), the browser, R (optional model
+#               oracles), and run every test (with node: the widgets' front-end tools from
+#               package-lock.json and their tests)
 # The environment is built by uv from uv.lock; uv itself is bootstrapped with pip into .venv-tools.
 
 PYTHON ?= python3
@@ -16,7 +17,7 @@ PYTEST_ARGS ?=
 # first build takes about 7 minutes; uv caches the wheel for every later `make env`.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
 
-.PHONY: lab test env env-lab browser lint format bench screenshot clean
+.PHONY: lab test env env-lab browser r lint format bench screenshot clean
 .PHONY: node bundle
 
 $(UV):
@@ -46,6 +47,18 @@ browser:
 	  fi; \
 	fi
 
+# R with lme4, ordinal and geepack: optional oracles of the analysis models
+# (tests/analysis/test_r_oracles.py skips without them). Installed when root; otherwise a note.
+r:
+	@if ! Rscript -e 'quit(status = !all(sapply(c("lme4", "ordinal", "geepack"), requireNamespace, quietly = TRUE)))' >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends r-base-core r-cran-lme4 r-cran-ordinal r-cran-geepack) \
+	      || echo "could not install R (the R oracle tests will skip)"; \
+	  else \
+	    echo "R oracles missing (tests skip): 'sudo apt-get install r-base-core r-cran-lme4 r-cran-ordinal r-cran-geepack'"; \
+	  fi; \
+	fi
+
 # node + npm build the widgets' front end (esbuild, pinned in package-lock.json) and run its unit
 # tests (node --test); Debian's packages are enough (node >= 18).
 node:
@@ -72,7 +85,7 @@ lab: env-lab
 	JUPYTER_CONFIG_PATH="$(CURDIR)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" $(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) --ServerApp.root_dir="$(CURDIR)" notebooks/00_quickstart.ipynb
 
 # mypy: configuration in pyproject.toml (strict on the foundation, domain and store layers)
-test: env browser
+test: env browser r
 test: node_modules/.package-lock.json
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

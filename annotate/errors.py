@@ -312,11 +312,19 @@ class Errors(metaclass=_Catalogue):
     E457 = "Unknown code or item {item!r} (an item is CODE or CODE=VALUE). Available: {available}."
     E458 = "{analysis} needs {need}. {hint}"
     E459 = (
-        "A comparison needs exactly two groups of {by!r}; found {found}. Pass groups=(A, B) "
-        "(CLI: choose two values)."
+        "A comparison needs two or more groups of {by!r}; found {found}. Pass groups=(A, B, ...) "
+        "with values that occur (or missing='LABEL' to make conversations without a value a "
+        "group)."
     )
     E460 = "Option {option}={value!r} is invalid: {problem}"
     E461 = "No {unit}-level labels to analyse{detail}. Code some units first, or check the filters."
+    E462 = "{analysis}: {problem}. Nothing was fitted. {hint}"
+    E463 = (
+        "Covariate {name!r} is not a conversation attribute, a column of the users table or "
+        "'position'. Available: {available}. Pass users= (a table with user_id and survey "
+        "columns) for user-level variables."
+    )
+    E464 = "Family {family!r}: {problem}"
 
     # --- 5xx adjudication and export ----------------------------------------------------------
     # (section: export)
@@ -516,6 +524,18 @@ class Warnings(metaclass=_Catalogue):
     # (section: agreement)
     # (section: analysis)
     W450 = "Skipped sequence quer(y/ies) {queries}: {reasons}."
+    W451 = (
+        "{analysis}: only {n} {level} stand behind the intervals (fewer than {minimum}); with so "
+        "few clusters bootstrap and sandwich intervals tend to be too narrow (docs/methods.md, "
+        "'Small samples'). Report them as approximate, or collect more {level}."
+    )
+    W452 = (
+        "{analysis}: {items} rest(s) on fewer than {minimum} positive units or on positives in "
+        "fewer than {clusters} {level}; the estimate and its interval are unstable (flagged "
+        "few_positives). Report the counts, pool codes, or code more data."
+    )
+    W453 = "{analysis}: {model} {problem}; {what}. See the 'note' column of the result."
+    W454 = "Family {family!r}: {problem}."
     # (section: export)
     # (section: widgets)
     # (section: llm)

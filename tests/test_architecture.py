@@ -197,6 +197,7 @@ def test_architecture_third_party_in_one_place() -> None:
         "pydantic": {"codebook"},
         "markdown_it": {"widgets"},
         "llama_cpp": {"llm"},
+        "statsmodels": {"analysis"},
         "httpx": {"llm"},
     }
     for path in MODULES:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from annotate.analysis._cooccurrence import cooccurrence
 from annotate.analysis._describe import Description, describe
+from annotate.analysis._family import Family
 from annotate.analysis._frame import Item, LabelFrame, prepare
 from annotate.analysis._prevalence import prevalence
 from annotate.analysis.compare import compare_groups
+from annotate.analysis.conditional import sequence_model
 from annotate.analysis.queries import DEFAULT_QUERIES, SequenceQuery, sequence_queries
+from annotate.analysis.reliability import compare_reliability
 from annotate.analysis.sequences import lag_sequential, lag_table, transitions
 from annotate.analysis.trajectories import (
     SessionTrends,
@@ -25,11 +28,13 @@ from annotate.analysis.trajectories import (
 __all__ = [
     "DEFAULT_QUERIES",
     "Description",
+    "Family",
     "Item",
     "LabelFrame",
     "SequenceQuery",
     "SessionTrends",
     "compare_groups",
+    "compare_reliability",
     "cooccurrence",
     "describe",
     "lag_sequential",
@@ -37,6 +42,7 @@ __all__ = [
     "position_trajectory",
     "prepare",
     "prevalence",
+    "sequence_model",
     "sequence_queries",
     "session_index",
     "session_trajectories",

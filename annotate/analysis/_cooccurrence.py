@@ -10,8 +10,15 @@ the odds ratio ad / bc; pointwise mutual information log2(a n / ((a + b)(a + c))
 Hanks 1990); a p-value from Fisher's exact test when any expected count is below 5, else
 Pearson's chi-square with 1 df (Cochran 1954; Agresti 2013, §3.2-3.5); and a multiple-testing
 correction across all pairs of the table: Benjamini & Hochberg (1995) by default, or Holm
-(1979). Pairs are tests of association, not of sequence; turns within a conversation are not
-independent, so treat the p-values as screening values (codebook-research.md §b.8).
+(1979). Pairs are tests of association, not of sequence.
+
+Turns of one conversation, and conversations of one user, are not independent: the 2x2 tests
+above (kept as ``p_independent``, with ``test`` naming which) treat them as if they were. The
+``p_value`` of each pair is therefore the **cluster-robust score test** of the association
+(:func:`annotate.analysis._models.cluster_score_test`; clusters = users when the conversations
+carry a user_id, else conversations; codebook-research.md §b.8), and ``p_adjusted`` corrects
+it. With ``model=True`` each pair also gets the odds ratio of a logistic GEE ``b ~ a``
+(exchangeable within users, bias-reduced robust errors) with its interval.
 """
 
 from __future__ import annotations
@@ -22,8 +29,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from annotate.analysis import _models
 from annotate.analysis._frame import LabelFrame, conv_sums, prepare, resolve_items
 from annotate.analysis._groups import check_option
+from annotate.analysis._models import cluster_score_test
+from annotate.analysis._nesting import nesting_of
 from annotate.analysis._stats import (
     chi2_p,
     expected_11,
@@ -36,6 +46,7 @@ from annotate.analysis._stats import (
 )
 
 if TYPE_CHECKING:
+    from annotate.analysis._family import Family
     from annotate.codebook import Codebook
     from annotate.corpus import Corpus
 
@@ -53,6 +64,10 @@ def cooccurrence(
     codes: Sequence[str] | None = None,
     test: str = "auto",
     correction: str = "bh",
+    nesting: str = "auto",
+    model: bool = False,
+    level: float = 0.95,
+    family: Family | None = None,
 ) -> pd.DataFrame:
     """Pairwise co-occurrence of items within turns or within conversations.
 
@@ -70,6 +85,13 @@ def cooccurrence(
         ``"fisher"`` or ``"chi2"``.
     correction
         ``"bh"`` (Benjamini–Hochberg FDR, default), ``"holm"`` or ``"none"``.
+    nesting
+        ``"auto"`` (users when known), ``"users"`` or ``"conversations"``: the clusters of
+        the score test and the model.
+    model, level
+        Add a logistic GEE odds ratio per pair with its interval (confidence ``level``).
+    family
+        A :class:`~annotate.analysis.Family` the cluster-robust tests join.
 
     Returns
     -------
@@ -77,7 +99,9 @@ def cooccurrence(
         One row per pair (item_a, item_b) coded together on at least one unit: ``unit``,
         ``item_a``, ``item_b``, ``code_a``, ``code_b``, ``n``, ``n_a``, ``n_b``, ``n_ab``,
         ``expected_ab``, ``jaccard``, ``yule_q``, ``odds_ratio``, ``pmi``, ``test``,
-        ``p_value``, ``p_adjusted``, ``correction``.
+        ``p_independent`` (the 2x2 test, units as if independent), ``z_cluster``,
+        ``p_value`` (cluster-robust), ``p_adjusted``, ``correction``, ``clusters``,
+        ``n_clusters`` (and the model columns with ``model=True``).
     """
     check_option("unit", unit, ("turn", "conversation"))
     check_option("test", test, TESTS)
@@ -128,9 +152,61 @@ def cooccurrence(
             "p_value": p,
         }
     )
+    out["p_independent"] = out["p_value"]
+    nest = nesting_of(frame, nesting)
+    conv_of = frame.conv if unit == "turn" else np.arange(frame.n_conversations)
+    cluster = nest.cluster[conv_of]
+    n_clusters = len(np.unique(cluster))
+    z, pc = cluster_score_test(present, coded, present, coded, cluster, n_clusters)
+    out["z_cluster"] = z[iu, ju]
+    out["p_value"] = pc[iu, ju]
     out["p_adjusted"] = p_adjust(out["p_value"].to_numpy(), correction)
     out["correction"] = correction
+    out["clusters"] = nest.level
+    out["n_clusters"] = n_clusters
+    if model and len(out):
+        out = _pair_models(out, present, coded, iu, ju, items, cluster, nest.level, level)
+    out["test_label"] = [
+        f"{unit}: {a} & {b}" for a, b in zip(out["item_a"], out["item_b"], strict=True)
+    ]
+    if family is not None:
+        out = family.add("cooccurrence", out)
     return out
+
+
+def _pair_models(
+    out: pd.DataFrame,
+    present: np.ndarray,
+    coded: np.ndarray,
+    iu: np.ndarray,
+    ju: np.ndarray,
+    items: list[Any],
+    cluster: np.ndarray,
+    clusters: str,
+    level: float,
+) -> pd.DataFrame:
+    est, lo, hi, p, meta = [], [], [], [], []
+    for i, j in zip(iu, ju, strict=True):
+        ok = coded[:, i] & coded[:, j]
+        a, b = items[i].name, items[j].name
+        X = pd.DataFrame({"Intercept": 1.0, a: present[ok, i].astype(float)})
+        fit = _models.gee(
+            present[ok, j].astype(float),
+            X,
+            cluster[ok],
+            formula=f"{b} ~ {a}",
+            clusters=clusters,
+            level=level,
+        )
+        t = fit.term(a)
+        est.append(np.exp(t["estimate"]))
+        lo.append(np.exp(t["ci_low"]))
+        hi.append(np.exp(t["ci_high"]))
+        p.append(t["p_value"])
+        meta.append(fit.fields())
+    out = out.assign(model_odds_ratio=est, model_ci_low=lo, model_ci_high=hi, model_p=p)
+    meta_df = pd.DataFrame(meta, index=out.index)
+    return pd.concat([out, meta_df.drop(columns=[c for c in meta_df if c in out])], axis=1)
 
 
 def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:

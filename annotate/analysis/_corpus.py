@@ -63,7 +63,14 @@ def _turn_table(
             columns={"role": "corpus_role"}
         )
     if seq_source is None or seq_source.empty:
-        seq_source = turns.loc[turns["role"].isin(SEQ_ROLES), ["conversation_id", "turn_index"]]
+        # No corpus: a turn's position is its turn_index (the unlabelled turns between labelled
+        # ones still count, so lag 1 never jumps over a turn nobody coded); a conversation
+        # spans turn 0 to its last labelled turn.
+        ok = (turns["turn_index"] >= 0) & turns["role"].isin(SEQ_ROLES)
+        turns["seq"] = np.where(ok, turns["turn_index"], -1).astype(np.int64)
+        last = turns.groupby("conversation_id", sort=False)["turn_index"].transform("max")
+        turns["n_seq"] = (last + 1).astype(np.int64)
+        return turns
     seq_source = seq_source[["conversation_id", "turn_index"]].copy()
     seq_source["turn_index"] = seq_source["turn_index"].astype(np.int64)
     grouped = seq_source.groupby("conversation_id", sort=False)

@@ -78,6 +78,7 @@ def describe(
     permutations: int = 500,
     seed: int = 0,
     queries: Any = None,
+    models: bool = False,
 ) -> Description:
     """Run every analysis and collect the tables (and, with ``out``, CSVs and figures).
 
@@ -101,6 +102,13 @@ def describe(
     queries
         The sequence questions (:class:`~annotate.analysis.SequenceQuery`); default
         :data:`~annotate.analysis.DEFAULT_QUERIES`.
+    models
+        Also fit the model-based estimates of the comparisons and session trends (GEE,
+        cumulative-link and mixed models; slower on large corpora). Intervals and tests
+        respect the nesting either way (users when known, else conversations).
+
+    Warnings of the analyses (too few clusters W451, too few positives W452, model problems
+    W453, skipped queries W450) are collected in ``notes`` rather than raised.
 
     Returns
     -------
@@ -110,9 +118,30 @@ def describe(
         cooccurrence_conversation, sequences_lag1 (user -> assistant), sequence_queries,
         trajectory, start_vs_end, sessions / session_average / session_slopes /
         session_trend (when users have several sessions), comparison_<attribute> (when it has
-        exactly two groups); ``figures``; ``notes``.
+        two or more groups); ``figures``; ``notes``.
     """
     frame = prepare(labels, codebook, corpus=corpus, annotator=annotator)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        d = _describe(frame, codebook, bootstrap, permutations, seed, queries, models)
+    for w in caught:
+        text = str(w.message)
+        if text.startswith("[W") and text not in d.notes:
+            d.notes.append(text)
+    if out is not None:
+        _write(d, frame, Path(out), plots)
+    return d
+
+
+def _describe(
+    frame: LabelFrame,
+    codebook: Codebook,
+    bootstrap: int,
+    permutations: int,
+    seed: int,
+    queries: Any,
+    models: bool,
+) -> Description:
     d = Description()
     t = d.tables
     kw: dict[str, Any] = {"bootstrap": bootstrap, "seed": seed}
@@ -122,28 +151,28 @@ def describe(
     for attr in attributes:
         if len(_distinct(frame, attr)) >= 2:
             t[f"prevalence_by_{attr}"] = prevalence(frame, codebook, by=attr, **kw)
-        if len(_distinct(frame, attr)) == 2:
-            t[f"comparison_{attr}"] = compare_groups(frame, codebook, by=attr, **kw)
+        if len(_distinct(frame, attr)) >= 2:
+            t[f"comparison_{attr}"] = compare_groups(frame, codebook, by=attr, model=models, **kw)
     t["cooccurrence_turn"] = cooccurrence(frame, codebook, unit="turn")
     t["cooccurrence_conversation"] = cooccurrence(frame, codebook, unit="conversation")
     t["sequences_lag1"] = lag_sequential(
         frame, codebook, given_role="user", target_role="assistant"
     )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        t["sequence_queries"] = sequence_queries(
-            frame, codebook, queries=queries, permutations=permutations, seed=seed
-        )
-    d.notes.extend(str(w.message) for w in caught)
+    t["sequence_queries"] = sequence_queries(
+        frame,
+        codebook,
+        queries=queries,
+        permutations=permutations,
+        seed=seed,
+        bootstrap=bootstrap,
+    )
     t["trajectory"], t["start_vs_end"] = _position_reps(frame, None, 5, True, bootstrap, 0.95, seed)
-    _sessions(frame, codebook, d, bootstrap, seed)
-    if out is not None:
-        _write(d, frame, Path(out), plots)
+    _sessions(frame, codebook, d, bootstrap, seed, models)
     return d
 
 
 def _sessions(
-    frame: LabelFrame, codebook: Codebook, d: Description, bootstrap: int, seed: int
+    frame: LabelFrame, codebook: Codebook, d: Description, bootstrap: int, seed: int, models: bool
 ) -> None:
     if frame.corpus is None:
         d.notes.append("sessions: skipped (no corpus given)")
@@ -157,7 +186,13 @@ def _sessions(
         d.notes.append("sessions: skipped (no user has two or more conversations)")
         return
     trends = session_trajectories(
-        frame, codebook, corpus=frame.corpus, bootstrap=bootstrap, seed=seed, min_sessions=2
+        frame,
+        codebook,
+        corpus=frame.corpus,
+        bootstrap=bootstrap,
+        seed=seed,
+        min_sessions=2,
+        model=models,
     )
     d.tables["sessions"] = trends.sessions
     d.tables["session_average"] = trends.average

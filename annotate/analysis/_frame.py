@@ -9,9 +9,11 @@ A :class:`LabelFrame` holds one coder's (or gold) labels as two small integer ma
   ordinal, interval or set code (``CODE=VALUE``). The values of one nominal code on one unit
   are mutually exclusive and exhaustive; the members of a set code are not.
 
-Turns are sorted by (conversation, turn_index); ``seq`` is the position of a turn among the
-user and assistant turns of its conversation (from the corpus when given), which is what
-lags and normalised positions count.
+Turns are sorted by (conversation, turn_index); ``seq`` is the position of a turn, which is
+what lags and normalised positions count: with a corpus, the rank of its turn_index among the
+user and assistant turns of the conversation (system and tool turns are skipped); without
+one, its turn_index itself, so that a turn nobody labelled still sits between its neighbours
+(lag 1 never jumps over it).
 """
 
 from __future__ import annotations

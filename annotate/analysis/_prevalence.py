@@ -7,11 +7,17 @@ their coded turns). The share of **conversations** is the share of conversations
 least one such turn among those with a coded turn (the "any" aggregation of EmoClassifiers;
 codebook-research.md §b.2). Conversation-level codes are shared over conversations.
 
-Intervals are percentile bootstrap intervals that resample whole conversations (turns are
-nested in conversations, so resampling turns would understate the uncertainty; Field &
-Welsh 2007; Davison & Hinkley 1997, §3.8). With a conversation attribute in ``by`` the
-conversations are resampled within each group (a stratified bootstrap), so group sizes stay
-fixed as in the sample.
+Intervals resample the highest level present: **users** when the conversations carry a
+user_id (a two-stage bootstrap: users, then their conversations), else **conversations**
+(turns are nested in conversations and conversations in users, so resampling turns or
+conversations alone would understate the uncertainty; Davison & Hinkley 1997, §3.8; Field &
+Welsh 2007). They are BCa intervals by default (:mod:`annotate.analysis._intervals`). With
+``by`` the groups are not held fixed: a replicate resamples users (or conversations) over the
+whole data and each group's share is computed from the drawn ones.
+
+With ``model=True`` each row also gets a model-based share: the intercept of a logistic GEE
+(exchangeable within users, bias-reduced robust errors) on the coded units, expit(β₀), with
+its t interval — the population-averaged share that weights clusters rather than units.
 """
 
 from __future__ import annotations
@@ -22,9 +28,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from annotate.analysis import _models
 from annotate.analysis._frame import LabelFrame, conv_sums, prepare, resolve_items
-from annotate.analysis._groups import as_list, check_option, group_keys, strata, weights_for
-from annotate.analysis._stats import percentile_interval
+from annotate.analysis._groups import as_list, check_option, group_keys, strata
+from annotate.analysis._intervals import (
+    check_interval,
+    few_positives,
+    warn_few_clusters,
+    warn_few_positives,
+)
+from annotate.analysis._intervals import interval as _interval
+from annotate.analysis._nesting import Nesting, nesting_of
 
 if TYPE_CHECKING:
     from annotate.codebook import Codebook
@@ -43,7 +57,13 @@ COLUMNS = (
     "share",
     "ci_low",
     "ci_high",
+    "n_clusters",
+    "positive_clusters",
+    "few_positives",
+    "resampled",
+    "interval",
 )
+MODEL_COLUMNS = ("model_share", "model_ci_low", "model_ci_high", "model", "note")
 
 
 def prevalence(
@@ -58,8 +78,11 @@ def prevalence(
     bootstrap: int = 1000,
     level: float = 0.95,
     seed: int | None = None,
+    nesting: str = "auto",
+    interval: str = "bca",
+    model: bool = False,
 ) -> pd.DataFrame:
-    """Share of turns and of conversations with each code, with conversation-bootstrap CIs.
+    """Share of turns and of conversations with each code, with cluster-bootstrap CIs.
 
     Parameters
     ----------
@@ -80,9 +103,16 @@ def prevalence(
     bootstrap
         Number of bootstrap replicates (0: no intervals).
     level
-        Confidence level of the percentile intervals.
+        Confidence level of the intervals.
     seed
         Seed of the bootstrap (same seed, same intervals).
+    nesting
+        ``"auto"`` (users when conversations carry user_id, else conversations), ``"users"``
+        or ``"conversations"``: what the bootstrap resamples.
+    interval
+        ``"bca"`` (default) or ``"percentile"``.
+    model
+        Add the model-based share of an intercept-only logistic GEE (see above).
 
     Returns
     -------
@@ -90,13 +120,19 @@ def prevalence(
         One row per (group, unit, item): the ``by`` columns, ``unit``, ``code_id``, ``value``
         (the present value for binary codes), ``item``, ``code_level``, ``n_conversations``
         (conversations with a coded unit), ``n`` (coded units), ``count`` (units with the
-        item), ``share`` = count / n, ``ci_low``, ``ci_high``. For nominal and ordinal codes
-        the shares of a code's values sum to 1 within a group and unit.
+        item), ``share`` = count / n, ``ci_low``, ``ci_high``, ``n_clusters`` (users or
+        conversations with a coded unit), ``positive_clusters`` (with a positive unit),
+        ``few_positives`` (fewer than 10 positives or positives in fewer than 3 clusters;
+        warning W452), ``resampled`` and ``interval``; with ``model=True`` also
+        ``model_share``, ``model_ci_low``, ``model_ci_high``, ``model``, ``note``. For nominal
+        and ordinal codes the shares of a code's values sum to 1 within a group and unit.
     """
     frame = prepare(labels, codebook, corpus=corpus, annotator=annotator)
     units = [unit] if isinstance(unit, str) else list(unit)
     for u in units:
         check_option("unit", u, UNITS)
+    check_interval(interval)
+    nest = nesting_of(frame, nesting)
     by_list = as_list(by)
     conv_by = [b for b in by_list if b != "role"]
     keys = group_keys(frame, conv_by)
@@ -104,20 +140,26 @@ def prevalence(
     turn_sel = _selected(frame, codes, "turn")
     conv_sel = _selected(frame, codes, "conversation")
     rng = np.random.default_rng(seed)
+    W = nest.weights(bootstrap, rng).astype(np.float32)
+    ctx = {"nest": nest, "W": W, "level": level, "method": interval}
     rows: list[pd.DataFrame] = []
+    sums = {}
+    for role in roles:
+        mask = None if role is None else (frame.turns["role"] == role).to_numpy()
+        num, den = conv_sums(frame, mask)
+        sums[role] = (num[:, turn_sel], den[:, turn_sel])
     for key, members in strata(keys):
-        weights = weights_for(members, bootstrap, rng)
+        inside = np.zeros(frame.n_conversations, dtype=bool)
+        inside[members] = True
         for role in roles:
-            mask = None if role is None else (frame.turns["role"] == role).to_numpy()
-            num, den = conv_sums(frame, mask)
-            num, den = num[:, turn_sel], den[:, turn_sel]
+            num, den = sums[role]
             items = [frame.items[k] for k in turn_sel]
             parts = []
             if "turn" in units:
-                parts.append(_rows(num, den, members, weights, level, items, "turn"))
+                parts.append(_rows(num, den, inside, ctx, items, "turn"))
             if "conversation" in units:
                 anyn, anyd = (num > 0).astype(float), (den > 0).astype(float)
-                parts.append(_rows(anyn, anyd, members, weights, level, items, "conversation"))
+                parts.append(_rows(anyn, anyd, inside, ctx, items, "conversation"))
             for part in parts:
                 _label(part, by_list, conv_by, key, role)
             rows.extend(parts)
@@ -126,9 +168,8 @@ def prevalence(
             part = _rows(
                 (C == 1).astype(float),
                 (C >= 0).astype(float),
-                members,
-                weights,
-                level,
+                inside,
+                ctx,
                 [frame.conv_items[k] for k in conv_sel],
                 "conversation",
             )
@@ -136,7 +177,16 @@ def prevalence(
             rows.append(part)
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=COLUMNS)
     out = out[out["n"] > 0].reset_index(drop=True)
-    return out[[*by_list, *COLUMNS]]
+    out["resampled"] = nest.label
+    out["interval"] = interval if bootstrap else "none"
+    if bootstrap and len(out):
+        warn_few_clusters("prevalence", nest, int(out["n_clusters"].min()))
+    warn_few_positives("prevalence", out.loc[out["few_positives"], "item"].tolist(), nest.level)
+    columns = [*by_list, *COLUMNS]
+    if model and len(out):
+        out = _model_shares(frame, out, by_list, conv_by, keys, nest, level)
+        columns += list(MODEL_COLUMNS)
+    return out[columns]
 
 
 def _roles(frame: LabelFrame) -> list[str]:
@@ -162,21 +212,28 @@ def _selected(frame: LabelFrame, codes: Sequence[str] | None, unit: str) -> list
 def _rows(
     num: np.ndarray,
     den: np.ndarray,
-    members: np.ndarray,
-    weights: np.ndarray,
-    level: float,
+    inside: np.ndarray,
+    ctx: dict,
     items: list[Any],
     unit: str,
 ) -> pd.DataFrame:
-    num, den = num[members], den[members]
+    nest: Nesting = ctx["nest"]
+    W = ctx["W"]
+    m = inside.astype(float)[:, None]
+    num, den = num * m, den * m
     count, n = num.sum(axis=0), den.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(n > 0, count / np.where(n > 0, n, 1), np.nan)
-        if weights.shape[0]:
-            reps = (weights @ num.astype(np.float32)) / (weights @ den.astype(np.float32))
-            lo, hi = percentile_interval(reps.astype(float), level)
+        if W.shape[0]:
+            reps = (W @ num.astype(np.float32)).astype(float) / (W @ den.astype(np.float32)).astype(
+                float
+            )
+            jack = nest.jackknife(num) / nest.jackknife(den)
+            lo, hi = _interval(share, reps, jack, ctx["level"], ctx["method"])
         else:
             lo = hi = np.full(len(items), np.nan)
+    clusters_coded = (nest.cluster_sums(den) > 0).sum(axis=0)
+    clusters_pos = (nest.cluster_sums(num) > 0).sum(axis=0)
     return pd.DataFrame(
         {
             "unit": unit,
@@ -190,8 +247,77 @@ def _rows(
             "share": share,
             "ci_low": lo,
             "ci_high": hi,
+            "n_clusters": clusters_coded.astype(int),
+            "positive_clusters": clusters_pos.astype(int),
+            "few_positives": few_positives(count, clusters_pos),
         }
     )
+
+
+def _model_shares(
+    frame: LabelFrame,
+    out: pd.DataFrame,
+    by_list: list[str],
+    conv_by: list[str],
+    keys: np.ndarray,
+    nest: Nesting,
+    level: float,
+) -> pd.DataFrame:
+    """Intercept-only logistic GEE per row: expit(b0) with its interval."""
+    shares, lows, highs, models, notes = [], [], [], [], []
+    key_of = {k: np.array([x == k for x in keys.tolist()]) for k in set(keys.tolist()) if k}
+    turn_names = [it.name for it in frame.items]
+    conv_names = [it.name for it in frame.conv_items]
+    for r in out.to_dict("records"):
+        key = tuple(r[b] for b in conv_by) if conv_by else "all"
+        inside = key_of.get(key, np.zeros(frame.n_conversations, dtype=bool))
+        role = r.get("role") if "role" in by_list else None
+        if r["item"] in turn_names and not (
+            r["unit"] == "conversation" and r["item"] in conv_names
+        ):
+            k = turn_names.index(r["item"])
+            ok = (frame.X[:, k] >= 0) & inside[frame.conv]
+            if role is not None:
+                ok &= (frame.turns["role"] == role).to_numpy()
+            if r["unit"] == "turn":
+                rows = np.flatnonzero(ok)
+                y, conv_rows = (frame.X[rows, k] == 1).astype(float), frame.conv[rows]
+            else:
+                n_c = frame.n_conversations
+                pos = np.bincount(frame.conv[ok], weights=frame.X[ok, k] == 1, minlength=n_c)
+                coded = np.bincount(frame.conv[ok], minlength=n_c) > 0
+                conv_rows = np.flatnonzero(coded)
+                y = (pos[conv_rows] > 0).astype(float)
+        else:
+            k = conv_names.index(r["item"])
+            conv_rows = np.flatnonzero((frame.C[:, k] >= 0) & inside)
+            y = (frame.C[conv_rows, k] == 1).astype(float)
+        X = pd.DataFrame({"Intercept": np.ones(len(y))})
+        fit = _models.gee(
+            y,
+            X,
+            nest.cluster[conv_rows],
+            formula=f"{r['item']} ~ 1",
+            clusters=nest.level,
+            level=level,
+        )
+        t = fit.term("Intercept")
+        shares.append(_expit(t["estimate"]))
+        lows.append(_expit(t["ci_low"]))
+        highs.append(_expit(t["ci_high"]))
+        models.append(fit.model)
+        notes.append(fit.note)
+    out = out.copy()
+    out["model_share"] = shares
+    out["model_ci_low"] = lows
+    out["model_ci_high"] = highs
+    out["model"] = models
+    out["note"] = notes
+    return out
+
+
+def _expit(v: float) -> float:
+    return float(1 / (1 + np.exp(-v))) if np.isfinite(v) else float("nan")
 
 
 def _label(part: pd.DataFrame, by_list: list[str], conv_by: list[str], key: Any, role: Any) -> None:

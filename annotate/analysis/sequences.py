@@ -18,6 +18,16 @@ For a given item i and a target item j, over the transitions on which both codes
 For one nominal code (mutually exclusive and exhaustive values) this is exactly the K x L lag
 table of GSEQ; for binary codes each cell is its own 2x2 table, since binary codes co-occur.
 
+**Clustered inference.** The pooled residual treats every transition as independent, but
+transitions of one conversation (and one user) are not: under a clustered null it rejects far
+more often than its nominal level. ``p_value`` is therefore the **cluster-robust score test**
+of the (given, target) association (:func:`annotate.analysis._models.cluster_score_test`:
+score U = Σ (x − x̄)(y − ȳ) over the transitions, variance from the sums per user, else per
+conversation, t with G − 1 df); ``p_pooled`` keeps the normal p-value of the adjusted residual
+for comparison with GSEQ. With ``model=True`` each cell also gets the odds ratio of a logistic
+GEE ``target[t+lag] ~ given[t]`` with bias-reduced robust errors (exchangeable within users);
+:func:`sequence_model` conditions on earlier lags and the target's own history.
+
 **Permutation test.** Pooling all transitions of a corpus into one table treats turns as
 independent, and a pair of codes that merely occur in the same *conversations* (supportive
 conversations have both more support bids and more empathy) shows up as a "sequence". The
@@ -39,8 +49,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from annotate.analysis import _models
 from annotate.analysis._frame import LabelFrame, prepare, resolve_items
 from annotate.analysis._groups import check_option
+from annotate.analysis._models import cluster_score_test
+from annotate.analysis._nesting import Nesting, nesting_of
 from annotate.analysis._stats import (
     adjusted_residual,
     expected_11,
@@ -51,6 +64,7 @@ from annotate.analysis._stats import (
 from annotate.errors import AnalysisError, Errors
 
 if TYPE_CHECKING:
+    from annotate.analysis._family import Family
     from annotate.codebook import Codebook
     from annotate.corpus import Corpus
 
@@ -118,6 +132,7 @@ def _cells(a, r1, c1, n, given, target) -> pd.DataFrame:
             "probability": prob,
             "adjusted_residual": z,
             "p_value": normal_two_sided(z),
+            "p_pooled": normal_two_sided(z),
             "yule_q": yule_q(a, b, c, d),
             "small_expected": expected < 5,
         }
@@ -233,6 +248,10 @@ def lag_sequential(
     permutations: int = 0,
     seed: int | None = None,
     correction: str = "bh",
+    nesting: str = "auto",
+    model: bool = False,
+    level: float = 0.95,
+    family: Family | None = None,
 ) -> pd.DataFrame:
     """Lag-k transition statistics between turn items (see the module docstring).
 
@@ -252,13 +271,25 @@ def lag_sequential(
         Seed of the permutations.
     correction
         Multiple-testing correction of ``p_value`` across the cells: ``bh``, ``holm``, ``none``.
+    nesting
+        ``"auto"`` (users when known, else conversations), ``"users"``, ``"conversations"``:
+        the clusters of the score test and the model.
+    model
+        Add the odds ratio of a logistic GEE per cell (``model_odds_ratio``, interval,
+        ``model_p``, what was fitted).
+    level
+        Confidence level of the model intervals.
+    family
+        A :class:`~annotate.analysis.Family` the cluster-robust tests join.
 
     Returns
     -------
     pandas.DataFrame
         One row per (given, target) pair coded together on at least one transition, with the
         columns of :func:`lag_table` plus ``lag``, ``given_role``, ``target_role``,
-        ``p_adjusted`` (and ``p_permutation``, ``p_permutation_adjusted``).
+        ``z_cluster`` and ``p_value`` (cluster-robust score test), ``p_pooled`` (the pooled
+        residual's p, turns as if independent), ``p_adjusted``, ``clusters``, ``n_clusters``
+        (and ``p_permutation``, ``p_permutation_adjusted``; model columns with ``model=True``).
     """
     check_option("correction", correction, CORRECTIONS)
     frame = prepare(labels, codebook, corpus=corpus, annotator=annotator)
@@ -270,7 +301,8 @@ def lag_sequential(
     Xt = frame.X[u_rows][:, tsel]
     names_g = [frame.items[k].name for k in gsel]
     names_t = [frame.items[k].name for k in tsel]
-    return _table(
+    nest = nesting_of(frame, nesting)
+    out = _table(
         frame,
         t_rows,
         gpres,
@@ -285,7 +317,57 @@ def lag_sequential(
         permutations=permutations,
         seed=seed,
         correction=correction,
+        nest=nest,
     )
+    if model and len(out):
+        out = _cell_models(frame, out, t_rows, u_rows, gsel, tsel, nest, level, lag)
+    out["test_label"] = [
+        f"lag {lag}: {g} -> {t}" for g, t in zip(out["given"], out["target"], strict=True)
+    ]
+    if family is not None:
+        out = family.add("lag_sequential", out)
+    return out
+
+
+def _cell_models(
+    frame: LabelFrame,
+    out: pd.DataFrame,
+    t_rows: np.ndarray,
+    u_rows: np.ndarray,
+    gsel: list[int],
+    tsel: list[int],
+    nest: Nesting,
+    level: float,
+    lag: int,
+) -> pd.DataFrame:
+    """A logistic GEE target[t+lag] ~ given[t] per cell (odds ratio with robust interval)."""
+    names = [it.name for it in frame.items]
+    cols: dict[str, list[Any]] = {
+        k: [] for k in ("model_odds_ratio", "model_ci_low", "model_ci_high", "model_p")
+    }
+    meta = []
+    for g, t in zip(out["given"], out["target"], strict=True):
+        gi, ti = names.index(g), names.index(t)
+        xg, yt = frame.X[t_rows, gi], frame.X[u_rows, ti]
+        ok = (xg >= 0) & (yt >= 0)
+        X = pd.DataFrame({"Intercept": 1.0, f"{g}[t]": (xg[ok] == 1).astype(float)})
+        fit = _models.gee(
+            (yt[ok] == 1).astype(float),
+            X,
+            nest.cluster[frame.conv[t_rows[ok]]],
+            formula=f"{t}[t+{lag}] ~ {g}[t]",
+            clusters=nest.level,
+            level=level,
+        )
+        term = fit.term(f"{g}[t]")
+        cols["model_odds_ratio"].append(np.exp(term["estimate"]))
+        cols["model_ci_low"].append(np.exp(term["ci_low"]))
+        cols["model_ci_high"].append(np.exp(term["ci_high"]))
+        cols["model_p"].append(term["p_value"])
+        meta.append(fit.fields())
+    out = out.assign(**cols)
+    meta_df = pd.DataFrame(meta, index=out.index)
+    return pd.concat([out, meta_df.drop(columns=[c for c in meta_df if c in out])], axis=1)
 
 
 def _table(
@@ -304,6 +386,7 @@ def _table(
     permutations: int,
     seed: int | None,
     correction: str,
+    nest: Nesting,
 ) -> pd.DataFrame:
     """Cells for given indicators over all turn rows (gpres/gcoded) and target indicators."""
     A, R1, C1, N = _counts(gpres[t_rows], gcoded[t_rows], tp, tc)
@@ -314,6 +397,13 @@ def _table(
     out.insert(2, "lag", lag)
     out.insert(3, "given_role", given_role)
     out.insert(4, "target_role", target_role)
+    cluster = nest.cluster[frame.conv[t_rows]]
+    n_clusters = len(np.unique(cluster))
+    z, p = cluster_score_test(gpres[t_rows], gcoded[t_rows], tp, tc, cluster, n_clusters)
+    out["z_cluster"] = z.ravel()
+    out["p_value"] = p.ravel()
+    out["clusters"] = nest.level
+    out["n_clusters"] = n_clusters
     # a code paired with itself is a real (autocorrelation) cell at lag >= 1: it is kept
     keep = (out["n"] > 0).to_numpy()
     out["p_adjusted"] = np.nan

@@ -93,3 +93,19 @@ def user(values: dict[str, str]) -> tuple[str, dict[str, str]]:
 def ai(values: dict[str, str]) -> tuple[str, dict[str, str]]:
     """An assistant turn of a ``turn_rows`` spec."""
     return ("assistant", values)
+
+
+def ratings_corpus(n_users: int = 8, sessions: int = 5) -> tuple[pd.DataFrame, object]:
+    """A conversation-level ordinal rating (warm, 1-3) that rises by session for every user,
+    one assistant turn per conversation; users start on different days."""
+    rows, convs = [], []
+    start = pd.Timestamp("2025-01-01", tz="UTC")
+    for u in range(n_users):
+        for k in range(sessions - (u % 3)):  # users have 5, 4 or 3 sessions
+            cid = f"u{u}s{k}"
+            rating = 1 + min(2, (k + u % 2) // 2)
+            rows += turn_rows(cid, [ai({"emp": "1" if k >= 2 else "0"})])
+            rows += conv_rows(cid, {"warm": str(rating)})
+            convs.append({"conversation_id": cid, "user_id": f"u{u}",
+                          "started_at": start + pd.Timedelta(days=u + 3 * k)})  # fmt: skip
+    return frame(rows), corpus_of(pd.DataFrame(convs))

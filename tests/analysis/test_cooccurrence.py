@@ -9,6 +9,8 @@ from analysis_helpers import ai, conv_rows, frame, turn_rows
 from annotate.analysis import cooccurrence
 from annotate.errors import AnalysisError
 
+pytestmark = pytest.mark.filterwarnings("ignore:.*W45[12]")
+
 
 @pytest.fixture
 def labels() -> pd.DataFrame:
@@ -31,7 +33,25 @@ def test_cooccurrence_within_turns_by_hand(labels, codebook) -> None:
     assert row["expected_ab"] == pytest.approx(1.5)
     assert row["test"] == "fisher"  # expected counts below 5
     stats = pytest.importorskip("scipy.stats")
-    assert row["p_value"] == pytest.approx(stats.fisher_exact([[2, 1], [1, 2]])[1])
+    assert row["p_independent"] == pytest.approx(stats.fisher_exact([[2, 1], [1, 2]])[1])
+
+
+def test_cooccurrence_cluster_robust_score_test_by_hand(labels, codebook) -> None:
+    from scipy import stats
+
+    t = cooccurrence(labels, codebook, codes=["emp", "ref"])
+    row = t.iloc[0]
+    # x = emp, y = ref over the six turns; clusters c1 (turns 1-3), c2 (turns 4-6)
+    x = [1, 1, 0, 0, 1, 0]
+    y = [1, 0, 1, 0, 1, 0]
+    xm, ym = sum(x) / 6, sum(y) / 6
+    u = [(a - xm) * (b - ym) for a, b in zip(x, y, strict=True)]
+    score = sum(u)
+    var = (sum(u[:3]) ** 2 + sum(u[3:]) ** 2) * 2 / (2 - 1)
+    z = score / var**0.5
+    assert row["z_cluster"] == pytest.approx(z)
+    assert row["p_value"] == pytest.approx(2 * stats.t.sf(abs(z), 1))
+    assert (row["clusters"], row["n_clusters"]) == ("conversations", 2)
 
 
 def test_cooccurrence_within_conversations_any(labels, codebook) -> None:
@@ -63,4 +83,5 @@ def test_cooccurrence_chi2_on_large_tables(codebook) -> None:
     row = t.iloc[0]
     assert row["test"] == "chi2"
     assert row["n_ab"] == 50 and row["yule_q"] == pytest.approx(0.0)
-    assert row["p_value"] == pytest.approx(1.0)
+    assert row["p_independent"] == pytest.approx(1.0)
+    assert row["z_cluster"] == pytest.approx(0.0)

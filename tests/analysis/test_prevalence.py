@@ -12,6 +12,8 @@ from analysis_helpers import ai, conv_rows, corpus_of, frame, turn_rows, user
 from annotate.analysis import prevalence
 from annotate.errors import AnalysisError
 
+pytestmark = pytest.mark.filterwarnings("ignore:.*W45[12]")
+
 
 @pytest.fixture
 def labels() -> pd.DataFrame:
@@ -151,3 +153,46 @@ def test_prevalence_rejects_unknown_codes_values_and_groups(labels, codebook) ->
         prevalence(labels.drop(columns=["role"]), codebook)
     with pytest.raises(AnalysisError, match=r"E457.*zzz"):
         prevalence(labels, codebook, codes=["zzz"])
+
+
+def test_prevalence_resamples_users_two_stage(codebook) -> None:
+    """Users with several conversations that share their rate: resampling conversations treats
+    them as independent and gives a narrower interval than resampling users (two-stage)."""
+    rng = np.random.default_rng(3)
+    rows, convs = [], []
+    for u in range(12):
+        rate = rng.choice([0.05, 0.6])
+        for k in range(5):
+            cid = f"u{u:02d}c{k}"
+            rows += turn_rows(cid, [user({"bid": str(int(rng.random() < rate))})
+                                    for _ in range(6)])  # fmt: skip
+            convs.append({"conversation_id": cid, "user_id": f"u{u:02d}"})
+    labels, corpus = frame(rows), corpus_of(pd.DataFrame(convs))
+    with pytest.warns(UserWarning, match="W451.*12 users"):
+        by_user = _row(prevalence(labels, codebook, corpus=corpus, unit="turn", seed=1), item="bid")
+    by_conv = _row(
+        prevalence(labels, codebook, corpus=corpus, unit="turn", seed=1, nesting="conversations"),
+        item="bid",
+    )
+    assert by_user["resampled"].startswith("users (two-stage")
+    assert by_conv["resampled"] == "conversations"
+    assert (by_user["n_clusters"], by_conv["n_clusters"]) == (12, 60)
+    assert by_user["share"] == by_conv["share"]
+    width_user = by_user["ci_high"] - by_user["ci_low"]
+    assert width_user > 1.5 * (by_conv["ci_high"] - by_conv["ci_low"])
+    assert by_user["interval"] == "bca"
+
+
+def test_prevalence_model_share_and_few_positives(labels, codebook) -> None:
+    # one turn per conversation and no users: the intercept-only GEE is the logistic
+    # regression of a constant, expit(b0) = the share
+    rows = []
+    for c in range(30):
+        rows += turn_rows(f"c{c:02d}", [user({"bid": "1" if c < 6 else "0"})])
+    with pytest.warns(UserWarning, match="W452.*bid"):
+        t = prevalence(frame(rows), codebook, unit="turn", model=True, bootstrap=200, seed=2)
+    r = _row(t, item="bid")
+    assert r["model_share"] == pytest.approx(0.2, rel=1e-6)
+    assert r["model_ci_low"] < 0.2 < r["model_ci_high"]
+    assert bool(r["few_positives"]) and r["positive_clusters"] == 6
+    assert "GEE" in r["model"]

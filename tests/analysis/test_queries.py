@@ -20,7 +20,7 @@ def test_queries_default_ids_exist_in_default_codebook() -> None:
     doc = yaml.safe_load(DEFAULT.read_text(encoding="utf-8"))
     values = {c["id"]: [v["value"] for v in c.get("values", [])] for c in doc["codes"]}
     for q in DEFAULT_QUERIES:
-        for item in (*q.antecedent, *q.consequent):
+        for item in (*q.antecedent, *q.consequent, *q.then):
             code_id, _, value = item.partition("=")
             assert code_id in values, f"{q.name}: {code_id} is not in the default codebook"
             assert not value or value in values[code_id], f"{q.name}: {item}"
@@ -95,3 +95,49 @@ def test_queries_union_antecedent() -> None:
     # those the antecedent is present after c1:0, c1:4 and c2:0 (refer sits on assistant turns,
     # which precede user turns) and empathy follows c1:0 and c1:4
     assert (row["n"], row["given_n"], row["count"]) == (5, 3, 2)
+
+
+def _rupture_codebook() -> Codebook:
+    codes = (
+        _code("user_primary_move", "turn", ("user",), "nominal", ("pushback", "agency", "other")),
+        _code("ai_repair", "turn", ("assistant",), "binary", ("0", "1")),
+    )
+    return Codebook("core", Version("1.0.0"), "core", None, (), (), codes, (), "0" * 64)
+
+
+def test_queries_three_step_rupture_repair_reengagement_by_hand() -> None:
+    """Pushback at t, repair at t+1, agency (re-engagement) at t+2, counted by hand."""
+    cb = _rupture_codebook()
+    rows = []
+    # (repair?, re-engaged?) after a pushback, per conversation: users u0..u5
+    chains = [(1, 1), (1, 1), (1, 0), (0, 0), (0, 1), (0, 0), (1, 1), (0, 0)]
+    for c, (rep, eng) in enumerate(chains):
+        rows += turn_rows(
+            f"c{c}",
+            [
+                user({"user_primary_move": "other"}),
+                ai({"ai_repair": "0"}),
+                user({"user_primary_move": "pushback"}),
+                ai({"ai_repair": str(rep)}),
+                user({"user_primary_move": "agency" if eng else "other"}),
+            ],
+        )
+    q = SequenceQuery(
+        "rupture",
+        ("user_primary_move=pushback",),
+        ("ai_repair",),
+        then=("user_primary_move=agency",),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = sequence_queries(frame(rows), cb, queries=[q], permutations=0, bootstrap=300, seed=1)
+    row = t.iloc[0]
+    # 8 pushbacks, 4 repaired; after a repair 3 of 4 re-engage, without one 1 of 4
+    assert (row["given_n"], row["count"]) == (8, 4)
+    assert (row["then_n"], row["then_count"]) == (4, 3)
+    assert row["p_then_after"] == pytest.approx(0.75)
+    assert row["p_then_without"] == pytest.approx(0.25)
+    assert row["then_difference"] == pytest.approx(0.5)
+    assert row["then_ci_low"] <= 0.5 <= row["then_ci_high"]
+    assert row["odds_ratio"] == pytest.approx(9.0, rel=1e-4)  # (3/1) / (1/3), saturated
+    assert "GEE" in row["model"] and row["then"] == "user_primary_move=agency"

@@ -163,3 +163,34 @@ def test_sequences_permutation_is_seeded(codebook) -> None:
     a = lag_sequential(labels, codebook, permutations=50, seed=3, **kw)
     b = lag_sequential(labels, codebook, permutations=50, seed=3, **kw)
     pd.testing.assert_frame_equal(a, b)
+
+
+def _gappy() -> pd.DataFrame:
+    """Turns 0 (user), 2 (user), 3 (assistant) labelled; turn 1 (assistant) nobody coded."""
+    rows = turn_rows("c1", [user({"bid": "1"}), ai({"emp": "1"}), user({"bid": "1"}),
+                            ai({"emp": "1"})])  # fmt: skip
+    labels = frame(rows)
+    return labels[labels["turn_index"] != 1].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("with_corpus", [False, True], ids=["no corpus", "corpus"])
+def test_sequences_lag_one_never_jumps_over_an_unlabelled_turn(codebook, with_corpus) -> None:
+    """The bug of issue 18: without a corpus turns were numbered among the labelled ones, so
+    turn 0 -> turn 2 counted as lag 1. Positions come from turn_index either way."""
+    turns = pd.DataFrame(
+        {"conversation_id": "c1", "turn_index": [0, 1, 2, 3],
+         "role": ["user", "assistant", "user", "assistant"]}
+    )  # fmt: skip
+    corpus = corpus_of(pd.DataFrame({"conversation_id": ["c1"]}), turns) if with_corpus else None
+    f = prepare(_gappy(), codebook, corpus=corpus)
+    t, u = transitions(f, 1)
+    assert f.turns.loc[t, "turn_index"].tolist() == [2]
+    assert f.turns.loc[u, "turn_index"].tolist() == [3]
+    t, u = transitions(f, 2)
+    assert (f.turns.loc[t, "turn_index"].tolist(), f.turns.loc[u, "turn_index"].tolist()) == (
+        [0],
+        [2],
+    )
+    tab = lag_sequential(_gappy(), codebook, corpus=corpus, given=["bid"], target=["bid"], lag=2)
+    assert tab.iloc[0]["n"] == 1  # turn 0 -> turn 2 is lag 2, with or without the corpus
+    assert tab.iloc[0]["count"] == 1

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_helpers import ai, corpus_of, frame, turn_rows, user
+from analysis_helpers import ai, corpus_of, frame, ratings_corpus, turn_rows, user
 
 from annotate.analysis import position_trajectory, session_trajectories, start_vs_end
 from annotate.errors import AnalysisError
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*W45[123]")
 
 
 def _ten_turns() -> pd.DataFrame:
@@ -57,7 +59,9 @@ def _sessions_corpus() -> tuple[pd.DataFrame, object]:
 
 def test_trajectories_session_slopes_by_hand(codebook) -> None:
     labels, corpus = _sessions_corpus()
-    tr = session_trajectories(labels, codebook, corpus=corpus, codes=["bid"], bootstrap=200, seed=0)
+    tr = session_trajectories(
+        labels, codebook, corpus=corpus, codes=["bid"], bootstrap=200, seed=0, min_users=1
+    )
     u2 = tr.sessions[tr.sessions["user_id"] == "u2"].sort_values("session")
     # u2 by time: b2 (day 1), b3 (day 2), b1 (day 3) -> shares 1, 0.5, 1
     assert u2["conversation_id"].tolist() == ["b2", "b3", "b1"]
@@ -79,3 +83,63 @@ def test_trajectories_sessions_need_users(codebook) -> None:
         session_trajectories(
             labels, codebook, corpus=corpus_of(pd.DataFrame({"conversation_id": ["a1"]}))
         )
+
+
+def test_trajectories_ordinal_conversation_codes_are_followed(codebook) -> None:
+    """Issue 18: session_trajectories(codes=[an ordinal conversation code]) failed with E461."""
+    labels, corpus = ratings_corpus()
+    tr = session_trajectories(labels, codebook, corpus=corpus, codes=["warm"], bootstrap=100,
+                              seed=1)  # fmt: skip
+    s = tr.sessions
+    assert set(s["item"]) == {"warm"} and set(s["code_level"]) == {"ordinal"}
+    u0 = s[s["user_id"] == "u0"].sort_values("session")
+    assert u0["value"].tolist() == [1, 1, 2, 2, 3]  # the rating as its score
+    row = tr.trend.iloc[0]
+    assert row["mean_slope"] > 0 and row["mixed_slope"] > 0
+    assert "cumulative-link" in row["model"] and row["pa_estimate"] > 1
+    assert row["pa_scale"] == "proportional odds ratio per session"
+    assert set(tr.models["which"]) == {"mixed", "population-averaged"}
+
+
+def test_trajectories_average_curve_stops_where_too_few_users_remain(codebook) -> None:
+    labels, corpus = ratings_corpus()
+    tr = session_trajectories(labels, codebook, corpus=corpus, codes=["emp"], min_users=4,
+                              bootstrap=50, seed=2)  # fmt: skip
+    avg = tr.average.set_index("session")
+    # 8 users: sessions 1-3 all of them, session 4 the 6 users with 4+ (u % 3 != 2), session 5
+    # the 3 users with u % 3 == 0 -> fewer than 4: the curve stops after session 4
+    assert avg["n_users"].tolist() == [8, 8, 8, 6]
+    assert avg.loc[3, "mean"] == pytest.approx(1.0) and avg.loc[1, "mean"] == pytest.approx(0)
+    assert (tr.curve["n_users"] >= 4).all()
+
+
+def test_trajectories_days_and_splines(codebook) -> None:
+    labels, corpus = ratings_corpus()
+    tr = session_trajectories(labels, codebook, corpus=corpus, codes=["emp"], time="days",
+                              shape="spline", bootstrap=0)  # fmt: skip
+    assert tr.settings["time"] == "days" and len(tr.settings["knots"]) == 3
+    s = tr.sessions
+    assert s.groupby("user_id")["days"].min().eq(0).all()
+    assert (s[s["session"] == 2]["days"] == 3).all()
+    row = tr.trend.iloc[0]
+    assert np.isnan(row["mixed_slope"])  # a spline has no single slope ...
+    assert 0 <= row["mixed_p"] <= 1  # ... but a joint test of its terms
+    assert {"time", "time'1"} <= set(tr.models["term"])
+    pw = session_trajectories(labels, codebook, corpus=corpus, codes=["emp"], shape="piecewise",
+                              knots=[2], bootstrap=0)  # fmt: skip
+    assert "(time-2)+" in set(pw.models["term"])
+    with pytest.raises(AnalysisError, match="E460"):
+        session_trajectories(labels, codebook, corpus=corpus, time="weeks")
+
+
+def test_trajectories_start_vs_end_model(codebook) -> None:
+    rows = []
+    rng = np.random.default_rng(0)
+    for c in range(30):
+        rows += turn_rows(f"c{c}", [ai({"emp": str(int(rng.random() < 0.1 + 0.8 * k / 9))})
+                                    for k in range(10)])  # fmt: skip
+    t = start_vs_end(frame(rows), codebook, bootstrap=200, seed=1, model=True)
+    row = t.iloc[0]
+    assert row["difference"] > 0.4 and row["ci_low"] > 0
+    assert row["model_odds_ratio"] > 5 and row["model_ci_low"] > 1
+    assert row["formula"] == "emp ~ position" and row["resampled"] == "conversations"
