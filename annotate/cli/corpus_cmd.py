@@ -22,10 +22,14 @@ def _formats_help() -> str:
         "",
         "\b",
     ]
+    width = max(map(len, FORMATS)) + 2
     for fmt, name in sorted(FORMATS.items()):
         importer = IMPORTERS[name]
         lines += textwrap.wrap(
-            importer.description, 76, initial_indent=f"  {fmt:<9} ", subsequent_indent=" " * 12
+            importer.description,
+            78,
+            initial_indent=f"  {fmt:<{width}}",
+            subsequent_indent=" " * 12,
         )
         opts = [
             f"{key}={'|'.join(spec.choices) or values.get(spec.kind, 'TEXT')}"
