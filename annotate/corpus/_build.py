@@ -193,8 +193,8 @@ class CorpusBuilder:
             )
         if self._runs is None:
             self._runs = Runs(self.spill_dir or Path(tempfile.mkdtemp(prefix="annotate-")))
-        self._runs.add(fill_turn_ids(turns))
-        self._conv_batches.extend(conversations.to_batches())
+        self._runs.add(fill_turn_ids(turns).cast(TURNS_SCHEMA))
+        self._conv_batches.extend(conversations.cast(CONVERSATIONS_SCHEMA).to_batches())
         self._n_rows += turns.num_rows
         self.is_sorted = False
 

@@ -52,7 +52,7 @@ class Runs:
     def _sorted_pending(self) -> pa.Table:
         table = pa.concat_tables(self.pending) if self.pending else TURNS_SCHEMA.empty_table()
         self.pending, self.pending_bytes = [], 0
-        return table.take(pc.sort_indices(table, _ORDER), memory_pool=POOL)
+        return pc.take(table, pc.sort_indices(table, _ORDER), memory_pool=POOL)
 
     def spill(self) -> None:
         """Sort what is in memory and write it as one run."""
@@ -130,7 +130,7 @@ def _merge(files: list[Path]) -> Iterator[pa.Table]:
         bound = min(r.last_id() for r in readers)
         parts = [r.take_upto(bound) for r in readers]
         table = pa.Table.from_batches([p for p in parts if p.num_rows], schema=TURNS_SCHEMA)
-        yield table.take(pc.sort_indices(table, _ORDER), memory_pool=POOL)
+        yield pc.take(table, pc.sort_indices(table, _ORDER), memory_pool=POOL)
         readers = [r for r in readers if r.batch is not None]
 
 
@@ -160,7 +160,7 @@ def fill_turn_ids(turns: pa.Table) -> pa.Table:
     made = pc.binary_join_element_wise(
         turns["conversation_id"], pc.cast(turns["turn_index"], pa.string()), ":"
     )
-    return turns.set_column(i, "turn_id", pc.coalesce(col, made))
+    return turns.set_column(i, TURNS_SCHEMA.field("turn_id"), pc.coalesce(col, made))
 
 
 __all__ = ["SPILL_BYTES", "Runs", "fill_turn_ids"]

@@ -27,6 +27,7 @@ from annotate.importers._companion import PIPPA, SILLYTAVERN
 from annotate.importers._convokit import CONVOKIT
 from annotate.importers._csv import CSV
 from annotate.importers._exports import CHATGPT_EXPORT, CLAUDE_EXPORT
+from annotate.importers._hf import ARENA, HF_CHAT
 from annotate.importers._hh import HH_RLHF
 from annotate.importers._mathdial import MATHDIAL
 from annotate.importers._oasst import OASST
@@ -44,6 +45,8 @@ IMPORTERS: dict[str, Importer] = {
         CONVOKIT,
         CSV,
         MATHDIAL,
+        HF_CHAT,
+        ARENA,
         PRISM,
         CHATGPT_EXPORT,
         CLAUDE_EXPORT,
