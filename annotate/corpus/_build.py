@@ -164,14 +164,19 @@ class CorpusBuilder:
     def has_spilled(self) -> bool:
         return self._runs is not None
 
-    def add_table(self, turns: pa.Table, conversations: pa.Table) -> None:
+    def add_table(
+        self, turns: pa.Table, conversations: pa.Table, fields: pa.Table | None = None
+    ) -> None:
         """Add whole conversations at once (vectorised importers).
 
         ``turns`` has the columns of :data:`TURNS_SCHEMA` (``turn_id`` null where it is to be
         generated), grouped by conversation and in turn order; ``conversations`` has the
         columns of :data:`CONVERSATIONS_SCHEMA`, one row per conversation of ``turns``, in the
-        same order. Clashing ids are made unique (``~2``, counted) here. The turns are kept in
-        sorted runs that spill to disk (:mod:`annotate.corpus._spill`).
+        same order. ``fields`` (optional, one row per turn) holds the source's other per-turn
+        fields as typed columns; they are streamed to ``turn_fields.parquet`` (keyed by
+        ``conversation_id`` and ``turn_index``, in source order). Clashing ids are made unique
+        (``~2``, counted) here. The turns are kept in sorted runs that spill to disk
+        (:mod:`annotate.corpus._spill`).
         """
         from annotate.corpus._spill import Runs, fill_turn_ids
 
@@ -194,6 +199,12 @@ class CorpusBuilder:
         if self._runs is None:
             self._runs = Runs(self.spill_dir or Path(tempfile.mkdtemp(prefix="annotate-")))
         self._runs.add(fill_turn_ids(turns).cast(TURNS_SCHEMA))
+        if fields is not None and fields.num_columns:
+            keyed = pa.Table.from_arrays(
+                [turns["conversation_id"], turns["turn_index"], *fields.columns],
+                names=["conversation_id", "turn_index", *fields.column_names],
+            )
+            self._runs.add_fields(keyed)
         self._conv_batches.extend(conversations.cast(CONVERSATIONS_SCHEMA).to_batches())
         self._n_rows += turns.num_rows
         self.is_sorted = False
@@ -203,7 +214,8 @@ class CorpusBuilder:
         if self._runs is not None:
             convs = pa.Table.from_batches(self._conv_batches, schema=CONVERSATIONS_SCHEMA)
             try:
-                turns = pa.concat_tables(list(self._runs.groups()))
+                parts = list(self._runs.groups())
+                turns = pa.concat_tables(parts) if parts else TURNS_SCHEMA.empty_table()
             finally:
                 self.discard()
             return turns, convs.sort_by("conversation_id")
@@ -242,6 +254,7 @@ class CorpusBuilder:
                 convs = convs.sort_by("conversation_id")
                 try:
                     write_groups(tmp, self._runs.groups(), convs, manifest, users)
+                    self._runs.move_fields(tmp)
                 finally:
                     self.discard()
             else:

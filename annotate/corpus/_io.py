@@ -29,6 +29,8 @@ from annotate.types import FilePath
 TURNS_FILE = "turns.parquet"
 CONVERSATIONS_FILE = "conversations.parquet"
 MANIFEST_FILE = "manifest.json"
+#: the source's other per-turn fields (typed columns), keyed by conversation_id, turn_index
+TURN_FIELDS_FILE = "turn_fields.parquet"
 
 
 def write_tables(

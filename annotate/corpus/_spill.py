@@ -15,6 +15,7 @@ durable.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,15 +23,19 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
 
 from annotate.corpus._build import POOL
 from annotate.corpus._schema import ROW_GROUP_SIZE, TURNS_SCHEMA
 
 #: turns held in memory before they are sorted and written as a run
-SPILL_BYTES = 96 << 20
+SPILL_BYTES = 64 << 20
 #: rows per record batch in a run file (what the merge holds per run)
 RUN_BATCH_ROWS = 4096
-_ORDER = [("conversation_id", "ascending"), ("turn_index", "ascending")]
+#: the source's other per-turn fields (typed), keyed by conversation_id and turn_index
+TURN_FIELDS_FILE = "turn_fields.parquet"
+#: a stable sort by id keeps each conversation's turns in their order (they arrive together)
+_ORDER = [("conversation_id", "ascending")]
 
 
 class Runs:
@@ -41,6 +46,9 @@ class Runs:
         self.pending: list[pa.Table] = []
         self.pending_bytes = 0
         self.files: list[Path] = []
+        #: per-turn source fields, streamed in source order to parts (one per schema)
+        self.field_parts: list[Path] = []
+        self._fields_writer: pq.ParquetWriter | None = None
 
     def add(self, turns: pa.Table) -> None:
         """Keep ``turns`` (TURNS_SCHEMA); spill when memory holds more than SPILL_BYTES."""
@@ -49,8 +57,44 @@ class Runs:
         if self.pending_bytes > SPILL_BYTES:
             self.spill()
 
+    def add_fields(self, fields: pa.Table) -> None:
+        """Stream per-turn source fields (keyed by conversation_id, turn_index) to disk."""
+        w = self._fields_writer
+        if w is not None and not w.schema.equals(fields.schema):
+            try:
+                fields = fields.cast(w.schema)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+                w.close()  # a new schema (JSON records infer types per chunk): a new part
+                w = self._fields_writer = None
+        if w is None:
+            self.folder.mkdir(exist_ok=True)
+            path = self.folder / f"fields-{len(self.field_parts):05d}.parquet"
+            self.field_parts.append(path)
+            w = self._fields_writer = pq.ParquetWriter(path, fields.schema, compression="zstd")
+        w.write_table(fields, row_group_size=ROW_GROUP_SIZE)
+
+    def move_fields(self, folder: Path) -> None:
+        """Put the per-turn fields into the corpus folder being built (``turn_fields.parquet``)."""
+        if self._fields_writer is not None:
+            self._fields_writer.close()
+            self._fields_writer = None
+        if not self.field_parts:
+            return
+        target = folder / TURN_FIELDS_FILE
+        if len(self.field_parts) == 1:
+            os.replace(self.field_parts[0], target)
+            return
+        tables = [pq.read_table(p) for p in self.field_parts]  # JSON sources: small
+        pq.write_table(
+            pa.concat_tables(tables, promote_options="permissive"), target, compression="zstd"
+        )
+
     def _sorted_pending(self) -> pa.Table:
-        table = pa.concat_tables(self.pending) if self.pending else TURNS_SCHEMA.empty_table()
+        table = (
+            pa.concat_tables(self.pending, promote_options="permissive")
+            if self.pending
+            else TURNS_SCHEMA.empty_table()
+        )
         self.pending, self.pending_bytes = [], 0
         return pc.take(table, pc.sort_indices(table, _ORDER), memory_pool=POOL)
 
@@ -61,11 +105,12 @@ class Runs:
         table = self._sorted_pending()
         self.folder.mkdir(exist_ok=True)
         path = self.folder / f"run-{len(self.files):05d}.arrow"
-        with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, TURNS_SCHEMA) as writer:
+        with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
             for batch in table.to_batches(max_chunksize=RUN_BATCH_ROWS):
                 writer.write_batch(batch)
         self.files.append(path)
         del table
+        pa.default_memory_pool().release_unused()
 
     @property
     def n_rows(self) -> int:
@@ -84,6 +129,9 @@ class Runs:
     def remove(self) -> None:
         """Delete the run files (they hold turn text: nothing may stay behind)."""
         self.pending = []
+        if self._fields_writer is not None:
+            self._fields_writer.close()
+            self._fields_writer = None
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -129,7 +177,8 @@ def _merge(files: list[Path]) -> Iterator[pa.Table]:
     while readers:
         bound = min(r.last_id() for r in readers)
         parts = [r.take_upto(bound) for r in readers]
-        table = pa.Table.from_batches([p for p in parts if p.num_rows], schema=TURNS_SCHEMA)
+        tables = [pa.Table.from_batches([p]) for p in parts if p.num_rows]
+        table = pa.concat_tables(tables, promote_options="permissive")
         yield pc.take(table, pc.sort_indices(table, _ORDER), memory_pool=POOL)
         readers = [r for r in readers if r.batch is not None]
 
@@ -142,13 +191,13 @@ def _cut(tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
         buf.append(t)
         n += t.num_rows
         while n >= ROW_GROUP_SIZE:
-            whole = pa.concat_tables(buf).combine_chunks(memory_pool=POOL)
+            whole = pa.concat_tables(buf, promote_options="permissive")
             yield whole.slice(0, ROW_GROUP_SIZE)
             rest = whole.slice(ROW_GROUP_SIZE)
             buf, n = ([rest] if rest.num_rows else []), rest.num_rows
             del whole
     if n:
-        yield pa.concat_tables(buf).combine_chunks(memory_pool=POOL)
+        yield pa.concat_tables(buf, promote_options="permissive")
 
 
 def fill_turn_ids(turns: pa.Table) -> pa.Table:
@@ -163,4 +212,4 @@ def fill_turn_ids(turns: pa.Table) -> pa.Table:
     return turns.set_column(i, TURNS_SCHEMA.field("turn_id"), pc.coalesce(col, made))
 
 
-__all__ = ["SPILL_BYTES", "Runs", "fill_turn_ids"]
+__all__ = ["SPILL_BYTES", "TURN_FIELDS_FILE", "Runs", "fill_turn_ids"]

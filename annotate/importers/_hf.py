@@ -8,23 +8,25 @@ or ``conversations``; option ``message_column``) of structs with the role (``rol
 ``conversation_id``, ``id``), ``model`` (given to the assistant turns), ``language``,
 ``timestamp``. Everything else is kept:
 
-* per message fields (WildChat: ``language``, ``redacted``, ``toxic``, ``turn_identifier``,
-  ``timestamp``; on user turns ``country``, ``state``, ``hashed_ip``, ``header``; 4.8M adds
-  ``system_fingerprint``, ``temperature``, ``top_p``, ``usage``...) go to the turn's meta;
+* per message fields (WildChat: ``language``, ``redacted``, ``toxic``, ``turn_identifier``;
+  on user turns ``country``, ``state``, ``hashed_ip``, ``header``; 4.8M adds
+  ``system_fingerprint``, ``temperature``, ``top_p``, ``usage``...) go to the corpus's
+  ``turn_fields.parquet``, typed as in the source, row for row like ``turns.parquet``
+  (``corpus.turn_fields``);
 * ``openai_moderation`` and ``detoxify_moderation``, lists with one result per message, are
-  split onto the turns (``meta.openai_moderation``, ``meta.detoxify_moderation``, and
-  ``meta.flagged``); a list whose length differs from the messages' is dropped for that row
-  (``repaired.moderation_length_mismatch``). Conversations with flagged turns get
-  ``meta.content_note`` naming the categories (the widget shows it before the conversation);
+  split onto the turns there too (flags and scores per turn, as structs); a list whose length
+  differs from the messages' is dropped for that row (``repaired.moderation_length_mismatch``).
+  Conversations with flagged turns get ``meta.content_note`` naming the categories (the
+  widget shows it before the conversation);
 * other columns (``turn``, ``toxic``, ``redacted``, ``country``, ``hashed_ip``, ``header``...)
-  go to the conversation's meta.
+  go to the conversation's meta (JSON).
 
 Counted: redacted and toxic turns (``observed.redacted_turn``, ``observed.toxic_turn``),
 flagged turns (``observed.moderation_flagged_turn``), naive timestamps read as UTC
 (``observed.naive_timestamp_read_as_utc``, WildChat-4.8M), besides the usual skips.
 
-Option ``users`` (who is the ``user_id``): ``column`` (default: a ``user_id`` column when there is one), ``hashed_ip``
-or ``hashed_ip+header`` (WildChat: the hashed IP address, plus the request headers'
+Option ``users`` (who is the ``user_id``): ``column`` (default: a ``user_id`` column when
+there is one), ``hashed_ip`` or ``hashed_ip+header`` (WildChat: the hashed IP address, plus
 user-agent and accept-language). WildChat's authors group a user's conversations by these
 for longitudinal analyses; it is **noisy**: several people behind one address (a campus, a
 VPN, a mobile carrier) become one user, one person on two networks becomes two; the header
@@ -58,7 +60,7 @@ import pyarrow.compute as pc
 
 from annotate.corpus import CONVERSATIONS_SCHEMA, TURNS_SCHEMA, content_hash
 from annotate.errors import CorpusError, Errors
-from annotate.importers._arrow_json import encode, object_of
+from annotate.importers._arrow_json import encode, object_of  # conversation meta
 from annotate.importers._base import Context, Importer, Option
 from annotate.importers._jsonio import iter_records
 from annotate.importers._parquet import is_parquet, iter_batches
@@ -242,8 +244,10 @@ def emit(
     keep: np.ndarray,
     turn_cols: dict[str, pa.Array],
     conv_cols: dict[str, pa.Array],
+    extras: list[tuple[str, pa.Array]] = (),  # type: ignore[assignment]
 ) -> None:
-    """Hand the kept turns and their conversations to the builder."""
+    """Hand the kept turns (and their per-turn source fields) and conversations to the
+    builder."""
     n_rows = len(ids)
     kept_parent = parent[keep]
     counts = np.bincount(kept_parent, minlength=n_rows)
@@ -256,29 +260,18 @@ def emit(
         return
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     turn_index = np.arange(len(kept_parent)) - np.repeat(starts, counts)
+    every = bool(keep.all())
     mask = pa.array(keep)
-    cols = {k: v.filter(mask) for k, v in turn_cols.items()}
+    cols = turn_cols if every else {k: v.filter(mask) for k, v in turn_cols.items()}
     role = cols["role"]
-    same = (
-        (
-            (kept_parent[1:] == kept_parent[:-1])
-            & (
-                role.slice(1).to_numpy(zero_copy_only=False)
-                == role.slice(0, len(role) - 1).to_numpy(zero_copy_only=False)
-            )
-        )
-        if len(role) > 1
-        else np.zeros(0, dtype=bool)
-    )
-    n_same = len(np.unique(kept_parent[1:][same]))
-    if n_same:
-        ctx.tally.observe(
-            "consecutive_same_role", batch.where(int(kept_parent[1:][same][0])), n=n_same
-        )
-    for r, n in zip(
-        *np.unique(role.to_numpy(zero_copy_only=False), return_counts=True), strict=True
-    ):
-        ctx.kept[str(r)] += int(n)
+    codes = pc.dictionary_encode(role).indices.to_numpy()
+    same = (kept_parent[1:] == kept_parent[:-1]) & (codes[1:] == codes[:-1])
+    if same.any():
+        rows = kept_parent[1:][same]
+        n_same = int(np.count_nonzero(np.diff(rows)) + 1)
+        ctx.tally.observe("consecutive_same_role", batch.where(int(rows[0])), n=n_same)
+    for item in pc.value_counts(role).to_pylist():
+        ctx.kept[str(item["values"])] += int(item["counts"])
     conv_ids = ids.take(pa.array(kept_parent))
     turns = pa.table(
         {
@@ -319,7 +312,10 @@ def emit(
             "text",
             pa.array([ctx.pseudo.text(t) for t in turns["text"].to_pylist()], pa.string()),
         )
-    ctx.builder.add_table(turns, convs)
+    fields = None
+    if extras:
+        fields = pa.table({name: col if every else col.filter(mask) for name, col in extras})
+    ctx.builder.add_table(turns, convs, fields)
 
 
 def fill_ids(ids: pa.Array, texts_by_row: Any) -> pa.Array:
@@ -489,16 +485,16 @@ def _chat(
         values.field(role_f), values.field(text_f), ctx, batch, flat.parent
     )
     time_f = _pick(fields, ("timestamp", "created_at"))
-    meta = [(f, encode(values.field(f))) for f in fields if f not in (role_f, text_f, time_f)]
+    extras = [(f, values.field(f)) for f in fields if f not in (role_f, text_f, time_f)]
     _observe_flags(values, fields, keep, ctx, batch, flat.parent)
     flagged_by: dict[str, np.ndarray] = {}
     for name, col in per_turn.items():
         a = aligned(flat, col, ctx, batch, name)
         if a is None:
             continue
-        meta.append((name, encode(a)))
+        extras.append((name, a))
         if name == "openai_moderation" and pa.types.is_struct(a.type):
-            flagged_by = _flags(a, keep, flat.parent, n_rows, ctx, batch, meta)
+            flagged_by = _flags(a, keep, flat.parent, n_rows, ctx, batch)
     if note_from is not None:
         flagged_by = _row_flags(note_from)
     parent = flat.parent
@@ -514,7 +510,6 @@ def _chat(
         "role": roles,
         "speaker": _as_strings(values.field(role_f)),
         "text": texts,
-        "meta": object_of(meta, len(values)),
     }
     if time_f:
         turn_cols["created_at"] = _times(values.field(time_f), ctx, batch.where(0))
@@ -535,7 +530,7 @@ def _chat(
     if flagged_by:
         encoded.append(("content_note", encode(content_note(flagged_by, n_rows))))
     conv_cols["meta"] = object_of(encoded, n_rows)
-    emit(ctx, batch, ids, parent, keep, turn_cols, conv_cols)
+    emit(ctx, batch, ids, parent, keep, turn_cols, conv_cols, extras)
 
 
 def _observe_flags(values, fields, keep, ctx: Context, batch: Batch, parent) -> None:
@@ -561,12 +556,11 @@ def _categories(struct: pa.StructArray) -> dict[str, pa.Array]:
     return out
 
 
-def _flags(a, keep, parent, n_rows, ctx: Context, batch: Batch, meta) -> dict[str, np.ndarray]:
-    """Per-turn ``flagged`` into meta; per row, which categories were flagged."""
+def _flags(a, keep, parent, n_rows, ctx: Context, batch: Batch) -> dict[str, np.ndarray]:
+    """Count flagged turns; per row, which categories were flagged."""
     fields = [a.type.field(i).name for i in range(a.type.num_fields)]
     if "flagged" in fields:
         flagged = a.field("flagged")
-        meta.append(("flagged", encode(flagged)))
         hit = pc.fill_null(flagged, False).to_numpy(zero_copy_only=False) & keep
         if hit.any():
             ctx.tally.observe(
