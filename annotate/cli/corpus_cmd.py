@@ -23,22 +23,19 @@ def _formats_help() -> str:
         "\b",
     ]
     width = max(map(len, FORMATS)) + 2
+    indent = " " * (width + 2)
     for fmt, name in sorted(FORMATS.items()):
         importer = IMPORTERS[name]
         lines += textwrap.wrap(
             importer.description,
             78,
             initial_indent=f"  {fmt:<{width}}",
-            subsequent_indent=" " * 12,
+            subsequent_indent=indent,
         )
-        opts = [
-            f"{key}={'|'.join(spec.choices) or values.get(spec.kind, 'TEXT')}"
+        lines += [
+            f"{indent}-o {key}={'|'.join(spec.choices) or values.get(spec.kind, 'TEXT')}"
             for key, spec in importer.options.items()
         ]
-        if opts:
-            lines += textwrap.wrap(
-                "-o " + ", -o ".join(opts), 76, initial_indent=" " * 12, subsequent_indent=" " * 12
-            )
     return "\n".join(lines)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -67,13 +68,23 @@ def write_groups(
     """Write a corpus folder from turn row groups already in :data:`TURNS_SCHEMA` form and in
     corpus order (one group in memory at a time); returns the manifest as written."""
     tally = _Counts()
-    with pq.ParquetWriter(
-        folder / TURNS_FILE, TURNS_SCHEMA, compression="zstd", memory_pool=POOL
-    ) as w:
+    with (
+        pq.ParquetWriter(
+            folder / TURNS_FILE, TURNS_SCHEMA, compression="zstd", memory_pool=POOL
+        ) as w,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        # a row group is encoded and written in the background while the next one is
+        # gathered (pyarrow releases the GIL): at most two row groups in memory
+        pending = None
         for part in groups:
             tally.add(part)
-            w.write_table(part, row_group_size=ROW_GROUP_SIZE)
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(w.write_table, part, row_group_size=ROW_GROUP_SIZE)
             del part
+        if pending is not None:
+            pending.result()
     pq.write_table(
         conversations,
         folder / CONVERSATIONS_FILE,

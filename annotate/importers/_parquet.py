@@ -10,6 +10,7 @@ columns themselves (:func:`iter_batches`), without building a dict per row.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -55,25 +56,38 @@ def open_parquet(path: Path) -> pq.ParquetFile:
 def iter_batches(
     path: Path, columns: list[str] | None = None, batch_rows: int = BATCH_ROWS
 ) -> Iterator[tuple[int, pa.RecordBatch]]:
-    """``(first row number, batch)`` over the file, one row group read at a time."""
+    """``(first row number, batch)`` over the file, one row group read at a time.
+
+    The next row group is read in a background thread while the caller works on this one
+    (pyarrow releases the GIL while it decodes): two row groups in memory at most.
+    """
     pf = open_parquet(path)
     first = 0
-    for i in range(pf.metadata.num_row_groups):
-        try:
-            group = pf.read_row_group(i, columns=columns)
-        except (pa.ArrowException, OSError) as exc:
-            raise CorpusError(
-                Errors.E106.format(
-                    path=path,
-                    problem=f"has a row group that cannot be read (row group {i})",
-                    where=exc,
-                    hint="The file is damaged or cut off; download it again.",
-                )
-            ) from exc
-        for batch in group.to_batches(max_chunksize=batch_rows):
-            yield first, batch
-            first += batch.num_rows
-        del group
+    n = pf.metadata.num_row_groups
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ahead = pool.submit(_read_group, pf, 0, columns, path) if n else None
+        for i in range(n):
+            assert ahead is not None
+            group = ahead.result()
+            ahead = pool.submit(_read_group, pf, i + 1, columns, path) if i + 1 < n else None
+            for batch in group.to_batches(max_chunksize=batch_rows):
+                yield first, batch
+                first += batch.num_rows
+            del group
+
+
+def _read_group(pf: pq.ParquetFile, i: int, columns: list[str] | None, path: Path) -> pa.Table:
+    try:
+        return pf.read_row_group(i, columns=columns)
+    except (pa.ArrowException, OSError) as exc:
+        raise CorpusError(
+            Errors.E106.format(
+                path=path,
+                problem=f"has a row group that cannot be read (row group {i})",
+                where=exc,
+                hint="The file is damaged or cut off; download it again.",
+            )
+        ) from exc
 
 
 def iter_rows(path: Path) -> Iterator[tuple[str, Any]]:
