@@ -78,7 +78,9 @@ def append_to(
     atomic_folder(out, build, overwrite=True)
 
 
-def _merged_manifest(old: dict[str, Any], new: dict[str, Any], user_id: str | None):
+def _merged_manifest(
+    old: dict[str, Any], new: dict[str, Any], user_id: str | None
+) -> dict[str, Any]:
     m = dict(old)
     m.pop("counts", None)
     m["sources"] = [*old.get("sources", []), *new.get("sources", [])]

@@ -170,7 +170,7 @@ def read_sillytavern(paths: Sequence[Path], ctx: Context) -> None:
 
 
 def _st_turn(rec: dict[str, Any], ctx: Context, where: str, keep_swipes: bool):
-    extra = rec.get("extra") if isinstance(rec.get("extra"), dict) else {}
+    extra: dict[str, Any] = rec["extra"] if isinstance(rec.get("extra"), dict) else {}
     meta: dict[str, Any] = {}
     if rec.get("is_user") is True:
         role = "user"

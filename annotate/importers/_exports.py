@@ -110,10 +110,10 @@ def _chatgpt_turn(node: dict[str, Any], ctx: Context, where: str) -> dict[str, A
     msg = node.get("message")
     if not isinstance(msg, dict):
         return None  # a structural node without a message (the mapping's root)
-    author = msg.get("author") if isinstance(msg.get("author"), dict) else {}
+    author: dict[str, Any] = msg["author"] if isinstance(msg.get("author"), dict) else {}
     role = author.get("role")
     text, ctype = _chatgpt_text(msg.get("content"), ctx, where)
-    meta_in = msg.get("metadata") if isinstance(msg.get("metadata"), dict) else {}
+    meta_in: dict[str, Any] = msg["metadata"] if isinstance(msg.get("metadata"), dict) else {}
     hidden = bool(meta_in.get("is_visually_hidden_from_conversation")) or ctype in (
         "user_editable_context",
         "model_editable_context",

@@ -227,11 +227,11 @@ def normalise_roles(labels: pa.Array, texts: pa.Array, ctx: Context, batch: Batc
         if mask.any():
             for role in set(role_np[mask]):
                 sel = mask & (role_np == role)
-                n = int(sel.sum())
-                first = batch.where(int(parent[int(np.flatnonzero(sel)[0])]))
-                ctx.tally.skip(reason, first, n=n)
-                ctx.dropped.setdefault(role, Counter())[reason] += n
-                ctx.dropped_at.setdefault(role, first)
+                count = int(sel.sum())
+                at = batch.where(int(parent[int(np.flatnonzero(sel)[0])]))
+                ctx.tally.skip(reason, at, n=count)
+                ctx.dropped.setdefault(str(role), Counter())[reason] += count
+                ctx.dropped_at.setdefault(str(role), at)
     keep = ~(unknown | invalid | empty)
     return roles, texts, keep
 
