@@ -239,6 +239,21 @@ def import_corpus(
         ctx.pseudo = Pseudonymiser.open(pseudonymise, names=names, corpus=out)
     if base is not None:
         ctx.builder.reserve(base[1]["conversation_id"].to_pylist(), base[0]["turn_id"].to_pylist())
+    # spilled runs (column-wise importers) live beside the output, named like the temp folders
+    # that recover_folder removes once their process is gone: a killed import leaves nothing
+    parent = out.parent.resolve()
+    ctx.builder.spill_dir = parent / f".{out.name}.tmp-{os.getpid()}-runs-{os.urandom(4).hex()}"
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        return _run(importer, paths, ctx, out, opts, roles, name, licence, user_id, base,
+                    register, consent_scope, consent_date, overwrite)  # fmt: skip
+    finally:
+        ctx.builder.discard()
+
+
+def _run(importer, paths, ctx, out, opts, roles, name, licence, user_id, base, register,
+         consent_scope, consent_date, overwrite) -> Corpus:  # fmt: skip
+    """Read the sources and write (or append to) the corpus."""
     try:
         importer.read(paths, ctx)
     except UnicodeDecodeError as exc:

@@ -122,7 +122,37 @@ def test_hf_chat_no_message_column_is_one_error(tmp_path: Path) -> None:
     pq.write_table(pa.table({"a": [1], "b": ["x"]}), tmp_path / "x.parquet")
     with pytest.raises(CorpusError, match=r"\[E121\].*columns: a \(int64\), b \(string\)"):
         import_corpus(tmp_path / "x.parquet", "hf-chat", out=tmp_path / "c")
-    assert not (tmp_path / "c").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.parquet"]  # no run, no temp
+
+
+def test_hf_chat_spills_runs_and_merges_them_in_order(tmp_path: Path, monkeypatch) -> None:
+    import annotate.corpus._spill as spill
+
+    monkeypatch.setattr(spill, "SPILL_BYTES", 1)  # every batch becomes a run
+    monkeypatch.setattr(spill, "RUN_BATCH_ROWS", 2)
+    rows = []
+    for k in range(40):  # ids in scrambled order, so that runs must interleave
+        for i, r in enumerate(layouts.wildchat_rows("walks", n=3)):
+            rows.append(dict(r, conversation_hash=f"{(k * 7919 + i * 104729) % 1000003:07d}"))
+    src = tmp_path / "many.parquet"
+    pq.write_table(layouts.table(rows), src, row_group_size=5)
+    seen = []
+    real = spill.Runs.spill
+
+    def spy(self):
+        real(self)
+        seen.append(len(self.files))
+
+    monkeypatch.setattr(spill.Runs, "spill", spy)
+    corpus = _quiet(src, "hf-chat", out=tmp_path / "c")
+    assert max(seen) >= 10  # really merged from many runs
+    ids = corpus.turns["conversation_id"].tolist()
+    assert ids == sorted(ids) and len(corpus) == 120
+    for cid in corpus.conversation_ids[:5]:
+        conv = corpus.conversation(cid)
+        assert conv["turn_index"].tolist() == list(range(len(conv)))
+        assert conv["role"].iloc[0] == "user"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "many.parquet"]
 
 
 def test_hf_chat_real_wildchat_prompts(samples: Path, tmp_path: Path) -> None:
