@@ -209,6 +209,12 @@ class CorpusBuilder:
         self._n_rows += turns.num_rows
         self.is_sorted = False
 
+    def fields_table(self) -> pa.Table | None:
+        """The per-turn source fields collected so far, whole (None: there are none)."""
+        if self._runs is None:
+            return None
+        return self._runs.fields_table()
+
     def plain_tables(self) -> tuple[pa.Table, pa.Table]:
         """(turns in :data:`TURNS_SCHEMA` form, conversations), both sorted, in memory."""
         if self._runs is not None:

@@ -31,6 +31,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from annotate.corpus._consent import (
     add_donation,
@@ -40,7 +41,13 @@ from annotate.corpus._consent import (
     read_register,
     write_register,
 )
-from annotate.corpus._io import atomic_folder, read_tables, sort_tables, write_tables
+from annotate.corpus._io import (
+    TURN_FIELDS_FILE,
+    atomic_folder,
+    read_tables,
+    sort_tables,
+    write_tables,
+)
 from annotate.corpus._model import load_corpus
 from annotate.corpus._users import drop_users, merge_users, read_users
 from annotate.errors import CorpusError, Errors
@@ -57,9 +64,11 @@ def append_to(
     manifest: dict[str, Any],
     *,
     users: pa.Table | None = None,
+    fields: pa.Table | None = None,
     donation: tuple[Any, ...] = (None, None, None, None),
 ) -> None:
-    """Add conversations (TURNS_SCHEMA turns, sorted) to the corpus at ``out``, atomically."""
+    """Add conversations (TURNS_SCHEMA turns, sorted; per-turn source fields) to the corpus
+    at ``out``, atomically."""
     user_id, record, scope, when = donation
 
     def build(tmp: Path) -> None:
@@ -73,6 +82,8 @@ def append_to(
         )
         u = merge_users(read_users(out), users if users is not None else read_users(tmp))
         write_tables(tmp, t, c, _merged_manifest(old_m, manifest, user_id), users=u)
+        _write_fields(tmp, [_read_fields(out), fields])
+        _copy_others(out, tmp)
         write_register(tmp, reg)
 
     atomic_folder(out, build, overwrite=True)
@@ -104,6 +115,30 @@ def _merged_manifest(
     )
     m["updated_at"] = now_iso()
     return m
+
+
+#: files a corpus rewrite writes itself; any other file of the folder is copied as it is
+_OWN = {"turns.parquet", "conversations.parquet", "manifest.json", "users.parquet",
+        "turn_fields.parquet", "consent.json"}  # fmt: skip
+
+
+def _copy_others(src: Path, tmp: Path) -> None:
+    """Keep files the user put into the corpus folder (a README, a licence) across a rewrite."""
+    for f in src.iterdir():
+        if f.is_file() and not f.is_symlink() and f.name not in _OWN:
+            (tmp / f.name).write_bytes(f.read_bytes())
+
+
+def _write_fields(tmp: Path, parts: list[pa.Table | None]) -> None:
+    kept = [p for p in parts if p is not None and p.num_rows]
+    if kept:
+        table = pa.concat_tables(kept, promote_options="permissive")
+        pq.write_table(table, tmp / TURN_FIELDS_FILE, compression="zstd")
+
+
+def _read_fields(folder: Path) -> pa.Table | None:
+    path = folder / TURN_FIELDS_FILE
+    return pq.read_table(path) if path.is_file() else None
 
 
 # --- withdrawal -------------------------------------------------------------------------------
@@ -198,6 +233,11 @@ def withdraw(
         manifest["updated_at"] = now_iso()
         t, c = turns.filter(keep_t), conversations.filter(keep_c)
         write_tables(tmp, t, c, manifest, users=kept_users)
+        old_fields = _read_fields(folder)
+        if old_fields is not None:
+            gone = pc.is_in(old_fields["conversation_id"], pa.array(sorted(ids), pa.string()))
+            _write_fields(tmp, [old_fields.filter(pc.invert(gone))])
+        _copy_others(folder, tmp)
         rec = next(
             (w for w in latest["withdrawals"] if w.get("requested_at") == record["requested_at"]
              and w["user_id"] == user_id),

@@ -73,6 +73,16 @@ class Runs:
             w = self._fields_writer = pq.ParquetWriter(path, fields.schema, compression="zstd")
         w.write_table(fields, row_group_size=ROW_GROUP_SIZE)
 
+    def fields_table(self) -> pa.Table | None:
+        """Every per-turn field part, read back whole (for appending: small donations)."""
+        if self._fields_writer is not None:
+            self._fields_writer.close()
+            self._fields_writer = None
+        if not self.field_parts:
+            return None
+        tables = [pq.read_table(p) for p in self.field_parts]
+        return pa.concat_tables(tables, promote_options="permissive")
+
     def move_fields(self, folder: Path) -> None:
         """Put the per-turn fields into the corpus folder being built (``turn_fields.parquet``)."""
         if self._fields_writer is not None:

@@ -317,8 +317,9 @@ def _run(importer, paths, ctx, out, opts, roles, name, licence, user_id, base, r
         b.write(out, manifest, users=users, register=register, overwrite=overwrite,
                 donation=(user_id, donation, consent_scope, consent_date))  # fmt: skip
     else:
+        fields = b.fields_table()
         turns, convs = b.plain_tables()
-        append_to(out, turns, convs, manifest, users=users,
+        append_to(out, turns, convs, manifest, users=users, fields=fields,
                   donation=(user_id, donation, consent_scope, consent_date))  # fmt: skip
     return load_corpus(out)
 

@@ -244,3 +244,32 @@ def test_pseudonymise_keyed_and_consistent(tmp_path: Path) -> None:
     assert one.manifest["masking"]["counts"] == {"EMAIL": 1, "HANDLE": 1, "PERSON": 3, "PHONE": 1}
     with pytest.raises(CorpusError, match=r"\[E120\].*inside the corpus folder"):
         import_corpus(other, "openai", out=tmp_path / "c", pseudonymise=tmp_path / "c" / "k")
+
+
+def test_withdrawal_from_a_published_corpus_keeps_the_others_turn_fields(tmp_path: Path):
+    src = tmp_path / "src"
+    src.mkdir()
+    pq.write_table(layouts.table(layouts.wildchat_rows("hedges")), src / "w.parquet")
+    corpus = tmp_path / "study" / "corpus"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c = import_corpus(src / "w.parquet", "hf-chat", out=corpus, users="hashed_ip")
+    (corpus / "README.md").write_text("our notes on this corpus")
+    uid = c.conversation_meta("hed001")["user_id"]
+    record = donate.withdraw(corpus, uid)
+    assert record["conversations"] == 1 and record["turns"] == 3
+    after = load_corpus(corpus)
+    assert after.conversation_ids == ["hed000", "hed002"]
+    assert set(after.turn_fields["conversation_id"]) == {"hed000", "hed002"}
+    assert len(after.turn_fields) == len(after.turns)
+    assert (corpus / "README.md").read_text() == "our notes on this corpus"
+    assert "hedges 1" not in json.dumps(pq.read_table(corpus / "turn_fields.parquet").to_pylist())
+    # a donation appended to it keeps every table
+    more = tmp_path / "more.parquet"
+    pq.write_table(layouts.table(layouts.lmsys_rows("reeds")), more)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        grown = import_corpus(more, "hf-chat", out=corpus, append=True, user_id="P030")
+    assert grown.conversation_ids == ["hed000", "hed002", "lm0", "lm1"]
+    assert set(grown.turn_fields["conversation_id"]) == {"hed000", "hed002", "lm0", "lm1"}
+    assert (corpus / "README.md").exists()
