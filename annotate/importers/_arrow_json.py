@@ -28,8 +28,10 @@ def quote(arr: pa.Array) -> pa.Array:
     """JSON string literals of a string array (nulls stay null)."""
     if arr.type != pa.string():
         arr = pc.cast(arr, pa.string())
-    s = pc.replace_substring(arr, "\\", "\\\\")
-    s = pc.replace_substring(s, '"', '\\"')
+    s = arr
+    if pc.any(pc.match_substring_regex(s, '["\\\\]')).as_py():  # rare: pay only when present
+        s = pc.replace_substring(s, "\\", "\\\\")
+        s = pc.replace_substring(s, '"', '\\"')
     if pc.any(pc.match_substring_regex(s, "[\\x00-\\x1f]")).as_py():
         for c in _CONTROL:
             s = pc.replace_substring(s, c, _ESCAPES.get(c, f"\\u{ord(c):04x}"))
