@@ -66,6 +66,18 @@ def corpus_summary(corpus: Corpus) -> dict[str, Any]:
         "sources": [
             {k: s.get(k) for k in ("name", "bytes", "sha256")} for s in m.get("sources", [])
         ],
+        "tables": sorted(p.name for p in corpus.path.glob("*.parquet")),
+        "consent": _consent_counts(corpus),
+    }
+
+
+def _consent_counts(corpus: Corpus) -> dict[str, int]:
+    reg = read_register(corpus.path)
+    parts = reg["participants"].values()
+    return {
+        "participants": len(reg["participants"]),
+        "withdrawn": sum(1 for p in parts if p.get("withdrawn_at")),
+        "projects_and_exports": len(reg["uses"]),
     }
 
 
@@ -84,6 +96,14 @@ def _print_summary(doc: dict[str, Any]) -> None:
     masking = doc["masking"]
     info(f"  masking       {'none' if not masking else masking.get('method')}")
     info(f"  licence       {doc['licence']}")
+    info(f"  tables        {', '.join(doc['tables'])}")
+    consent = doc["consent"]
+    if consent["participants"] or consent["projects_and_exports"]:
+        info(
+            f"  consent       {consent['participants']} participants "
+            f"({consent['withdrawn']} withdrawn), used by {consent['projects_and_exports']} "
+            "projects/exports (`annotate corpus consent DIR`)"
+        )
     for s in doc["sources"]:
         info(f"  source        {s['name']} ({s['bytes']} bytes, sha256 {str(s['sha256'])[:12]}…)")
 

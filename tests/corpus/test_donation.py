@@ -69,6 +69,11 @@ def test_donation_append_two_donors(tmp_path: Path) -> None:
     assert p17["scope"] == "research use, 5 years" and p17["withdrawn_at"] is None
     assert p17["donations"][0]["conversations"] == 1
     assert p17["donations"][0]["sources"][0]["name"] == "p017-conversations.json"
+    res = _run("corpus", "info", str(corpus.path), "--json")
+    info = json.loads(res.stdout)
+    assert info["consent"] == {"participants": 2, "withdrawn": 0, "projects_and_exports": 0}
+    res = _run("corpus", "consent", str(corpus.path))
+    assert "P017" in res.stdout and "research use, 5 years" in res.stdout
 
 
 def test_donation_append_is_all_or_nothing(tmp_path: Path, monkeypatch) -> None:
