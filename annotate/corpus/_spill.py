@@ -29,7 +29,7 @@ from annotate.corpus._build import POOL
 from annotate.corpus._schema import ROW_GROUP_SIZE, TURNS_SCHEMA
 
 #: turns held in memory before they are sorted and written as a run
-SPILL_BYTES = 64 << 20
+SPILL_BYTES = 40 << 20
 #: rows per record batch in a run file (what the merge holds per run)
 RUN_BATCH_ROWS = 4096
 #: the source's other per-turn fields (typed), keyed by conversation_id and turn_index
