@@ -168,16 +168,17 @@ def generate(folder: Path, turns: int, shards: int, seed: int = 0) -> int:
                 names=["accept-language", "user-agent"],
             )
             mask = pa.array(~user)
+            none = pa.scalar(None, pa.string())
             turn = pa.StructArray.from_arrays(
                 [
                     _texts(rng, m, vocab, p),
-                    pc.if_else(pa.array(user), "United States", pa.scalar(None, pa.string())),
-                    pc.if_else(pa.array(user), ips.take(pa.array(parent)), pa.scalar(None, pa.string())),
+                    pc.if_else(pa.array(user), "United States", none),
+                    pc.if_else(pa.array(user), ips.take(pa.array(parent)), none),
                     pc.if_else(mask, pa.scalar(None, header.type), header.take(pa.array(parent))),
                     pa.array(["English"] * m),
                     pa.array(rng.random(m) < 0.01),
                     pc.if_else(pa.array(user), "user", "assistant"),
-                    pc.if_else(pa.array(user), "California", pa.scalar(None, pa.string())),
+                    pc.if_else(pa.array(user), "California", none),
                     times,
                     pa.array(rng.random(m) < 0.02),
                     pa.array(np.repeat(rng.integers(0, 2**40, n), lengths) + within // 2),

@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from annotate.clock import CLOCK
 from annotate.corpus._consent import (
     add_donation,
     id_hash,
@@ -192,6 +193,7 @@ def withdraw(
     record = pending[-1] if pending else None
     if record is None:
         record = {
+            "id": CLOCK.event_id(),
             "user_id": user_id,
             "requested_at": now_iso(),
             "by": operator(),
@@ -200,7 +202,12 @@ def withdraw(
         }
         reg["withdrawals"].append(record)
         write_register(folder, reg)  # 1. durable before anything is removed
-    hashes = set(record["conversation_id_hashes"]) | {id_hash(c) for c in ids}
+    # every earlier withdrawal of this participant too: a project found later (given with
+    # --project) is cleaned of the conversations that left the corpus before
+    hashes = {id_hash(c) for c in ids}
+    for w in reg["withdrawals"]:
+        if w["user_id"] == user_id:
+            hashes.update(w.get("conversation_id_hashes", []))
     places = _places(reg, projects, exports)
     cleaned: dict[str, Any] = {"projects": {}, "exports": {}, "not_reached": []}
     for kind, path in places:  # 2. stores and exports
@@ -239,8 +246,7 @@ def withdraw(
             _write_fields(tmp, [old_fields.filter(pc.invert(gone))])
         _copy_others(folder, tmp)
         rec = next(
-            (w for w in latest["withdrawals"] if w.get("requested_at") == record["requested_at"]
-             and w["user_id"] == user_id),
+            (w for w in latest["withdrawals"] if w.get("id") == record["id"]),
             None,
         )  # fmt: skip
         if rec is None:

@@ -20,6 +20,7 @@ from annotate.corpus import load_corpus, read_register
 from annotate.errors import CorpusError
 from annotate.importers import import_corpus
 from annotate.project import Project
+from annotate.store import withdraw_conversations
 from tests.importers import layouts
 
 TOY = Path(__file__).resolve().parents[2] / "codebooks" / "toy.yaml"
@@ -278,3 +279,23 @@ def test_withdrawal_from_a_published_corpus_keeps_the_others_turn_fields(tmp_pat
     assert grown.conversation_ids == ["hed000", "hed002", "lm0", "lm1"]
     assert set(grown.turn_fields["conversation_id"]) == {"hed000", "hed002", "lm0", "lm1"}
     assert (corpus / "README.md").exists()
+
+
+def test_withdrawal_run_again_cleans_a_project_found_later(tmp_path: Path) -> None:
+    corpus = _study(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        project = Project.create(tmp_path / "study" / "project", corpus=corpus, codebook=TOY,
+                                 coders=["alice", "bob"], per_item=2)  # fmt: skip
+        _label_everything(project)
+    reg = read_register(corpus)
+    reg["uses"] = []  # the project was not registered (e.g. a read-only corpus then)
+    (corpus / "consent.json").write_text(json.dumps(reg))
+    first = donate.withdraw(corpus, "P017")
+    assert first["conversations"] == 1 and first["label_events"] == {}
+    assert _found(tmp_path / "study", GONE)  # the unregistered project still holds labels
+    again = donate.withdraw(
+        corpus, "P017", projects=[project.path], purge_labels=withdraw_conversations
+    )
+    assert again["conversations"] == 0 and list(again["label_events"].values()) == [6]
+    assert _found(tmp_path / "study", GONE) == []
