@@ -139,6 +139,25 @@ class Errors(metaclass=_Catalogue):
         "Importing {sources} (format '{format}') would give a corpus without {roles} turns: "
         "{why}. {fix} Nothing was written."
     )
+    E118 = (
+        "Participant '{user_id}' withdrew on {when}: their data may not be added to this corpus "
+        "again. If they have given consent anew, record it with a new participant id."
+    )
+    E119 = (
+        "No conversation of participant '{user_id}' is in corpus '{path}', and the consent "
+        "register does not know them. Participants with conversations: {known}. Check the id "
+        "(it is case-sensitive)."
+    )
+    E120 = (
+        "Cannot pseudonymise with key file '{path}': {problem}. Keep the key outside the "
+        "corpus folder (e.g. [[pseudonymise='~/keys/study.key' || --pseudonymise "
+        "~/keys/study.key]]); a missing file is created with a new random key."
+    )
+    E121 = (
+        "{sources}: no column holds a list of messages (looked for {looked}; columns: "
+        "{columns}). Name it [[with message_column='COLUMN' || with -o message_column=COLUMN]], "
+        "or pick the importer of this layout (see `annotate import --help`)."
+    )
 
     # --- 2xx codebook -----------------------------------------------------------------------
     # (section: codebook)

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from annotate.cli._printer import emit_json, good, info
-from annotate.corpus import Corpus, load_corpus
+from annotate.cli._printer import emit_json, good, info, warn
+from annotate.corpus import Corpus, load_corpus, read_register, register_use, withdraw
 from annotate.errors import CorpusError, Errors
 from annotate.importers import FORMATS, IMPORTERS, import_corpus
 
@@ -22,19 +22,20 @@ def _formats_help() -> str:
         "",
         "\b",
     ]
+    width = max(map(len, FORMATS)) + 2
+    indent = " " * (width + 2)
     for fmt, name in sorted(FORMATS.items()):
         importer = IMPORTERS[name]
         lines += textwrap.wrap(
-            importer.description, 76, initial_indent=f"  {fmt:<9} ", subsequent_indent=" " * 12
+            importer.description,
+            78,
+            initial_indent=f"  {fmt:<{width}}",
+            subsequent_indent=indent,
         )
-        opts = [
-            f"{key}={'|'.join(spec.choices) or values.get(spec.kind, 'TEXT')}"
+        lines += [
+            f"{indent}-o {key}={'|'.join(spec.choices) or values.get(spec.kind, 'TEXT')}"
             for key, spec in importer.options.items()
         ]
-        if opts:
-            lines += textwrap.wrap(
-                "-o " + ", -o ".join(opts), 76, initial_indent=" " * 12, subsequent_indent=" " * 12
-            )
     return "\n".join(lines)
 
 
@@ -65,6 +66,18 @@ def corpus_summary(corpus: Corpus) -> dict[str, Any]:
         "sources": [
             {k: s.get(k) for k in ("name", "bytes", "sha256")} for s in m.get("sources", [])
         ],
+        "tables": sorted(p.name for p in corpus.path.glob("*.parquet")),
+        "consent": _consent_counts(corpus),
+    }
+
+
+def _consent_counts(corpus: Corpus) -> dict[str, int]:
+    reg = read_register(corpus.path)
+    parts = reg["participants"].values()
+    return {
+        "participants": len(reg["participants"]),
+        "withdrawn": sum(1 for p in parts if p.get("withdrawn_at")),
+        "projects_and_exports": len(reg["uses"]),
     }
 
 
@@ -83,6 +96,14 @@ def _print_summary(doc: dict[str, Any]) -> None:
     masking = doc["masking"]
     info(f"  masking       {'none' if not masking else masking.get('method')}")
     info(f"  licence       {doc['licence']}")
+    info(f"  tables        {', '.join(doc['tables'])}")
+    consent = doc["consent"]
+    if consent["participants"] or consent["projects_and_exports"]:
+        info(
+            f"  consent       {consent['participants']} participants "
+            f"({consent['withdrawn']} withdrawn), used by {consent['projects_and_exports']} "
+            "projects/exports (`annotate corpus consent DIR`)"
+        )
     for s in doc["sources"]:
         info(f"  source        {s['name']} ({s['bytes']} bytes, sha256 {str(s['sha256'])[:12]}…)")
 
@@ -120,6 +141,33 @@ def _print_summary(doc: dict[str, Any]) -> None:
     "--option", "-o", "extra", multiple=True, metavar="KEY=VALUE", help="Any format option."
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing corpus folder.")
+@click.option(
+    "--user-id",
+    help="Data donation: the participant id every imported conversation gets (recorded in "
+    "the corpus's consent register).",
+)
+@click.option(
+    "--append",
+    is_flag=True,
+    help="Add to the corpus at --out (rewritten whole, atomically) instead of a new one.",
+)
+@click.option("--consent-scope", help="With --user-id: what the participant consented to.")
+@click.option("--consent-date", help="With --user-id: when consent was given (ISO date).")
+@click.option(
+    "--pseudonymise",
+    "--pseudonymize",
+    "pseudonymise",
+    metavar="KEYFILE",
+    help="Replace names, emails, phones and @handles by keyed placeholders ([PERSON_3]); "
+    "KEYFILE (outside the corpus) is created when missing.",
+)
+@click.option(
+    "--person",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    help="With --pseudonymise: a person name to replace (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def import_cmd(
     format: str,
@@ -134,6 +182,12 @@ def import_cmd(
     deleted: str | None,
     extra: tuple[str, ...],
     overwrite: bool,
+    user_id: str | None,
+    append: bool,
+    consent_scope: str | None,
+    consent_date: str | None,
+    pseudonymise: str | None,
+    names: tuple[str, ...],
     as_json: bool,
 ) -> None:
     options: dict[str, Any] = dict(_pairs(extra, "--option"))
@@ -150,6 +204,12 @@ def import_cmd(
         licence=licence,
         roles=_pairs(roles, "--role"),
         overwrite=overwrite,
+        user_id=user_id,
+        append=append,
+        consent_scope=consent_scope,
+        consent_date=consent_date,
+        pseudonymise=pseudonymise,
+        names=names,
         **options,
     )
     doc = corpus_summary(corpus)
@@ -157,13 +217,14 @@ def import_cmd(
         emit_json(doc)
         return
     c = doc["counts"]
-    good(f"imported {c['conversations']} conversations, {c['turns']} turns into {corpus.path}")
+    verb = "the corpus now holds" if append else "imported"
+    good(f"{verb} {c['conversations']} conversations, {c['turns']} turns in {corpus.path}")
     _print_summary(doc)
 
 
 @click.group("corpus")
 def corpus_group() -> None:
-    """Inspect or mask a corpus folder."""
+    """Inspect, mask, or withdraw a participant from a corpus folder."""
 
 
 @corpus_group.command("info")
@@ -196,6 +257,101 @@ def mask_cmd(corpus_dir: str, out: str, names: bool | None, overwrite: bool, as_
     m = doc["masking"]
     counts = ", ".join(f"{k} {v}" for k, v in m["counts"].items())
     good(f"masked {m['turns_changed']} turns into {masked.path} ({counts})")
+
+
+@corpus_group.command("withdraw")
+@click.argument("corpus_dir", type=click.Path(path_type=str))
+@click.option("--user-id", required=True, help="The participant who withdraws.")
+@click.option(
+    "--project",
+    "projects",
+    multiple=True,
+    type=click.Path(path_type=str),
+    help="A project using the corpus that is not in its register (repeatable).",
+)
+@click.option(
+    "--export",
+    "exports",
+    multiple=True,
+    type=click.Path(path_type=str),
+    help="An earlier export that is not in the register (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def withdraw_cmd(
+    corpus_dir: str,
+    user_id: str,
+    projects: tuple[str, ...],
+    exports: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Remove a participant: conversations, user row, labels in every project, export rows.
+
+    Projects and exports registered in the corpus's consent register (every project created
+    and export written since registration existed) are cleaned without being named; name
+    others with --project/--export. The withdrawal is recorded (who, when, how many rows; no
+    content). Run it again after an interruption: it finishes what is left.
+    """
+    from annotate.store import withdraw_conversations  # the store's own withdrawal
+
+    record = withdraw(
+        corpus_dir,
+        user_id,
+        projects=projects,
+        exports=exports,
+        purge_labels=withdraw_conversations,
+    )
+    doc = {k: v for k, v in record.items() if k != "conversation_id_hashes"}
+    if as_json:
+        emit_json(doc)
+        return
+    good(
+        f"withdrew {user_id}: {doc['conversations']} conversations, {doc['turns']} turns, "
+        f"{doc['users_rows']} user-table rows"
+    )
+    for path, n in doc["label_events"].items():
+        info(f"  labels removed  {n:>6}  {path}")
+    for path, n in doc["export_rows"].items():
+        info(f"  export rows     {n:>6}  {path}")
+    for path in doc["not_reached"]:
+        warn(f"  not reached (moved, deleted or not a project): {path}")
+
+
+@corpus_group.command("consent")
+@click.argument("corpus_dir", type=click.Path(path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def consent_cmd(corpus_dir: str, as_json: bool) -> None:
+    """The consent register: participants, donations, withdrawals, registered projects."""
+    corpus = load_corpus(corpus_dir)
+    reg = read_register(corpus.path)
+    if as_json:
+        emit_json(reg)
+        return
+    parts = reg["participants"]
+    info(f"consent register of {corpus.path}: {len(parts)} participants")
+    for uid, p in sorted(parts.items()):
+        status = f"withdrawn {p['withdrawn_at']}" if p.get("withdrawn_at") else "active"
+        info(f"  {uid:<16} {len(p.get('donations', []))} donation(s)  {status}  ({p.get('scope')})")
+    for w in reg["withdrawals"]:
+        done = w.get("completed_at") or "NOT FINISHED: run withdraw again"
+        info(f"  withdrawal of {w['user_id']} requested {w['requested_at']}, completed {done}")
+    for use in reg["uses"]:
+        info(f"  used by {use['kind']:<8} {use['path']}")
+
+
+@corpus_group.command("register")
+@click.argument("corpus_dir", type=click.Path(path_type=str))
+@click.option("--project", "projects", multiple=True, type=click.Path(path_type=str))
+@click.option("--export", "exports", multiple=True, type=click.Path(path_type=str))
+def register_cmd(corpus_dir: str, projects: tuple[str, ...], exports: tuple[str, ...]) -> None:
+    """Record projects or exports made before registration existed, for later withdrawals."""
+    corpus = load_corpus(corpus_dir)
+    for kind, paths in (("project", projects), ("export", exports)):
+        for p in paths:
+            if not register_use(corpus.path, p, kind=kind):
+                raise CorpusError(
+                    Errors.E114.format(path=corpus.path, problem="its consent.json is not writable")
+                )
+            good(f"registered {kind} {p}")
 
 
 def register(main: click.Group) -> None:

@@ -8,7 +8,16 @@ what they skip or repair in a :class:`Tally`.
 from __future__ import annotations
 
 from annotate.corpus._build import CorpusBuilder, Tally, content_hash
-from annotate.corpus._io import atomic_folder, corpus_counts, write_corpus, write_tables
+from annotate.corpus._consent import CONSENT_FILE, read_register, register_use
+from annotate.corpus._donate import purge_export, withdraw
+from annotate.corpus._io import (
+    atomic_folder,
+    corpus_counts,
+    read_tables,
+    write_corpus,
+    write_groups,
+    write_tables,
+)
 from annotate.corpus._model import Corpus, load_corpus
 from annotate.corpus._schema import (
     CONVERSATION_COLUMNS,
@@ -17,13 +26,16 @@ from annotate.corpus._schema import (
     TURN_COLUMNS,
     TURNS_SCHEMA,
 )
+from annotate.corpus._users import USERS_FILE, read_users, users_table
 
 __all__ = [
+    "CONSENT_FILE",
     "CONVERSATIONS_SCHEMA",
     "CONVERSATION_COLUMNS",
     "ROW_GROUP_SIZE",
     "TURNS_SCHEMA",
     "TURN_COLUMNS",
+    "USERS_FILE",
     "Corpus",
     "CorpusBuilder",
     "Tally",
@@ -31,6 +43,14 @@ __all__ = [
     "content_hash",
     "corpus_counts",
     "load_corpus",
+    "purge_export",
+    "read_register",
+    "read_tables",
+    "read_users",
+    "register_use",
+    "users_table",
+    "withdraw",
     "write_corpus",
+    "write_groups",
     "write_tables",
 ]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import tempfile
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -145,22 +147,147 @@ class CorpusBuilder:
         self._n_rows = 0
         self._ids: set[str] = set()
         self._turn_ids: set[str] = set()
+        #: ids already used elsewhere (the corpus a donation is appended to)
+        self._reserved: set[str] = set()
         self._last_id: str | None = None
         self.is_sorted = True
+
+        #: vectorised importers' turns (see :meth:`add_table`), spilled to sorted runs here
+        self.spill_dir: Path | None = None
+        self._runs: Any = None
 
     @property
     def n_conversations(self) -> int:
         return len(self._ids)
 
     @property
+    def has_spilled(self) -> bool:
+        return self._runs is not None
+
+    def add_table(
+        self, turns: pa.Table, conversations: pa.Table, fields: pa.Table | None = None
+    ) -> None:
+        """Add whole conversations at once (vectorised importers).
+
+        ``turns`` has the columns of :data:`TURNS_SCHEMA` (``turn_id`` null where it is to be
+        generated), grouped by conversation and in turn order; ``conversations`` has the
+        columns of :data:`CONVERSATIONS_SCHEMA`, one row per conversation of ``turns``, in the
+        same order. ``fields`` (optional, one row per turn) holds the source's other per-turn
+        fields as typed columns; they are streamed to ``turn_fields.parquet`` (keyed by
+        ``conversation_id`` and ``turn_index``, in source order). Clashing ids are made unique
+        (``~2``, counted) here. The turns are kept in sorted runs that spill to disk
+        (:mod:`annotate.corpus._spill`).
+        """
+        from annotate.corpus._spill import Runs, fill_turn_ids
+
+        ids = conversations["conversation_id"].to_pylist()
+        fixed = None
+        for i, cid in enumerate(ids):
+            new = self._unique_id(cid, None)
+            if new != cid:
+                fixed = fixed or list(ids)
+                fixed[i] = new
+            self._ids.add(new)
+        if fixed is not None:
+            counts = conversations["n_turns"].to_numpy()
+            conversations = conversations.set_column(
+                0, "conversation_id", pa.array(fixed, pa.string())
+            )
+            turns = turns.set_column(
+                0, "conversation_id", pa.array(np.repeat(np.array(fixed, dtype=object), counts))
+            )
+        if self._runs is None:
+            self._runs = Runs(self.spill_dir or Path(tempfile.mkdtemp(prefix="annotate-")))
+        self._runs.add(fill_turn_ids(turns).cast(TURNS_SCHEMA))
+        if fields is not None and fields.num_columns:
+            keyed = pa.Table.from_arrays(
+                [turns["conversation_id"], turns["turn_index"], *fields.columns],
+                names=["conversation_id", "turn_index", *fields.column_names],
+            )
+            self._runs.add_fields(keyed)
+        self._conv_batches.extend(conversations.cast(CONVERSATIONS_SCHEMA).to_batches())
+        self._n_rows += turns.num_rows
+        self.is_sorted = False
+
+    def fields_table(self) -> pa.Table | None:
+        """The per-turn source fields collected so far, whole (None: there are none)."""
+        if self._runs is None:
+            return None
+        return self._runs.fields_table()
+
+    def plain_tables(self) -> tuple[pa.Table, pa.Table]:
+        """(turns in :data:`TURNS_SCHEMA` form, conversations), both sorted, in memory."""
+        if self._runs is not None:
+            convs = pa.Table.from_batches(self._conv_batches, schema=CONVERSATIONS_SCHEMA)
+            try:
+                parts = list(self._runs.groups())
+                turns = pa.concat_tables(parts) if parts else TURNS_SCHEMA.empty_table()
+            finally:
+                self.discard()
+            return turns, convs.sort_by("conversation_id")
+        from annotate.corpus._io import plain_turns
+
+        turns, convs, layout = self.tables()
+        return plain_turns(turns, convs, layout), convs
+
+    def discard(self) -> None:
+        """Delete spilled runs (after writing, or when the import fails)."""
+        if self._runs is not None:
+            self._runs.remove()
+
+    def write(
+        self,
+        out: Path,
+        manifest: dict[str, Any],
+        *,
+        users: pa.Table | None = None,
+        register: dict[str, Any] | None = None,
+        overwrite: bool = False,
+        donation: tuple[Any, ...] = (None, None, None, None),
+    ) -> None:
+        """Write the corpus folder atomically (with its user table and consent register)."""
+        from annotate.corpus._consent import add_donation, empty_register, write_register
+        from annotate.corpus._io import atomic_folder, write_groups, write_tables
+
+        user_id, record, scope, when = donation
+        reg = register if register is not None else empty_register()
+        if user_id:
+            add_donation(reg, user_id, record, scope=scope, consented_at=when)
+
+        def build(tmp: Path) -> None:
+            if self._runs is not None:
+                convs = pa.Table.from_batches(self._conv_batches, schema=CONVERSATIONS_SCHEMA)
+                convs = convs.sort_by("conversation_id")
+                try:
+                    write_groups(tmp, self._runs.groups(), convs, manifest, users)
+                    self._runs.move_fields(tmp)
+                finally:
+                    self.discard()
+            else:
+                turns, convs, layout = self.tables()
+                write_tables(tmp, turns, convs, manifest, layout, users=users)
+            if reg["participants"] or reg["withdrawals"] or reg["uses"]:
+                write_register(tmp, reg)
+
+        try:
+            atomic_folder(out, build, overwrite=overwrite)
+        finally:
+            self.discard()
+
+    @property
     def n_turns(self) -> int:
         return self._n_rows
 
+    def reserve(self, conversation_ids: Iterable[str], turn_ids: Iterable[str] = ()) -> None:
+        """Treat these ids as taken (new conversations with them get ``~2`` etc., counted)."""
+        self._reserved.update(conversation_ids)
+        self._turn_ids.update(turn_ids)
+
     def _unique_id(self, cid: str, where: str | None) -> str:
-        if cid not in self._ids:
+        if cid not in self._ids and cid not in self._reserved:
             return cid
         k = 2
-        while f"{cid}~{k}" in self._ids:
+        while f"{cid}~{k}" in self._ids or f"{cid}~{k}" in self._reserved:
             k += 1
         self.tally.repair("duplicate_conversation_id", where)
         return f"{cid}~{k}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from annotate.corpus._schema import (
     ROW_GROUP_SIZE,
     TURNS_SCHEMA,
 )
+from annotate.corpus._users import write_users
 from annotate.durable import atomic_folder as durable_folder
 from annotate.durable import recover_folder
 from annotate.errors import CorpusError, Errors, StorageError
@@ -28,6 +30,8 @@ from annotate.types import FilePath
 TURNS_FILE = "turns.parquet"
 CONVERSATIONS_FILE = "conversations.parquet"
 MANIFEST_FILE = "manifest.json"
+#: the source's other per-turn fields (typed columns), keyed by conversation_id, turn_index
+TURN_FIELDS_FILE = "turn_fields.parquet"
 
 
 def write_tables(
@@ -36,8 +40,10 @@ def write_tables(
     conversations: pa.Table,
     manifest: dict[str, Any],
     layout: np.ndarray | None = None,
+    users: pa.Table | None = None,
 ) -> dict[str, Any]:
-    """Write the three files into ``folder``; returns the manifest as written.
+    """Write the three files (and ``users.parquet`` when ``users`` has rows) into ``folder``;
+    returns the manifest as written.
 
     Without ``layout``, ``turns`` is in :data:`TURNS_SCHEMA` form and already sorted. With the
     ``layout`` of :meth:`CorpusBuilder.tables`, ``turns`` is the builder's memory form: each
@@ -46,19 +52,39 @@ def write_tables(
     ``conversation_id`` comes from ``conversations``, dictionaries are decoded, and missing turn
     ids become ``<conversation_id>:<turn_index>``.
     """
-    tally = _Counts()
     groups = (
         _plain_groups(turns) if layout is None else _layout_groups(turns, conversations, layout)
     )
-    with pq.ParquetWriter(
-        folder / TURNS_FILE, TURNS_SCHEMA, compression="zstd", memory_pool=POOL
-    ) as w:
-        for group in groups:
-            part = _plain(group)
-            del group
+    return write_groups(folder, (_plain(g) for g in groups), conversations, manifest, users)
+
+
+def write_groups(
+    folder: Path,
+    groups: Iterator[pa.Table],
+    conversations: pa.Table,
+    manifest: dict[str, Any],
+    users: pa.Table | None = None,
+) -> dict[str, Any]:
+    """Write a corpus folder from turn row groups already in :data:`TURNS_SCHEMA` form and in
+    corpus order (one group in memory at a time); returns the manifest as written."""
+    tally = _Counts()
+    with (
+        pq.ParquetWriter(
+            folder / TURNS_FILE, TURNS_SCHEMA, compression="zstd", memory_pool=POOL
+        ) as w,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        # a row group is encoded and written in the background while the next one is
+        # gathered (pyarrow releases the GIL): at most two row groups in memory
+        pending = None
+        for part in groups:
             tally.add(part)
-            w.write_table(part, row_group_size=ROW_GROUP_SIZE)
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(w.write_table, part, row_group_size=ROW_GROUP_SIZE)
             del part
+        if pending is not None:
+            pending.result()
     pq.write_table(
         conversations,
         folder / CONVERSATIONS_FILE,
@@ -69,10 +95,44 @@ def write_tables(
     manifest.setdefault("folder_version", FOLDER_VERSION)
     manifest.setdefault("created_at", CLOCK.now().isoformat(timespec="seconds"))
     manifest["counts"] = tally.counts(conversations)
+    write_users(folder, users)
+    if users is not None and users.num_rows:
+        manifest["counts"]["users_table"] = users.num_rows
     (folder / MANIFEST_FILE).write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
     )
     return manifest
+
+
+def plain_turns(turns: pa.Table, conversations: pa.Table, layout: np.ndarray) -> pa.Table:
+    """The builder's turns (memory form and layout) as one :data:`TURNS_SCHEMA` table, sorted
+    like ``conversations`` (for appending to a corpus: small tables, all in memory)."""
+    parts = [_plain(g) for g in _layout_groups(turns, conversations, layout)]
+    if not parts:
+        return TURNS_SCHEMA.empty_table()
+    return pa.concat_tables(parts)
+
+
+def read_tables(folder: FilePath) -> tuple[pa.Table, pa.Table]:
+    """(turns, conversations) of a corpus folder, whole (for appending and withdrawing)."""
+    path = Path(folder)
+    try:
+        turns = pq.read_table(path / TURNS_FILE, schema=TURNS_SCHEMA)
+        convs = pq.read_table(path / CONVERSATIONS_FILE, schema=CONVERSATIONS_SCHEMA)
+    except (pa.ArrowException, OSError) as exc:
+        raise CorpusError(
+            Errors.E111.format(path=path, problem=f"unreadable parquet: {exc}")
+        ) from exc
+    return turns, convs
+
+
+def sort_tables(turns: pa.Table, conversations: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """Both tables in corpus order: by conversation id (and turn index)."""
+    t = turns.take(
+        pc.sort_indices(turns, [("conversation_id", "ascending"), ("turn_index", "ascending")])
+    )
+    c = conversations.take(pc.sort_indices(conversations, [("conversation_id", "ascending")]))
+    return t, c
 
 
 def _plain_groups(turns: pa.Table) -> Iterator[pa.Table]:

@@ -11,8 +11,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from annotate.corpus._io import TURNS_FILE, read_folder
+from annotate.corpus._io import TURN_FIELDS_FILE, TURNS_FILE, read_folder
 from annotate.corpus._schema import TURNS_SCHEMA
+from annotate.corpus._users import read_users
 from annotate.errors import CorpusError, Errors
 from annotate.types import FilePath
 
@@ -63,6 +64,29 @@ class Corpus:
     def turns(self) -> pd.DataFrame:
         """One row per turn, sorted by (conversation_id, turn_index) (pyarrow-backed dtypes)."""
         return _frame(pq.read_table(self.path / TURNS_FILE, schema=TURNS_SCHEMA))
+
+    @cached_property
+    def users(self) -> pd.DataFrame:
+        """The user table (``users.parquet``: one row per ``user_id``, e.g. PRISM's survey);
+        an empty table with the one column ``user_id`` when the corpus has none."""
+        return _frame(read_users(self.path))
+
+    @cached_property
+    def turn_fields(self) -> pd.DataFrame:
+        """The source's other per-turn fields (``turn_fields.parquet``: typed columns keyed by
+        ``conversation_id`` and ``turn_index``, e.g. WildChat's moderation flags and scores);
+        an empty table with those two columns when the corpus has none."""
+        path = self.path / TURN_FIELDS_FILE
+        if not path.is_file():
+            return _frame(
+                pa.table(
+                    {
+                        "conversation_id": pa.array([], pa.string()),
+                        "turn_index": pa.array([], pa.int32()),
+                    }
+                )
+            )
+        return _frame(pq.read_table(path))
 
     @cached_property
     def conversation_ids(self) -> list[str]:

@@ -34,6 +34,7 @@ import pandas as pd
 from annotate import __version__
 from annotate.adjudication.gold import GOLD_ID, gold_summary, resolve_gold
 from annotate.agreement._display import informative_units, verdicts
+from annotate.corpus import register_use
 from annotate.durable import atomic_folder, recover_folder
 from annotate.errors import AgreementError, Errors, ExportError
 from annotate.export._card import render_card
@@ -204,6 +205,8 @@ def write(
     # temp folder, fsync of every file and folder, swap; a kill mid-swap is repaired on the
     # next export (annotate.durable.recover_folder)
     atomic_folder(out, write_into, replace=overwrite)
+    # a withdrawal from the corpus cleans this export too (False: a read-only corpus)
+    register_use(project.corpus_path, out, kind="export")
     return out
 
 

@@ -222,6 +222,8 @@ def parse_time(value: Any) -> datetime | None:
         return None
     if isinstance(value, bool):
         raise ValueError(value)
+    if isinstance(value, datetime):  # parquet timestamps; naive ones are UTC
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, UTC)
     if isinstance(value, str):
@@ -247,6 +249,12 @@ class Context:
         #: unknown role labels -> turns skipped: text labels as they are, others by :func:`show`
         self.unknown: Counter[str] = Counter()
         self.unknown_other: Counter[str] = Counter()
+        #: the user table (user_id -> fields), e.g. PRISM's survey
+        self.users: dict[str, dict[str, Any]] = {}
+        #: a participant id given at import: every conversation gets it (data donation)
+        self.user_id: str | None = None
+        #: keyed pseudonymisation of texts and meta (annotate.importers._pseudo), or None
+        self.pseudo: Any = None
 
     def time(self, value: Any, where: str) -> datetime | None:
         """:func:`parse_time`, counting a bad value as repaired (``invalid_timestamp`` -> null)."""
@@ -312,10 +320,29 @@ class Context:
             self.tally.observe("consecutive_same_role", where)
         if conversation.get("meta"):
             conversation["meta"] = self.bounded_meta(conversation["meta"], where)
+        if self.user_id is not None:
+            conversation["user_id"] = self.user_id
+        if self.pseudo is not None:
+            turns, conversation = self._pseudonymise(turns, conversation)
         cid = self.builder.add(turns, where=where, **conversation)
         if cid is not None:
             self.kept.update(t["role"] for t in turns)
         return cid
+
+    def _pseudonymise(self, turns, conversation):
+        p = self.pseudo
+        out = []
+        for t in turns:
+            t = dict(t)
+            t["text"] = p.text(t["text"])
+            if isinstance(t.get("speaker"), str):
+                t["speaker"] = p.text(t["speaker"])
+            if t.get("meta"):
+                t["meta"] = p.value(t["meta"])
+            out.append(t)
+        if conversation.get("meta"):
+            conversation = {**conversation, "meta": p.value(conversation["meta"])}
+        return out, conversation
 
     def finish(self, paths: Sequence[Path]) -> None:
         """After the reader: E117 when the user or the assistant side lost every turn it had

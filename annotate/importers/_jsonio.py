@@ -19,12 +19,14 @@ import json
 import math
 import re
 import warnings
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from annotate.corpus import Tally
 from annotate.errors import CorpusError, Errors, Warnings
+from annotate.importers._parquet import is_parquet, iter_rows
 
 _CHUNK = 1 << 20
 #: a single record may be at most this many characters before we give up on it
@@ -166,12 +168,48 @@ def _scalar(s: str, idx: int) -> tuple[Any, int]:
 
 
 def open_binary(path: Path) -> IO[bytes]:
-    """Open a file for reading bytes, transparently un-gzipping it (by its magic number)."""
+    """Open a file for reading bytes, transparently un-gzipping it (by its magic number).
+
+    A zip archive (an account export as downloaded) opens its ``conversations.json`` member,
+    or its only JSON member; E106 when there is no such member.
+    """
     with open(path, "rb") as f:
-        head = f.read(2)
-    if head == b"\x1f\x8b":
+        head = f.read(4)
+    if head[:2] == b"\x1f\x8b":
         return gzip.open(path, "rb")  # type: ignore[return-value]
+    if head == b"PK\x03\x04":
+        return _zip_member(path)
     return open(path, "rb")
+
+
+def _zip_member(path: Path) -> IO[bytes]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise CorpusError(
+            Errors.E106.format(
+                path=path,
+                problem="is not a readable zip archive",
+                where=exc,
+                hint="Download the export again, or unzip it and pass conversations.json.",
+            )
+        ) from exc
+    names = [n for n in archive.namelist() if not n.endswith("/")]
+    wanted = [n for n in names if n.rsplit("/", 1)[-1] == "conversations.json"]
+    if not wanted:
+        wanted = [n for n in names if n.lower().endswith((".json", ".jsonl"))]
+    if len(wanted) != 1:
+        archive.close()
+        found = ", ".join(names[:8]) or "nothing"
+        raise CorpusError(
+            Errors.E106.format(
+                path=path,
+                problem="holds no single conversations.json",
+                where=f"found {found}",
+                hint="Unzip it and pass the conversations file.",
+            )
+        )
+    return archive.open(wanted[0])  # closing the member leaves the archive to the GC
 
 
 def first_char(path: Path) -> str:
@@ -187,7 +225,14 @@ def first_char(path: Path) -> str:
 
 
 def iter_records(path: Path, tally: Tally) -> Iterator[tuple[str, Any]]:
-    """Yield ``(where, record)`` from a JSON array or JSON Lines file (auto-detected)."""
+    """Yield ``(where, record)`` from a JSON array, a JSON Lines or a parquet file (by content).
+
+    Parquet rows come as dicts (one row group in memory at a time, see
+    :mod:`annotate.importers._parquet`).
+    """
+    if is_parquet(path):
+        yield from iter_rows(path)
+        return
     try:
         kind = first_char(path)
     except (OSError, EOFError) as exc:

@@ -34,7 +34,7 @@ import pandas as pd
 
 from annotate.clock import CLOCK
 from annotate.codebook import load_codebook
-from annotate.corpus import Corpus, load_corpus
+from annotate.corpus import Corpus, load_corpus, register_use
 from annotate.durable import (
     TMP_SUFFIX,
     atomic_folder,
@@ -295,6 +295,8 @@ class Project(LabelsMixin):
             _build_in_existing(target, build)
         else:
             atomic_folder(target, build)
+        # a withdrawal from the corpus finds the project here (False: a read-only corpus)
+        register_use(corpus.path, target, kind="project")
         return cls(path, doc, corpus=corpus, coder=None)
 
     @classmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 from annotate.store._check import validate_events
 from annotate.store._schema import KEY_COLUMNS, LABEL_COLUMNS, LABEL_SCHEMA, ORDER_COLUMNS
 from annotate.store._validate import TurnLookup
+from annotate.store._withdraw import withdraw_conversations
 from annotate.store.store import AUTO_COMPACT_PARTS, LabelStore
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "LabelStore",
     "TurnLookup",
     "validate_events",
+    "withdraw_conversations",
 ]

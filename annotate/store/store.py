@@ -18,6 +18,7 @@ from annotate.errors import Errors, LabelStoreError, StorageError, Warnings
 from annotate.store import _files, _fold
 from annotate.store._schema import LABEL_COLUMNS, LABEL_SCHEMA, empty_events, to_pandas
 from annotate.store._validate import TurnLookup, Validator
+from annotate.store._withdraw import withdraw_conversations
 from annotate.types import FilePath
 
 if TYPE_CHECKING:
@@ -187,6 +188,12 @@ class LabelStore:
         coder. A store opened for one coder compacts only that coder's files.
         Returns counts: ``parts`` seen, files ``folded``, ``events`` written."""
         return _files.compact(self.path, merge_compacted=0 if full else 4, annotator=self.annotator)
+
+    def withdraw(self, conversation_ids: Any) -> int:
+        """Remove every event of these conversations from every file of the store (a
+        participant's withdrawal; see :mod:`annotate.store._withdraw`). Returns the number of
+        events removed."""
+        return withdraw_conversations(self.path, conversation_ids)
 
     def _scope(self, annotator: str | None) -> str | None:
         """The coder a read is limited to: this store's coder, else the one asked for."""

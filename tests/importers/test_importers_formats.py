@@ -398,7 +398,7 @@ def test_importers_mathdial_fixture(jsonl, tmp_path: Path) -> None:
             "openai",
             r"\[E101\] Source '.*missing.jsonl' does not exist",
         ),
-        (lambda d: d, "openai", r"\[E116\] .* is a folder; format 'openai' expects a file"),
+        (lambda d: d, "openai", r"\[E116\] .* is a folder without data files; format .openai."),
         (lambda d: _touch(d / "f.jsonl", "{}\n"), "convokit", r"\[E116\] .* is a file"),
         (lambda d: _touch(d / "f.jsonl", ""), "openai", r"\[E105\] .*holds no records"),
         (lambda d: _touch(d / "f.jsonl", "\n\n  \n"), "sharegpt", r"\[E105\]"),
@@ -425,13 +425,13 @@ def _touch(path: Path, text: str) -> Path:
 
 
 def test_importers_write_failure_leaves_nothing(jsonl, tmp_path: Path, monkeypatch) -> None:
-    import annotate.importers._import as importers
+    import annotate.corpus._io as corpus_io
 
     def broken(folder, *args, **kwargs):
         (folder / "turns.parquet").write_bytes(b"partial")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(importers, "write_tables", broken)
+    monkeypatch.setattr(corpus_io, "write_tables", broken)
     with pytest.raises(StorageError, match=r"\[E001\] No space left"):
         import_corpus(jsonl(SHAREGPT[:1]), "sharegpt", out=tmp_path / "c")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src.jsonl"]
