@@ -175,6 +175,15 @@ class Errors(metaclass=_Catalogue):
         "Code '{code_id}' is {level}: {what} exists only for binary codes. Use code.value_ids "
         "for the values of other levels."
     )
+    E230 = (
+        "Migration map '{source}' (line {line}): {problem}. A map says what happened to each "
+        "changed code (see the README, 'Codebook versions'); `annotate codebook diff OLD NEW "
+        "--map MAP.yaml` writes a proposal to start from."
+    )
+    E231 = (
+        "Migration map '{source}' does not fit the two codebooks ({n} problem(s)); fix each "
+        "one:\n{problems}"
+    )
 
     # --- 3xx label store and project ---------------------------------------------------------
     # (section: store)
@@ -249,6 +258,14 @@ class Errors(metaclass=_Catalogue):
     E323 = (
         "'{path}' is not empty ({entries}); a project is created in a new or empty folder so "
         "that nothing in it is overwritten. Choose a new folder."
+    )
+
+    E340 = "Codebook version {version!r} is not held by this project; it holds: {held}."
+    E341 = "Migration record '{path}': {problem}. {hint}"
+    E342 = "The project at '{path}' cannot be migrated: {problem}. Nothing was written."
+    E343 = (
+        "The new codebook version must come after the current one: {new} is not later than "
+        "{old}. Raise `version:` in the new file (a major version when labels change meaning)."
     )
 
     E399 = (
@@ -456,6 +473,10 @@ class Warnings(metaclass=_Catalogue):
         "{n} of {total} strata of '{stratify}' got no conversation in a sample of {size} "
         "(e.g. {examples}): the sample says nothing about them. Draw a larger sample, or "
         "stratify by a column with fewer values."
+    )
+    W340 = (
+        "The migration {migration} of the project at '{path}' to {version} did not finish "
+        "(its labels may be only partly migrated). {hint}"
     )
     W321 = (
         "No reliability sample: no conversation is coded by two coders, so inter-coder "
