@@ -272,3 +272,22 @@ def test_an_interrupted_migration_is_finished_by_running_it_again(
     cols = ["annotator_id", "unit", "conversation_id", "turn_index", "code_id", "value"]
     pd.testing.assert_frame_equal(_strip(done.labels()[cols]), _strip(clean.labels()[cols]))
     assert len(done.labels(history=True)) == len(clean.labels(history=True))
+
+
+def test_export_of_a_migrated_project_lists_the_versions(tmp_path, corpus_dir, v2) -> None:
+    import annotate
+
+    p = _project(tmp_path, corpus_dir)
+    p.migrate(v2[0], v2[1])
+    out = annotate.export.write(p, tmp_path / "export", bootstrap=0, labels="all")
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "## Codebook versions" in card
+    assert "m000001: toy 1.0.0 → toy 2.0.0" in card
+    assert "| ai_pressure | rename | ai_control |" in card
+    assert "`ai_mistake` (uncoded)" in card
+    assert load_codebook(out / "codebook.yaml").version == "2.0.0"
+    assert load_codebook(out / "codebook-1.0.0.yaml").version == "1.0.0"
+    events = pd.read_parquet(out / "events.parquet")
+    assert set(events["codebook_version"]) == {"1.0.0", "2.0.0"}
+    wide = pd.read_parquet(out / "labels_turns_wide.parquet")
+    assert "ai_control" in wide.columns and "ai_pressure" not in wide.columns
