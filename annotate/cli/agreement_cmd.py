@@ -26,6 +26,7 @@ def agreement_cli(
     seed: int | None = None,
     as_json: bool = False,
     plot: str | None = None,
+    codebook_version: str | None = None,
 ) -> None:
     """Open the project, compute the report, print it (text or JSON), save the plot."""
     from annotate.agreement import report as agreement_report
@@ -43,8 +44,8 @@ def agreement_cli(
         raise AgreementError(Errors.E901.format(path=parent, hint=f"mkdir -p {parent}"))
     project = Project.open(path)
     report = agreement_report(
-        project.unit_labels(),
-        project.codebook,
+        project.unit_labels(version=codebook_version),
+        project.codebook_for(codebook_version),
         codes=_codes(codes),
         unit=unit,
         role=role,
@@ -91,7 +92,14 @@ def register(main: click.Group) -> None:
     @click.option("--seed", type=int, default=None, help="Seed of the bootstrap.")
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
     @click.option("--plot", metavar="OUT.png", help="Save the forest plot (PNG or SVG).")
-    def agreement_command(directory, codes, unit, role, bootstrap, seed, as_json, plot):
+    @click.option(
+        "--codebook-version",
+        default=None,
+        help="Labels of this codebook version (after a migration; default: the current one).",
+    )
+    def agreement_command(
+        directory, codes, unit, role, bootstrap, seed, as_json, plot, codebook_version
+    ):
         """Inter-rater agreement of a project: alpha per code, unit and role.
 
         DIR is a project folder (annotate project init). Prints one row per code (and role)
@@ -108,4 +116,5 @@ def register(main: click.Group) -> None:
             seed=seed,
             as_json=as_json,
             plot=plot,
+            codebook_version=codebook_version,
         )

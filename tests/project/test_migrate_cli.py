@@ -91,3 +91,22 @@ def test_store_holds_several_versions(tmp_path) -> None:
     single = LabelStore(tmp_path / "labels", cb2)  # a store of one version refuses the old one
     with pytest.raises(LabelStoreError, match=r"codebook_version: '1\.0\.0' is not the project"):
         single.append([ev("ann", "c000", 1, "ai_pressure", "1", codebook_version="1.0.0")])
+
+
+def test_cli_agreement_per_codebook_version(tmp_path, corpus_dir) -> None:
+    p = _project(tmp_path, corpus_dir)
+    p.append([ev("ann", "c001", 1, "ai_pressure", "1"), ev("ann", "c001", None, "_status", "done")])
+    before = CliRunner().invoke(main, ["agreement", str(p.path), "--json"])
+    cb, mp = write_toy_v2(tmp_path / "v2")
+    p.migrate(cb, mp)
+    old = CliRunner().invoke(
+        main, ["agreement", str(p.path), "--json", "--codebook-version", "1.0.0"]
+    )
+    assert old.exit_code == 0, old.output
+    rows = {r["code_id"]: r for r in json.loads(old.output)["rows"]}
+    assert rows == {r["code_id"]: r for r in json.loads(before.output)["rows"]}
+    assert "ai_pressure" in rows
+    new = json.loads(CliRunner().invoke(main, ["agreement", str(p.path), "--json"]).output)
+    assert "ai_control" in {r["code_id"] for r in new["rows"]}
+    bad = CliRunner().invoke(main, ["agreement", str(p.path), "--codebook-version", "9.0.0"])
+    assert bad.exit_code == 1 and "[E340]" in bad.output and "toy 1.0.0, toy 2.0.0" in bad.output
