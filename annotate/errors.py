@@ -268,6 +268,25 @@ class Errors(metaclass=_Catalogue):
         "{old}. Raise `version:` in the new file (a major version when labels change meaning)."
     )
 
+    E350 = (
+        "Finish conversation '{conversation_id}' of the calibration set first (mark it done): "
+        "the comparison with gold is shown only after you coded it, so that it cannot guide "
+        "your coding."
+    )
+    E351 = (
+        "The calibration set of the project ('{path}') is empty: no conversation has gold labels "
+        "marked done. {hint}"
+    )
+    E352 = (
+        "Calibration attempt {attempt} of '{coder}' is not complete: {n} of {total} "
+        "conversation(s) still to code ({ids}). Score it once every conversation is done."
+    )
+    E353 = (
+        "Gold file '{path}' {problem}. Give a JSON lines file of label events, one per line "
+        "(conversation_id, unit, turn_index, code_id, value, note = the explanation), with "
+        "_status = done on each conversation of the set."
+    )
+
     E399 = (
         "The demo's {what} is missing at '{path}'. The demo needs a checkout of the annotate "
         "repository (corpora/demo, codebooks/); run the notebooks from that checkout."
@@ -477,6 +496,11 @@ class Warnings(metaclass=_Catalogue):
     W340 = (
         "The migration {migration} of the project at '{path}' to {version} did not finish "
         "(its labels may be only partly migrated). {hint}"
+    )
+    W350 = (
+        "{n} calibration conversation(s) are also in the study's plan ({ids}): a coder who "
+        "calibrates on them meets them again in the study. Their calibration labels stay apart "
+        "(they never enter the study's agreement), but prefer conversations outside the sample."
     )
     W321 = (
         "No reliability sample: no conversation is coded by two coders, so inter-coder "

@@ -47,6 +47,7 @@ from annotate.durable import (
 )
 from annotate.errors import Errors, ProjectError, StorageError, Warnings, hint
 from annotate.project import _codebooks, _migrate, _plan, _sample, _turns, _versions
+from annotate.project._calibration import Calibration
 from annotate.project._labels import LabelsMixin
 from annotate.project._plan import check_coders, check_plan
 from annotate.project._versions import PlanState
@@ -608,7 +609,8 @@ class Project(LabelsMixin):
         return _migrate.migrate(self, codebook, map, modules=modules)
 
     def _status_extras(self) -> dict[str, Any]:
-        """For :meth:`status`: the codebook versions and the open recoding per coder."""
+        """For :meth:`status`: the codebook versions, the open recoding per coder, and who is
+        certified for which codebook version (calibration)."""
         versions = pd.DataFrame(
             [
                 {
@@ -633,7 +635,7 @@ class Project(LabelsMixin):
                 )
                 .reset_index()
             )
-        return {"codebooks": versions, "recoding": per}
+        return {"codebooks": versions, "recoding": per, "certified": Calibration(self).certified()}
 
     def recoding(self, annotator: str | None = None, *, open_only: bool = True) -> pd.DataFrame:
         """Units that migrations queued for recoding (``open`` until the coder finishes the
