@@ -286,6 +286,12 @@ class Errors(metaclass=_Catalogue):
         "(conversation_id, unit, turn_index, code_id, value, note = the explanation), with "
         "_status = done on each conversation of the set."
     )
+    E360 = "Pre-score '{source}': {problem}."
+    E361 = (
+        "The reliability sample of the project at '{path}' was enriched already; a project has "
+        "one enrichment design (see Project.reliability_design). Grow it with add_reliability "
+        "only if you accept that its new conversations have no recorded inclusion probability."
+    )
 
     E399 = (
         "The demo's {what} is missing at '{path}'. The demo needs a checkout of the annotate "
@@ -319,6 +325,12 @@ class Errors(metaclass=_Catalogue):
         "the codebook the labels were coded with (its unit field decides)."
     )
     # (section: analysis)
+    E420 = (
+        "Code '{code_id}': {n} conversation(s) with units coded by two or more coders have no "
+        "inclusion probability in the reliability design (e.g. {ids}); they were not drawn by "
+        "the design. Pass weights for every reliability conversation "
+        "(Project.reliability_weights()), or leave them out of the labels."
+    )
     E450 = (
         "The labels hold {n} coders ({annotators}); an analysis needs one coder's labels or gold "
         "labels. Pass annotator=ID (CLI: --annotator ID) or gold labels (--gold)."

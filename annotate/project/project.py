@@ -46,7 +46,7 @@ from annotate.durable import (
     write_file,
 )
 from annotate.errors import Errors, ProjectError, StorageError, Warnings, hint
-from annotate.project import _codebooks, _migrate, _plan, _sample, _turns, _versions
+from annotate.project import _codebooks, _enrich, _migrate, _plan, _sample, _turns, _versions
 from annotate.project._calibration import Calibration
 from annotate.project._labels import LabelsMixin
 from annotate.project._plan import check_coders, check_plan
@@ -913,6 +913,54 @@ class Project(LabelsMixin):
             return nxt, rows
 
         return self._change(compute)
+
+    def enrich_reliability(
+        self,
+        n: int,
+        *,
+        codes: list[str],
+        prescore: str = "cues",
+        share: float = 0.5,
+        reliability_coders: int | None = None,
+    ) -> pd.DataFrame:
+        """Add ``n`` conversations to the reliability sample, stratified by a pre-score so that
+        rare ``codes`` get positives, with the inclusion probabilities recorded (see
+        :mod:`annotate.project._enrich`; analyse with :func:`annotate.agreement.design_report`
+        and :meth:`reliability_weights`).
+
+        Parameters
+        ----------
+        n : int
+            Conversations to add.
+        codes : list of str
+            The rare codes the pre-score looks for.
+        prescore : str
+            ``"cues"`` (the codes' cue phrases), ``"labels:ID"`` (annotator ID's labels, e.g.
+            an LLM coder's), a conversation column or ``meta.KEY`` (numeric), or a filter
+            such as ``"meta.flagged=true"``.
+        share : float
+            Share of ``n`` drawn from the conversations with a pre-score above 0.
+        reliability_coders : int, optional
+            Coders per added conversation (default: the plan's, else every coder).
+
+        Returns
+        -------
+        DataFrame
+            The new assignment rows.
+        """
+        return _enrich.enrich(self, n, codes=codes, source=prescore, share=share,
+                              reliability_coders=reliability_coders)  # fmt: skip
+
+    @property
+    def reliability_design(self) -> dict[str, Any] | None:
+        """The enriched reliability sample's design (pre-score, strata, fractions, inclusion
+        probabilities, each conversation's stratum), or None."""
+        return _enrich.design_of(self)
+
+    def reliability_weights(self) -> pd.DataFrame:
+        """conversation_id, stratum, inclusion_probability, weight (1 / probability) of the
+        reliability conversations the design drew (equal probabilities without enrichment)."""
+        return _enrich.weights(self)
 
     def repair_plan(self) -> dict[str, Any]:
         """Repair a plan that two sessions of an older annotate changed at once.
