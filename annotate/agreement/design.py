@@ -12,8 +12,9 @@ enough positives, but the sample no longer mirrors the project: its alpha descri
   conversation of the project twice. Each conversation's pairable values enter the
   coincidence matrix with weight ``1 / inclusion probability`` (rescaled so that the weighted
   values add up to the sample's number of pairable values: an equal-probability design gives
-  exactly ``sample_alpha``); alpha is then computed from the weighted coincidences as usual. This is the plug-in (ratio) estimator that survey
-  software uses for kappa under a sampling design -- kappa from the design-weighted cell
+  exactly ``sample_alpha``); alpha is then computed from the weighted coincidences as usual.
+  This is the plug-in (ratio) estimator that survey software uses for kappa under a sampling
+  design -- kappa from the design-weighted cell
   proportions (Lin, Kim, Williamson & Lesser 2012, *Survey Methodology* 38(1), 63-72; R's
   ``survey::svykappa``; SAS PROC SURVEYFREQ) -- applied to alpha's coincidences. Its
   interval is a *stratified* conversation bootstrap (conversations resampled with replacement

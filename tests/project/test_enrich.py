@@ -96,8 +96,8 @@ def test_enrichment_draws_the_flagged_stratum_and_records_the_design(project) ->
     assert np.allclose(high["weight"], 1 / strata["high"]["inclusion_probability"])
     # both coders code every reliability conversation; queue positions of old rows unchanged
     assert set(rows["conversation_id"]) == added
-    assert all(set(g["annotator_id"]) == {"ann", "bob"}
-               for _, g in a[a["conversation_id"].isin(rel)].groupby("conversation_id"))  # fmt: skip
+    coders = a[a["conversation_id"].isin(rel)].groupby("conversation_id")["annotator_id"]
+    assert all(set(g) == {"ann", "bob"} for _, g in coders)
     assert "enrich_reliability 10 (cues)" in project.plan_history[-1]["what"]
     with pytest.raises(ProjectError, match=r"\[E361\]"):
         project.enrich_reliability(2, codes=["ai_pressure"])
