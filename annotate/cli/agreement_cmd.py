@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -27,6 +28,8 @@ def agreement_cli(
     as_json: bool = False,
     plot: str | None = None,
     codebook_version: str | None = None,
+    design: bool = False,
+    plan: float | None = None,
 ) -> None:
     """Open the project, compute the report, print it (text or JSON), save the plot."""
     from annotate.agreement import report as agreement_report
@@ -43,6 +46,9 @@ def agreement_cli(
         parent = Path(plot).parent
         raise AgreementError(Errors.E901.format(path=parent, hint=f"mkdir -p {parent}"))
     project = Project.open(path)
+    if design or plan is not None:
+        _design_cli(project, codes, codebook_version, design, plan, bootstrap, seed, as_json)
+        return
     report = agreement_report(
         project.unit_labels(version=codebook_version),
         project.codebook_for(codebook_version),
@@ -64,6 +70,43 @@ def agreement_cli(
     info(report.to_text())
     if plot is not None:
         good(f"forest plot written to {plot}")
+
+
+def _design_cli(
+    project: Any,
+    codes: tuple[str, ...],
+    version: str | None,
+    design: bool,
+    plan: float | None,
+    bootstrap: int,
+    seed: int | None,
+    as_json: bool,
+) -> None:
+    """``--design``: alpha of the (enriched) reliability sample as drawn and design-weighted;
+    ``--plan ALPHA_MIN``: whether each code has enough values for alpha to be assessable."""
+    from annotate.agreement import design_report, plan_sample
+    from annotate.cli._printer import emit_table
+
+    units = project.unit_labels(version=version)
+    cb = project.codebook_for(version)
+    doc: dict[str, Any] = {"project": str(project.path)}
+    if design:
+        table = design_report(units, cb, project.reliability_weights(), codes=_codes(codes),
+                              bootstrap=bootstrap, seed=seed)  # fmt: skip
+        doc["design"] = project.reliability_design
+        doc["rows"] = table.astype(object).where(table.notna(), None).to_dict("records")
+        if not as_json:
+            info("sample_alpha: the sample as drawn (its mix of flagged conversations); "
+                 "design_alpha: weighted by 1 / inclusion probability, an estimate for the "
+                 "whole project")  # fmt: skip
+            emit_table(table.round(3), title="alpha of the reliability sample and its design")
+    if plan is not None:
+        table = plan_sample(units, cb, alpha_min=plan, codes=_codes(codes), seed=seed)
+        doc["plan"] = table.astype(object).where(table.notna(), None).to_dict("records")
+        if not as_json:
+            emit_table(table.round(3), title=f"can alpha be shown above {plan}? (simulation)")
+    if as_json:
+        emit_json(doc)
 
 
 def register(main: click.Group) -> None:
@@ -97,9 +140,22 @@ def register(main: click.Group) -> None:
         default=None,
         help="Labels of this codebook version (after a migration; default: the current one).",
     )
+    @click.option(
+        "--design",
+        is_flag=True,
+        help="Alpha of an enriched reliability sample as drawn and weighted by its design.",
+    )
+    @click.option(
+        "--plan",
+        type=float,
+        default=None,
+        metavar="ALPHA_MIN",
+        help="Per code: are there enough values for alpha to be shown above ALPHA_MIN?",
+    )
     def agreement_command(
-        directory, codes, unit, role, bootstrap, seed, as_json, plot, codebook_version
-    ):
+        directory, codes, unit, role, bootstrap, seed, as_json, plot, codebook_version, design,
+        plan,
+    ):  # fmt: skip
         """Inter-rater agreement of a project: alpha per code, unit and role.
 
         DIR is a project folder (annotate project init). Prints one row per code (and role)
@@ -117,4 +173,6 @@ def register(main: click.Group) -> None:
             as_json=as_json,
             plot=plot,
             codebook_version=codebook_version,
+            design=design,
+            plan=plan,
         )

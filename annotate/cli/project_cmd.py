@@ -1,5 +1,5 @@
 """CLI commands of the project area: ``annotate project init|status|add-coders|
-add-conversations|add-reliability|repair|migrate``."""
+add-conversations|add-reliability|enrich-reliability|repair|migrate``."""
 
 from __future__ import annotations
 
@@ -255,6 +255,53 @@ def add_reliability_cmd(
     p = Project.open(project_dir)
     rows = p.add_reliability(fraction, reliability_coders=reliability_coders)
     _report_rows(p, rows, f"reliability sample grown to {fraction:.0%}", as_json)
+
+
+@project_group.command("enrich-reliability")
+@click.argument("project_dir", metavar="DIR", type=click.Path(path_type=str))
+@click.option("--n", "n", type=int, required=True, help="Conversations to add to the sample.")
+@click.option("--codes", required=True, help="The rare codes to enrich for (comma-separated).")
+@click.option(
+    "--prescore",
+    default="cues",
+    show_default=True,
+    help="cues (the codes' cue phrases), labels:ID (an annotator's labels, e.g. an LLM "
+    "coder), a column or meta.KEY (numeric), or a filter such as meta.flagged=true.",
+)
+@click.option(
+    "--share", type=float, default=0.5, show_default=True, help="Share from the flagged stratum."
+)
+@click.option("--reliability-coders", type=int, default=None, help="Coders per conversation.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def enrich_cmd(
+    project_dir: str,
+    n: int,
+    codes: str,
+    prescore: str,
+    share: float,
+    reliability_coders: int | None,
+    as_json: bool,
+) -> None:
+    """Enrich the reliability sample for rare codes: draw N more conversations, SHARE of them
+    among those a pre-score flags, with the inclusion probabilities recorded (analyse with
+    `annotate agreement DIR --design`)."""
+    p = Project.open(project_dir)
+    code_list = [c.strip() for c in codes.split(",") if c.strip()]
+    rows = p.enrich_reliability(
+        n, codes=code_list, prescore=prescore, share=share, reliability_coders=reliability_coders
+    )
+    design = p.reliability_design or {}
+    if as_json:
+        emit_json({"project": str(p.path), "added": _records(rows), "design": design})
+        return
+    good(f"reliability sample enriched for {', '.join(code_list)} (pre-score: {prescore})")
+    import pandas as pd
+
+    strata = pd.DataFrame(design.get("strata") or [])
+    if len(strata):
+        emit_table(strata.round(4), title="strata (inclusion probability = first-stage fraction "
+                   "+ (1 - it) x this draw's fraction)")  # fmt: skip
+    info(f"{len(rows)} assignment(s) added (plan version {p.plan['version']})")
 
 
 @project_group.command("repair")

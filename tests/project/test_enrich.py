@@ -134,3 +134,30 @@ def test_design_alpha_on_the_enriched_sample(project) -> None:
     # the flagged stratum is over-sampled: the design prevalence is below the sample's
     assert row["design_prevalence"] < row["sample_prevalence"]
     assert row["design_low"] <= row["design_alpha"] <= row["design_high"]
+
+
+def test_cli_enrich_and_design_report(project) -> None:
+    from click.testing import CliRunner
+
+    from annotate.cli import main
+
+    run = CliRunner().invoke(main, ["project", "enrich-reliability", str(project.path),
+                                    "--n", "8", "--codes", "ai_pressure"])  # fmt: skip
+    assert run.exit_code == 0, run.output
+    assert "reliability sample enriched for ai_pressure (pre-score: cues)" in run.output
+    p = Project.open(project.path)
+    a = p.assignments
+    rel = set(a.loc[a["is_reliability"], "conversation_id"])
+    events = [ev(c, cid, None, "_status", "done") for cid in rel for c in ("ann", "bob")]
+    events += [ev("ann", cid, 1, "ai_pressure", "1") for cid in CUED & rel]
+    events += [ev("bob", cid, 1, "ai_pressure", "1") for cid in sorted(CUED & rel)[:2]]
+    p.append(events)
+    out = CliRunner().invoke(main, ["agreement", str(p.path), "--design", "--codes",
+                                    "ai_pressure", "--plan", "0.667", "--json"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.output)
+    assert doc["design"]["prescore"] == "cues"
+    (row,) = doc["rows"]
+    assert row["code_id"] == "ai_pressure" and row["sample_alpha"] is not None
+    (plan,) = doc["plan"]
+    assert plan["code_id"] == "ai_pressure" and plan["rare_value"] == "1"
