@@ -21,7 +21,8 @@ What each action does to a label made under the old version (:meth:`CodebookMap.
   ``merge``, ``recode``: the value is carried to the target code through ``values`` (default:
   the same value; binary codes map absent to absent and present to present). A value mapped
   to ``null`` is ambiguous: the unit is queued for recoding. ``also`` derives further new
-  codes from the old value the same way.
+  codes from the old value the same way, for the old values its table lists (the others give
+  nothing there).
 * ``split``: a binary code's absence carries to every target (if the broad code was absent, so
   is each narrower one); any other value is queued for recoding in every target.
 * ``redefine``: ``recode: labelled`` (default) queues every unit that carries a value other
@@ -31,7 +32,10 @@ What each action does to a label made under the old version (:meth:`CodebookMap.
 
 Added codes: ``uncoded`` (their values are unknown in conversations coded before: analyses of
 those conversations treat them as not coded), ``recode`` (every conversation a coder finished is
-queued for them), ``recode_where`` (the units where an old code had one of the given values).
+queued for them), ``recode_where`` (the units where an old code had one of the given values are
+queued; the map asserts that the new code cannot be present anywhere else, so elsewhere it is
+absent). A code that an ``also`` derives in part can be listed under ``added`` too (e.g.
+``uncoded``: known where derived, not coded elsewhere).
 
 This module is pure Python on codes and values; :mod:`annotate.project` applies a map to a
 project's labels (as new label events) and queues the units to recode.
@@ -183,9 +187,13 @@ class CodebookMap:
                 else:
                     out.append(Recode(t, why))
         else:
-            out.append(self._carry(code_id, rule.into[0], value, rule.values, rule.action))
+            main = self._carry(code_id, rule.into[0], value, rule.values, rule.action)
+            if main is not None:
+                out.append(main)
         for derived, table in rule.also.items():
-            out.append(self._carry(code_id, derived, value, table, "derive"))
+            got = self._carry(code_id, derived, value, table, "derive")
+            if got is not None:
+                out.append(got)
         return out
 
     @staticmethod
@@ -195,7 +203,7 @@ class CodebookMap:
 
     def _carry(
         self, old: str, new: str, value: str, table: dict[str, str | None] | None, how: str
-    ) -> tuple[str, str] | Recode:
+    ) -> tuple[str, str] | Recode | None:
         old_level, old_values = self._old.get(old, ("", ()))
         new_level, new_values = self._new.get(new, ("", ()))
         if old_level == "set" and new_level == "set":
@@ -206,7 +214,7 @@ class CodebookMap:
                 return Recode(new, f"value {value!r} of {old} is ambiguous in {new}")
             return (new, got)
         if table is not None and how == "derive":
-            return Recode(new, f"value {value!r} of {old} has no value in {new}")
+            return None  # a derivation gives values only for the old values it lists
         if old_level == new_level == "binary" and value in old_values:
             return (new, new_values[old_values.index(value)])
         return (new, value)
@@ -248,17 +256,7 @@ class CodebookMap:
         nobody maps to are ``added`` (default ``uncoded``). Every problem is reported at once
         (CodebookError E231 listing them).
         """
-        problems: list[str] = []
-        if (old.id, str(old.version)) != (self.from_id, self.from_version):
-            problems.append(
-                f"from: the map is for {self.from_id} {self.from_version}, the old codebook is "
-                f"{old.id} {old.version}"
-            )
-        if (new.id, str(new.version)) != (self.to_id, self.to_version):
-            problems.append(
-                f"to: the map is for {self.to_id} {self.to_version}, the new codebook is "
-                f"{new.id} {new.version}"
-            )
+        problems = self._check_ends(old, new)
         olds = {c.id: c for c in old.codes}
         news = {c.id: c for c in new.codes}
         rules = {k: v for k, v in self.rules.items() if k in olds}
@@ -285,14 +283,15 @@ class CodebookMap:
         targets = resolved.targets()
         added = {k: v for k, v in self.added.items() if k in news}
         for cid in sorted(set(self.added) - set(news)):
-            problems.append(f"added.{cid}: not a code of {new.id} {new.version}")
+            if not _declared(cid, new):  # a code of a module this project does not load: skip
+                problems.append(f"added.{cid}: not a code of {new.id} {new.version}")
         for cid in news:
             if cid not in olds and cid not in targets and cid not in added:
                 added[cid] = AddedRule(cid)
         for rule in rules.values():
             _check_rule(rule, olds[rule.code_id], news, new, problems)
         for a in added.values():
-            _check_added(a, olds, news[a.code_id], problems)
+            _check_added(a, olds, news[a.code_id], old, problems)
         if problems:
             raise CodebookError(
                 Errors.E231.format(
@@ -303,6 +302,18 @@ class CodebookMap:
             self.from_id, self.from_version, self.to_id, self.to_version, rules, added,
             self.source, *levels,
         )  # fmt: skip
+
+    def _check_ends(self, old: Codebook, new: Codebook) -> list[str]:
+        problems = []
+        for key, cb, want in (("from", old, (self.from_id, self.from_version)),
+                              ("to", new, (self.to_id, self.to_version))):  # fmt: skip
+            if (cb.id, str(cb.version)) != want:
+                which = "old" if key == "from" else "new"
+                problems.append(
+                    f"{key}: the map is for {want[0]} {want[1]}, the {which} codebook is "
+                    f"{cb.id} {cb.version}"
+                )
+        return problems
 
 
 def _declared(code_id: str, codebook: Codebook) -> bool:
@@ -375,31 +386,53 @@ def _check_table(
     default_ok: bool = False,
 ) -> None:
     """Every old value must land on a value of the target (or null = recode)."""
-    if (old.level == "set") != (target.level == "set"):
+    to_set = target.level == "set" and old.level != "set"
+    if (old.level == "set" and target.level != "set") or (to_set and table is None):
         problems.append(
-            f"{where}: {old.id} is {old.level}, {target.id} {target.level}; a label cannot move "
-            "between a set code and another level (drop it and add the new code)"
+            f"{where}: {old.id} is {old.level}, {target.id} {target.level}; give a values table "
+            "(a set code's values are JSON lists such as '[\"a\"]'), or drop it and add the code"
+        )
+    elif to_set:  # the table's values are whole JSON lists
+        assert table is not None
+        for k, v in table.items():
+            if v is not None and not _valid(target, v):
+                problems.append(f"{where}: {k}: {v}: not a value of set code {target.id}")
+    elif table is None:
+        if default_ok:
+            _check_default(where, old, target, problems)
+        else:
+            problems.append(f"{where}: give the values table")
+    else:
+        _check_given(where, old, target, table, problems, default_ok=default_ok)
+
+
+def _check_default(where: str, old: Code, target: Code, problems: list[str]) -> None:
+    """No table: the old values carry as they are (binary: absence to absence)."""
+    if old.level == target.level == "binary":
+        return
+    if old.level != target.level:
+        problems.append(
+            f"{where}: level {old.level} -> {target.level}; give a values table (old value: "
+            "new value, or null to recode)"
         )
         return
-    if table is None:
-        if not default_ok:
-            problems.append(f"{where}: give the values table")
-            return
-        if old.level == target.level == "binary":
-            return
-        if old.level != target.level:
-            problems.append(
-                f"{where}: level {old.level} -> {target.level}; give a values table (old value: "
-                "new value, or null to recode)"
-            )
-            return
-        missing = [v for v in old.value_ids if not _allowed(target, v)]
-        if missing:
-            problems.append(
-                f"{where}: value(s) {', '.join(missing)} of {old.id} are not values of "
-                f"{target.id}; give a values table (old value: new value, or null to recode)"
-            )
-        return
+    missing = [v for v in old.value_ids if not _allowed(target, v)]
+    if missing:
+        problems.append(
+            f"{where}: value(s) {', '.join(missing)} of {old.id} are not values of "
+            f"{target.id}; give a values table (old value: new value, or null to recode)"
+        )
+
+
+def _check_given(
+    where: str,
+    old: Code,
+    target: Code,
+    table: dict[str, str | None],
+    problems: list[str],
+    *,
+    default_ok: bool,
+) -> None:
     unknown = [v for v in table if v not in old.value_ids]
     if unknown:
         problems.append(f"{where}: {', '.join(unknown)} are not values of {old.id}")
@@ -425,6 +458,14 @@ def _check_table(
             )
 
 
+def _valid(code: Code, value: str) -> bool:
+    try:
+        code.check_value(value)
+    except CodebookError:
+        return False
+    return True
+
+
 def _allowed(code: Code, value: str) -> bool:
     if code.level == "set":  # a value id of a set code (labels store lists of them)
         return value in code.value_ids
@@ -435,12 +476,15 @@ def _allowed(code: Code, value: str) -> bool:
     return True
 
 
-def _check_added(a: AddedRule, olds: dict[str, Code], new: Code, problems: list[str]) -> None:
+def _check_added(
+    a: AddedRule, olds: dict[str, Code], new: Code, old_cb: Codebook, problems: list[str]
+) -> None:
     for old_id, values in a.where.items():
         where = f"added.{a.code_id}.recode_where.{old_id}"
         old = olds.get(old_id)
         if old is None:
-            problems.append(f"{where}: not a code of the old version")
+            if not _declared(old_id, old_cb):  # a module this project did not load: no labels
+                problems.append(f"{where}: not a code of the old version")
             continue
         if old.unit != new.unit:
             problems.append(f"{where}: {old_id} is a {old.unit} code, {new.id} a {new.unit} code")
