@@ -4,16 +4,23 @@ illustrative pre-coded labels of three coders. Used by the notebooks so that eac
 The demo corpus and its labels were written by the annotate team for demonstrations and tests
 (see corpora/demo/README.md and corpora/demo/labels/README.md); they are not real user data and
 not a real reliability study.
+
+The coders first coded under codebook 1.0.0 (``events-1.0.0.jsonl``); the project then moved to
+2.0.0 with the shipped migration map and the coders recoded what it queued
+(``recode-2.0.0.jsonl``); ``events.jsonl`` holds their labels under 2.0.0. ``demo_project(work)``
+starts from those labels; ``demo_project(work, version="1.0.0")`` starts from 1.0.0, and
+:func:`migrate_demo` takes such a project through the migration and the recoding.
 """
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from annotate.codebook import default_codebook_path
+from annotate.codebook import default_codebook_path, migration_map_path
 from annotate.errors import Errors, ProjectError
 from annotate.importers import import_corpus
 from annotate.project import Project
@@ -22,14 +29,22 @@ from annotate.types import FilePath
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "corpora" / "demo"
 CODERS = ("alice", "bob", "carol")
+#: the codebook versions the demo's labels exist for
+VERSIONS = ("1.0.0", "2.0.0")
 
 
-def demo_paths() -> dict[str, Path]:
-    """Where the demo's files are (the corpus source, the labels, the default codebook)."""
+def demo_paths(version: str = "2.0.0") -> dict[str, Path]:
+    """Where the demo's files are (the corpus source, the labels, the codebook of ``version``,
+    the recoding after the migration and the migration map)."""
+    if version not in VERSIONS:
+        raise ProjectError(Errors.E340.format(version=version, held=", ".join(VERSIONS)))
+    labels = DEMO / "labels"
     paths = {
         "source": DEMO / "demo.jsonl",
-        "labels": DEMO / "labels" / "events.jsonl",
-        "codebook": Path(default_codebook_path()),
+        "labels": labels / ("events.jsonl" if version == "2.0.0" else "events-1.0.0.jsonl"),
+        "recode": labels / "recode-2.0.0.jsonl",
+        "codebook": Path(default_codebook_path(None if version == "2.0.0" else version)),
+        "map": Path(migration_map_path("1.0.0", "2.0.0")),
     }
     for name, path in paths.items():
         if not path.exists():
@@ -38,7 +53,12 @@ def demo_paths() -> dict[str, Path]:
 
 
 def demo_project(
-    work: FilePath, *, labels: bool = True, fresh: bool = False, reliability: float = 0.2
+    work: FilePath,
+    *,
+    labels: bool = True,
+    fresh: bool = False,
+    reliability: float = 0.2,
+    version: str = "2.0.0",
 ) -> Project:
     """Create (or open) the demo project under ``work``.
 
@@ -52,6 +72,9 @@ def demo_project(
         Remove an existing demo project (and corpus) first.
     reliability : float
         Share of conversations in the reliability sample.
+    version : {"2.0.0", "1.0.0"}
+        The codebook version to start from: 2.0.0 (the default codebook) with the coders'
+        labels under it, or 1.0.0 with their labels under 1.0.0 (then :func:`migrate_demo`).
 
     Returns
     -------
@@ -65,7 +88,7 @@ def demo_project(
                 shutil.rmtree(d)
     if project_dir.exists():
         return Project.open(project_dir)
-    paths = demo_paths()
+    paths = demo_paths(version)
     if not corpus_dir.exists():
         import_corpus(paths["source"], "openai", out=corpus_dir)
     project = Project.create(
@@ -75,3 +98,14 @@ def demo_project(
     if labels:
         project.append(pd.read_json(paths["labels"], lines=True, dtype=False))
     return project
+
+
+def migrate_demo(project: Project, *, recode: bool = True) -> dict[str, Any]:
+    """Move a demo project made with ``version="1.0.0"`` to 2.0.0 with the shipped map, then
+    (``recode``) append the coders' recoding of what the migration queued. Returns what the
+    migration did."""
+    paths = demo_paths("2.0.0")
+    summary = project.migrate(paths["codebook"], paths["map"])
+    if recode:
+        project.append(pd.read_json(paths["recode"], lines=True, dtype=False))
+    return summary

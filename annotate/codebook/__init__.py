@@ -22,7 +22,7 @@ from annotate.codebook.model import (
     NearMiss,
     Version,
 )
-from annotate.codebook.paths import default_codebook_path, toy_codebook_path
+from annotate.codebook.paths import default_codebook_path, migration_map_path, toy_codebook_path
 from annotate.codebook.propose import map_yaml, propose_map
 from annotate.codebook.refi import from_qdc, to_qdc
 from annotate.codebook.render import render_html, render_markdown, write_manual
@@ -51,6 +51,7 @@ __all__ = [
     "load_map",
     "map_from_data",
     "map_yaml",
+    "migration_map_path",
     "parse_codebook",
     "parse_map",
     "propose_map",
