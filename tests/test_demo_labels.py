@@ -209,7 +209,12 @@ def test_script_reproduces_the_events_files(tmp_path):
         cwd=REPO,
         capture_output=True,
     )
-    for name in ("events.jsonl", "events-1.0.0.jsonl", "recode-2.0.0.jsonl"):
+    for name in (
+        "events.jsonl",
+        "events-1.0.0.jsonl",
+        "recode-2.0.0.jsonl",
+        "enriched-2.0.0.jsonl",
+    ):
         assert (tmp_path / name).read_bytes() == (LABELS / name).read_bytes(), name
 
 

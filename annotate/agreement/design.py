@@ -37,13 +37,17 @@ through a secondary source (the ATLAS.ti manual, which says it follows Bloch & K
 use it. It simulates instead (:func:`simulate_alpha`): reliability data with the sample's own
 design (units and coders per unit) and value distribution, from the usual latent-class model
 of agreement (each coder reports the unit's true value with probability ``sqrt(alpha)``, else
-a value drawn from the distribution, which gives a population alpha of ``alpha``). A code is
-**assessable** when, were the coders truly at ``alpha_expected`` (default halfway between
-``alpha_min`` and 1), the data would show alpha above ``alpha_min`` at the significance level
-with probability ``power`` of at least 0.8; ``critical_alpha`` is the observed alpha needed
-for that, ``rare_values_needed`` the number of values of the rarest value that would reach
-the power with the same design scaled up. Units are simulated as independent (turns of one
-conversation are not), so the planner is optimistic for heavily clustered codes.
+a value drawn from the distribution, which gives a population alpha of ``alpha``).
+``critical_alpha`` is the observed alpha that would be significant evidence of alpha above
+``alpha_min`` (the upper ``level`` quantile of alpha when the coders are exactly at
+``alpha_min``). A code is **assessable** when coders who agreed perfectly would reach it (in
+80 % of samples): the minimum the data must allow, in the spirit of Krippendorff's minimum
+sample sizes -- with too few values of the rare value, even perfect agreement proves nothing.
+``power`` is the chance to reach it when the coders are at ``alpha_expected`` (default halfway
+between ``alpha_min`` and 1), and ``rare_values_needed`` the number of values of the rarest
+value at which the same design (scaled up) becomes assessable. Units are simulated as
+independent (turns of one conversation are not), so the planner is optimistic for heavily
+clustered codes.
 """
 
 from __future__ import annotations
@@ -87,7 +91,7 @@ def _rare(counts: np.ndarray, domain: tuple[Any, ...]) -> tuple[Any, int]:
     """The least frequent value among the pairable values (used ones only) and its count."""
     totals = counts[counts.sum(axis=1) >= 2].sum(axis=0)
     used = np.flatnonzero(totals > 0)
-    if len(used) == 0:
+    if len(used) < 2:  # no variation: no rare value
         return None, 0
     k = used[np.argmin(totals[used])]
     return domain[k], int(totals[k])
@@ -299,49 +303,58 @@ def plan_design(
     level: float = 0.05,
     n_sim: int = 1000,
     seed: int | None = 0,
-    power_wanted: float = 0.8,
 ) -> dict[str, Any]:
     """Whether a design can show alpha above ``alpha_min`` (see the module docstring).
 
     Returns
     -------
     dict
-        ``critical_alpha``, ``power``, ``assessable``, ``alpha_expected`` and
-        ``scale_needed`` (how many times the design must be repeated to reach the power;
-        1 when it already does, NaN when 64 times is not enough).
+        ``critical_alpha`` (the observed alpha that is significant against ``alpha_min`` at
+        ``level``), ``assessable`` (even perfectly agreeing coders could reach it: a minimum
+        requirement, in the spirit of Krippendorff's minimum sample sizes), ``power`` (the
+        chance to reach it if the coders are at ``alpha_expected``, default halfway between
+        ``alpha_min`` and 1), ``alpha_expected`` and ``scale_needed`` (how many times the
+        design must be repeated to be assessable; 1 when it is, NaN beyond 64).
     """
     expected = (1.0 + alpha_min) / 2.0 if alpha_expected is None else float(alpha_expected)
     rng = np.random.default_rng(seed)
     m = np.asarray(coders_per_unit, dtype=np.int64)
 
-    def power_of(design: np.ndarray, n: int) -> tuple[float, float]:
+    def critical_of(design: np.ndarray, n: int) -> float:
         null = simulate_alpha(design, distribution, alpha_min, n_sim=n, seed=rng)
         null = np.where(np.isnan(null), -np.inf, null)
-        critical = float(np.quantile(null, 1.0 - level, method="higher"))
-        alt = simulate_alpha(design, distribution, expected, n_sim=n, seed=rng)
-        alt = np.where(np.isnan(alt), -np.inf, alt)
-        return critical, float(np.mean(alt > critical))
+        return float(np.quantile(null, 1.0 - level, method="higher"))
 
-    critical, power = power_of(m, n_sim)
+    def reach(design: np.ndarray, n: int, alpha: float, critical: float) -> float:
+        alt = simulate_alpha(design, distribution, alpha, n_sim=n, seed=rng)
+        return float(np.mean(np.where(np.isnan(alt), -np.inf, alt) > critical))
+
+    def assessable(design: np.ndarray, n: int) -> bool:
+        return reach(design, n, 1.0, critical_of(design, n)) >= 0.8
+
+    critical = critical_of(m, n_sim)
+    ok = reach(m, n_sim, 1.0, critical) >= 0.8
+    power = reach(m, n_sim, expected, critical)
     scale = 1.0
-    if power < power_wanted:
+    if not ok:
         scale = float("nan")
         low, high = 1, None
         for k in (2, 4, 8, 16, 32, 64):
-            if power_of(np.tile(m, k), max(200, n_sim // 4))[1] >= power_wanted:
+            if assessable(np.tile(m, k), max(200, n_sim // 4)):
                 high = k
                 break
             low = k
         if high is not None:
             while high - low > 1:
                 mid = (low + high) // 2
-                ok = power_of(np.tile(m, mid), max(200, n_sim // 4))[1] >= power_wanted
-                low, high = (low, mid) if ok else (mid, high)
+                low, high = (
+                    (low, mid) if assessable(np.tile(m, mid), max(200, n_sim // 4)) else (mid, high)
+                )
             scale = float(high)
     return {
         "critical_alpha": critical if np.isfinite(critical) else float("nan"),
+        "assessable": ok,
         "power": power,
-        "assessable": bool(power >= power_wanted),
         "alpha_expected": expected,
         "scale_needed": scale,
     }

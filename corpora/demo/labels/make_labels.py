@@ -69,6 +69,7 @@ REFERENCE = HERE / "reference.jsonl"
 OUT = HERE / "events.jsonl"
 OUT_V1 = "events-1.0.0.jsonl"
 OUT_RECODE = "recode-2.0.0.jsonl"
+OUT_ENRICHED = "enriched-2.0.0.jsonl"
 COLUMNS = ("annotator_id", "unit", "conversation_id", "turn_index", "code_id", "op", "value",
            "note", "elapsed_ms")  # fmt: skip
 
@@ -444,11 +445,70 @@ class Recoder(Coder):
         self._event("conversation", None, code.id, self._rating(code.id, value), ms=ms)
 
 
+class FullCoder(Recoder):
+    """A coder coding a whole conversation under 2.0.0 (the enriched reliability sample)."""
+
+    def code_all(self, ref: dict) -> list[dict]:
+        self.cid = ref["conversation_id"]
+        self.rng = np.random.default_rng([SEED, self.index, int(self.cid[1:]), 3])
+        self.out = []
+        self.held = {}
+        for key, turn in ref["turns"].items():
+            t = int(key)
+            self._turn(t, turn)
+            for event in self.out:
+                if event["turn_index"] == t:
+                    self.held[("turn", t, event["code_id"])] = event["value"]
+            for presence, set_code in SET_OF.items():
+                if self.held.get(("turn", t, presence)) == "1":
+                    value = turn.get("sets", {}).get(set_code)
+                    if value is None:
+                        value = self.cb.code(set_code).encode_set([SET_FALLBACK[set_code]])
+                    self._event("turn", t, set_code, value)
+        conv = ref["conversation"]
+        stakes = [c for c in self.cb.codes_for("conversation") if c.id.endswith("_stake")]
+        for code in stakes:
+            self._stake(code, conv)
+        for code in self.cb.codes_for("conversation"):
+            if code in stakes:
+                continue
+            if f"{code.id}_stake" in self.cb:
+                self._conversation_rating(code, conv)
+            else:
+                ms = self.rng.integers(3000, 25000)
+                self._event("conversation", None, code.id, self._rating(code.id, conv[code.id]),
+                            ms=ms)  # fmt: skip
+        self._event("conversation", None, "_status", "done", ms=self.rng.integers(300, 1500))
+        return self.out
+
+
+def enriched_events(v2_events: list[dict], work: Path) -> list[dict]:
+    """The labels of the coders who had not coded the conversations of the demo's enriched
+    reliability sample (annotate.demo.enriched_design), coding them under 2.0.0."""
+    from annotate.demo import enriched_design
+
+    project = enriched_design(work)
+    a = project.assignments
+    sample = sorted(set(a.loc[a["is_reliability"], "conversation_id"]))
+    cb = project.codebook
+    refs = read_reference(REFERENCE)
+    odds = positive_odds(cb, refs)
+    coded = {(e["annotator_id"], e["conversation_id"]) for e in v2_events}
+    out: list[dict] = []
+    for name in CODERS:
+        coder = FullCoder(name, cb, odds, CODE_PROFILE_V2)
+        for cid in sample:
+            if (name, cid) not in coded:
+                out.extend(coder.code_all(refs[cid]))
+    return out
+
+
 def recode_events(v1_events: list[dict], work: Path) -> tuple[list[dict], list[dict]]:
     """Migrate a temporary demo project from 1.0.0 to 2.0.0 and let every coder recode what it
     queued. Returns the recoding events and the coders' label events under 2.0.0."""
     import annotate
 
+    work.mkdir(parents=True)
     annotate.import_corpus(DEMO, "openai", out=work / "corpus")
     project = annotate.Project.create(work / "project", corpus=work / "corpus",
                                       codebook=CODEBOOK_V1, coders=list(CODERS),
@@ -524,9 +584,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     v1 = make_events()
     with tempfile.TemporaryDirectory() as tmp:
-        recoded, v2 = recode_events(v1, Path(tmp))
+        recoded, v2 = recode_events(v1, Path(tmp) / "migration")
+        enriched = enriched_events(v2, Path(tmp) / "enriched")
     folder = args.out.parent
-    for path, events in ((folder / OUT_V1, v1), (folder / OUT_RECODE, recoded), (args.out, v2)):
+    for path, events in ((folder / OUT_V1, v1), (folder / OUT_RECODE, recoded),
+                         (args.out, v2), (folder / OUT_ENRICHED, enriched)):  # fmt: skip
         lines = [json.dumps({c: e[c] for c in COLUMNS}, ensure_ascii=False) for e in events]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         print(f"{len(lines)} events -> {path}")
