@@ -194,6 +194,15 @@ class Errors(metaclass=_Catalogue):
         "Code '{code_id}' is {level}: {what} exists only for binary codes. Use code.value_ids "
         "for the values of other levels."
     )
+    E230 = (
+        "Migration map '{source}' (line {line}): {problem}. A map says what happened to each "
+        "changed code (see the README, 'Codebook versions'); `annotate codebook diff OLD NEW "
+        "--map MAP.yaml` writes a proposal to start from."
+    )
+    E231 = (
+        "Migration map '{source}' does not fit the two codebooks ({n} problem(s)); fix each "
+        "one:\n{problems}"
+    )
 
     # --- 3xx label store and project ---------------------------------------------------------
     # (section: store)
@@ -270,6 +279,39 @@ class Errors(metaclass=_Catalogue):
         "that nothing in it is overwritten. Choose a new folder."
     )
 
+    E340 = "Codebook version {version!r} is not held by this project; it holds: {held}."
+    E341 = "Migration record '{path}': {problem}. {hint}"
+    E342 = "The project at '{path}' cannot be migrated: {problem}. Nothing was written."
+    E343 = (
+        "The new codebook version must come after the current one: {new} is not later than "
+        "{old}. Raise `version:` in the new file (a major version when labels change meaning)."
+    )
+
+    E350 = (
+        "Finish conversation '{conversation_id}' of the calibration set first (mark it done): "
+        "the comparison with gold is shown only after you coded it, so that it cannot guide "
+        "your coding."
+    )
+    E351 = (
+        "The calibration set of the project ('{path}') is empty: no conversation has gold labels "
+        "marked done. {hint}"
+    )
+    E352 = (
+        "Calibration attempt {attempt} of '{coder}' is not complete: {n} of {total} "
+        "conversation(s) still to code ({ids}). Score it once every conversation is done."
+    )
+    E353 = (
+        "Gold file '{path}' {problem}. Give a JSON lines file of label events, one per line "
+        "(conversation_id, unit, turn_index, code_id, value, note = the explanation), with "
+        "_status = done on each conversation of the set."
+    )
+    E360 = "Pre-score '{source}': {problem}."
+    E361 = (
+        "The reliability sample of the project at '{path}' was enriched already; a project has "
+        "one enrichment design (see Project.reliability_design). Grow it with add_reliability "
+        "only if you accept that its new conversations have no recorded inclusion probability."
+    )
+
     E399 = (
         "The demo's {what} is missing at '{path}'. The demo needs a checkout of the annotate "
         "repository (corpora/demo, codebooks/); run the notebooks from that checkout."
@@ -302,6 +344,12 @@ class Errors(metaclass=_Catalogue):
         "the codebook the labels were coded with (its unit field decides)."
     )
     # (section: analysis)
+    E420 = (
+        "Code '{code_id}': {n} conversation(s) with units coded by two or more coders have no "
+        "inclusion probability in the reliability design (e.g. {ids}); they were not drawn by "
+        "the design. Pass weights for every reliability conversation "
+        "(Project.reliability_weights()), or leave them out of the labels."
+    )
     E450 = (
         "The labels hold {n} coders ({annotators}); an analysis needs one coder's labels or gold "
         "labels. Pass annotator=ID (CLI: --annotator ID) or gold labels (--gold)."
@@ -535,6 +583,15 @@ class Warnings(metaclass=_Catalogue):
         "{n} of {total} strata of '{stratify}' got no conversation in a sample of {size} "
         "(e.g. {examples}): the sample says nothing about them. Draw a larger sample, or "
         "stratify by a column with fewer values."
+    )
+    W340 = (
+        "The migration {migration} of the project at '{path}' to {version} did not finish "
+        "(its labels may be only partly migrated). {hint}"
+    )
+    W350 = (
+        "{n} calibration conversation(s) are also in the study's plan ({ids}): a coder who "
+        "calibrates on them meets them again in the study. Their calibration labels stay apart "
+        "(they never enter the study's agreement), but prefer conversations outside the sample."
     )
     W321 = (
         "No reliability sample: no conversation is coded by two coders, so inter-coder "

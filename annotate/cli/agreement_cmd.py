@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -27,6 +28,9 @@ def agreement_cli(
     as_json: bool = False,
     plot: str | None = None,
     all_columns: bool = False,
+    codebook_version: str | None = None,
+    design: bool = False,
+    plan: float | None = None,
 ) -> None:
     """Open the project, compute the report, print it (text or JSON), save the plot."""
     from annotate.agreement import report as agreement_report
@@ -43,6 +47,9 @@ def agreement_cli(
         parent = Path(plot).parent
         raise AgreementError(Errors.E901.format(path=parent, hint=f"mkdir -p {parent}"))
     project = Project.open(path)
+    if design or plan is not None:
+        _design_cli(project, codes, codebook_version, design, plan, bootstrap or 0, seed, as_json)
+        return
     llm_coders = [c for c, kind in project.coder_kinds.items() if kind == "llm"]
     if llm_coders:  # rows partitioned by raters (human, human-llm, llm, all) and gating
         from annotate.cli.llm_cmd import agreement_with_llm
@@ -53,8 +60,8 @@ def agreement_cli(
             bootstrap=boot, as_json=as_json,
         )  # fmt: skip
     report = agreement_report(
-        project.unit_labels(),
-        project.codebook,
+        project.unit_labels(version=codebook_version),
+        project.codebook_for(codebook_version),
         codes=_codes(codes),
         unit=unit,
         role=role,
@@ -74,6 +81,43 @@ def agreement_cli(
     info(report.to_text(full=all_columns))
     if plot is not None:
         good(f"forest plot written to {plot}")
+
+
+def _design_cli(
+    project: Any,
+    codes: tuple[str, ...],
+    version: str | None,
+    design: bool,
+    plan: float | None,
+    bootstrap: int,
+    seed: int | None,
+    as_json: bool,
+) -> None:
+    """``--design``: alpha of the (enriched) reliability sample as drawn and design-weighted;
+    ``--plan ALPHA_MIN``: whether each code has enough values for alpha to be assessable."""
+    from annotate.agreement import design_report, plan_sample
+    from annotate.cli._printer import emit_table
+
+    units = project.unit_labels(version=version)
+    cb = project.codebook_for(version)
+    doc: dict[str, Any] = {"project": str(project.path)}
+    if design:
+        table = design_report(units, cb, project.reliability_weights(), codes=_codes(codes),
+                              bootstrap=bootstrap, seed=seed)  # fmt: skip
+        doc["design"] = project.reliability_design
+        doc["rows"] = table.astype(object).where(table.notna(), None).to_dict("records")
+        if not as_json:
+            info("sample_alpha: the sample as drawn (its mix of flagged conversations); "
+                 "design_alpha: weighted by 1 / inclusion probability, an estimate for the "
+                 "whole project")  # fmt: skip
+            emit_table(table.round(3), title="alpha of the reliability sample and its design")
+    if plan is not None:
+        table = plan_sample(units, cb, alpha_min=plan, codes=_codes(codes), seed=seed)
+        doc["plan"] = table.astype(object).where(table.notna(), None).to_dict("records")
+        if not as_json:
+            emit_table(table.round(3), title=f"can alpha be shown above {plan}? (simulation)")
+    if as_json:
+        emit_json(doc)
 
 
 def register(main: click.Group) -> None:
@@ -108,9 +152,27 @@ def register(main: click.Group) -> None:
         help="Print every column (companion coefficients, prevalence, the point-estimate flag), "
         "not only code, role, units, alpha, its interval and the verdict.",
     )
+    @click.option(
+        "--codebook-version",
+        default=None,
+        help="Labels of this codebook version (after a migration; default: the current one).",
+    )
+    @click.option(
+        "--design",
+        is_flag=True,
+        help="Alpha of an enriched reliability sample as drawn and weighted by its design.",
+    )
+    @click.option(
+        "--plan",
+        type=float,
+        default=None,
+        metavar="ALPHA_MIN",
+        help="Per code: are there enough values for alpha to be shown above ALPHA_MIN?",
+    )
     def agreement_command(
-        directory, codes, unit, role, bootstrap, seed, as_json, plot, all_columns
-    ):
+        directory, codes, unit, role, bootstrap, seed, as_json, plot, all_columns,
+        codebook_version, design, plan,
+    ):  # fmt: skip
         """Inter-rater agreement of a project: alpha per code, unit and role.
 
         DIR is a project folder (annotate project init). Prints one row per code (and role)
@@ -130,4 +192,7 @@ def register(main: click.Group) -> None:
             as_json=as_json,
             plot=plot,
             all_columns=all_columns,
+            codebook_version=codebook_version,
+            design=design,
+            plan=plan,
         )

@@ -183,7 +183,12 @@ def _evidence(row: dict[str, Any], reasons: list[str]) -> None:
 
 
 class Validator:
-    """Checks and normalises label events for one codebook (and optionally one corpus)."""
+    """Checks and normalises label events for one codebook (and optionally one corpus).
+
+    A project that moved to a new codebook version also holds its older versions
+    (``versions``): an event is validated against the version it names (``codebook_id``,
+    ``codebook_version``); events that name none get the current ``codebook``.
+    """
 
     def __init__(
         self,
@@ -192,6 +197,7 @@ class Validator:
         session_id: str,
         turns: TurnLookup | None = None,
         annotator: str | None = None,
+        versions: Iterable[Codebook] = (),
     ) -> None:
         self.codebook = codebook
         self.codes = {c.id: c for c in codebook.codes}
@@ -199,6 +205,11 @@ class Validator:
         self.turns = turns
         self.annotator = annotator
         self.version = str(codebook.version)
+        #: (codebook id, version) -> (codebook, its codes by id), the current one included
+        self.books: dict[tuple[str, str], tuple[Codebook, dict[str, Any]]] = {
+            (cb.id, str(cb.version)): (cb, {c.id: c for c in cb.codes}) for cb in versions
+        }
+        self.books[(codebook.id, self.version)] = (codebook, self.codes)
 
     def __call__(self, events: Any) -> list[dict[str, Any]]:
         """Normalised events, or LabelStoreError (with failure_cases) naming every bad row."""
@@ -287,11 +298,14 @@ class Validator:
                 row[col] = default
             elif isinstance(row[col], str):
                 row[col] = str(row[col])  # e.g. the codebook's Version (a str subclass)
-        for col, expected in (("codebook_id", cb.id), ("codebook_version", self.version)):
-            if row[col] != expected:
-                reasons.append(
-                    f"{col}: {row[col]!r} is not the project's codebook ({cb.id} {self.version})"
-                )
+        if (row["codebook_id"], row["codebook_version"]) not in self.books:
+            ids = {i for i, _ in self.books}
+            col = "codebook_version" if row["codebook_id"] in ids else "codebook_id"
+            held = ", ".join(f"{i} {v}" for i, v in self.books)
+            reasons.append(
+                f"{col}: {row[col]!r} is not the project's codebook ({cb.id} {self.version})"
+                + (f"; the project holds {held}" if len(self.books) > 1 else "")
+            )
         if not isinstance(row["session_id"], str) or not row["session_id"]:
             reasons.append(f"session_id: {row['session_id']!r} must be a non-empty string")
         if row["context"] not in CONTEXTS:
@@ -327,12 +341,16 @@ class Validator:
         code_id = row["code_id"]
         if code_id in SYSTEM_CODES:
             return None
-        code = self.codes.get(code_id) if isinstance(code_id, str) else None
+        book = self.books.get((row["codebook_id"], row["codebook_version"]))
+        if book is None:  # an unknown version, reported already
+            return None
+        cb, codes = book
+        code = codes.get(code_id) if isinstance(code_id, str) else None
         if code is None:
-            available = ", ".join([*self.codes, *SYSTEM_CODES])
+            available = ", ".join([*codes, *SYSTEM_CODES])
             reasons.append(
-                f"code_id: {code_id!r} is not a code of codebook '{self.codebook.id}' "
-                f"{self.codebook.version} (available: {available})"
+                f"code_id: {code_id!r} is not a code of codebook '{cb.id}' "
+                f"{cb.version} (available: {available})"
             )
         return code
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,10 @@ class LabelStore:
         coder's files; compaction then touches only this coder's folders too.
     blind : bool, default True
         With ``annotator``: scope reads to that coder (False: a coder who may see all labels).
+    versions : iterable of Codebook, optional
+        Older versions of the codebook the project still holds (after a migration): an event
+        naming one of them (``codebook_id``, ``codebook_version``) is validated against it.
+        Events that name no version get ``codebook``'s.
 
     Notes
     -----
@@ -76,13 +81,18 @@ class LabelStore:
         auto_compact: int = AUTO_COMPACT_PARTS,
         annotator: str | None = None,
         blind: bool = True,
+        versions: Iterable[Codebook] = (),
     ) -> None:
         self.path = Path(folder)
         self.codebook = codebook
         self.session_id = session_id or CLOCK.event_id()
         self.auto_compact = auto_compact
         self._validate = Validator(
-            codebook, session_id=self.session_id, turns=turns, annotator=annotator
+            codebook,
+            session_id=self.session_id,
+            turns=turns,
+            annotator=annotator,
+            versions=versions,
         )
         self.annotator = annotator
         #: the coder every read is limited to (None: every coder's labels may be read)
