@@ -204,6 +204,10 @@ class Errors(metaclass=_Catalogue):
         "coder's labels; {other!r}'s cannot be read here. Open the project without coder= "
         "(the project lead's view) to read every coder's labels."
     )
+    E307 = (
+        "Evidence span [{start}, {end}) is not inside the turn's text ({n} characters): offsets "
+        "are Python string offsets (code points) into turns.text with 0 <= start < end <= {n}."
+    )
     E310 = "'{path}' already holds a project (project.json). {hint}"
     E311 = "'{path}' is not an annotate project: {problem}. {hint}"
     E312 = "Project plan: {option}={value!r} is not valid: {problem}"

@@ -539,6 +539,7 @@ class Project(LabelsMixin):
             turns=_turns.LazyTurnIndex(lambda: self.turns),
             annotator=self.coder,
             blind=self.blind,
+            texts=_turns.TurnTexts(lambda: self.corpus),
         )
 
     # --- changing the plan -----------------------------------------------------------------
