@@ -394,6 +394,15 @@ class Errors(metaclass=_Catalogue):
         "Saving the decision failed; it is still in the form, press Save to try again. "
         "Store error: {error}"
     )
+    E620 = (
+        "'{label}' ({code_id}) needs evidence: mark the words of turn {turn} that show it. In "
+        "the widget select them (with the mouse, or Shift+→ word by word), then press the "
+        "code's key; in Python pass evidence=[(start, end)] (offsets into the turn's text)."
+    )
+    E621 = (
+        "Evidence span {span} of code '{code_id}' cannot be used: {problem}. Select "
+        "the words again in the widget (offsets count characters of the turn's text)."
+    )
 
     # --- 9xx command line -----------------------------------------------------------------------
     E901 = "Path '{path}' does not exist. Check the path, or create it with `{hint}`."

@@ -280,6 +280,7 @@ def code_payload(code: Any) -> dict[str, Any]:
         "near_misses": _texts(code.near_misses),
         "cues": cues,
         "key": code.key or None,
+        "evidence": getattr(code, "evidence", "none"),
     }
 
 
