@@ -95,9 +95,9 @@ def test_spans_survive_a_new_session(s, project):
 def test_bad_spans_are_refused_with_the_reason(s, project):
     with pytest.raises(WidgetError, match=r"E621.*\[30, 99\)"):
         s.set("user_defers", "1", turn_index=2, evidence=[(30, 99)])
-    with pytest.raises(WidgetError, match="E621.*not a .start, end. pair"):
+    with pytest.raises(WidgetError, match=r"E621.*not a \(start, end\) pair"):
         s.set("user_defers", "1", turn_index=2, evidence=[("a", 3)])
-    with pytest.raises(WidgetError, match="E605.*takes no evidence spans"):
+    with pytest.raises(WidgetError, match=r"E605.*takes no evidence spans"):
         s.set("user_seeks_support", "1", turn_index=2, evidence=[span_of("you decide")])
     assert on_disk(project).empty and on_disk(project, "user_seeks_support").empty
 
