@@ -475,6 +475,11 @@ class Warnings(metaclass=_Catalogue):
         "agreement cannot be measured for this project. {hint}"
     )
     # (section: agreement)
+    W410 = (
+        "{n} evidence span(s) no longer match the corpus text (their sha256 differs from the "
+        "text at their offsets: the corpus changed since they were made) and were left out: "
+        "{codes}. Re-import the corpus the project was coded on, or have the spans marked again."
+    )
     # (section: analysis)
     W450 = "Skipped sequence quer(y/ies) {queries}: {reasons}."
     # (section: export)

@@ -21,6 +21,7 @@ from annotate.agreement._row import (
 )
 from annotate.agreement.bootstrap import Resampler
 from annotate.agreement.distances import SET_DISTANCES
+from annotate.agreement.evidence import EVIDENCE_TEXT, evidence_table
 from annotate.agreement.kappa import cohen_kappa
 from annotate.errors import AgreementError, Errors
 
@@ -60,6 +61,7 @@ def report(
     bootstrap: int = 0,
     seed: int | None = None,
     set_distance: str = "masi",
+    evidence: pd.DataFrame | None = None,
 ) -> AgreementReport:
     """Inter-rater agreement for every code of a codebook.
 
@@ -84,6 +86,10 @@ def report(
         Seed of the bootstrap; the same seed gives the same intervals.
     set_distance : {"masi", "jaccard"}
         Distance between label sets for set-valued codes.
+    evidence : DataFrame, optional
+        Agreement on evidence spans (:func:`annotate.agreement.evidence.evidence_agreement`):
+        its columns (``ev_f1``, ``ev_jaccard``, ``ev_alpha_u``, ...) join the table beside each
+        code's alpha.
 
     Returns
     -------
@@ -108,6 +114,8 @@ def report(
         table["alpha_low"] = [ci.low if ci else np.nan for ci in found]
         table["alpha_high"] = [ci.high if ci else np.nan for ci in found]
         table["n_boot_undefined"] = [ci.n_undefined if ci else 0 for ci in found]
+    if evidence is not None:
+        table = evidence_table(table, evidence)
     settings = {
         "codebook_id": getattr(codebook, "id", None),
         "codebook_version": str(getattr(codebook, "version", "")),
@@ -298,7 +306,8 @@ class AgreementReport:
             f"[{lo:.3f}, {hi:.3f}]" if lo == lo else ""
             for lo, hi in zip(t.alpha_low, t.alpha_high, strict=True)
         ]
-        shown = t[list(TEXT_COLUMNS)].rename(columns=TEXT_COLUMNS)
+        names = TEXT_COLUMNS | {k: v for k, v in EVIDENCE_TEXT.items() if k in t}
+        shown = t[list(names)].rename(columns=names)
         text = shown.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-")
         notes = [f"  {r.code_id}/{r.role}: {r.reason}" for r in t.itertuples() if r.reason]
         legend = (

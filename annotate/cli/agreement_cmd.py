@@ -42,6 +42,13 @@ def agreement_cli(
         parent = Path(plot).parent
         raise AgreementError(Errors.E901.format(path=parent, hint=f"mkdir -p {parent}"))
     project = Project.open(path)
+    evidence = None
+    if any(c.evidence != "none" for c in project.codebook.codes):
+        from annotate.agreement.evidence import evidence_agreement, non_human
+
+        evidence = evidence_agreement(
+            project.labels(), project.codebook, project.corpus, exclude=non_human(path)
+        )
     report = agreement_report(
         project.unit_labels(),
         project.codebook,
@@ -50,6 +57,7 @@ def agreement_cli(
         role=role,
         bootstrap=bootstrap,
         seed=seed,
+        evidence=evidence,
     )
     if plot is not None:
         report.plot().savefig(plot)
@@ -97,7 +105,9 @@ def register(main: click.Group) -> None:
         DIR is a project folder (annotate project init). Prints one row per code (and role)
         with Krippendorff's alpha, its bootstrap interval, percent agreement, Gwet's AC1/AC2,
         Brennan-Prediger, Fleiss' and Cohen's kappa, and a flag (alpha >= .800 reliable,
-        .667-.800 tentative, below unreliable).
+        .667-.800 tentative, below unreliable). Codes that take evidence spans also get the
+        coders' span agreement where they agree on the code (token F1 and Jaccard,
+        Krippendorff's unitizing alpha).
         """
         agreement_cli(
             directory,

@@ -26,7 +26,8 @@ FORMATTED = "Honestly, **just tell me what to do**, you decide."
 EMOJI = "Sure 😀 it's your call: *which fits you* better, Priya or the club?"
 RTL = "אני לא יודע מה לעשות, you decide for me"
 MOVES = "A few ideas:\n\n- **Say yes** to one small invitation.\n- Ask &amp; listen."
-CONVS = {"e1": ([("user", FORMATTED), ("assistant", EMOJI), ("user", RTL), ("assistant", MOVES)], {})}
+TURNS = [("user", FORMATTED), ("assistant", EMOJI), ("user", RTL), ("assistant", MOVES)]
+CONVS = {"e1": (TURNS, {})}
 
 # the shown text of a turn's marks of one code (a span crossing formatting is several marks)
 JS_MARKED = """([ti, code]) => [...document.querySelectorAll(
