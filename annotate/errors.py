@@ -351,6 +351,20 @@ class Errors(metaclass=_Catalogue):
         "Adjudicator id {adjudicator!r} is not valid: use lower-case letters, digits, '_', '.', "
         "'-' (pattern {pattern})."
     )
+    E510 = (
+        "Quote bank option {option}={value!r} is not valid: [[min_agreement || --min-agreement]] "
+        "is a number of coders (1 or more), [[context || --context]] a number of turns (0 or more)."
+    )
+    E512 = (
+        "Codebook '{codebook}' v{version} has no code that takes evidence spans, so the project "
+        "has no quotes. Mark the codes whose words coders should point at with evidence: "
+        "optional or required (a new codebook version, for a new project)."
+    )
+    E511 = (
+        "Code(s) {codes} take no evidence spans, so they have no quotes. Codes with evidence in "
+        "this codebook: {available} (a code takes spans when its codebook entry says evidence: "
+        "required or optional)."
+    )
 
     # --- 6xx widgets ----------------------------------------------------------------------------
     # (section: widgets)

@@ -277,17 +277,22 @@ class TurnTexts:
 
 
 def current_spans(
-    labels: pd.DataFrame, codebook: Codebook, texts: TurnTexts, *, exclude: Iterable[str] = ()
+    labels: pd.DataFrame,
+    codebook: Codebook,
+    texts: TurnTexts,
+    *,
+    exclude: Iterable[str] = (),
+    gold: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """The human coders' turn labels of codes that take evidence, one row each, with their
-    spans checked against the corpus text.
+    spans checked against the corpus text (with ``gold``, gold's labels too).
 
     Returns (frame, stale): the frame has ``annotator_id, conversation_id, turn_index, role,
     code_id, value, spans`` (list of (start, end) still current), ``n_given`` (spans in the
     label); ``stale`` counts per code the spans left out because the text changed.
     """
     codes = {c.id for c in codebook.codes if c.evidence != "none" and c.unit == "turn"}
-    skip = set(exclude) | set(NOT_CODERS)
+    skip = set(exclude) | (set() if gold else set(NOT_CODERS))
     cols = ["annotator_id", "conversation_id", "turn_index", "code_id", "value", "evidence"]
     if labels is None or labels.empty or not codes:
         return pd.DataFrame(columns=SPAN_COLUMNS), {}

@@ -69,7 +69,10 @@ from annotate.cli import (  # noqa: E402
     describe_cmd,
     export_cmd,
     project_cmd,
+    quotes_cmd,
 )
 
-for _module in (corpus_cmd, codebook_cmd, project_cmd, agreement_cmd, describe_cmd, export_cmd):
+for _module in (
+    corpus_cmd, codebook_cmd, project_cmd, agreement_cmd, describe_cmd, export_cmd, quotes_cmd,
+):  # fmt: skip
     _module.register(main)

@@ -112,6 +112,24 @@ def sampling_section(sampling: dict[str, Any] | None) -> str:
     return "\n".join(lines)
 
 
+def evidence_section(counts: pd.DataFrame | None) -> list[str]:
+    """Evidence spans and the quote bank, per code that takes evidence (none: no section)."""
+    if counts is None:
+        return []
+    return [
+        "## Evidence and quotes",
+        "",
+        "Coders marked the words of a turn that justify some codes (evidence spans, offsets "
+        "into `turns.text` with their sha256, in the label events). Quotes are the words at "
+        "least two coders marked for the same code and value, or gold's spans "
+        "(`annotate quotes DIR`); spans of LLM coders are never counted as human evidence; "
+        "stale spans no longer match the corpus text and are left out.",
+        "",
+        md_table(counts),
+        "",
+    ]
+
+
 def render_card(facts: dict[str, Any]) -> str:
     """The data card text from the facts gathered by :func:`annotate.export.write`."""
     cb = facts["codebook"]
@@ -181,6 +199,7 @@ def render_card(facts: dict[str, Any]) -> str:
         "",
         md_table(facts["counts"]),
         "",
+        *evidence_section(facts.get("evidence")),
         "## Personal data",
         "",
         facts["masking_text"],

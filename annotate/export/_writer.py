@@ -36,6 +36,7 @@ from annotate.adjudication.gold import GOLD_ID, gold_summary, resolve_gold
 from annotate.durable import atomic_folder, recover_folder
 from annotate.errors import AgreementError, Errors, ExportError
 from annotate.export._card import render_card
+from annotate.export._quotes import evidence_counts
 from annotate.export._tables import long_labels, unit_agreement, wide_labels
 from annotate.project.project import CODEBOOK_FILE
 from annotate.store import ORDER_COLUMNS
@@ -160,6 +161,7 @@ def write(
         files.append(("codebook.yaml", None))
         facts = _facts(project, labels, format, redact, bootstrap, unit, coders, gold, turns,
                        convs, agreement_table, agreement_note, files)  # fmt: skip
+        facts["evidence"] = evidence_counts(project)  # codes that take evidence spans, if any
         (tmp / "README.md").write_text(render_card(facts), encoding="utf-8")
         manifest = {
             "toolkit": f"annotate {__version__}",
