@@ -232,6 +232,10 @@ class Errors(metaclass=_Catalogue):
         "coder's labels; {other!r}'s cannot be read here. Open the project without coder= "
         "(the project lead's view) to read every coder's labels."
     )
+    E307 = (
+        "Evidence span [{start}, {end}) is not inside the turn's text ({n} characters): offsets "
+        "are Python string offsets (code points) into turns.text with 0 <= start < end <= {n}."
+    )
     E310 = "'{path}' already holds a project (project.json). {hint}"
     E311 = "'{path}' is not an annotate project: {problem}. {hint}"
     E312 = "Project plan: {option}={value!r} is not valid: {problem}"
@@ -422,6 +426,20 @@ class Errors(metaclass=_Catalogue):
         "Adjudicator id {adjudicator!r} is not valid: use lower-case letters, digits, '_', '.', "
         "'-' (pattern {pattern})."
     )
+    E510 = (
+        "Quote bank option {option}={value!r} is not valid: [[min_agreement || --min-agreement]] "
+        "is a number of coders (1 or more), [[context || --context]] a number of turns (0 or more)."
+    )
+    E512 = (
+        "Codebook '{codebook}' v{version} has no code that takes evidence spans, so the project "
+        "has no quotes. Mark the codes whose words coders should point at with evidence: "
+        "optional or required (a new codebook version, for a new project)."
+    )
+    E511 = (
+        "Code(s) {codes} take no evidence spans, so they have no quotes. Codes with evidence in "
+        "this codebook: {available} (a code takes spans when its codebook entry says evidence: "
+        "required or optional)."
+    )
 
     # --- 6xx widgets ----------------------------------------------------------------------------
     # (section: widgets)
@@ -464,6 +482,15 @@ class Errors(metaclass=_Catalogue):
     E615 = (
         "Saving the decision failed; it is still in the form, press Save to try again. "
         "Store error: {error}"
+    )
+    E620 = (
+        "'{label}' ({code_id}) needs evidence: mark the words of turn {turn} that show it. In "
+        "the widget select them (with the mouse, or Shift+→ word by word), then press the "
+        "code's key; in Python pass evidence=[(start, end)] (offsets into the turn's text)."
+    )
+    E621 = (
+        "Evidence span {span} of code '{code_id}' cannot be used: {problem}. Select "
+        "the words again in the widget (offsets count characters of the turn's text)."
     )
 
     # --- 7xx LLM coders (annotate.llm) ---------------------------------------------------------
@@ -598,6 +625,11 @@ class Warnings(metaclass=_Catalogue):
         "agreement cannot be measured for this project. {hint}"
     )
     # (section: agreement)
+    W410 = (
+        "{n} evidence span(s) no longer match the corpus text (their sha256 differs from the "
+        "text at their offsets: the corpus changed since they were made) and were left out: "
+        "{codes}. Re-import the corpus the project was coded on, or have the spans marked again."
+    )
     # (section: analysis)
     W450 = "Skipped sequence quer(y/ies) {queries}: {reasons}."
     W451 = (

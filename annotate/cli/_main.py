@@ -71,6 +71,7 @@ from annotate.cli import (  # noqa: E402
     export_cmd,
     llm_cmd,
     project_cmd,
+    quotes_cmd,
 )
 
 for _module in (
@@ -82,5 +83,6 @@ for _module in (
     agreement_cmd,
     describe_cmd,
     export_cmd,
+    quotes_cmd,
 ):
     _module.register(main)

@@ -59,14 +59,23 @@ def agreement_cli(
             project, llm_coders, codes=_codes(codes), unit=unit, role=role, seed=seed,
             bootstrap=boot, as_json=as_json,
         )  # fmt: skip
+    book = project.codebook_for(codebook_version)
+    evidence = None
+    if any(c.evidence != "none" for c in book.codes):
+        from annotate.agreement.evidence import evidence_agreement, non_human
+
+        evidence = evidence_agreement(
+            project.labels(), book, project.corpus, exclude=non_human(path)
+        )
     report = agreement_report(
         project.unit_labels(version=codebook_version),
-        project.codebook_for(codebook_version),
+        book,
         codes=_codes(codes),
         unit=unit,
         role=role,
         bootstrap=bootstrap or 0,
         seed=seed,
+        evidence=evidence,
     )
     if plot is not None:
         # tight: nothing of the labels or the legend is cut at the figure's edge
@@ -180,7 +189,9 @@ def register(main: click.Group) -> None:
         verdict by where the interval lies (lower bound >= .800 reliable, >= .667 tentative,
         else not established; "few cases" when too few units differ from the most common
         value). --all-columns adds percent agreement, Gwet's AC1/AC2, Brennan-Prediger,
-        Fleiss' and Cohen's kappa.
+        Fleiss' and Cohen's kappa. Codes that take evidence spans also get the coders' span
+        agreement where they agree on the code (token F1 and Jaccard, Krippendorff's
+        unitizing alpha).
         """
         agreement_cli(
             directory,

@@ -288,6 +288,24 @@ def _into(action: dict[str, Any]) -> str:
     return str(into or "")
 
 
+def evidence_section(counts: pd.DataFrame | None) -> list[str]:
+    """Evidence spans and the quote bank, per code that takes evidence (none: no section)."""
+    if counts is None:
+        return []
+    return [
+        "## Evidence and quotes",
+        "",
+        "Coders marked the words of a turn that justify some codes (evidence spans, offsets "
+        "into `turns.text` with their sha256, in the label events). Quotes are the words at "
+        "least two coders marked for the same code and value, or gold's spans "
+        "(`annotate quotes DIR`); spans of LLM coders are never counted as human evidence; "
+        "stale spans no longer match the corpus text and are left out.",
+        "",
+        md_table(counts),
+        "",
+    ]
+
+
 def render_card(facts: dict[str, Any]) -> str:
     """The data card text from the facts gathered by :func:`annotate.export.write`."""
     cb = facts["codebook"]
@@ -380,6 +398,7 @@ def render_card(facts: dict[str, Any]) -> str:
         "",
         counts_section(facts["counts"], files.get("code_counts")),
         "",
+        *evidence_section(facts.get("evidence")),
         "## Personal data",
         "",
         facts["masking_text"],

@@ -38,6 +38,7 @@ from annotate.corpus import register_use
 from annotate.durable import atomic_folder, recover_folder
 from annotate.errors import AgreementError, Errors, ExportError
 from annotate.export._card import render_card
+from annotate.export._quotes import evidence_counts
 from annotate.export._tables import long_labels, unit_agreement, wide_labels
 from annotate.project.project import CODEBOOK_FILE
 from annotate.store import ORDER_COLUMNS
@@ -194,6 +195,7 @@ def write(
                        convs, agreement_table, agreement_note, files)  # fmt: skip
         written = {Path(f).stem: f for f, _ in files}
         facts["table_files"] = {n: written[n] for n in ("agreement", *card_tables) if n in written}
+        facts["evidence"] = evidence_counts(project)  # codes that take evidence spans, if any
         (tmp / "README.md").write_text(render_card(facts), encoding="utf-8")
         manifest = {
             "toolkit": f"annotate {__version__}",

@@ -550,6 +550,7 @@ class Project(LabelsMixin):
             annotator=self.coder,
             blind=self.blind,
             versions=self._versions.older,
+            texts=_turns.TurnTexts(lambda: self.corpus),
         )
 
     # LLM coders (annotate.llm): a coder with a record in llm/<id>/coder.json is a model

@@ -18,7 +18,7 @@ from annotate.durable import fsync_dir, write_file
 from annotate.errors import Errors, LabelStoreError, StorageError, Warnings
 from annotate.store import _files, _fold
 from annotate.store._schema import LABEL_COLUMNS, LABEL_SCHEMA, empty_events, to_pandas
-from annotate.store._validate import TurnLookup, Validator
+from annotate.store._validate import TextLookup, TurnLookup, Validator
 from annotate.store._withdraw import withdraw_conversations
 from annotate.types import FilePath
 
@@ -63,6 +63,9 @@ class LabelStore:
         Older versions of the codebook the project still holds (after a migration): an event
         naming one of them (``codebook_id``, ``codebook_version``) is validated against it.
         Events that name no version get ``codebook``'s.
+    texts : TextLookup, optional
+        The corpus's turn texts, to check that each evidence span lies inside its turn and
+        that its sha256 is that of the text there. The project passes it.
 
     Notes
     -----
@@ -82,6 +85,7 @@ class LabelStore:
         annotator: str | None = None,
         blind: bool = True,
         versions: Iterable[Codebook] = (),
+        texts: TextLookup | None = None,
     ) -> None:
         self.path = Path(folder)
         self.codebook = codebook
@@ -93,6 +97,7 @@ class LabelStore:
             turns=turns,
             annotator=annotator,
             versions=versions,
+            texts=texts,
         )
         self.annotator = annotator
         #: the coder every read is limited to (None: every coder's labels may be read)

@@ -21,7 +21,12 @@ Rules the session implements (README, section widget):
   on with ``next(finish=True)`` after having reached its last turn; skipping (with a reason) also
   finishes it. Resume opens the first conversation in the queue without ``_status`` done/skipped.
 * **Undo** restores the previous value of the last change made in the current conversation
-  (it writes a new event; the history keeps both).
+  (it writes a new event; the history keeps both), with its evidence spans.
+* **Evidence.** A turn code whose codebook entry has ``evidence: required`` or ``optional``
+  takes evidence spans: ``[start, end)`` offsets into the turn's text (``turns.text``, code
+  points), saved with the code's event together with the sha256 of the text there. A code
+  with ``evidence: required`` is not saved without a span (E620). Spans stay with the code
+  when its value changes and go when it is cleared.
 """
 
 from __future__ import annotations
@@ -34,13 +39,18 @@ from typing import TYPE_CHECKING, Any
 
 from annotate.clock import CLOCK
 from annotate.errors import CodebookError, Errors, LabelStoreError, WidgetError
+from annotate.store import evidence_span
 
 if TYPE_CHECKING:
     from annotate.project import Project
 
 #: label key: (unit, conversation_id, turn_index or None, code_id)
 Key = tuple[str, str, int | None, str]
+#: evidence spans of a label as stored: ({"start", "end", "sha256"}, ...), sorted
+Spans = tuple[dict[str, Any], ...]
 FINISHED = ("done", "skipped")
+#: ``set(..., evidence=KEEP)``: a code keeps its spans when its value changes
+KEEP: Any = object()
 
 
 class AnnotationSession:
@@ -83,9 +93,11 @@ class AnnotationSession:
             raise WidgetError(Errors.E602.format(annotator=annotator))
         self._clock = clock
         self._roles: tuple[str | None, dict[int, str]] = (None, {})
+        self._texts: tuple[str | None, dict[int, str]] = (None, {})
+        self._evidence: dict[Key, Spans] = {}
         self._labels: dict[Key, tuple[str, str | None]] = self._read_labels()
         self.pending: list[dict[str, Any]] = []
-        self._undo: list[tuple[Key, tuple[str, str | None] | None]] = []
+        self._undo: list[tuple[Key, tuple[str, str | None] | None, Spans]] = []
         self.last_error: str | None = None
         self.index = self.resume_index()
         self._opened_at = clock()
@@ -104,9 +116,12 @@ class AnnotationSession:
         out: dict[Key, tuple[str, str | None]] = {}
         if df is None or len(df) == 0:
             return out
-        cols = ["unit", "conversation_id", "turn_index", "code_id", "value", "note"]
-        for unit, cid, ti, code_id, value, note in df[cols].itertuples(index=False):
-            out[(unit, cid, _int_or_none(ti), code_id)] = (_opt(value) or "", _opt(note))
+        cols = ["unit", "conversation_id", "turn_index", "code_id", "value", "note", "evidence"]
+        for unit, cid, ti, code_id, value, note, spans in df[cols].itertuples(index=False):
+            key = (unit, cid, _int_or_none(ti), code_id)
+            out[key] = (_opt(value) or "", _opt(note))
+            if spans is not None and not isinstance(spans, float) and len(spans):
+                self._evidence[key] = tuple(_span_dict(x) for x in spans)
         return out
 
     @property
@@ -125,6 +140,15 @@ class AnnotationSession:
             t = self.turns(cid)
             self._roles = (cid, dict(zip(t["turn_index"].astype(int), t["role"], strict=True)))
         return self._roles[1]
+
+    def text(self, turn_index: int, conversation_id: str | None = None) -> str:
+        """The text of a turn as in the corpus (``turns.text``; cached for one conversation)."""
+        cid = conversation_id or self.conversation_id
+        if self._texts[0] != cid:
+            t = self.turns(cid)
+            texts = [x if isinstance(x, str) else "" for x in t["text"]]
+            self._texts = (cid, dict(zip(t["turn_index"].astype(int), texts, strict=True)))
+        return self._texts[1].get(int(turn_index), "")
 
     def info(self, conversation_id: str | None = None) -> dict[str, Any]:
         """The conversations row of a conversation (``model``, ``source``, parsed ``meta``...)."""
@@ -162,6 +186,17 @@ class AnnotationSession:
         """Current labels (value, note) of one conversation, pending changes included."""
         cid = conversation_id or self.conversation_id
         return {k: v for k, v in self._labels.items() if k[1] == cid}
+
+    def evidence(self, code_id: str, turn_index: int) -> list[tuple[int, int]]:
+        """The evidence spans ``(start, end)`` of a code on a turn of the open conversation."""
+        return [
+            (x["start"], x["end"]) for x in self._evidence.get(self._key(code_id, turn_index), ())
+        ]
+
+    def evidence_labels(self, conversation_id: str | None = None) -> dict[Key, Spans]:
+        """The evidence spans of one conversation's labels, pending changes included."""
+        cid = conversation_id or self.conversation_id
+        return {k: v for k, v in self._evidence.items() if k[1] == cid}
 
     def progress(self) -> tuple[int, int]:
         """(finished, total): conversations of the queue marked done or skipped."""
@@ -224,6 +259,7 @@ class AnnotationSession:
         turn_index: int | None = None,
         note: str | None = None,
         elapsed_ms: int | None = None,
+        evidence: Any = KEEP,
     ) -> list[str]:
         """Set (or, with ``value=None``, clear) a code on a unit of the open conversation.
 
@@ -240,6 +276,10 @@ class AnnotationSession:
         elapsed_ms : int, optional
             Time on the unit before this change (the front end knows the focus); by default
             the time since the conversation was opened.
+        evidence : list, optional
+            The code's evidence spans on the turn, replacing its current ones: ``(start, end)``
+            pairs or ``{"start", "end"}`` mappings, offsets into the turn's text (code points).
+            By default a code keeps its spans (a clear drops them).
 
         Returns
         -------
@@ -249,15 +289,38 @@ class AnnotationSession:
         Raises
         ------
         WidgetError
-            E605 for a value the code does not allow, E606 when the store failed (the change
-            is kept in ``pending`` and retried with the next change).
+            E605 for a value the code does not allow, E620 for a code that needs evidence
+            and has none, E621 for a span outside the turn's text, E606 when the store failed
+            (the change is kept in ``pending`` and retried with the next change).
         """
         key = self._key(code_id, turn_index)
         value = self._checked(code_id, value, turn_index)
-        old = self._labels.get(key)
-        event = self._event(key, value, note, elapsed_ms)  # refused here: nothing changes
-        self._undo.append((key, old))
+        old, old_spans = self._labels.get(key), self._evidence.get(key, ())
+        spans = self._spans(key, value, evidence, old_spans)
+        event = self._event(key, value, note, elapsed_ms, spans)  # refused: nothing changes
+        self._undo.append((key, old, old_spans))
         return self._write(event, note)
+
+    def mark(
+        self, code_id: str, start: int, end: int, *, turn_index: int, value: str | None = None,
+        **kw: Any,
+    ) -> list[str]:  # fmt: skip
+        """Add an evidence span ``[start, end)`` of the turn's text to a code, setting the code
+        (to ``value``, by default its current value or a binary code's present value)."""
+        code = self.codebook.code(code_id)
+        current = self.value(code_id, turn_index)
+        if value is None:
+            value = current if current is not None else _present(code)
+        spans = [*self.evidence(code_id, turn_index), (start, end)]
+        return self.set(code_id, value, turn_index=turn_index, evidence=spans, **kw)
+
+    def unmark(
+        self, code_id: str, start: int, end: int, *, turn_index: int, **kw: Any
+    ) -> list[str]:
+        """Remove the evidence spans of a code on a turn that overlap ``[start, end)``."""
+        current = self.value(code_id, turn_index)
+        kept = [(s, e) for s, e in self.evidence(code_id, turn_index) if e <= start or s >= end]
+        return self.set(code_id, current, turn_index=turn_index, evidence=kept, **kw)
 
     def toggle(self, code_id: str, *, turn_index: int | None = None, **kw: Any) -> list[str]:
         """Switch a binary code on (its present value) or off (a ``clear`` event)."""
@@ -287,11 +350,12 @@ class AnnotationSession:
     def undo(self) -> list[str]:
         """Undo the last change made in the open conversation; [] when there is none."""
         for pos in range(len(self._undo) - 1, -1, -1):
-            key, old = self._undo[pos]
+            key, old, old_spans = self._undo[pos]
             if key[1] == self.conversation_id:
                 del self._undo[pos]
                 value, note = old if old else (None, None)
-                return self._write(self._event(key, value, note, None), note)
+                spans = old_spans if value is not None else ()
+                return self._write(self._event(key, value, note, None, spans), note)
         return []
 
     def retry(self) -> list[str]:
@@ -334,8 +398,41 @@ class AnnotationSession:
             ) from err
         return value
 
+    def _spans(self, key: Key, value: str | None, evidence: Any, old: Spans) -> Spans:
+        """The evidence spans a change saves: kept, or given (checked against the turn's text,
+        hashed); E620 when the code needs evidence and would have none."""
+        unit, _cid, turn_index, code_id = key
+        if value is None:
+            return ()
+        if evidence is KEEP:
+            spans = old
+        else:
+            text = self.text(turn_index) if turn_index is not None else ""
+            known = {(x["start"], x["end"]): x for x in old}
+            made: dict[tuple[int, int], dict[str, Any]] = {}
+            for item in evidence or ():
+                start, end = _bounds(item, code_id)
+                try:
+                    made[(start, end)] = known.get((start, end)) or evidence_span(text, start, end)
+                except LabelStoreError as err:
+                    raise WidgetError(
+                        Errors.E621.format(code_id=code_id, span=f"[{start}, {end})", problem=err)
+                    ) from err
+            spans = tuple(made[k] for k in sorted(made))
+        code = None if code_id.startswith("_") else self.codebook.code(code_id)
+        if code is not None and unit == "turn" and code.requires_evidence(value) and not spans:
+            raise WidgetError(
+                Errors.E620.format(label=code.label, code_id=code_id, turn=turn_index)
+            )
+        return spans
+
     def _event(
-        self, key: Key, value: str | None, note: str | None, elapsed_ms: int | None
+        self,
+        key: Key,
+        value: str | None,
+        note: str | None,
+        elapsed_ms: int | None,
+        spans: Spans = (),
     ) -> dict[str, Any]:
         """The label event of a change, checked and stamped by the store (E605 if refused)."""
         unit, cid, turn_index, code_id = key
@@ -351,6 +448,7 @@ class AnnotationSession:
             "elapsed_ms": int(self.elapsed_ms() if elapsed_ms is None else elapsed_ms),
             "context": "full",
             "note": note,
+            "evidence": [dict(x) for x in spans] or None,
         }
         try:
             (checked,) = self.project.store.validate([event])
@@ -367,6 +465,10 @@ class AnnotationSession:
             self._labels.pop(key, None)
         else:
             self._labels[key] = (event["value"], note)
+        if event.get("evidence"):
+            self._evidence[key] = tuple(event["evidence"])
+        else:
+            self._evidence.pop(key, None)
         self.pending.append(event)
         return self._flush()
 
@@ -399,6 +501,35 @@ def _checked_system(code_id: str, value: Any, turn_index: int | None) -> str | N
     if not ok:
         raise WidgetError(Errors.E605.format(code_id=code_id, value=value, problem="system"))
     return value
+
+
+def _present(code: Any) -> str:
+    """The value a code gets when a span is attached to it unset: a binary code's present
+    value; other codes need a value (E605)."""
+    if code.level == "binary":
+        return str(code.present_value)
+    raise WidgetError(
+        Errors.E605.format(
+            code_id=code.id, value=None, problem=f"a {code.level} code needs a value"
+        )
+    )
+
+
+def _bounds(item: Any, code_id: str) -> tuple[int, int]:
+    """(start, end) of a span given as a pair or a mapping with start and end (E621 if not)."""
+    pair: Any = (item.get("start"), item.get("end")) if isinstance(item, dict) else item
+    if isinstance(pair, list | tuple) and len(pair) == 2:
+        start, end = pair
+        if all(isinstance(x, int) and not isinstance(x, bool) for x in (start, end)):
+            return int(start), int(end)
+    raise WidgetError(
+        Errors.E621.format(code_id=code_id, span=repr(item), problem="not a (start, end) pair")
+    )
+
+
+def _span_dict(span: Any) -> dict[str, Any]:
+    """A stored span (a mapping read from parquet) as a plain dict."""
+    return {"start": int(span["start"]), "end": int(span["end"]), "sha256": str(span["sha256"])}
 
 
 def _opt(value: Any) -> str | None:
