@@ -45,7 +45,7 @@ from annotate.durable import (
     write_file,
 )
 from annotate.errors import Errors, ProjectError, StorageError, Warnings, hint
-from annotate.project import _plan, _sample, _turns, _versions
+from annotate.project import _plan, _sample, _settings, _turns, _versions
 from annotate.project._labels import LabelsMixin
 from annotate.project._plan import check_coders, check_plan
 from annotate.project._versions import PlanState
@@ -556,6 +556,22 @@ class Project(LabelsMixin):
         """Add a language model as a coder: see :func:`annotate.llm.add_llm_coder`."""
         # annotate.llm (layer 4) builds on the project; a static import here would point up
         return importlib.import_module("annotate.llm").add_llm_coder(self, coder_id, **settings)
+
+    # Suggestions of an LLM coder in the annotation widget (project/_settings.py)
+    @property
+    def suggestions(self) -> dict[str, Any]:
+        """The suggestions setting in force: ``{"mode": "off"|"after"|"before", "coder":
+        LLM coder id or None, "version": n}`` (see :mod:`annotate.project._settings`)."""
+        doc = _settings.read_settings(self.path)
+        return doc["suggestions"] | {"version": doc["version"]}
+
+    def set_suggestions(self, mode: str, coder: str | None = None) -> dict[str, Any]:
+        """Show an LLM coder's labels to the coders as suggestions: ``off``, ``after`` (once a
+        coder saved their own label) or ``before`` (never before on the reliability sample).
+        Publishes a new settings version (E713 for a bad mode or a coder that is not an LLM
+        coder); returns it."""
+        checked = _settings.check_suggestions(mode, coder, self.coder_kinds)
+        return _settings.change_suggestions(self.path, checked)
 
     # --- changing the plan -----------------------------------------------------------------
 
