@@ -20,7 +20,7 @@ from annotate.widgets.session import AnnotationSession
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "widgets"))
 
-from widget_data import make_project  # noqa: E402
+from widget_data import make_project
 
 LLM = "gpt-x"
 
