@@ -569,6 +569,10 @@ class Warnings(metaclass=_Catalogue):
     )
     W453 = "{analysis}: {model} {problem}; {what}. See the 'note' column of the result."
     W454 = "Family {family!r}: {problem}."
+    W455 = (
+        "{analysis}: {problem}. A corrected estimate is valid only for a human sample drawn "
+        "with known probabilities and coded completely (docs/methods.md, 'Corrected estimates')."
+    )
     # (section: export)
     # (section: widgets)
     # (section: llm)
