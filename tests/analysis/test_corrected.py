@@ -264,15 +264,15 @@ def test_corrected_bad_input_is_one_clear_error(codebook) -> None:
     labels, corpus = _labels(np.random.default_rng(1), users=5)
     with pytest.raises(AnalysisError, match="E451"):
         corrected_prevalence(labels, codebook, llm="gpt", corpus=corpus)
-    with pytest.raises(AnalysisError, match="E460.*probabilities"):
+    with pytest.raises(AnalysisError, match=r"E460.*probabilities"):
         corrected_prevalence(labels, codebook, llm="llm", probabilities=1.5)
-    with pytest.raises(AnalysisError, match="E460.*probabilities"):
+    with pytest.raises(AnalysisError, match=r"E460.*probabilities"):
         corrected_prevalence(labels, codebook, llm="llm", probabilities={"u000c0": 0})
-    with pytest.raises(AnalysisError, match="E460.*lam"):
+    with pytest.raises(AnalysisError, match=r"E460.*lam"):
         corrected_prevalence(labels, codebook, llm="llm", lam=2)
-    with pytest.raises(AnalysisError, match="E460.*humans"):
+    with pytest.raises(AnalysisError, match=r"E460.*humans"):
         corrected_prevalence(labels, codebook, llm="llm", humans=["llm"])
-    with pytest.raises(AnalysisError, match="E460.*groups"):
+    with pytest.raises(AnalysisError, match=r"E460.*groups"):
         corrected_compare_groups(labels, codebook, llm="llm", by="persona", groups=["kai", "x"],
                                  corpus=corpus)  # fmt: skip
 
@@ -285,7 +285,7 @@ def test_corrected_partial_human_coding_warns_and_is_left_out(codebook) -> None:
     drop = h1[(h1["conversation_id"] == some)].index[:1]
     part = labels.drop(index=drop)
     part = part[~((part["annotator_id"] == "h2") & (part["conversation_id"] == some))]
-    with pytest.warns(UserWarning, match="W455.*some but not all"):
+    with pytest.warns(UserWarning, match=r"W455.*some but not all"):
         out = corrected_prevalence(part, codebook, llm="llm", corpus=corpus)
     full = corrected_prevalence(labels, codebook, llm="llm", corpus=corpus)
     expected = full["n_human_conversations"].iloc[0] - (1 if n_turns > 1 else 0)
