@@ -201,17 +201,18 @@ def cluster_variance(inf: np.ndarray, cluster: np.ndarray, n_clusters: int) -> f
 
 
 def _t(level: float, df: int) -> float:
-    from scipy.stats import t as student
+    """The two-sided ``level`` quantile of Student's t with ``df`` degrees of freedom."""
+    from scipy.special import stdtrit
 
-    return float(student.ppf(0.5 + level / 2, df)) if df >= 1 else float("nan")
+    return float(stdtrit(df, 0.5 + level / 2)) if df >= 1 else float("nan")
 
 
 def _p_value(estimate: float, se: float, df: int) -> float:
-    from scipy.stats import t as student
+    from scipy.special import stdtr
 
     if not (se > 0 and df >= 1 and math.isfinite(estimate)):
         return float("nan")
-    return float(2 * student.sf(abs(estimate) / se, df))
+    return float(2 * stdtr(df, -abs(estimate) / se))
 
 
 # --- labels -> per-conversation sums ---------------------------------------------------------

@@ -223,8 +223,9 @@ def test_corrected_prevalence_groups_and_probabilities(codebook) -> None:
     # a mapping weights the human-coded conversations by 1 / probability
     coded = sorted(set(labels.loc[labels["annotator_id"] == "h1", "conversation_id"]))
     probs = {c: (0.5 if c.endswith("c0") else 0.25) for c in coded}
-    weighted = corrected_prevalence(labels, codebook, llm="llm", corpus=corpus,
-                                    probabilities=probs, lam=0.0)  # fmt: skip
+    weighted = corrected_prevalence(
+        labels, codebook, llm="llm", corpus=corpus, probabilities=probs, lam=0.0
+    )
     ids = sorted(corpus.conversations["conversation_id"])
     Y, Mh = _sums(labels, "h1", ids)
     wt = np.array([1 / probs.get(c, np.inf) for c in ids])
@@ -273,8 +274,9 @@ def test_corrected_bad_input_is_one_clear_error(codebook) -> None:
     with pytest.raises(AnalysisError, match=r"E460.*humans"):
         corrected_prevalence(labels, codebook, llm="llm", humans=["llm"])
     with pytest.raises(AnalysisError, match=r"E460.*groups"):
-        corrected_compare_groups(labels, codebook, llm="llm", by="persona", groups=["kai", "x"],
-                                 corpus=corpus)  # fmt: skip
+        corrected_compare_groups(
+            labels, codebook, llm="llm", by="persona", groups=["kai", "x"], corpus=corpus
+        )
 
 
 def test_corrected_partial_human_coding_warns_and_is_left_out(codebook) -> None:
@@ -290,3 +292,41 @@ def test_corrected_partial_human_coding_warns_and_is_left_out(codebook) -> None:
     full = corrected_prevalence(labels, codebook, llm="llm", corpus=corpus)
     expected = full["n_human_conversations"].iloc[0] - (1 if n_turns > 1 else 0)
     assert out["n_human_conversations"].iloc[0] == expected
+
+
+@pytest.mark.filterwarnings("ignore:.*W321")
+def test_sample_probabilities_from_a_stratified_project(tmp_path) -> None:
+    """A project that codes a stratified sample of the corpus: each conversation's inclusion
+    probability is its stratum's sampled share of the frame (the project's sampling record)."""
+    import json
+
+    import annotate
+    from annotate.analysis import sample_probabilities
+    from annotate.project import Project
+
+    src = tmp_path / "src.jsonl"
+    lines = []
+    for i in range(40):
+        persona = "kai" if i < 10 else "mia"
+        msgs = [{"role": "user", "content": f"hello {i}"}, {"role": "assistant", "content": "hi"}]
+        lines.append(json.dumps({"id": f"c{i:02d}", "messages": msgs, "persona": persona}))
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    annotate.import_corpus(src, "openai", out=tmp_path / "corpus")
+    p = Project.create(
+        tmp_path / "project",
+        corpus=tmp_path / "corpus",
+        codebook=annotate.codebook.default_codebook_path(),
+        coders=["a"],
+        sample=8,
+        stratify="meta.persona",
+        seed=1,
+    )
+    probs = sample_probabilities(p)
+    strata = {s["stratum"]: s for s in p.sampling["strata"]}
+    assert len(probs) == 8 and set(strata) == {"kai", "mia"}
+    meta = p.corpus.conversations.set_index("conversation_id")["meta"].map(json.loads)
+    for cid, prob in probs.items():
+        s = strata[meta[cid]["persona"]]
+        assert prob == pytest.approx(s["sample"] / s["frame"])
+    # proportional allocation: 2 of the 10 kai and 6 of the 30 mia conversations
+    assert {s["sample"] for s in strata.values()} == {2, 6}
