@@ -19,6 +19,7 @@ from annotate.analysis.corrected import (
     corrected_prevalence,
     sample_probabilities,
 )
+from annotate.analysis.multiverse import MultiverseReport, multiverse
 from annotate.analysis.queries import DEFAULT_QUERIES, SequenceQuery, sequence_queries
 from annotate.analysis.reliability import compare_reliability
 from annotate.analysis.sequences import lag_sequential, lag_table, transitions
@@ -36,6 +37,7 @@ __all__ = [
     "Family",
     "Item",
     "LabelFrame",
+    "MultiverseReport",
     "SequenceQuery",
     "SessionTrends",
     "compare_groups",
@@ -46,6 +48,7 @@ __all__ = [
     "describe",
     "lag_sequential",
     "lag_table",
+    "multiverse",
     "position_trajectory",
     "prepare",
     "prevalence",
