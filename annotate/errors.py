@@ -571,7 +571,7 @@ class Warnings(metaclass=_Catalogue):
     W454 = "Family {family!r}: {problem}."
     W455 = (
         "{analysis}: {problem}. A corrected estimate is valid only for a human sample drawn "
-        "with known probabilities and coded completely (docs/methods.md, 'Corrected estimates')."
+        "with known probabilities and coded completely (docs/llm.md, 'Corrected estimates')."
     )
     # (section: export)
     # (section: widgets)

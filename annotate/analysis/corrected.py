@@ -35,7 +35,7 @@ with ``U`` the humans-only influence and ``V`` the change λ makes (the model's 
 corpus minus its part over the human sample). The interval is ``θ̂ ± t_{n_h−1} · se`` with
 ``n_h`` the human-coded clusters. Shown beside it: the **naive** LLM-only share (the model's
 labels taken as true, interval ``t_{G−1}``) and the **humans-only** share (interval
-``t_{n_h−1}``). ``docs/methods.md`` ("Corrected estimates") reports the coverage measured by
+``t_{n_h−1}``). ``docs/llm.md`` ("Corrected estimates") reports the coverage measured by
 simulation.
 """
 
