@@ -545,6 +545,20 @@ class Errors(metaclass=_Catalogue):
         "{found}. Its prompts and schema describe the old codebook: add a new LLM coder."
     )
 
+    E713 = (
+        "Suggestion setting {option}={value!r} is not valid: {problem}. See README, "
+        "'LLM coders', section Suggestions ([[project.set_suggestions(mode, coder=...) || "
+        "`annotate project set PROJECT --suggestions after --suggest-from CODER`]])."
+    )
+    E714 = (
+        "Replicates of LLM coder '{coder}': {problem}. Replicates are new coders derived from it "
+        "(ids '{coder}.r1', '{coder}.p1', ...); see docs/llm.md, section Prompt sensitivity."
+    )
+    E715 = (
+        "Paraphrase file '{path}': {problem}. It holds one or more prompt templates one after "
+        "another, each starting at a '[system]' line (docs/llm.md, section Prompt sensitivity)."
+    )
+
     # --- 9xx command line -----------------------------------------------------------------------
     E901 = "Path '{path}' does not exist. Check the path, or create it with `{hint}`."
     E902 = "Option {option}: {problem}"
@@ -644,6 +658,10 @@ class Warnings(metaclass=_Catalogue):
     )
     W453 = "{analysis}: {model} {problem}; {what}. See the 'note' column of the result."
     W454 = "Family {family!r}: {problem}."
+    W455 = (
+        "{analysis}: {problem}. A corrected estimate is valid only for a human sample drawn "
+        "with known probabilities and coded completely (docs/llm.md, 'Corrected estimates')."
+    )
     # (section: export)
     # (section: widgets)
     # (section: llm)

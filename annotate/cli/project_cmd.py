@@ -304,6 +304,41 @@ def enrich_cmd(
     info(f"{len(rows)} assignment(s) added (plan version {p.plan['version']})")
 
 
+@project_group.command("set")
+@click.argument("project_dir", metavar="DIR", type=click.Path(path_type=str))
+@click.option(
+    "--suggestions",
+    type=click.Choice(["off", "after", "before"]),
+    default=None,
+    help="Show an LLM coder's labels to the coders: off; after (once a coder saved their own "
+    "label); before (hints; never before on the reliability sample).",
+)
+@click.option("--suggest-from", "suggest_from", default=None, help="The LLM coder shown.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def set_cmd(
+    project_dir: str, suggestions: str | None, suggest_from: str | None, as_json: bool
+) -> None:
+    """Change a project setting (a new settings version); without options, show them."""
+    from annotate.project._settings import settings_history
+
+    p = Project.open(project_dir)
+    if suggestions is not None:
+        current = p.suggestions
+        coder = suggest_from if suggest_from is not None else current.get("coder")
+        p.set_suggestions(suggestions, coder)
+    elif suggest_from is not None:
+        p.set_suggestions(p.suggestions["mode"], suggest_from)
+    now = p.suggestions
+    if as_json:
+        emit_json({"project": str(p.path), "suggestions": now, "history": settings_history(p.path)})
+        return
+    line = f"suggestions {now['mode']}" + (f" from {now['coder']}" if now["coder"] else "")
+    changed = suggestions is not None or suggest_from is not None
+    (good if changed else info)(f"{line} (settings version {now['version']})")
+    if now["mode"] == "before":
+        info("  on the reliability sample they are shown only after a coder's own label")
+
+
 @project_group.command("repair")
 @click.argument("project_dir", metavar="DIR", type=click.Path(path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")

@@ -302,6 +302,15 @@ class Attempt:
     def is_reliability(self, conversation_id: str) -> bool:
         return False
 
+    @property
+    def suggestions(self) -> dict[str, Any]:
+        """Calibration never shows an LLM coder's labels: the coder is tested alone."""
+        return {"mode": "off", "coder": None, "version": 0}
+
+    @property
+    def coder_kinds(self) -> dict[str, str]:
+        return {self.coder: "human"}
+
     def labels(self, history: bool = False, annotator: str | None = None) -> pd.DataFrame:
         return self.store.events(annotator) if history else self.store.current(annotator)
 

@@ -47,7 +47,16 @@ from annotate.durable import (
     write_file,
 )
 from annotate.errors import Errors, ProjectError, StorageError, Warnings, hint
-from annotate.project import _codebooks, _enrich, _migrate, _plan, _sample, _turns, _versions
+from annotate.project import (
+    _codebooks,
+    _enrich,
+    _migrate,
+    _plan,
+    _sample,
+    _settings,
+    _turns,
+    _versions,
+)
 from annotate.project._calibration import Calibration
 from annotate.project._labels import LabelsMixin
 from annotate.project._plan import check_coders, check_plan
@@ -659,6 +668,22 @@ class Project(LabelsMixin):
         conversation again): annotator_id, unit, conversation_id, turn_index, code_id, scope
         (``unit`` or ``conversation``: every unit of it), reason, from_code, from_value."""
         return _migrate.recoding(self, self._visible(annotator), open_only=open_only)
+
+    # Suggestions of an LLM coder in the annotation widget (project/_settings.py)
+    @property
+    def suggestions(self) -> dict[str, Any]:
+        """The suggestions setting in force: ``{"mode": "off"|"after"|"before", "coder":
+        LLM coder id or None, "version": n}`` (see :mod:`annotate.project._settings`)."""
+        doc = _settings.read_settings(self.path)
+        return doc["suggestions"] | {"version": doc["version"]}
+
+    def set_suggestions(self, mode: str, coder: str | None = None) -> dict[str, Any]:
+        """Show an LLM coder's labels to the coders as suggestions: ``off``, ``after`` (once a
+        coder saved their own label) or ``before`` (never before on the reliability sample).
+        Publishes a new settings version (E713 for a bad mode or a coder that is not an LLM
+        coder); returns it."""
+        checked = _settings.check_suggestions(mode, coder, self.coder_kinds)
+        return _settings.change_suggestions(self.path, checked)
 
     # --- changing the plan -----------------------------------------------------------------
 

@@ -27,6 +27,16 @@ Rules the session implements (README, section widget):
   points), saved with the code's event together with the sha256 of the text there. A code
   with ``evidence: required`` is not saved without a span (E620). Spans stay with the code
   when its value changes and go when it is cleared.
+* **Suggestions** (README, "LLM coders", Suggestions). The project's setting
+  (``project.suggestions``: ``off``, ``after`` or ``before``, and the LLM coder whose labels are
+  shown) decides which of that coder's values :meth:`AnnotationSession.suggestions` returns for
+  the open conversation. ``before``: visible from the start; ``after``: a code's value on a unit
+  is revealed once this coder's own label for it is saved (acknowledged by the store), and
+  everything in a conversation once it is done or skipped. On the reliability sample ``after``
+  applies whatever the setting. Once revealed a value stays revealed (a later session reads
+  this coder's history). Every event the session writes records ``exposure``: what the coder
+  had seen of the suggestion it concerns when making it (``none``, ``before``, ``after``; see
+  :meth:`AnnotationSession.exposure`).
 """
 
 from __future__ import annotations
@@ -35,11 +45,14 @@ import builtins
 import json
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from annotate.clock import CLOCK
 from annotate.errors import CodebookError, Errors, LabelStoreError, WidgetError
-from annotate.store import evidence_span
+from annotate.store import LabelStore, evidence_span
 
 if TYPE_CHECKING:
     from annotate.project import Project
@@ -51,6 +64,42 @@ Spans = tuple[dict[str, Any], ...]
 FINISHED = ("done", "skipped")
 #: ``set(..., evidence=KEEP)``: a code keeps its spans when its value changes
 KEEP: Any = object()
+#: the prefix of an LLM coder's rationale memo (annotate.llm.run.UnitCoder.events)
+RATIONALE_MEMO = "LLM rationale"
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """An LLM coder's label on a unit, as a coder may see it.
+
+    Attributes
+    ----------
+    coder : str
+        The LLM coder whose label it is.
+    unit, conversation_id, turn_index, code_id
+        The label's unit and code.
+    value : str
+        The LLM coder's value (a sorted JSON list for set codes).
+    rationale : str or None
+        The coder's rationale for this code, when it was asked for one.
+    evidence : list of dict or None
+        Evidence spans of the label (``start``, ``end``, ``sha256``), when it has any.
+    shown : {"before", "after"}
+        Visible before this coder's own label, or revealed after it was saved.
+    """
+
+    coder: str
+    unit: str
+    conversation_id: str
+    turn_index: int | None
+    code_id: str
+    value: str
+    rationale: str | None
+    evidence: list[dict[str, Any]] | None
+    shown: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class AnnotationSession:
@@ -102,6 +151,13 @@ class AnnotationSession:
         self.index = self.resume_index()
         self._opened_at = clock()
         self.reached_end = False
+        # suggestions: the setting, the LLM coder's labels (read on first need), what this
+        # coder has had revealed
+        self._suggest: dict[str, Any] = {}
+        self._llm: dict[str, dict[tuple[str, int | None, str], Suggestion]] | None = None
+        self._revealed: builtins.set[Key] = builtins.set()
+        self._finished_seen: builtins.set[str] = builtins.set()
+        self.refresh_suggestions()
 
     # --- reading ------------------------------------------------------------------------------
     def _read_labels(self) -> dict[Key, tuple[str, str | None]]:
@@ -225,6 +281,7 @@ class AnnotationSession:
         self.index = target
         self._opened_at = self._clock()
         self.reached_end = False
+        self.refresh_suggestions()
         return self.conversation_id
 
     def next(self, *, finish: bool = False) -> list[str]:
@@ -449,6 +506,7 @@ class AnnotationSession:
             "context": "full",
             "note": note,
             "evidence": [dict(x) for x in spans] or None,
+            "exposure": self.exposure(code_id, turn_index, conversation_id=cid),
         }
         try:
             (checked,) = self.project.store.validate([event])
@@ -484,13 +542,207 @@ class AnnotationSession:
             raise WidgetError(Errors.E606.format(n=len(batch), error=self.last_error)) from err
         del self.pending[: len(batch)]
         self.last_error = None
+        for e in batch:  # saved: what the setting reveals after a coder's own label
+            self._saved(e)
         return [e["event_id"] for e in batch]
+
+    # --- suggestions --------------------------------------------------------------------------
+    def refresh_suggestions(self) -> dict[str, Any]:
+        """Read the project's suggestions setting again (a lead may change it during a
+        session); called on opening a conversation. Returns the setting."""
+        setting = dict(self.project.suggestions)
+        if setting.get("coder") != self._suggest.get("coder"):
+            self._llm = None
+        if setting.get("mode", "off") != "off" and not self._suggest.get("history_read"):
+            self._read_revealed()
+            setting["history_read"] = True
+        elif self._suggest.get("history_read"):
+            setting["history_read"] = True
+        self._suggest = setting
+        return {k: setting.get(k) for k in ("mode", "coder", "version")}
+
+    def suggestion_mode(self, conversation_id: str | None = None) -> str:
+        """What applies to a conversation: ``off``, ``after`` or ``before`` (the setting, but
+        ``after`` on the reliability sample when the setting is ``before``)."""
+        mode = self._suggest.get("mode", "off")
+        if mode == "off" or not self._suggest.get("coder"):
+            return "off"
+        if mode == "before" and self.is_reliability(conversation_id):
+            return "after"
+        return str(mode)
+
+    def suggestions(self, conversation_id: str | None = None) -> dict[tuple, Suggestion]:
+        """The LLM coder's labels this coder may see now in a conversation (default: the open
+        one), by ``(turn_index, code_id)`` (turn_index None for the conversation unit).
+
+        Empty when the setting is ``off``. With ``before`` (outside the reliability sample)
+        every label of the LLM coder in the conversation; with ``after`` (and on the
+        reliability sample) only those of units and codes whose own label this coder has
+        saved, or all of them once the conversation is done or skipped.
+        """
+        cid = conversation_id or self.conversation_id
+        mode = self.suggestion_mode(cid)
+        if mode == "off":
+            return {}
+        out = {}
+        for (unit, ti, code_id), sug in self._llm_labels(cid).items():
+            shown = self._shown((unit, cid, ti, code_id), mode)
+            if shown:
+                out[(ti, code_id)] = Suggestion(**{**asdict(sug), "shown": shown})
+        return out
+
+    def suggestion(self, code_id: str, turn_index: int | None = None) -> Suggestion | None:
+        """The LLM coder's label of one code on a unit of the open conversation, if this coder
+        may see it now (see :meth:`suggestions`)."""
+        ti = None if turn_index is None else int(turn_index)
+        return self.suggestions().get((ti, code_id))
+
+    def suggestion_payload(self, conversation_id: str | None = None) -> dict[str, Any]:
+        """What a view shows of the suggestions of a conversation (JSON-ready): the mode that
+        applies, the LLM coder, the visible suggestions and how many are still hidden."""
+        cid = conversation_id or self.conversation_id
+        mode = self.suggestion_mode(cid)
+        visible = self.suggestions(cid)
+        total = len(self._llm_labels(cid)) if mode != "off" else 0
+        return {
+            "conversation_id": cid,
+            "mode": mode,
+            "coder": self._suggest.get("coder") if mode != "off" else None,
+            "items": [s.to_dict() for s in visible.values()],
+            "hidden": total - len(visible),
+        }
+
+    def exposure(
+        self, code_id: str, turn_index: int | None = None, *, conversation_id: str | None = None
+    ) -> str:
+        """What this coder has seen, right now, of the suggestion(s) an event on this code and
+        unit concerns: ``none``, ``before`` (visible before their own label) or ``after``
+        (revealed after it was saved).
+
+        A codebook code: its own suggestion on the unit. ``_memo`` and ``_flag``: any code's
+        suggestion on that unit (``before`` over ``after``). ``_status``: the suggestions of
+        the labels it completes (the implicit absences of the conversation): ``before`` when
+        they were shown before (setting ``before``), ``after`` when the conversation had
+        already been finished (all revealed), else ``none``.
+        """
+        cid = conversation_id or self.conversation_id
+        mode = self.suggestion_mode(cid)
+        if mode == "off":
+            return "none"
+        unit = "conversation" if turn_index is None else "turn"
+        ti = None if turn_index is None else int(turn_index)
+        labels = self._llm_labels(cid)
+        if not code_id.startswith("_"):
+            if (unit, ti, code_id) not in labels:
+                return "none"
+            return self._shown((unit, cid, ti, code_id), mode) or "none"
+        if code_id == "_status":
+            if not labels:
+                return "none"
+            if mode == "before":
+                return "before"
+            return "after" if cid in self._finished_seen else "none"
+        seen = {self._shown((u, cid, t, c), mode) for (u, t, c) in labels if u == unit and t == ti}
+        return "before" if "before" in seen else ("after" if "after" in seen else "none")
+
+    def _shown(self, key: Key, mode: str) -> str | None:
+        """``before``/``after`` when the suggestion of ``key`` is visible in ``mode``, else None."""
+        if mode == "before":
+            return "before"
+        if mode == "after" and (key in self._revealed or key[1] in self._finished_seen):
+            return "after"
+        return None
+
+    def _saved(self, event: dict[str, Any]) -> None:
+        """After the store acknowledged an event: reveal what the setting reveals after it."""
+        code_id = str(event["code_id"])
+        if code_id == "_status" and event.get("value") in FINISHED:
+            self._finished_seen.add(str(event["conversation_id"]))
+        elif not code_id.startswith("_"):
+            self._revealed.add(
+                (event["unit"], event["conversation_id"], event["turn_index"], code_id)
+            )
+
+    def _read_revealed(self) -> None:
+        """What earlier sessions of this coder revealed: every code key with an event in the
+        history, and every conversation ever marked done or skipped."""
+        df = self.project.labels(history=True, annotator=self.annotator)
+        if df is None or len(df) == 0:
+            return
+        cols = ["unit", "conversation_id", "turn_index", "code_id", "value"]
+        for unit, cid, ti, code_id, value in df[cols].itertuples(index=False):
+            code_id = str(code_id)
+            if code_id == "_status" and _opt(value) in FINISHED:
+                self._finished_seen.add(str(cid))
+            elif not code_id.startswith("_"):
+                self._revealed.add((str(unit), str(cid), _int_or_none(ti), code_id))
+
+    def _llm_labels(self, conversation_id: str) -> dict[tuple[str, int | None, str], Suggestion]:
+        """The suggesting LLM coder's current labels in a conversation (read once, for the
+        queue's conversations, from that coder's own files)."""
+        coder = self._suggest.get("coder")
+        if not coder:
+            return {}
+        if self._llm is None:
+            self._llm = _read_llm_labels(self.project, str(coder), builtins.set(self.queue))
+        return self._llm.get(conversation_id, {})
 
     def pending_keys(self) -> builtins.set[Key]:
         """Keys of the changes not yet acknowledged by the store."""
         return {
             (e["unit"], e["conversation_id"], e["turn_index"], e["code_id"]) for e in self.pending
         }
+
+
+def _read_llm_labels(
+    project: Any, coder: str, conversations: builtins.set[str]
+) -> dict[str, dict[tuple[str, int | None, str], Suggestion]]:
+    """An LLM coder's current labels (and rationales) in some conversations, by conversation.
+
+    Read through a store scoped to that coder, so only that coder's files are read (the
+    coder's own session stays blind to every other coder, human or model, except this one,
+    which the project's setting declares)."""
+    store = LabelStore(project.path / "labels", project.codebook, annotator=coder, blind=True)
+    df = store.current(coder)
+    if df is None or len(df) == 0:
+        return {}
+    df = df[df["conversation_id"].isin(list(conversations))]
+    why: dict[tuple[str, str, int | None], dict[str, str]] = {}
+    memos = df[df["code_id"] == "_memo"]
+    for unit, cid, ti, value in memos[
+        ["unit", "conversation_id", "turn_index", "value"]
+    ].itertuples(index=False):
+        text = _opt(value) or ""
+        if text.startswith(RATIONALE_MEMO):
+            lines = text.split("\n")[1:]
+            pairs = (line.split(": ", 1) for line in lines if ": " in line)
+            why[(str(unit), str(cid), _int_or_none(ti))] = {c: w for c, w in pairs}
+    out: dict[str, dict[tuple[str, int | None, str], Suggestion]] = {}
+    codes = df[~df["code_id"].astype(str).str.startswith("_") & df["value"].notna()]
+    has_evidence = "evidence" in codes.columns
+    for row in codes.itertuples(index=False):
+        cid, ti, unit, code_id = (
+            str(row.conversation_id),
+            _int_or_none(row.turn_index),
+            str(row.unit),
+            str(row.code_id),
+        )
+        spans = getattr(row, "evidence", None) if has_evidence else None
+        evidence = (
+            [dict(s) for s in spans] if isinstance(spans, list | tuple | np.ndarray) else None
+        ) or None
+        out.setdefault(cid, {})[(unit, ti, code_id)] = Suggestion(
+            coder=coder,
+            unit=unit,
+            conversation_id=cid,
+            turn_index=ti,
+            code_id=code_id,
+            value=str(row.value),
+            rationale=why.get((unit, cid, ti), {}).get(code_id),
+            evidence=evidence,
+            shown="",
+        )
+    return out
 
 
 def _checked_system(code_id: str, value: Any, turn_index: int | None) -> str | None:
