@@ -282,6 +282,11 @@ class Errors(metaclass=_Catalogue):
         "'{path}' is not empty ({entries}); a project is created in a new or empty folder so "
         "that nothing in it is overwritten. Choose a new folder."
     )
+    E324 = (
+        "Analyses at scale read the label store with DuckDB, which is not installed ({problem}). "
+        "Install the scale extra (pip install 'annotate[scale]'), or use the in-memory engine "
+        "([[engine='memory' || --engine memory]])."
+    )
 
     E340 = "Codebook version {version!r} is not held by this project; it holds: {held}."
     E341 = "Migration record '{path}': {problem}. {hint}"
@@ -346,6 +351,11 @@ class Errors(metaclass=_Catalogue):
     E408 = (
         "Code '{code_id}' is coded per {expected}, but {n} label(s) are on {got} units. Pass "
         "the codebook the labels were coded with (its unit field decides)."
+    )
+    E409 = (
+        "{what} needs every unit's labels, which a report computed at scale (from value counts "
+        "streamed out of the store) does not hold. Compute the report in memory for it "
+        "([[annotate.agreement.report(project.unit_labels(), codebook) || --engine memory]])."
     )
     # (section: analysis)
     E420 = (

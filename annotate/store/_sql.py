@@ -1,0 +1,125 @@
+"""The store's current labels as a DuckDB query over its parquet files (analyses at scale).
+
+:meth:`LabelStore.current` folds the events in memory with Arrow; that holds every event of
+the store at once. This module states the same fold, latest event per label key by
+(``created_at``, ``event_id``) with keys whose latest event is a ``clear`` removed, as SQL that
+DuckDB runs over the files themselves: a hash aggregate that streams the files and spills to
+disk past its memory limit, so 100 million events fold in a few gigabytes.
+
+Events are identical wherever an ``event_id`` occurs (a part and its compacted copy), so ties
+of (created_at, event_id) cannot pick different values. Files of release 0.1 (without
+``exposure`` and ``evidence``) are read by name (``union_by_name``); the columns used here are
+in every release. Only label files of the store's listing are read (no stray files, W301).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from annotate.errors import Errors, LabelStoreError
+from annotate.store import _files
+
+#: the columns the fold reads (present in every release's files)
+FOLD_COLUMNS = (
+    "annotator_id",
+    "unit",
+    "conversation_id",
+    "turn_index",
+    "code_id",
+    "value",
+    "op",
+    "codebook_id",
+    "codebook_version",
+    "note",
+    "created_at",
+    "event_id",
+)
+
+
+def label_files(root: Path) -> list[str]:
+    """Every label file of the store folder ``root`` (parts and compacted files)."""
+    found = _files.listing(Path(root))
+    return [str(p) for p in (*found.parts, *found.compacted)]
+
+
+def event_rows(root: Path) -> int:
+    """The number of event rows in the store's files, from the parquet footers (no scan)."""
+    total = 0
+    for path in label_files(root):
+        try:
+            total += pq.ParquetFile(path).metadata.num_rows
+        except (OSError, ValueError):
+            continue  # a damaged file: the reads report it (W301)
+    return total
+
+
+def quote(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _version_filter(version: tuple[str, str] | None) -> str:
+    if version is None:
+        return "TRUE"
+    return f"codebook_id = {quote(version[0])} AND codebook_version = {quote(version[1])}"
+
+
+def current_sql(
+    files: Sequence[str],
+    *,
+    fold_version: tuple[str, str] | None = None,
+    keep_version: tuple[str, str] | None = None,
+) -> str:
+    """SQL of the current labels (columns :data:`FOLD_COLUMNS` but ``op``, ``created_at``,
+    ``event_id``) of the given label files.
+
+    ``fold_version`` (codebook id, version): fold only that version's events (an older
+    version's labels as they were); ``keep_version``: fold every event, then keep the labels
+    whose latest event is of that version (the current version after a migration).
+    """
+    if not files:
+        return (
+            "SELECT NULL::VARCHAR AS annotator_id, NULL::VARCHAR AS unit, "
+            "NULL::VARCHAR AS conversation_id, NULL::INTEGER AS turn_index, "
+            "NULL::VARCHAR AS code_id, NULL::VARCHAR AS value, NULL::VARCHAR AS codebook_id, "
+            "NULL::VARCHAR AS codebook_version, NULL::VARCHAR AS note WHERE FALSE"
+        )
+    listing = ", ".join(quote(f) for f in files)
+    cols = ", ".join(FOLD_COLUMNS)
+    return f"""
+        SELECT annotator_id, unit, conversation_id, turn_index, code_id,
+               latest.value AS value, latest.codebook_id AS codebook_id,
+               latest.codebook_version AS codebook_version, latest.note AS note
+        FROM (
+            SELECT annotator_id, unit, conversation_id, turn_index, code_id,
+                   arg_max({{'value': value, 'op': op, 'codebook_id': codebook_id,
+                             'codebook_version': codebook_version, 'note': note}},
+                           {{'t': created_at, 'id': event_id}}) AS latest
+            FROM (SELECT {cols} FROM read_parquet([{listing}], union_by_name = true))
+            WHERE {_version_filter(fold_version)}
+            GROUP BY annotator_id, unit, conversation_id, turn_index, code_id
+        )
+        WHERE latest.op <> 'clear' AND
+              {_version_filter(keep_version).replace("codebook_", "latest.codebook_")}
+    """
+
+
+def connect(memory_limit: str = "4GB", temp_directory: str | None = None) -> Any:
+    """A DuckDB connection with a memory limit (it spills to ``temp_directory`` past it).
+
+    Raises LabelStoreError (E324) when DuckDB is not installed (the ``scale`` extra).
+    """
+    try:
+        import duckdb
+    except ImportError as exc:
+        raise LabelStoreError(Errors.E324.format(problem=str(exc))) from exc
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = {quote(memory_limit)}")
+    con.execute("SET preserve_insertion_order = false")
+    if temp_directory is not None:
+        con.execute(f"SET temp_directory = {quote(temp_directory)}")
+    return con
