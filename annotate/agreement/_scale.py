@@ -26,8 +26,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from annotate.agreement._build import NOT_CODERS, POOLED, RowData, _empty, _encode_values, _row_roles
-from annotate.agreement._build import select_codes
+from annotate.agreement._alpha import alpha_from_coincidences
+from annotate.agreement._build import (
+    NOT_CODERS,
+    POOLED,
+    RowData,
+    _empty,
+    _encode_values,
+    _row_roles,
+    select_codes,
+)
 from annotate.agreement._matrix import CountSums, unit_coincidences
 from annotate.agreement._report import AgreementReport
 from annotate.agreement._row import (
@@ -42,7 +50,6 @@ from annotate.agreement._row import (
     flag,
     scores_of,
 )
-from annotate.agreement._alpha import alpha_from_coincidences
 from annotate.agreement.bootstrap import _alphas, percentile_interval, resample_multiplicities
 from annotate.agreement.distances import SET_DISTANCES
 from annotate.agreement.distances import weights as weight_matrix
@@ -50,7 +57,6 @@ from annotate.agreement.evidence import evidence_table
 from annotate.agreement.gwet import brennan_prediger_from_counts, gwet_ac_from_counts
 from annotate.agreement.kappa import _chance_corrected, fleiss_kappa_from_counts
 from annotate.errors import AgreementError, Errors
-from annotate.types import SYSTEM_CODES
 
 #: cells of a block of bootstrap multiplicities (resamples × conversations)
 BLOCK_CELLS = 20_000_000
@@ -91,15 +97,18 @@ def report_at_scale(
         WHERE value IS NOT NULL AND NOT starts_with(code_id, '_')
           AND annotator_id NOT IN ({not_coders})
     """)
-    distinct = con.sql(
-        "SELECT code_id, unit, value, count(*) AS n FROM agr_labels GROUP BY ALL"
-    ).to_arrow_table().to_pandas()
+    distinct = (
+        con.sql("SELECT code_id, unit, value, count(*) AS n FROM agr_labels GROUP BY ALL")
+        .to_arrow_table()
+        .to_pandas()
+    )
     known = set(codebook.code_ids)
     unknown = sorted({str(c) for c in distinct["code_id"]} - known)
     if unknown:
         raise AgreementError(Errors.E402.format(codes=", ".join(unknown), codebook_id=codebook.id))
     coders = sorted(
-        str(a) for a in con.sql("SELECT DISTINCT annotator_id FROM agr_labels").fetchnumpy()[
+        str(a)
+        for a in con.sql("SELECT DISTINCT annotator_id FROM agr_labels").fetchnumpy()[
             "annotator_id"
         ]
     )
@@ -249,7 +258,10 @@ def _patterns(con: Any, pooled: bool) -> dict[tuple[str, Any], tuple[list[Any], 
     role None, pooled rows under :data:`POOLED`."""
     sql = "SELECT code_id, role, pat, count(*) AS n FROM agr_units GROUP BY ALL"
     if pooled:
-        sql += f" UNION ALL SELECT code_id, '{POOLED}' AS role, pat, count(*) AS n FROM agr_pooled GROUP BY ALL"
+        sql += (
+            f" UNION ALL SELECT code_id, '{POOLED}' AS role, pat, count(*) AS n"
+            " FROM agr_pooled GROUP BY ALL"
+        )
     got = con.sql(sql).to_arrow_table().to_pydict()
     out: dict[tuple[str, Any], tuple[list[Any], list[int]]] = {}
     for code_id, r, pat, n in zip(got["code_id"], got["role"], got["pat"], got["n"], strict=True):
@@ -418,12 +430,11 @@ def _cohen(two: np.ndarray, w: np.ndarray, wm: np.ndarray, q: int) -> float:
     p = cells.astype(np.int64).reshape(q, q) / n
     pa_ = float((wm * p).sum())
     pe = float(p.sum(axis=1) @ wm @ p.sum(axis=0))
-    return float(_chance_corrected(pa_, pe, "Cohen's kappa", False))
+    value: float = _chance_corrected(pa_, pe, "Cohen's kappa", False)  # type: ignore[assignment]
+    return value
 
 
-def _interval(
-    con: Any, row: RowData, ctx: Any, q_max: int, n_boot: int, seed: int | None
-) -> Any:
+def _interval(con: Any, row: RowData, ctx: Any, q_max: int, n_boot: int, seed: int | None) -> Any:
     """The conversation-bootstrap interval of one row (the draws of
     :class:`~annotate.agreement.bootstrap.Resampler`, in blocks of resamples)."""
     counts, d = ctx
@@ -433,10 +444,14 @@ def _interval(
     where = f"code_id = {_q(row.code.id)}"
     if row.role is not None and row.role != POOLED:
         where += f" AND role = {_q(row.role)}"
-    got = con.sql(
-        f"SELECT conversation_id, pat, count(*) AS n FROM {source} WHERE {where} "
-        "AND len(pat) >= 2 GROUP BY ALL"
-    ).to_arrow_table().to_pydict()
+    got = (
+        con.sql(
+            f"SELECT conversation_id, pat, count(*) AS n FROM {source} WHERE {where} "
+            "AND len(pat) >= 2 GROUP BY ALL"
+        )
+        .to_arrow_table()
+        .to_pydict()
+    )
     conv = np.asarray(got["conversation_id"], dtype=object)
     pid = np.fromiter((index[tuple(p)] for p in got["pat"]), np.int64, len(conv))
     n = np.asarray(got["n"], dtype=float)

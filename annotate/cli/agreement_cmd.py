@@ -31,6 +31,7 @@ def agreement_cli(
     codebook_version: str | None = None,
     design: bool = False,
     plan: float | None = None,
+    engine: str = "auto",
 ) -> None:
     """Open the project, compute the report, print it (text or JSON), save the plot."""
     from annotate.agreement import report as agreement_report
@@ -67,16 +68,22 @@ def agreement_cli(
         evidence = evidence_agreement(
             project.labels(), book, project.corpus, exclude=non_human(path)
         )
-    report = agreement_report(
-        project.unit_labels(version=codebook_version),
-        book,
-        codes=_codes(codes),
-        unit=unit,
-        role=role,
-        bootstrap=bootstrap or 0,
-        seed=seed,
-        evidence=evidence,
-    )
+    from annotate.project._scale import pick_engine
+
+    kw: dict[str, Any] = {"codes": _codes(codes), "unit": unit, "role": role, "seed": seed}
+    if pick_engine(project, engine) == "duckdb":
+        from annotate.analysis.scale import agreement_report as scale_report
+
+        report = scale_report(project, version=codebook_version, bootstrap=bootstrap or 0,
+                              evidence=evidence, **kw)  # fmt: skip
+    else:
+        report = agreement_report(
+            project.unit_labels(version=codebook_version),
+            book,
+            bootstrap=bootstrap or 0,
+            evidence=evidence,
+            **kw,
+        )
     if plot is not None:
         # tight: nothing of the labels or the legend is cut at the figure's edge
         report.plot().savefig(plot, dpi=150, bbox_inches="tight", pad_inches=0.1)
@@ -178,9 +185,17 @@ def register(main: click.Group) -> None:
         metavar="ALPHA_MIN",
         help="Per code: are there enough values for alpha to be shown above ALPHA_MIN?",
     )
+    @click.option(
+        "--engine",
+        type=click.Choice(["auto", "memory", "duckdb"]),
+        default="auto",
+        show_default=True,
+        help="memory: pandas; duckdb: DuckDB over the store's files with bounded memory (the "
+        "scale extra; same table); auto: duckdb from 5 million label events when installed.",
+    )
     def agreement_command(
         directory, codes, unit, role, bootstrap, seed, as_json, plot, all_columns,
-        codebook_version, design, plan,
+        codebook_version, design, plan, engine,
     ):  # fmt: skip
         """Inter-rater agreement of a project: alpha per code, unit and role.
 
@@ -206,4 +221,5 @@ def register(main: click.Group) -> None:
             codebook_version=codebook_version,
             design=design,
             plan=plan,
+            engine=engine,
         )

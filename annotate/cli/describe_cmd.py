@@ -91,21 +91,26 @@ if TYPE_CHECKING:
     from annotate.project import Project
 
 
-def _labels(project: Project, annotator: str | None, gold: bool, rule: str) -> pd.DataFrame:
-    """Gold labels (--gold), one coder's (--annotator) or, by default, the only coder's."""
+def _labels(
+    project: Project, annotator: str | None, gold: bool, rule: str, engine: str = "memory"
+) -> pd.DataFrame:
+    """Gold labels (--gold), one coder's (--annotator) or, by default, the only coder's.
+
+    With ``engine="duckdb"`` DuckDB computes the unit labels over the store's files (memory
+    holds the coder's rows only; see :mod:`annotate.project._scale`)."""
     if gold:
         from annotate.adjudication import gold_labels
 
         return gold_labels(project, rule=rule)
     if annotator is not None:
         return (
-            project.unit_labels([annotator])
+            project.unit_labels([annotator], engine=engine)
             if annotator in project.coders
             else (
-                project.unit_labels()  # unknown coder: analysis raises E451 listing the coders
+                project.unit_labels(engine=engine)  # unknown coder: E451 lists the coders
             )
         )
-    return project.unit_labels()  # several coders: analysis raises E450 listing them
+    return project.unit_labels(engine=engine)  # several coders: E450 lists them
 
 
 @click.command("describe")
@@ -149,6 +154,14 @@ def _labels(project: Project, annotator: str | None, gold: bool, rule: str) -> p
     help=QUERIES_HELP,
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (all tables).")
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "memory", "duckdb"]),
+    default="auto",
+    show_default=True,
+    help="How the unit labels are read: memory (pandas), duckdb (DuckDB over the store's "
+    "files, bounded memory; the scale extra) or auto (duckdb from 5 million label events).",
+)
 def describe_cli(
     project_dir,
     plots_dir,
@@ -160,6 +173,7 @@ def describe_cli(
     seed,
     queries_file,
     as_json,
+    engine,
 ):
     """Relationship-pattern analyses of PROJECT_DIR: prevalence, co-occurrence, sequences,
     trajectories, sessions and group comparisons."""
@@ -170,7 +184,9 @@ def describe_cli(
         raise click.UsageError("choose --gold or --annotator, not both")
     queries = load_queries(queries_file) if queries_file is not None else None
     project = Project.open(project_dir)
-    labels = _labels(project, annotator, gold, rule)
+    from annotate.project._scale import pick_engine
+
+    labels = _labels(project, annotator, gold, rule, pick_engine(project, engine))
     d = describe(
         labels,
         project.corpus,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from annotate.errors import Errors, ProjectError
-from annotate.project import _codebooks, _units
+from annotate.project import _codebooks, _scale, _units
 
 if TYPE_CHECKING:
     from annotate.codebook import Codebook
@@ -78,7 +78,11 @@ class LabelsMixin:
         return _codebooks.current_labels(self.store, self._versions, version, annotator)
 
     def unit_labels(
-        self, annotators: list[str] | None = None, version: str | None = None
+        self,
+        annotators: list[str] | None = None,
+        version: str | None = None,
+        *,
+        engine: str = "memory",
     ) -> pd.DataFrame:
         """The table agreement and analyses use: current labels plus implicit absences.
 
@@ -90,7 +94,17 @@ class LabelsMixin:
         ``version``: the labels of that codebook version (default: the current one); a code a
         migration added without coding it in finished conversations has no implicit absence
         there.
+
+        ``engine="duckdb"`` computes the same table with DuckDB over the store's files (the
+        ``scale`` extra; see :mod:`annotate.project._scale`): memory then holds the returned
+        rows (e.g. one coder's), not every coder's events and their folds.
         """
+        if engine not in ("memory", "duckdb"):
+            raise ProjectError(
+                Errors.E404.format(option="engine", value=engine, allowed="memory, duckdb")
+            )
+        if engine == "duckdb":
+            return _scale.unit_labels_frame(self, annotators, version)  # type: ignore[arg-type]
         if self._scoped:
             bad = [a for a in annotators or [] if a != self.coder]
             if bad:

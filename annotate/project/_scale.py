@@ -9,6 +9,7 @@ every label at once. Rows are the same; their order is not fixed (consumers grou
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,23 @@ if TYPE_CHECKING:
 
 #: the view :func:`unit_labels_view` creates
 VIEW = "unit_labels"
+#: DuckDB's memory limit when it computes unit labels (it spills to a temporary folder past it)
+MEMORY_LIMIT = "4GB"
+#: event rows from which the command line's ``--engine auto`` uses DuckDB
+AUTO_ROWS = 5_000_000
+
+
+def pick_engine(project: Project, engine: str) -> str:
+    """``memory`` or ``duckdb`` for ``auto`` (DuckDB installed and at least
+    :data:`AUTO_ROWS` event rows in the store), else ``engine`` itself."""
+    if engine != "auto":
+        return engine
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        return "memory"
+    big = _sql.event_rows(project.path / "labels") >= AUTO_ROWS
+    return "duckdb" if big else "memory"
 
 
 def _binary_codes(codebook: Codebook) -> tuple[pa.Table, pa.Table]:
@@ -80,7 +98,8 @@ def unit_labels_view(
     turns_path = Path(project.corpus.path) / "turns.parquet"
     con.execute(
         "CREATE OR REPLACE TEMP VIEW turns AS SELECT conversation_id, "
-        f"CAST(turn_index AS INTEGER) AS turn_index, role FROM read_parquet({_sql.quote(str(turns_path))})"
+        "CAST(turn_index AS INTEGER) AS turn_index, role "
+        f"FROM read_parquet({_sql.quote(str(turns_path))})"
     )
     bin_turn, bin_conv = _binary_codes(cb)
     status = con.sql(
@@ -139,3 +158,25 @@ def unit_labels_view(
          AND i.code_id = n.code_id
     """)
     return VIEW
+
+
+def unit_labels_frame(
+    project: Project, annotators: list[str] | None = None, version: str | None = None
+) -> pd.DataFrame:
+    """:meth:`Project.unit_labels` computed by DuckDB: the same rows, dtypes and order."""
+    from annotate.project._units import _DTYPES, UNIT_LABEL_COLUMNS
+
+    with tempfile.TemporaryDirectory(prefix="annotate-duckdb-") as spill:
+        con = _sql.connect(MEMORY_LIMIT, spill)
+        try:
+            view = unit_labels_view(project, con, version=version, annotators=annotators)
+            cols = ", ".join(UNIT_LABEL_COLUMNS)
+            table = con.sql(
+                f"SELECT {cols} FROM {view} ORDER BY annotator_id, conversation_id, unit, "
+                "turn_index NULLS FIRST, code_id"
+            ).to_arrow_table()
+        finally:
+            con.close()
+    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow"),
+                                          pa.int32(): pd.Int32Dtype()}.get)  # fmt: skip
+    return frame.astype(_DTYPES).reset_index(drop=True)
