@@ -89,11 +89,9 @@ def unit_labels_view(
     if len(versions.books) > 1:
         tag = (cb.id, str(cb.version))
         fold, keep = (None, tag) if versions.is_current(cb) else (tag, None)
-    files = _sql.label_files(project.path / "labels")
-    current = _sql.current_sql(files, fold_version=fold, keep_version=keep)
-    if annotators is not None:
-        names = ", ".join(_sql.quote(a) for a in annotators) or "NULL"
-        current = f"SELECT * FROM ({current}) WHERE annotator_id IN ({names})"
+    one = annotators[0] if annotators is not None and len(annotators) == 1 else None
+    files = _sql.label_files(project.path / "labels", one)  # one coder: that coder's files
+    current = _sql.current_sql(files, fold_version=fold, keep_version=keep, annotators=annotators)
     con.execute(f"CREATE OR REPLACE TEMP TABLE cur AS {current}")
     turns_path = Path(project.corpus.path) / "turns.parquet"
     con.execute(

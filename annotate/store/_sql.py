@@ -40,9 +40,10 @@ FOLD_COLUMNS = (
 )
 
 
-def label_files(root: Path) -> list[str]:
-    """Every label file of the store folder ``root`` (parts and compacted files)."""
-    found = _files.listing(Path(root))
+def label_files(root: Path, annotator: str | None = None) -> list[str]:
+    """Every label file of the store folder ``root`` (parts and compacted files); with
+    ``annotator``, that coder's files and the shared ones (which may hold several coders)."""
+    found = _files.listing(Path(root), annotator)
     return [str(p) for p in (*found.parts, *found.compacted)]
 
 
@@ -68,11 +69,18 @@ def _version_filter(version: tuple[str, str] | None) -> str:
     return f"codebook_id = {quote(version[0])} AND codebook_version = {quote(version[1])}"
 
 
+def _coder_filter(annotators: Sequence[str] | None) -> str:
+    if annotators is None:
+        return "TRUE"
+    return f"annotator_id IN ({', '.join(quote(a) for a in annotators) or 'NULL'})"
+
+
 def current_sql(
     files: Sequence[str],
     *,
     fold_version: tuple[str, str] | None = None,
     keep_version: tuple[str, str] | None = None,
+    annotators: Sequence[str] | None = None,
 ) -> str:
     """SQL of the current labels (columns :data:`FOLD_COLUMNS` but ``op``, ``created_at``,
     ``event_id``) of the given label files.
@@ -80,6 +88,8 @@ def current_sql(
     ``fold_version`` (codebook id, version): fold only that version's events (an older
     version's labels as they were); ``keep_version``: fold every event, then keep the labels
     whose latest event is of that version (the current version after a migration).
+    ``annotators``: only these coders' labels (filtered before the fold: keys begin with the
+    coder).
     """
     if not files:
         return (
@@ -100,7 +110,7 @@ def current_sql(
                              'codebook_version': codebook_version, 'note': note}},
                            {{'t': created_at, 'id': event_id}}) AS latest
             FROM (SELECT {cols} FROM read_parquet([{listing}], union_by_name = true))
-            WHERE {_version_filter(fold_version)}
+            WHERE {_version_filter(fold_version)} AND {_coder_filter(annotators)}
             GROUP BY annotator_id, unit, conversation_id, turn_index, code_id
         )
         WHERE latest.op <> 'clear' AND
