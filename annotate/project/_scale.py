@@ -91,8 +91,16 @@ def unit_labels_view(
         fold, keep = (None, tag) if versions.is_current(cb) else (tag, None)
     one = annotators[0] if annotators is not None and len(annotators) == 1 else None
     files = _sql.label_files(project.path / "labels", one)  # one coder: that coder's files
-    current = _sql.current_sql(files, fold_version=fold, keep_version=keep, annotators=annotators)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE cur AS {current}")
+    kw: dict[str, Any] = {"fold_version": fold, "keep_version": keep, "annotators": annotators}
+    # the system codes' labels (few: one _status per coder and conversation) are kept in a
+    # table; the others stream once through the view below (codes are part of the key)
+    system = list(SYSTEM_CODES)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE cur_system AS " + _sql.current_sql(files, codes=system, **kw)
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW cur AS " + _sql.current_sql(files, without_codes=system, **kw)
+    )
     turns_path = Path(project.corpus.path) / "turns.parquet"
     con.execute(
         "CREATE OR REPLACE TEMP VIEW turns AS SELECT conversation_id, "
@@ -101,7 +109,7 @@ def unit_labels_view(
     )
     bin_turn, bin_conv = _binary_codes(cb)
     status = con.sql(
-        "SELECT annotator_id, conversation_id, note FROM cur WHERE code_id = '_status' "
+        "SELECT annotator_id, conversation_id, note FROM cur_system WHERE code_id = '_status' "
         """AND note LIKE '%"not_coded"%'"""
     ).to_arrow_table()
     missing = _codebooks.not_coded(status.to_pandas().assign(code_id="_status"))
@@ -112,22 +120,34 @@ def unit_labels_view(
     con.register("bin_turn", bin_turn)
     con.register("bin_conv", bin_conv)
     con.register("not_coded", missing)
-    system = ", ".join(_sql.quote(c) for c in SYSTEM_CODES)
-    con.execute(f"""
+    con.execute("""
         CREATE OR REPLACE TEMP VIEW explicit AS
         SELECT c.annotator_id, c.unit, c.conversation_id, c.turn_index,
                CASE WHEN c.unit = 'turn' THEN t.role END AS role, c.code_id, c.value
         FROM cur c LEFT JOIN turns t
           ON c.conversation_id = t.conversation_id AND c.turn_index = t.turn_index
-        WHERE c.code_id NOT IN ({system})
     """)
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE done AS
+        SELECT DISTINCT annotator_id, conversation_id FROM cur_system
+        WHERE code_id = '_status' AND value = 'done'
+    """)
+    binary = sorted(
+        {*bin_turn.column("code_id").to_pylist(), *bin_conv.column("code_id").to_pylist()}
+    )
+    if not binary or not con.execute("SELECT count(*) FROM done").fetchall()[0][0]:
+        # no finished conversation (or no binary code): no implicit absence, one pass
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {VIEW} AS SELECT * FROM explicit")
+        return VIEW
+    # the explicit labels an implicit absence must give way to: binary codes only, folded
+    # apart (a second, narrower pass over the files; codes are part of the key)
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW explicit_binary AS "
+        + _sql.current_sql(files, codes=binary, **kw)
+    )
     con.execute(f"""
         CREATE OR REPLACE TEMP VIEW {VIEW} AS
-        WITH done AS (
-            SELECT DISTINCT annotator_id, conversation_id FROM cur
-            WHERE code_id = '_status' AND value = 'done'
-        ),
-        implicit_turn AS (
+        WITH implicit_turn AS (
             SELECT d.annotator_id, 'turn' AS unit, d.conversation_id, t.turn_index, t.role,
                    b.code_id, b.value
             FROM done d JOIN turns t ON d.conversation_id = t.conversation_id
@@ -139,12 +159,12 @@ def unit_labels_view(
             FROM done d CROSS JOIN bin_conv b
         ),
         implicit AS (
-            SELECT i.* FROM implicit_turn i ANTI JOIN explicit e
+            SELECT i.* FROM implicit_turn i ANTI JOIN explicit_binary e
               ON e.unit = 'turn' AND i.annotator_id = e.annotator_id
              AND i.conversation_id = e.conversation_id AND i.turn_index = e.turn_index
              AND i.code_id = e.code_id
             UNION ALL
-            SELECT i.* FROM implicit_conv i ANTI JOIN explicit e
+            SELECT i.* FROM implicit_conv i ANTI JOIN explicit_binary e
               ON e.unit = 'conversation' AND e.turn_index IS NULL
              AND i.annotator_id = e.annotator_id AND i.conversation_id = e.conversation_id
              AND i.code_id = e.code_id

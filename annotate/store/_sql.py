@@ -69,10 +69,10 @@ def _version_filter(version: tuple[str, str] | None) -> str:
     return f"codebook_id = {quote(version[0])} AND codebook_version = {quote(version[1])}"
 
 
-def _coder_filter(annotators: Sequence[str] | None) -> str:
-    if annotators is None:
-        return "TRUE"
-    return f"annotator_id IN ({', '.join(quote(a) for a in annotators) or 'NULL'})"
+def _in(column: str, values: Sequence[str] | None, unset: str = "TRUE") -> str:
+    if values is None:
+        return unset
+    return f"coalesce({column} IN ({', '.join(quote(a) for a in values) or 'NULL'}), FALSE)"
 
 
 def current_sql(
@@ -81,6 +81,8 @@ def current_sql(
     fold_version: tuple[str, str] | None = None,
     keep_version: tuple[str, str] | None = None,
     annotators: Sequence[str] | None = None,
+    codes: Sequence[str] | None = None,
+    without_codes: Sequence[str] | None = None,
 ) -> str:
     """SQL of the current labels (columns :data:`FOLD_COLUMNS` but ``op``, ``created_at``,
     ``event_id``) of the given label files.
@@ -88,8 +90,8 @@ def current_sql(
     ``fold_version`` (codebook id, version): fold only that version's events (an older
     version's labels as they were); ``keep_version``: fold every event, then keep the labels
     whose latest event is of that version (the current version after a migration).
-    ``annotators``: only these coders' labels (filtered before the fold: keys begin with the
-    coder).
+    ``annotators``: only these coders' labels; ``codes`` / ``without_codes``: only (not) these
+    codes' labels (filtered before the fold: the code and the coder are parts of the key).
     """
     if not files:
         return (
@@ -110,7 +112,8 @@ def current_sql(
                              'codebook_version': codebook_version, 'note': note}},
                            {{'t': created_at, 'id': event_id}}) AS latest
             FROM (SELECT {cols} FROM read_parquet([{listing}], union_by_name = true))
-            WHERE {_version_filter(fold_version)} AND {_coder_filter(annotators)}
+            WHERE {_version_filter(fold_version)} AND {_in("annotator_id", annotators)}
+              AND {_in("code_id", codes)} AND NOT {_in("code_id", without_codes, "FALSE")}
             GROUP BY annotator_id, unit, conversation_id, turn_index, code_id
         )
         WHERE latest.op <> 'clear' AND

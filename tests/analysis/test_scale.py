@@ -127,3 +127,18 @@ def test_cli_describe_engines_print_the_same_document(demo_dir) -> None:
     assert memory.exit_code == 0 and scaled.exit_code == 0, scaled.output
     assert json.loads(scaled.output) == json.loads(memory.output)
     assert json.loads(memory.output)["tables"]["prevalence"]
+
+
+def test_unit_labels_duckdb_without_finished_conversations(tmp_path) -> None:
+    """No conversation marked done: explicit labels only (DuckDB folds the files once)."""
+    corpus = _make_corpus()(tmp_path / "corpus")
+    p = annotate.Project.create(tmp_path / "p", corpus=corpus, codebook=TOY, coders=["ann", "bob"],
+                                reliability=1.0, seed=3)  # fmt: skip
+    events = [
+        ev(c, f"c00{i}", 1, "ai_empathy", str(i % 2)) for c in ("ann", "bob") for i in range(4)
+    ]
+    events += [ev("ann", "c000", None, "conv_warmth", "3"), ev("bob", "c000", 0, "_memo", "hm")]
+    p.append(events)
+    memory = p.unit_labels()
+    assert len(memory) == 9 and "_memo" not in set(memory["code_id"])
+    pd.testing.assert_frame_equal(p.unit_labels(engine="duckdb"), memory)
