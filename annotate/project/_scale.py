@@ -90,7 +90,7 @@ def unit_labels_view(
         tag = (cb.id, str(cb.version))
         fold, keep = (None, tag) if versions.is_current(cb) else (tag, None)
     one = annotators[0] if annotators is not None and len(annotators) == 1 else None
-    files = _sql.label_files(project.path / "labels", one)  # one coder: that coder's files
+    files = _sql.sources(project.path / "labels", one)  # one coder: that coder's files
     kw: dict[str, Any] = {"fold_version": fold, "keep_version": keep, "annotators": annotators}
     # the system codes' labels (few: one _status per coder and conversation) are kept in a
     # table; the others stream once through the view below (codes are part of the key)

@@ -15,6 +15,7 @@ in every release. Only label files of the store's listing are read (no stray fil
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,47 @@ FOLD_COLUMNS = (
     "created_at",
     "event_id",
 )
+
+
+@dataclass
+class Sources:
+    """The label files of a store for a fold: compacted *heads* that are a coder's current
+    labels as they are (the coder's only file: one row per key, the latest; only its clears to
+    drop), and the files to fold."""
+
+    heads: list[tuple[str, int]] = field(default_factory=list)  #: (path, head rows)
+    fold: list[str] = field(default_factory=list)
+
+
+def sources(root: Path, annotator: str | None = None) -> Sources:
+    """The files of :func:`label_files`, a coder's only compacted file (no parts of that coder,
+    no shared files in the store) taken as a head; every other file to fold."""
+    found = _files.listing(Path(root), annotator)
+    out = Sources()
+    if found.shared:
+        out.fold = [str(p) for p in (*found.parts, *found.compacted)]
+        return out
+    with_parts = {p.parent.name for p in found.parts}
+    per_coder: dict[str, list[Path]] = {}
+    for path in found.compacted:
+        per_coder.setdefault(path.parent.name, []).append(path)
+    for coder, paths in per_coder.items():
+        head = _head_rows(paths[0]) if len(paths) == 1 and coder not in with_parts else None
+        if head is None:
+            out.fold += [str(p) for p in paths]
+        else:
+            out.heads.append((str(paths[0]), head))
+    out.fold += [str(p) for p in found.parts]
+    return out
+
+
+def _head_rows(path: Path) -> int | None:
+    """A compacted file's head size (its metadata), None if it has none or is unreadable."""
+    try:
+        meta = pq.read_schema(path).metadata or {}
+        return int(meta[_files.HEAD_ROWS]) if _files.HEAD_ROWS in meta else None
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def label_files(root: Path, annotator: str | None = None) -> list[str]:
@@ -76,7 +118,7 @@ def _in(column: str, values: Sequence[str] | None, unset: str = "TRUE") -> str:
 
 
 def current_sql(
-    files: Sequence[str],
+    files: Sequence[str] | Sources,
     *,
     fold_version: tuple[str, str] | None = None,
     keep_version: tuple[str, str] | None = None,
@@ -92,7 +134,40 @@ def current_sql(
     whose latest event is of that version (the current version after a migration).
     ``annotators``: only these coders' labels; ``codes`` / ``without_codes``: only (not) these
     codes' labels (filtered before the fold: the code and the coder are parts of the key).
+    :class:`Sources` (:func:`sources`) also read compacted heads without a fold (unless
+    ``fold_version`` asks for an older version's events).
     """
+    if isinstance(files, Sources):
+        heads = files.heads if fold_version is None else []
+        fold = files.fold if fold_version is None else [*files.fold, *(h for h, _ in files.heads)]
+    else:
+        heads, fold = [], list(files)
+    where = (
+        f"{_in('annotator_id', annotators)} AND {_in('code_id', codes)} "
+        f"AND NOT {_in('code_id', without_codes, 'FALSE')}"
+    )
+    parts = [_head_sql(path, n, where, keep_version) for path, n in heads]
+    if fold or not parts:
+        parts.append(_fold_sql(fold, where, fold_version, keep_version))
+    return "\nUNION ALL\n".join(parts)
+
+
+def _head_sql(path: str, n: int, where: str, keep_version: tuple[str, str] | None) -> str:
+    return f"""
+        SELECT annotator_id, unit, conversation_id, turn_index, code_id, value, codebook_id,
+               codebook_version, note
+        FROM read_parquet({quote(path)}, file_row_number = true)
+        WHERE file_row_number < {int(n)} AND op <> 'clear' AND {where}
+          AND {_version_filter(keep_version)}
+    """
+
+
+def _fold_sql(
+    files: Sequence[str],
+    where: str,
+    fold_version: tuple[str, str] | None,
+    keep_version: tuple[str, str] | None,
+) -> str:
     if not files:
         return (
             "SELECT NULL::VARCHAR AS annotator_id, NULL::VARCHAR AS unit, "
@@ -112,8 +187,7 @@ def current_sql(
                              'codebook_version': codebook_version, 'note': note}},
                            {{'t': created_at, 'id': event_id}}) AS latest
             FROM (SELECT {cols} FROM read_parquet([{listing}], union_by_name = true))
-            WHERE {_version_filter(fold_version)} AND {_in("annotator_id", annotators)}
-              AND {_in("code_id", codes)} AND NOT {_in("code_id", without_codes, "FALSE")}
+            WHERE {_version_filter(fold_version)} AND {where}
             GROUP BY annotator_id, unit, conversation_id, turn_index, code_id
         )
         WHERE latest.op <> 'clear' AND

@@ -94,3 +94,21 @@ def test_sql_connect_without_duckdb_is_one_clear_error(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "duckdb", None)  # import duckdb raises ImportError
     with pytest.raises(LabelStoreError, match=r"\[E324\].*annotate\[scale\]"):
         _sql.connect()
+
+
+def test_sql_reads_a_coders_only_compacted_file_as_its_head(tmp_path: Path, codebook) -> None:
+    """After a full compaction each coder has one file: its head (the latest event per key,
+    clears included) is read without a fold, its tail (superseded events) not at all."""
+    store = _busy_store(tmp_path / "labels", codebook)
+    store.compact(full=True)
+    found = _sql.sources(store.path)
+    assert len(found.heads) == 2 and found.fold == []
+    assert sum(n for _, n in found.heads) < len(store.events())  # tails left unread
+    con = _sql.connect()
+    got = con.sql(_sql.current_sql(found)).to_arrow_table().to_pandas()
+    assert _rows(got) == _rows(store.current())
+    store.append([ev("bob", "c3", 0, "1", note="after compaction")])  # bob: a part again
+    found = _sql.sources(store.path)
+    assert len(found.heads) == 1 and len(found.fold) == 2  # bob's file and part are folded
+    got = con.sql(_sql.current_sql(found)).to_arrow_table().to_pandas()
+    assert _rows(got) == _rows(store.current())
