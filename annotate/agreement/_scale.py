@@ -5,8 +5,10 @@ Every coefficient of a report row is a function of the row's reliability data th
 *distinct rows* of its (units × coders) matrix and how often each occurs (its multiplicity):
 value counts, their sums per number of values (:class:`~annotate.agreement._matrix.CountSums`,
 whole numbers, hence exact in any order), the coders who coded a pairable unit, and Cohen's
-two-coder contingency table. DuckDB reduces the labels to one *pattern* per unit (the sorted
-list of ``coder * Q + value`` of its labels) and counts the patterns per row, so memory grows
+two-coder contingency table. DuckDB reduces the labels to one *pattern* per unit (which coder
+gave which value: one integer with the digit value + 1 at the coder's place in base Q + 1, or
+the sorted list of ``coder * Q + value`` past :data:`PACK_BITS`) and counts the patterns per
+row, so memory grows
 with the number of distinct patterns, not of labels. The conversation bootstrap needs each
 conversation's coincidence sums: patterns are counted per conversation, and the resamples are
 drawn in blocks from the same generator stream as :class:`~annotate.agreement.bootstrap.
@@ -58,6 +60,8 @@ from annotate.agreement.gwet import brennan_prediger_from_counts, gwet_ac_from_c
 from annotate.agreement.kappa import _chance_corrected, fleiss_kappa_from_counts
 from annotate.errors import AgreementError, Errors
 
+#: a unit's pattern is packed into one integer while coders × log2(values + 1) stays below this
+PACK_BITS = 62
 #: cells of a block of bootstrap multiplicities (resamples × conversations)
 BLOCK_CELLS = 20_000_000
 
@@ -115,11 +119,29 @@ def report_at_scale(
     mapping, domains = _value_map(chosen, distinct)
     q_max = max([len(d) for d in domains.values()] + [1])
     con.register("agr_map", mapping)
-    con.register("agr_coders", pa.table({"annotator_id": coders, "cidx": range(len(coders))}))
+    base = q_max + 1
+    # a unit's pattern as one integer, digit (value + 1) at its coder's place in base q + 1
+    # (a sum: cheap to group), while it fits in 62 bits; else the sorted list itself
+    packed = len(coders) * np.log2(base) < PACK_BITS
+    con.register(
+        "agr_coders",
+        pa.table(
+            {
+                "annotator_id": pa.array(coders, pa.string()),
+                "cidx": pa.array(range(len(coders)), pa.int64()),
+                "place": pa.array(
+                    [base**j if packed else 0 for j in range(len(coders))], pa.int64()
+                ),
+            }
+        ),
+    )
+    unit_pat = (
+        "sum(c.place * (m.vidx + 1))" if packed else f"list_sort(list(c.cidx * {q_max} + m.vidx))"
+    )
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE agr_units AS
         SELECT l.code_id, l.role, l.conversation_id, l.turn_index,
-               list_sort(list(c.cidx * {q_max} + m.vidx)) AS pat
+               {unit_pat} AS pat, count(*) AS m
         FROM agr_labels l JOIN agr_map m ON l.code_id = m.code_id AND l.value = m.value
                           JOIN agr_coders c ON l.annotator_id = c.annotator_id
         GROUP BY l.code_id, l.role, l.conversation_id, l.turn_index
@@ -128,13 +150,27 @@ def report_at_scale(
     plans = _plan_rows(chosen, roles_seen, role)
     pooled = [c.id for c, r, _ in plans if r == POOLED]
     if pooled:
+        pooled_pat = "sum(pat)" if packed else "list_sort(flatten(list(pat)))"
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE agr_pooled AS
-            SELECT code_id, conversation_id, turn_index, list_sort(flatten(list(pat))) AS pat
+            SELECT code_id, conversation_id, turn_index, {pooled_pat} AS pat, sum(m) AS m
             FROM agr_units WHERE code_id IN ({", ".join(_q(c) for c in pooled)})
             GROUP BY code_id, conversation_id, turn_index
         """)
-    patterns = _patterns(con, bool(pooled))
+
+    def unpack(pat: Any) -> tuple[int, ...]:
+        """A pattern as the sorted tuple of ``coder * Q + value``."""
+        if not packed:
+            return tuple(pat)
+        out, c, x = [], 0, int(pat)
+        while x:
+            x, digit = divmod(x, base)
+            if digit:
+                out.append(c * q_max + digit - 1)
+            c += 1
+        return tuple(out)
+
+    patterns = _patterns(con, bool(pooled), unpack)
     rows: list[RowData] = []
     records: list[dict[str, Any]] = []
     boot: list[tuple[RowData, Any]] = []
@@ -153,7 +189,7 @@ def report_at_scale(
             boot.append((row, ctx))
     table = pd.DataFrame(records)
     if bootstrap:
-        found = {row.key: _interval(con, row, ctx, q_max, bootstrap, seed) for row, ctx in boot}
+        found = {row.key: _interval(con, row, ctx, unpack, bootstrap, seed) for row, ctx in boot}
         cis = [found.get(r.key) for r in rows]
         table["alpha_low"] = [ci.low if ci else np.nan for ci in cis]
         table["alpha_high"] = [ci.high if ci else np.nan for ci in cis]
@@ -253,7 +289,9 @@ def _plan_rows(
     return plans
 
 
-def _patterns(con: Any, pooled: bool) -> dict[tuple[str, Any], tuple[list[Any], np.ndarray]]:
+def _patterns(
+    con: Any, pooled: bool, unpack: Any
+) -> dict[tuple[str, Any], tuple[list[Any], np.ndarray]]:
     """{(code_id, role): (distinct patterns, how many units each)}; conversation codes under
     role None, pooled rows under :data:`POOLED`."""
     sql = "SELECT code_id, role, pat, count(*) AS n FROM agr_units GROUP BY ALL"
@@ -266,7 +304,7 @@ def _patterns(con: Any, pooled: bool) -> dict[tuple[str, Any], tuple[list[Any], 
     out: dict[tuple[str, Any], tuple[list[Any], list[int]]] = {}
     for code_id, r, pat, n in zip(got["code_id"], got["role"], got["pat"], got["n"], strict=True):
         pats, ns = out.setdefault((code_id, r), ([], []))
-        pats.append(tuple(pat))
+        pats.append(unpack(pat))
         ns.append(int(n))
     return {k: (p, np.asarray(n, dtype=np.int64)) for k, (p, n) in out.items()}
 
@@ -434,7 +472,7 @@ def _cohen(two: np.ndarray, w: np.ndarray, wm: np.ndarray, q: int) -> float:
     return value
 
 
-def _interval(con: Any, row: RowData, ctx: Any, q_max: int, n_boot: int, seed: int | None) -> Any:
+def _interval(con: Any, row: RowData, ctx: Any, unpack: Any, n_boot: int, seed: int | None) -> Any:
     """The conversation-bootstrap interval of one row (the draws of
     :class:`~annotate.agreement.bootstrap.Resampler`, in blocks of resamples)."""
     counts, d = ctx
@@ -447,13 +485,13 @@ def _interval(con: Any, row: RowData, ctx: Any, q_max: int, n_boot: int, seed: i
     got = (
         con.sql(
             f"SELECT conversation_id, pat, count(*) AS n FROM {source} WHERE {where} "
-            "AND len(pat) >= 2 GROUP BY ALL"
+            "AND m >= 2 GROUP BY ALL"
         )
         .to_arrow_table()
         .to_pydict()
     )
     conv = np.asarray(got["conversation_id"], dtype=object)
-    pid = np.fromiter((index[tuple(p)] for p in got["pat"]), np.int64, len(conv))
+    pid = np.fromiter((index[unpack(p)] for p in got["pat"]), np.int64, len(conv))
     n = np.asarray(got["n"], dtype=float)
     names, cluster = np.unique(conv.astype(str), return_inverse=True)
     q = counts.shape[1]

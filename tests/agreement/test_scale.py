@@ -214,3 +214,13 @@ def test_cli_agreement_engines_print_the_same_document(demo_dir) -> None:
                 assert rb[k] == pytest.approx(v, rel=1e-12)
             else:
                 assert rb[k] == v, k
+
+
+def test_scale_report_with_patterns_as_lists(toy_dir, monkeypatch) -> None:
+    """Patterns too wide to pack into one integer (many coders) are grouped as lists."""
+    import annotate.agreement._scale as scale
+
+    monkeypatch.setattr(scale, "PACK_BITS", 0)
+    p = annotate.Project.open(toy_dir)
+    _same(report(p.unit_labels(), p.codebook, bootstrap=100, seed=2).table,
+          agreement_report(p, bootstrap=100, seed=2).table)  # fmt: skip
