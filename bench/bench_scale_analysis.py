@@ -8,7 +8,8 @@ label file per coder written with pyarrow. 100 million label rows = 250,000 conv
 2 million turns. No ``_status`` notes: every label is explicit (no implicit absences).
 
 Each measurement runs in its own process (peak RSS = that process's maximum resident set,
-DuckDB's memory included):
+DuckDB's memory included; ``seconds`` wall time, ``cpu_seconds`` the process's CPU time, the
+steadier figure on a shared machine):
 
 * ``agreement``: the whole-codebook report (bootstrap ``--bootstrap`` resamples), in memory
   (``annotate.agreement.report(project.unit_labels(), ...)``) and with DuckDB
@@ -154,6 +155,8 @@ def child(mode: str, project_dir: Path, bootstrap: int, describe_bootstrap: int)
     warnings.simplefilter("ignore")
     p = annotate.Project.open(project_dir)
     t0 = time.perf_counter()
+    start = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = start.ru_utime + start.ru_stime
     out: dict = {}
     if mode == "groupby":
         from annotate.store._sql import connect, label_files, quote
@@ -188,7 +191,10 @@ def child(mode: str, project_dir: Path, bootstrap: int, describe_bootstrap: int)
             )
         )
     out["seconds"] = round(time.perf_counter() - t0, 2)
-    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    # CPU time of the process (all threads): steadier than wall time on a shared machine
+    out["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime - cpu0, 2)
+    out["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
     return out
 
 
