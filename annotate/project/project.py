@@ -100,7 +100,7 @@ _NOTE = (
 
 
 class Project(LabelsMixin):
-    """A coding project folder (see README, "Projects"). Make one with :meth:`create`, open
+    """A coding project folder (see docs/projects.md). Make one with :meth:`create`, open
     one with :meth:`open`."""
 
     def __init__(self, path: Path, doc: dict[str, Any], *, corpus: Any = None, coder: str | None):
@@ -614,7 +614,7 @@ class Project(LabelsMixin):
     def migrate(
         self, codebook: FilePath | Any, map: Any = None, *, modules: Any = None
     ) -> dict[str, Any]:
-        """Move the project to a new codebook version, migrating its labels (see README,
+        """Move the project to a new codebook version, migrating its labels (see docs/codebook.md,
         "Codebook versions and migration", and :mod:`annotate.project._migrate`).
 
         Parameters
