@@ -382,8 +382,8 @@ function suggestionLine(v, code, ti, sug, cur, open) {
   line.dataset.shown = sug.shown;
   const t = sg.suggestionText(code, sug, cur);
   line.dataset.agree = t.compare ? String(t.compare === "same as yours") : "";
-  line.append(h("span", "aa-sug-who", sug.shown === "before" ? `hint · ${t.who}` : t.who),
-    document.createTextNode(": "), h("strong", "aa-sug-value", t.value));
+  line.append(h("span", "aa-sug-who", sug.shown === "before" ? `hint · ${t.who}:` : `${t.who}:`),
+    h("strong", "aa-sug-value", t.value));
   if (t.compare) line.append(h("span", "aa-sug-cmp", ` · ${t.compare}`));
   if (sug.shown === "before" && cur !== sug.value) {
     const b = button("aa-btn aa-sug-accept", "accept", () => accept(v, ti, code.id),

@@ -1358,8 +1358,7 @@ function suggestionLine(v, code, ti, sug, cur, open) {
   const t = suggestionText(code, sug, cur);
   line.dataset.agree = t.compare ? String(t.compare === "same as yours") : "";
   line.append(
-    h("span", "aa-sug-who", sug.shown === "before" ? `hint · ${t.who}` : t.who),
-    document.createTextNode(": "),
+    h("span", "aa-sug-who", sug.shown === "before" ? `hint · ${t.who}:` : `${t.who}:`),
     h("strong", "aa-sug-value", t.value)
   );
   if (t.compare) line.append(h("span", "aa-sug-cmp", ` · ${t.compare}`));
