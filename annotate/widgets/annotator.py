@@ -116,7 +116,7 @@ class Annotator(anywidget.AnyWidget):
     #: calibration mode: gold vs the coder's labels of the open conversation, once it is done
     feedback = traitlets.Dict().tag(sync=True)
     #: calibration mode: the score per code against gold (on request, and at the end)
-    score = traitlets.List().tag(sync=True)
+    score: traitlets.List[Any] = traitlets.List().tag(sync=True)
     #: calibration mode: the certification, once every conversation of the set is done
     result = traitlets.Dict().tag(sync=True)
 
