@@ -493,6 +493,17 @@ class Errors(metaclass=_Catalogue):
         "the words again in the widget (offsets count characters of the turn's text)."
     )
 
+    E630 = (
+        "Annotator mode {mode!r} is not known: use mode='annotate' (the study) or "
+        "mode='calibration' (code the calibration set and compare with gold)."
+    )
+    E631 = (
+        "Conversation '{conversation_id}' of the calibration set is done: its labels were "
+        "compared with gold and can no longer change. Press n (or Enter) to go on; to code the "
+        "set again, start a new attempt (annotate.Annotator(project, annotator=..., "
+        "mode='calibration', new_attempt=True))."
+    )
+
     # --- 7xx LLM coders (annotate.llm) ---------------------------------------------------------
     # (section: llm)
     E701 = "LLM coder option {option}={value!r} is not valid: {problem}"
