@@ -49,7 +49,7 @@ def _llm_events(project) -> list[dict]:
 
 
 def _project(tmp_path: Path, *, reliability: float):
-    p = make_project(tmp_path, reliability=reliability)
+    p = make_project(tmp_path, reliability=reliability, spans_required=False)
     p.add_llm_coder(LLM, backend="openai", base_url="http://127.0.0.1:9/v1", model="x")
     p.append(_llm_events(p))
     return p

@@ -132,10 +132,20 @@ def make_project(
     convs: dict | None = None,
     codebook: Path = TOY,
     modules: Any = None,
+    spans_required: bool = True,
 ):
-    """A real project on a small corpus and (by default) the toy codebook."""
+    """A real project on a small corpus and (by default) the toy codebook.
+    ``spans_required=False``: the codebook's ``evidence: required`` codes take evidence as an
+    option (tests of other features code ``user_defers`` without selecting words)."""
     from annotate.project import Project
 
+    folder.mkdir(parents=True, exist_ok=True)
+    if not spans_required:
+        text = Path(codebook).read_text(encoding="utf-8")
+        codebook = folder / f"{Path(codebook).stem}-spans-optional.yaml"
+        codebook.write_text(
+            text.replace("evidence: required", "evidence: optional"), encoding="utf-8"
+        )
     corpus = write_demo_corpus(folder / "corpus", convs)
     return Project.create(
         folder / "project",
