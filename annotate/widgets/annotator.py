@@ -25,7 +25,7 @@ undo       ``seq``;  retry ``seq``;  pick ``annotator`` (when none was given)
 score      ``seq`` — calibration mode: the score against gold so far (the ``score`` trait)
 =========  ===============================================================================
 
-Suggestions (README, "Using LLM labels without fooling ourselves"): the ``suggestions`` trait is
+Suggestions (docs/llm-coders.md, "Using LLM labels..."): the ``suggestions`` trait is
 :meth:`AnnotationSession.suggestion_payload` of the open conversation, pushed with the labels
 after every action, so a suggestion shown only ``after`` the coder's own label reaches the
 browser only once that label is on disk (hidden ones are never sent, only their number).
