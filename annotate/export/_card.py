@@ -356,7 +356,9 @@ def render_card(facts: dict[str, Any]) -> str:
             [
                 f"- language models declared as coders (kind `llm`; their record, prompt and audit "
                 f"log are in the project's `llm/` folder): "
-                f"{', '.join(f'`{c}`' for c in design['llm_coders'])}"
+                f"{', '.join(f'`{c}`' for c in design['llm_coders'])}. Their labels are in "
+                f"`labels_long` (with `kind`); gold labels and the agreement table rest on the "
+                f"human coders only (the models' validity against them: `annotate agreement`)"
             ]
             if design.get("llm_coders")
             else []
