@@ -374,11 +374,14 @@ def prompt_stability(
     interval) over the replicates' labels on the units they all coded: within each prompt among
     its runs (two or more), and across the prompts (the original and each paraphrase) with one
     label set per prompt at the replicates' temperature: the parent when its decoding is that
-    of the paraphrases, else the original prompt's first run.
+    of the paraphrases, else the original prompt's first run. ``codes``: default the coder's
+    own (its record's ``codes``; every code when it codes all).
     """
     from annotate.agreement import report
 
     parent = load_coder(project, coder_id)
+    if codes is None and parent.codes:
+        codes = list(parent.codes)  # a coder of some codes: the others have no labels
     children = replicates_of(project, coder_id)
     notes: list[str] = []
     groups: list[tuple[str, str, list[str]]] = []
