@@ -54,6 +54,7 @@ def demo_paths(version: str = "2.0.0") -> dict[str, Path]:
         "codebook": Path(default_codebook_path(None if version == "2.0.0" else version)),
         "map": Path(migration_map_path("1.0.0", "2.0.0")),
         # the LLM coder's replicate run and its prompt-sensitivity table (llm/make_replicates.py)
+        "paraphrase": DEMO / "llm" / "paraphrase.txt",
         "replicates": DEMO / "llm" / "replicates.jsonl",
         "stability": DEMO / "llm" / "stability.csv",
     }
