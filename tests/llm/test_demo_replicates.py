@@ -123,10 +123,11 @@ def test_demo_stability_table_is_krippendorffs_alpha_of_the_labels(events, table
         coders = row.coders.split(", ")
         alpha, n_units = _oracle(events, coders, row.code_id)
         assert row.n_units == n_units, row
-        if np.isnan(alpha):
-            assert np.isnan(row.alpha)
+        if np.isnan(alpha):  # the tiny model gave every unit the same value
+            assert np.isnan(row.alpha) and row.flag == "undefined", row
             continue
         assert row.alpha == pytest.approx(alpha, abs=1e-12), row
         assert row.alpha_low <= row.alpha <= row.alpha_high
         checked += 1
-    assert checked >= 2  # at least two rows with a defined alpha were compared
+    # the sampled runs disagree on user_support_seeking: at least that alpha is defined
+    assert checked >= 1
