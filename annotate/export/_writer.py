@@ -372,6 +372,7 @@ def _facts(project, labels, format, redact, bootstrap, unit, coders, gold, turns
             "hash": codebook.hash,
             "title": codebook.title,
             "n_codes": len(codebook.codes),
+            "modules": list(getattr(codebook, "active_modules", ()) or ()),
             "versions": getattr(project, "codebook_history", []),
         },
         "design": {
