@@ -23,6 +23,10 @@ def test_donation_fixture_imports_as_the_participant_saw_it(tmp_path: Path) -> N
         )  # fmt: skip
     conv = corpus.conversations.set_index("conversation_id")
     assert sorted(conv.index) == sorted(r["conversation_id"] for r in raw)
+    # the conversation's model: the export's default_model_slug
+    assert {cid: conv.loc[cid, "model"] for cid in conv.index} == {
+        r["conversation_id"]: r["default_model_slug"] for r in raw
+    }
     assert set(conv["user_id"]) == {"P001"}
     # every message node on the path to current_node, none of the regenerated-away branch
     for rec in raw:
