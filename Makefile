@@ -109,9 +109,10 @@ docs: env
 bench: env
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-# retake the README's screenshots of the widgets (docs/widget.png, docs/adjudicator.png)
+# retake the README's screenshots of the widgets (docs/widget.png, docs/adjudicator.png,
+# docs/widget-suggestions.png, docs/widget-calibration.png)
 screenshot: env browser
-	ANNOTATE_UPDATE_SCREENSHOT=1 $(PY) -m pytest tests/e2e/test_annotator_e2e.py tests/e2e/test_adjudicator_e2e.py -q
+	ANNOTATE_UPDATE_SCREENSHOT=1 $(PY) -m pytest tests/e2e/test_annotator_e2e.py tests/e2e/test_adjudicator_e2e.py tests/e2e/test_suggestions_e2e.py tests/e2e/test_calibration_e2e.py -q
 
 clean:
 	rm -rf $(VENV) .venv-tools .pytest_cache .ruff_cache node_modules

@@ -1,7 +1,7 @@
 """annotate: code human-AI dialogue corpora in JupyterLab with an SDT codebook.
 
 The public surface is small and imported lazily, so ``import annotate`` stays cheap and the
-command line starts fast. See README.md for the concepts.
+command line starts fast. See README.md for the flow and docs/ for the user guide.
 
 Top-level names (``annotate.Project``, ``annotate.import_corpus`` …) are classes and functions;
 the subpackages are plain modules, also imported on first use: ``annotate.agreement.report(...)``,

@@ -41,7 +41,8 @@ ENRICH_N, ENRICH_SHARE, ENRICH_PRESCORE = 20, 0.5, "cues"
 
 def demo_paths(version: str = "2.0.0") -> dict[str, Path]:
     """Where the demo's files are (the corpus source, the labels, the codebook of ``version``,
-    the recoding after the migration, the enriched sample's labels and the migration map)."""
+    the recoding after the migration, the enriched sample's labels, the migration map, and the
+    LLM coder's replicate run and its prompt-sensitivity table)."""
     if version not in VERSIONS:
         raise ProjectError(Errors.E340.format(version=version, held=", ".join(VERSIONS)))
     labels = DEMO / "labels"
@@ -52,6 +53,10 @@ def demo_paths(version: str = "2.0.0") -> dict[str, Path]:
         "enriched": labels / "enriched-2.0.0.jsonl",
         "codebook": Path(default_codebook_path(None if version == "2.0.0" else version)),
         "map": Path(migration_map_path("1.0.0", "2.0.0")),
+        # the LLM coder's replicate run and its prompt-sensitivity table (llm/make_replicates.py)
+        "paraphrase": DEMO / "llm" / "paraphrase.txt",
+        "replicates": DEMO / "llm" / "replicates.jsonl",
+        "stability": DEMO / "llm" / "stability.csv",
     }
     return paths
 

@@ -94,7 +94,7 @@ class Errors(metaclass=_Catalogue):
     )
     E105 = (
         "No conversation could be imported from {sources} (format '{format}'): {reason}. "
-        "Check that the file really is in this format; see README.md, section Corpora."
+        "Check that the file really is in this format; see docs/corpora.md."
     )
     E106 = "File '{path}' {problem} ({where}). {hint}"
     E107 = (
@@ -196,8 +196,8 @@ class Errors(metaclass=_Catalogue):
     )
     E230 = (
         "Migration map '{source}' (line {line}): {problem}. A map says what happened to each "
-        "changed code (see the README, 'Codebook versions'); `annotate codebook diff OLD NEW "
-        "--map MAP.yaml` writes a proposal to start from."
+        "changed code (see docs/codebook.md, 'Codebook versions and migration'); `annotate "
+        "codebook diff OLD NEW --map MAP.yaml` writes a proposal to start from."
     )
     E231 = (
         "Migration map '{source}' does not fit the two codebooks ({n} problem(s)); fix each "
@@ -221,7 +221,7 @@ class Errors(metaclass=_Catalogue):
     )
     E304 = (
         "Label store folder '{path}' {problem}. Check that the folder exists and that you may "
-        "write to it (on a shared JupyterHub folder: group-writable, setgid; see the README)."
+        "write to it (on a shared JupyterHub folder: group-writable, setgid; see docs/projects.md)."
     )
     E305 = (
         "The label store at '{path}' kept changing while it was read ({tries} attempts, files "
@@ -503,6 +503,17 @@ class Errors(metaclass=_Catalogue):
         "the words again in the widget (offsets count characters of the turn's text)."
     )
 
+    E630 = (
+        "Annotator mode {mode!r} is not known: use mode='annotate' (the study) or "
+        "mode='calibration' (code the calibration set and compare with gold)."
+    )
+    E631 = (
+        "Conversation '{conversation_id}' of the calibration set is done: its labels were "
+        "compared with gold and can no longer change. Press n (or Enter) to go on; to code the "
+        "set again, start a new attempt (annotate.Annotator(project, annotator=..., "
+        "mode='calibration', new_attempt=True))."
+    )
+
     # --- 7xx LLM coders (annotate.llm) ---------------------------------------------------------
     # (section: llm)
     E701 = "LLM coder option {option}={value!r} is not valid: {problem}"
@@ -556,8 +567,9 @@ class Errors(metaclass=_Catalogue):
     )
 
     E713 = (
-        "Suggestion setting {option}={value!r} is not valid: {problem}. See README, "
-        "'LLM coders', section Suggestions ([[project.set_suggestions(mode, coder=...) || "
+        "Suggestion setting {option}={value!r} is not valid: {problem}. See docs/llm.md, "
+        "section Suggestions in the annotation session "
+        "([[project.set_suggestions(mode, coder=...) || "
         "`annotate project set PROJECT --suggestions after --suggest-from CODER`]])."
     )
     E714 = (

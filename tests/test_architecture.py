@@ -1,4 +1,4 @@
-"""The import layers of DESIGN.md §2: an import may only point down (or to an allowed peer)."""
+"""The import layers of docs/internals.md: an import may only point down (or to an allowed peer)."""
 
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ MODULES = sorted(p for p in PACKAGE.rglob("*.py"))
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_architecture_imports_point_down(path: Path) -> None:
     comp = _component(path)
-    assert comp in ALLOWED, f"{comp}: add the new component to the layer table (DESIGN.md §2)"
+    assert comp in ALLOWED, f"{comp}: add the new component to the layer table (docs/internals.md)"
     bad = {
         c
         for c in _imported_components(path) - {comp} - ALLOWED[comp]
@@ -188,7 +188,7 @@ def test_architecture_nothing_imports_interfaces() -> None:
 
 
 def test_architecture_third_party_in_one_place() -> None:
-    """Each heavy third-party library lives in one place (DESIGN.md §2)."""
+    """Each heavy third-party library lives in one place (docs/internals.md)."""
     homes = {
         "anywidget": {"widgets"},
         "ipywidgets": {"widgets", "adjudication"},

@@ -1,6 +1,7 @@
-"""The README is tested: it names what exists, its command table is current, its links resolve.
+"""The README and the user guide (docs/) are tested: they name what exists, the command table is
+current, every link resolves, every python example type-checks.
 
-STYLE.md §4.10 (datasette's tests/test_docs.py): every registered importer and every CLI command
+As datasette does in its tests/test_docs.py: every registered importer and every CLI command
 appears in the README; the command table is generated from ``--help`` (``make docs``).
 """
 
@@ -21,9 +22,15 @@ from annotate.importers import FORMATS
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
+#: the user guide, in the order of the flow (its python examples build on README's demo project)
+GUIDE = [
+    "corpora", "codebook", "projects", "annotating", "agreement", "llm-coders", "llm",
+    "analysis", "adjudication-export",
+]  # fmt: skip
+DOCS = sorted((REPO / "docs").glob("*.md"))
+GUIDE_TEXT = {n: (REPO / "docs" / f"{n}.md").read_text(encoding="utf-8") for n in GUIDE}
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 FENCE = re.compile(r"^```.*?^```", re.DOTALL | re.MULTILINE)
-PROSE = FENCE.sub("", README)  # headings and links outside code blocks
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 
 
@@ -34,9 +41,6 @@ def slug(heading: str) -> str:
     return text.replace(" ", "-")
 
 
-ANCHORS = {slug(m) for m in re.findall(r"^#{1,6} (.+)$", PROSE, re.MULTILINE)}
-
-
 @pytest.mark.parametrize("command", ["make lab", "make test"])
 def test_readme_names_the_two_commands(command: str) -> None:
     assert f"{command}" in README
@@ -45,7 +49,8 @@ def test_readme_names_the_two_commands(command: str) -> None:
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
 def test_readme_names_every_importer(fmt: str) -> None:
     """Each registered importer's CLI name (``annotate import FORMAT``) is documented."""
-    assert f"`{fmt}`" in README, f"importer {fmt!r} is not in README.md (section corpora)"
+    corpora = GUIDE_TEXT["corpora"]
+    assert f"`{fmt}`" in corpora, f"importer {fmt!r} is not in docs/corpora.md"
 
 
 @pytest.mark.parametrize("command", command_names())
@@ -108,7 +113,7 @@ LAYOUT = [
 
 @pytest.mark.parametrize("entry", LAYOUT)
 def test_design_top_level_layout(entry: str) -> None:
-    """DESIGN.md §2's required top level exists and the README's layout names it."""
+    """docs/internals.md's required top level exists and the README's layout names it."""
     path = REPO / entry.rstrip("/")
     assert path.is_dir() if entry.endswith("/") else path.is_file(), f"{entry} is missing"
     layout = README[README.index("## Layout") :]
@@ -117,15 +122,36 @@ def test_design_top_level_layout(entry: str) -> None:
     )
 
 
-@pytest.mark.parametrize("target", sorted(set(LINK.findall(PROSE))))
-def test_readme_links_resolve(target: str) -> None:
-    """Anchors name a heading; relative links name a file of the repository."""
+def _anchors(path: Path) -> set[str]:
+    prose = FENCE.sub("", path.read_text(encoding="utf-8"))
+    return {slug(m) for m in re.findall(r"^#{1,6} (.+)$", prose, re.MULTILINE)}
+
+
+def _links(path: Path) -> list[str]:
+    return sorted(set(LINK.findall(FENCE.sub("", path.read_text(encoding="utf-8")))))
+
+
+@pytest.mark.parametrize(
+    ("page", "target"),
+    [(p, t) for p in [REPO / "README.md", *DOCS] for t in _links(p)],
+    ids=lambda v: v.name if isinstance(v, Path) else v,
+)
+def test_links_resolve(page: Path, target: str) -> None:
+    """In README.md and docs/*.md: anchors name a heading of their page; relative links name a
+    file of the repository (relative to the page)."""
     if target.startswith(("http://", "https://", "mailto:")):
         return
-    if target.startswith("#"):
-        assert target[1:] in ANCHORS, f"no heading for {target}"
-        return
-    assert (REPO / target.split("#")[0]).exists(), f"{target} does not exist"
+    path, _, anchor = target.partition("#")
+    file = (page.parent / path).resolve() if path else page
+    assert file.exists(), f"{page.name}: {target} does not exist"
+    assert REPO in file.parents or file == REPO, f"{page.name}: {target} leaves the repository"
+    if anchor and file.suffix == ".md":
+        assert anchor in _anchors(file), f"{page.name}: no heading for {target}"
+
+
+@pytest.mark.parametrize("name", GUIDE)
+def test_readme_maps_every_guide_page(name: str) -> None:
+    assert f"(docs/{name}.md)" in README, f"README's documentation map lacks docs/{name}.md"
 
 
 PYTHON_BLOCK = re.compile(r"^( *)```python\n(.*?)^\1```", re.DOTALL | re.MULTILINE)
@@ -134,14 +160,20 @@ NEGATIVE = "annotate.agreement(project.unit_labels(), project.codebook)  # negat
 
 
 def readme_python() -> str:
-    """README's python code blocks, in order, as one module (later blocks use earlier names)."""
-    blocks = [textwrap.dedent(code) for _, code in PYTHON_BLOCK.findall(README)]
-    return "\n".join(f"# --- README block {i}\n{code}" for i, code in enumerate(blocks, 1))
+    """The python code blocks of README.md, then of the guide's pages in the flow's order, as
+    one module (later blocks use earlier names, as a reader going through them would)."""
+    texts = [("README", README), *((f"docs/{n}.md", GUIDE_TEXT[n]) for n in GUIDE)]
+    blocks = [(name, textwrap.dedent(code)) for name, text in texts
+              for _, code in PYTHON_BLOCK.findall(text)]  # fmt: skip
+    return "\n".join(
+        f"# --- README block {i} ({name})\n{code}" for i, (name, code) in enumerate(blocks, 1)
+    )
 
 
 def test_readme_examples_type_check(tmp_path: Path) -> None:
-    """Every python example of the README type-checks (mypy, the project's configuration), and
-    the check is live: a call of the module ``annotate.agreement`` appended to them is caught."""
+    """Every python example of the README and the guide type-checks (mypy, the project's
+    configuration), and the check is live: a call of the module ``annotate.agreement`` appended
+    to them is caught."""
     code = readme_python()
     assert code.count("# --- README block") >= 8 and "annotate.agreement.report(" in code
     src = tmp_path / "readme_examples.py"

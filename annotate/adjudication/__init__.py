@@ -12,11 +12,12 @@ from annotate.adjudication.gold import (
     TIES,
     gold_labels,
     gold_summary,
+    people_labels,
     resolve_gold,
 )
 from annotate.adjudication.session import KINDS, Adjudication, Item, disagreements
 
 __all__ = [
     "GOLD_ID", "KINDS", "RULES", "TIES", "Adjudication", "Item", "disagreements",
-    "gold_labels", "gold_summary", "resolve_gold",
+    "gold_labels", "gold_summary", "people_labels", "resolve_gold",
 ]  # fmt: skip

@@ -175,12 +175,39 @@ def gold_summary(gold: pd.DataFrame) -> pd.DataFrame:
     return gold.groupby(["code_id", "source"], sort=True).size().rename("n_units").reset_index()
 
 
-def gold_labels(project: Project, *, rule: str = "majority", tie: str = "none") -> pd.DataFrame:
-    """The project's gold labels: adjudicated where adjudicated, otherwise ``rule``.
+def llm_coder_ids(project: Project) -> set[str]:
+    """The project's coders that are language models (``llm/<id>/coder.json``)."""
+    kinds = getattr(project, "coder_kinds", {}) or {}
+    return {c for c, kind in kinds.items() if kind == "llm"}
+
+
+def people_labels(project: Project, labels: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``labels`` (default: the project's unit labels) without the LLM coders' labels: gold,
+    adjudication and the export's agreement rest on people (an LLM coder's validity is
+    measured against them, ``annotate agreement``)."""
+    labels = project.unit_labels() if labels is None else labels
+    llm = llm_coder_ids(project)
+    return labels[~labels["annotator_id"].isin(llm)] if llm else labels
+
+
+def gold_labels(
+    project: Project, *, rule: str = "majority", tie: str = "none", llm: bool = False
+) -> pd.DataFrame:
+    """The project's gold labels: adjudicated where adjudicated, otherwise ``rule`` over the
+    human coders.
+
+    Parameters
+    ----------
+    rule, tie : str
+        See :func:`resolve_gold`.
+    llm : bool, default False
+        Count the LLM coders' labels in the rule like a person's. Off by default: a model's
+        label never makes a unit "unanimous" or outvotes a person.
 
     Returns the unit-labels shape with ``annotator_id = "gold"`` and the columns ``source``
     (how each value was obtained), ``n_coders`` and ``n_agree``.
     """
     codebook = project.codebook
     absent = {c.id: c.absent_value for c in codebook.codes if c.level == "binary"}
-    return resolve_gold(project.unit_labels(), rule=rule, tie=tie, absent_values=absent)
+    labels = project.unit_labels() if llm else people_labels(project)
+    return resolve_gold(labels, rule=rule, tie=tie, absent_values=absent)

@@ -129,7 +129,10 @@ class Adjudication:
 
     def refresh(self) -> None:
         """Re-read the labels (other coders or adjudicators may have written meanwhile)."""
-        labels = self.project.unit_labels()
+        from annotate.adjudication.gold import people_labels
+
+        # disagreements among people: an LLM coder's differing label is not a case to settle
+        labels = people_labels(self.project)
         self.items = disagreements(labels, self.project.labels(history=True))
         gold = labels[labels["annotator_id"] == GOLD_ID]
         self.decided = {

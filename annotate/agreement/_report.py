@@ -113,7 +113,7 @@ class AgreementReport:
     Attributes
     ----------
     table : DataFrame
-        One row per (code_id, unit, role); see README, section Agreement, for the columns.
+        One row per (code_id, unit, role); see docs/agreement.md for the columns.
     settings : dict
         Codebook id/version, bootstrap resamples, seed, set distance, thresholds.
     """

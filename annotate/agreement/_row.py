@@ -1,6 +1,6 @@
 """The numbers of one report row: alpha (+ bootstrap interval) and companion coefficients.
 
-Which coefficient at which level (README, section Agreement):
+Which coefficient at which level (docs/agreement.md):
 
 | codebook level | alpha metric | companions' weights (AC, BP, Fleiss, Cohen) |
 |---|---|---|

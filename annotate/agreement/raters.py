@@ -203,7 +203,10 @@ def rater_agreement(
         frames.append(table)
     template = frames[0] if frames else None
     for llm in llms:
-        frames.append(_cross_table(labels, codebook, llm, humans, template, kwargs))
+        cross = _cross_table(labels, codebook, llm, humans, template, kwargs)
+        # an LLM coder declared for some codes only (``codes=``) has no row for the others
+        mine = labels[(labels["annotator_id"] == llm) & labels["value"].notna()]
+        frames.append(cross[cross["code_id"].isin(set(mine["code_id"]))])
     if not frames:
         return RatersReport(pd.DataFrame(columns=list(COLUMNS)), humans, llms, {"notes": notes})
     table = pd.concat(frames, ignore_index=True)

@@ -1,4 +1,4 @@
-"""Relationship-pattern analyses of coded dialogue (DESIGN.md §5; README "Analyses").
+"""Relationship-pattern analyses of coded dialogue (docs/analysis.md).
 
 Every analysis takes one coder's (or gold) unit labels, the codebook and optionally the corpus,
 and returns tidy DataFrames; each has a plot function in :mod:`annotate.analysis.plots`

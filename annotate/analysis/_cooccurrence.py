@@ -1,4 +1,4 @@
-"""Co-occurrence of codes within turns and within conversations (codebook-research.md §b.3).
+"""Co-occurrence of codes within turns and within conversations (docs/methods.md).
 
 For each pair of items (i, j) of different codes, the 2x2 table counts the units coded for
 both codes: a = both present, b = i only, c = j only, d = neither (n = a + b + c + d). Within
@@ -16,7 +16,7 @@ Turns of one conversation, and conversations of one user, are not independent: t
 above (kept as ``p_independent``, with ``test`` naming which) treat them as if they were. The
 ``p_value`` of each pair is therefore the **cluster-robust score test** of the association
 (:func:`annotate.analysis._models.cluster_score_test`; clusters = users when the conversations
-carry a user_id, else conversations; codebook-research.md §b.8), and ``p_adjusted`` corrects
+carry a user_id, else conversations; docs/methods.md), and ``p_adjusted`` corrects
 it. With ``model=True`` each pair also gets the odds ratio of a logistic GEE ``b ~ a``
 (exchangeable within users, bias-reduced robust errors) with its interval.
 """

@@ -35,7 +35,7 @@ class Family:
         or ``"bh"`` (false-discovery rate, for exploratory screening).
     confirmatory
         Whether the family's tests were declared before looking at the data (reported in
-        :meth:`table`; README, "Confirmatory and exploratory use").
+        :meth:`table`; docs/analysis.md, "Confirmatory and exploratory use").
     size
         The number of tests declared up front (optional): :meth:`table` warns when the family
         holds a different number, since a correction over fewer tests than planned is too

@@ -5,7 +5,7 @@ where k_c is the number of the conversation's turns with the item and n_c the nu
 turns coded for the item's code (a ratio estimator: conversations count in proportion to
 their coded turns). The share of **conversations** is the share of conversations with at
 least one such turn among those with a coded turn (the "any" aggregation of EmoClassifiers;
-codebook-research.md §b.2). Conversation-level codes are shared over conversations.
+docs/methods.md). Conversation-level codes are shared over conversations.
 
 Intervals resample the highest level present: **users** when the conversations carry a
 user_id (a two-stage bootstrap: users, then their conversations), else **conversations**

@@ -379,7 +379,7 @@ def _prepare(
     return _Data(frame, nest, items, units, F, M, Y, R, pi)
 
 
-def _warn_design(R, partial, pi, probabilities, conv_ids, names, outside) -> None:  # type: ignore[no-untyped-def]
+def _warn_design(R, partial, pi, probabilities, conv_ids, names, outside) -> None:
     problems = []
     if partial.any():
         rows, cols = np.nonzero(partial)

@@ -1,4 +1,4 @@
-"""Ready-made sequence questions (codebook-research.md §b.4) over the default codebook's ids.
+"""Ready-made sequence questions (docs/methods.md) over the default codebook's ids.
 
 Each :class:`SequenceQuery` asks how often an antecedent on a given turn (any of its items:
 ``CODE`` for a binary code, ``CODE=VALUE`` for one value of a nominal code) is followed, at

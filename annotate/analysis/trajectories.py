@@ -1,6 +1,6 @@
 """Trajectories: codes by position within a conversation, and across a user's sessions.
 
-**Within a conversation** (codebook-research.md §b.5) each user/assistant turn gets the
+**Within a conversation** (docs/methods.md) each user/assistant turn gets the
 normalised position p = s / (S - 1), s = its 0-based position among the conversation's S
 user and assistant turns (p = 0 when S = 1), and the bin min(floor(p B), B - 1) of B equal
 bins (quintiles by default). The share of coded turns with each item per bin is a ratio

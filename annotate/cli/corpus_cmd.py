@@ -25,7 +25,7 @@ def _formats_help() -> str:
     values = {"list": "A,B", "mapping": "FIELD=COLUMN,...", "char": "CHAR", "bool": "true|false"}
     lines = [
         "FORMAT is one of these (case does not matter; a versioned name such as sharegpt.v1 "
-        "works too; README.md, section Corpora, has the details):",
+        "works too; docs/corpora.md has the details):",
         "",
         "\b",
     ]

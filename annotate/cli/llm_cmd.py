@@ -35,7 +35,7 @@ def _model(backend: str, model: str) -> str:
 
 @click.group("llm")
 def llm_group() -> None:
-    """Language models as declared coders (README, "LLM coders")."""
+    """Language models as declared coders (docs/llm-coders.md)."""
 
 
 @llm_group.command("add")

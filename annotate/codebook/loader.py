@@ -48,7 +48,7 @@ def load_codebook(path: FilePath, modules: Modules = None) -> Codebook:
     Parameters
     ----------
     path
-        A YAML codebook file (see README.md, "The codebook").
+        A YAML codebook file (see docs/codebook.md).
     modules
         Which optional modules to load besides the core codes (codes without ``module``):
         ``None`` (default) loads the modules marked ``default: true``; ``"all"`` loads every

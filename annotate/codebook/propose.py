@@ -89,7 +89,8 @@ def map_yaml(proposal: CodebookMap, why: dict[str, str], diff: CodebookDiff | No
     doc = proposal.to_dict()
     head = [
         "# Migration map proposed by `annotate codebook diff`. CHECK every entry: only you know",
-        "# whether a removed code was dropped, merged or split (README, 'Codebook versions').",
+        "# whether a removed code was dropped, merged or split (docs/codebook.md, 'Codebook "
+        "versions and migration').",
         "# Apply it with `annotate project migrate PROJECT --codebook NEW.yaml --map THIS.yaml`.",
     ]
     if diff is not None:

@@ -346,7 +346,11 @@ def render_card(facts: dict[str, Any]) -> str:
         "",
         f"- `{cb['id']}` version **{cb['version']}**, content hash `{cb['hash']}`",
         f"- {cb['n_codes']} codes; the exact file is `codebook.yaml` in this folder.",
-        "- Cite as: " + f"{cb['title']} ({cb['id']} v{cb['version']}, sha256 {cb['hash'][:12]}…).",
+        f"- modules loaded: {', '.join(cb.get('modules') or []) or 'core only'}",
+        "- Cite as: "
+        + f"{cb['title']} ({cb['id']} v{cb['version']}, "
+        + (f"modules {', '.join(cb['modules'])}; " if cb.get("modules") else "core modules; ")
+        + f"sha256 {cb['hash'][:12]}…).",
         "",
         *([versions_section(cb["versions"])] if len(cb.get("versions") or []) > 1 else []),
         "## Coders and design",
@@ -356,7 +360,9 @@ def render_card(facts: dict[str, Any]) -> str:
             [
                 f"- language models declared as coders (kind `llm`; their record, prompt and audit "
                 f"log are in the project's `llm/` folder): "
-                f"{', '.join(f'`{c}`' for c in design['llm_coders'])}"
+                f"{', '.join(f'`{c}`' for c in design['llm_coders'])}. Their labels are in "
+                f"`labels_long` (with `kind`); gold labels and the agreement table rest on the "
+                f"human coders only (the models' validity against them: `annotate agreement`)"
             ]
             if design.get("llm_coders")
             else []

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from annotate import __version__
-from annotate.adjudication.gold import GOLD_ID, gold_summary, resolve_gold
+from annotate.adjudication.gold import GOLD_ID, gold_summary, people_labels, resolve_gold
 from annotate.agreement._display import informative_units, verdicts
 from annotate.corpus import register_use
 from annotate.durable import atomic_folder, recover_folder
@@ -132,8 +132,10 @@ def write(
     _check_events(project, events, codebook)
     unit = project.unit_labels()
     coders = unit[unit["annotator_id"] != GOLD_ID]
+    # gold and agreement rest on people; the LLM coders' labels are exported with their kind
+    people = people_labels(project, coders)
     absent = {c.id: c.absent_value for c in codebook.codes if c.level == "binary"}
-    source = unit if labels != "majority" else coders
+    source = people_labels(project, unit) if labels != "majority" else people
     gold = resolve_gold(source, rule=rule, tie=tie, absent_values=absent)
     if labels == "gold" and gold["value"].notna().sum() == 0:
         raise ExportError(Errors.E506)
@@ -167,11 +169,11 @@ def write(
         ),
     }
     if labels == "all":
-        tables["unit_agreement"] = unit_agreement(coders)
+        tables["unit_agreement"] = unit_agreement(people)
         order = list(ORDER_COLUMNS)
         tables["events"] = events.sort_values(order, kind="mergesort").reset_index(drop=True)
 
-    agreement_table, agreement_note = _agreement(coders, codebook, bootstrap, seed)
+    agreement_table, agreement_note = _agreement(people, codebook, bootstrap, seed)
     if agreement_table is not None:
         tables["agreement"] = agreement_table
     # the data card's long tables, in full beside it (the card shows summaries)
@@ -370,6 +372,7 @@ def _facts(project, labels, format, redact, bootstrap, unit, coders, gold, turns
             "hash": codebook.hash,
             "title": codebook.title,
             "n_codes": len(codebook.codes),
+            "modules": list(getattr(codebook, "active_modules", ()) or ()),
             "versions": getattr(project, "codebook_history", []),
         },
         "design": {

@@ -367,7 +367,7 @@ class Context:
             else:
                 fix = (
                     "Look at that turn in the source: is the text in another field, or the "
-                    "file in another format (see README.md, section Corpora)?"
+                    "file in another format (see docs/corpora.md)?"
                 )
             raise CorpusError(
                 Errors.E117.format(

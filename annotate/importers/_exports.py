@@ -216,8 +216,18 @@ def _add_chatgpt(line, nodes, rec, cid, leaf, current, ctx: Context, where: str)
         conversation_id=conv_id,
         source_id=cid,
         started_at=ctx.time(rec.get("create_time"), where),
+        # the conversation's model: the export's default, else the last answer's model slug
+        model=_chatgpt_model(rec, turns),
         meta=meta,
     )
+
+
+def _chatgpt_model(rec: dict[str, Any], turns: list[dict[str, Any]]) -> str | None:
+    slug = rec.get("default_model_slug")
+    if isinstance(slug, str) and slug:
+        return slug
+    models = [t.get("model") for t in turns if isinstance(t.get("model"), str)]
+    return models[-1] if models else None
 
 
 # --- Claude ---------------------------------------------------------------------------------

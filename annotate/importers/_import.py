@@ -207,7 +207,7 @@ def import_corpus(
         Person names to replace when pseudonymising (e.g. the participant's and their
         contacts'); names not listed are not found (no name recogniser runs at import).
     **options
-        Format options (see ``IMPORTERS[name].options`` and README.md, section Corpora).
+        Format options (see ``IMPORTERS[name].options`` and docs/corpora.md).
 
     Returns
     -------

@@ -1,4 +1,4 @@
-"""annotate.llm: language models as declared coders (layer 4; README, "LLM coders").
+"""annotate.llm: language models as declared coders (layer 4; docs/llm-coders.md).
 
 An LLM coder is a coder id of the project plus an immutable record of the model, prompt,
 schema and settings that made its labels (:mod:`annotate.llm.coder`). Its labels go through

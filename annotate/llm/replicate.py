@@ -20,6 +20,7 @@ are coders), so leave them out of later batches' coder lists if you add conversa
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -191,16 +192,18 @@ def replicate_coder(
         The replicates' records, in plan order.
     """
     parent = load_coder(project, coder_id)
-    if isinstance(paraphrases, str | Path):
-        paraphrases = read_paraphrases(paraphrases)
+    templates: list[str] | None = None
+    if isinstance(paraphrases, str | os.PathLike):
+        templates = read_paraphrases(paraphrases)
     elif paraphrases is not None:
-        for k, t in enumerate(paraphrases, 1):
+        templates = list(paraphrases)
+        for k, t in enumerate(templates, 1):
             _prompt.split_template(t, f"paraphrase {k}")
     planned = plan_replicates(
         parent,
         runs=runs,
         temperature=temperature,
-        paraphrases=list(paraphrases) if paraphrases else None,
+        paraphrases=templates or None,
     )
     out = []
     for rep in planned:
@@ -374,11 +377,14 @@ def prompt_stability(
     interval) over the replicates' labels on the units they all coded: within each prompt among
     its runs (two or more), and across the prompts (the original and each paraphrase) with one
     label set per prompt at the replicates' temperature: the parent when its decoding is that
-    of the paraphrases, else the original prompt's first run.
+    of the paraphrases, else the original prompt's first run. ``codes``: default the coder's
+    own (its record's ``codes``; every code when it codes all).
     """
     from annotate.agreement import report
 
     parent = load_coder(project, coder_id)
+    if codes is None and parent.codes:
+        codes = list(parent.codes)  # a coder of some codes: the others have no labels
     children = replicates_of(project, coder_id)
     notes: list[str] = []
     groups: list[tuple[str, str, list[str]]] = []
@@ -410,11 +416,12 @@ def prompt_stability(
     ids = sorted({i for _, _, g in groups for i in g})
     labels = project.unit_labels(annotators=ids) if ids else None
     frames = []
-    for facet, prompt, members in groups:
-        sub = labels[labels["annotator_id"].isin(members)]
-        coded = [m for m in members if m in set(sub["annotator_id"].astype(str))]
+    for facet, prompt, group_ids in groups:
+        assert labels is not None  # a group exists, so ids is not empty
+        sub = labels[labels["annotator_id"].isin(group_ids)]
+        coded = [m for m in group_ids if m in set(sub["annotator_id"].astype(str))]
         if len(coded) < 2:
-            notes.append(f"{facet} {prompt}: fewer than two of {members} have labels; run them")
+            notes.append(f"{facet} {prompt}: fewer than two of {group_ids} have labels; run them")
             continue
         table = report(sub, project.codebook, codes=codes, bootstrap=bootstrap, seed=seed).table
         keep = [

@@ -1,6 +1,6 @@
 """annotate.project: a coding project (corpus + frozen codebook + plan + label store), layer 3.
 
-See :class:`Project` and README, "Projects".
+See :class:`Project` and docs/projects.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Who codes what, in which order: the assignment plan of a project.
 
-Policy (README, "Projects"):
+Policy (docs/projects.md):
 
 * Each batch of conversations (the corpus at ``init``; later ``add_conversations``) is split
   reproducibly from the seed: ``round(reliability * n)`` conversations (at least one when the

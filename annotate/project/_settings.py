@@ -6,7 +6,7 @@ the latest version N and publishes N + 1 with ``durable.write_file(..., exclusiv
 other). Every version says what changed and when, so a paper can state which setting was in
 force while the labels were made (each label event also records its own ``exposure``).
 
-**Suggestions** (README, "LLM coders", section Suggestions): ``mode`` is
+**Suggestions** (docs/llm-coders.md, "Using LLM labels without fooling ourselves"): ``mode`` is
 
 * ``off``: no suggestion is shown (the default);
 * ``after``: an LLM coder's value on a unit is revealed only once the coder has saved their own

@@ -100,7 +100,7 @@ _NOTE = (
 
 
 class Project(LabelsMixin):
-    """A coding project folder (see README, "Projects"). Make one with :meth:`create`, open
+    """A coding project folder (see docs/projects.md). Make one with :meth:`create`, open
     one with :meth:`open`."""
 
     def __init__(self, path: Path, doc: dict[str, Any], *, corpus: Any = None, coder: str | None):
@@ -445,14 +445,37 @@ class Project(LabelsMixin):
 
     @property
     def assignments(self) -> pd.DataFrame:
-        """conversation_id, annotator_id, is_reliability, position (queue order per coder)."""
-        return self._state().assignments.copy()
+        """conversation_id, annotator_id, is_reliability, position (queue order per coder).
+        Conversations a participant withdrew from the corpus are left out."""
+        a = self._state().assignments
+        gone = self.withdrawn_conversations()
+        return (a[~a["conversation_id"].isin(gone)] if gone else a).copy()
+
+    def withdrawn_conversations(self) -> set[str]:
+        """Conversations of the plan that are no longer in the corpus because a participant
+        withdrew (``annotate corpus withdraw``): never offered to a coder again. Empty unless the
+        corpus's manifest records a withdrawal."""
+        state = self._state()
+        cached = self.__dict__.get("_withdrawn")
+        if cached is not None and cached[0] is state:
+            return set(cached[1])
+        gone: set[str] = set()
+        manifest = self.corpus_path / "manifest.json"
+        try:
+            withdrawals = json.loads(manifest.read_text(encoding="utf-8")).get("withdrawals", 0)
+        except (OSError, ValueError):
+            withdrawals = 0
+        if withdrawals:
+            present = set(self.corpus.conversation_ids)
+            gone = set(state.assignments["conversation_id"]) - present
+        self.__dict__["_withdrawn"] = (state, gone)
+        return set(gone)
 
     def queue(self, annotator_id: str) -> list[str]:
-        """The conversation ids of a coder, in coding order."""
+        """The conversation ids of a coder, in coding order (withdrawn conversations left out)."""
         if annotator_id not in self.coders:
             self._unknown_coder(annotator_id)
-        a = self._state().assignments
+        a = self.assignments
         return (
             a[a["annotator_id"] == annotator_id].sort_values("position")["conversation_id"].tolist()
         )
@@ -614,7 +637,7 @@ class Project(LabelsMixin):
     def migrate(
         self, codebook: FilePath | Any, map: Any = None, *, modules: Any = None
     ) -> dict[str, Any]:
-        """Move the project to a new codebook version, migrating its labels (see README,
+        """Move the project to a new codebook version, migrating its labels (see docs/codebook.md,
         "Codebook versions and migration", and :mod:`annotate.project._migrate`).
 
         Parameters

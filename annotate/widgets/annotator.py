@@ -22,7 +22,21 @@ nav        ``seq, to``: ``"next"`` / ``"finish"`` (next, marking done after the 
            ``"prev"`` or a queue position
 focus      ``turn_index`` (no reply; records that the last turn was reached)
 undo       ``seq``;  retry ``seq``;  pick ``annotator`` (when none was given)
+score      ``seq`` — calibration mode: the score against gold so far (the ``score`` trait)
 =========  ===============================================================================
+
+Suggestions (docs/llm-coders.md, "Using LLM labels..."): the ``suggestions`` trait is
+:meth:`AnnotationSession.suggestion_payload` of the open conversation, pushed with the labels
+after every action, so a suggestion shown only ``after`` the coder's own label reaches the
+browser only once that label is on disk (hidden ones are never sent, only their number).
+Accepting a hint is an ordinary ``set`` with the suggested value.
+
+Calibration mode (``mode="calibration"``): the session is a
+:class:`~annotate.widgets.calibration.CalibrationSession` (queue = the calibration set, labels
+in the attempt's own store). ``done`` (and ``nav`` ``finish`` after the last turn) marks the
+conversation done and stays on it with the comparison with gold in the ``feedback`` trait; a
+done conversation cannot change any more (E631); the next ``done`` or ``nav`` moves on. Once
+every conversation is done the attempt is certified (``result`` trait, ``score`` its table).
 
 Replies: ``{"type": "ack", "seq", "event_ids", "pending": n}`` or
 ``{"type": "error", "seq", "message", "pending": n}``.
@@ -30,6 +44,7 @@ Replies: ``{"type": "ack", "seq", "event_ids", "pending": n}`` or
 
 from __future__ import annotations
 
+import math
 import os
 import pathlib
 from typing import TYPE_CHECKING, Any
@@ -39,7 +54,7 @@ import traitlets
 
 from annotate.errors import AnnotateError, Errors, WidgetError
 from annotate.widgets.render import code_payload, turn_payload
-from annotate.widgets.session import AnnotationSession, Key
+from annotate.widgets.session import FINISHED, AnnotationSession, Key
 
 if TYPE_CHECKING:
     from annotate.codebook import Codebook
@@ -65,10 +80,19 @@ class Annotator(anywidget.AnyWidget):
         Start with cue highlighting on (never shown on the reliability sample).
     session_id : str, optional
         Recorded on every label event; one new id per Annotator by default.
+    mode : {"annotate", "calibration"}, default "annotate"
+        ``calibration``: code the project's calibration set (labels go to the coder's
+        calibration attempt, never to the study's labels); after each conversation the widget
+        shows where the coder differed from gold, with the explanations, and at the end the
+        score per code and the certification.
+    new_attempt : bool, default False
+        Calibration mode: start a new attempt (e.g. a retake after failing) instead of
+        resuming the open one.
 
     Examples
     --------
     >>> annotate.Annotator(project, annotator="alice")  # doctest: +SKIP
+    >>> annotate.Annotator(project, annotator="alice", mode="calibration")  # doctest: +SKIP
     """
 
     _esm = STATIC / "annotator.js"  # a path: anywidget reloads it live with ANYWIDGET_HMR=1
@@ -83,6 +107,18 @@ class Annotator(anywidget.AnyWidget):
     queue_items: traitlets.List[Any] = traitlets.List().tag(sync=True)
     options = traitlets.Dict().tag(sync=True)
     save_state = traitlets.Dict({"status": "saved", "message": "", "pending": 0}).tag(sync=True)
+    #: the LLM coder's suggestions the coder may see now (AnnotationSession.suggestion_payload)
+    suggestions = traitlets.Dict().tag(sync=True)
+    #: "annotate" or "calibration"
+    mode = traitlets.Unicode("annotate").tag(sync=True)
+    #: calibration mode: the attempt and the pass rule
+    calibration = traitlets.Dict().tag(sync=True)
+    #: calibration mode: gold vs the coder's labels of the open conversation, once it is done
+    feedback = traitlets.Dict().tag(sync=True)
+    #: calibration mode: the score per code against gold (on request, and at the end)
+    score: traitlets.List[Any] = traitlets.List().tag(sync=True)
+    #: calibration mode: the certification, once every conversation of the set is done
+    result = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -92,8 +128,14 @@ class Annotator(anywidget.AnyWidget):
         break_after_minutes: float = 45,
         cues: bool = False,
         session_id: str | None = None,
+        mode: str = "annotate",
+        new_attempt: bool = False,
     ) -> None:
         super().__init__()
+        if mode not in ("annotate", "calibration"):
+            raise WidgetError(Errors.E630.format(mode=mode))
+        self.mode = mode
+        self._new_attempt = bool(new_attempt)
         self.project = _open_project(project, annotator)
         self.session: AnnotationSession | None = None
         self._session_id = session_id
@@ -110,7 +152,29 @@ class Annotator(anywidget.AnyWidget):
 
     # --- state pushed to the front end --------------------------------------------------------
     def _start(self, annotator: str) -> None:
-        self.session = AnnotationSession(self.project, annotator, session_id=self._session_id)
+        if self.mode == "calibration":
+            from annotate.widgets.calibration import CalibrationSession
+
+            cal = CalibrationSession(
+                self.project, annotator, new_attempt=self._new_attempt, session_id=self._session_id
+            )
+            self.session = cal
+            rule = cal.calibration.settings
+            cb = cal.codebook
+            self.codebook_data = _codebook_payload(cb)
+            self.calibration = {
+                "attempt": cal.attempt.number,
+                "codebook": f"{cb.id} {cb.version}",
+                "threshold": rule["threshold"],
+                "criterion": rule["criterion"],
+                "min_units": rule["min_units"],
+                "conversations": len(cal.queue),
+            }
+            existing = cal.attempt.result
+            if existing is not None:  # an attempt scored already (all done): show its result
+                self._push_result(existing)
+        else:
+            self.session = AnnotationSession(self.project, annotator, session_id=self._session_id)
         self.annotator_id = annotator
         self._push_conversation()
 
@@ -134,6 +198,7 @@ class Annotator(anywidget.AnyWidget):
                 "reliability": s.is_reliability(cid),
                 "status": s.status(cid),
             }
+            self._push_feedback()
             self._push_labels()
             self.queue_items = [
                 {"id": c, "status": s.status(c), "i": i} for i, c in enumerate(s.queue)
@@ -167,6 +232,42 @@ class Annotator(anywidget.AnyWidget):
             "message": s.last_error or "",
             "pending": len(s.pending),
         }
+        self.suggestions = _plain(s.suggestion_payload())
+
+    # --- calibration mode ---------------------------------------------------------------------
+    def _calibration(self) -> Any:
+        """The calibration session (calibration mode only)."""
+        from annotate.widgets.calibration import CalibrationSession
+
+        s = self._require()
+        return s if isinstance(s, CalibrationSession) else None
+
+    def _push_feedback(self) -> None:
+        """Gold vs the coder's labels of the open conversation, once the coder finished it."""
+        cal = self._calibration()
+        if cal is None or cal.status() not in FINISHED:
+            self.feedback = {}
+            return
+        rows = _records(cal.feedback())
+        self.feedback = {"conversation_id": cal.conversation_id, "rows": rows}
+
+    def _push_result(self, result: dict[str, Any]) -> None:
+        result = _plain(result)
+        self.result = result
+        self.score = list(result.get("scores") or [])
+
+    def _finish_calibration(self, s: Any, elapsed_ms: Any) -> list[str]:
+        """Mark the open calibration conversation done and stay on it (the feedback shows);
+        certify the attempt once the set is complete."""
+        ids = s.mark_done(elapsed_ms=elapsed_ms)
+        if s.complete:
+            self._push_result(s.certify())
+        return ids
+
+    def _check_open(self, s: Any, kind: str) -> None:
+        """A calibration conversation the coder finished cannot change (gold was shown)."""
+        if kind in ("set", "toggle", "memo", "flag", "undo") and s.status() in FINISHED:
+            raise WidgetError(Errors.E631.format(conversation_id=s.conversation_id))
 
     def _require(self) -> AnnotationSession:
         if self.session is None:
@@ -222,6 +323,11 @@ class Annotator(anywidget.AnyWidget):
             self._start(str(content.get("annotator") or ""))
             return [], True
         s = self._require()
+        cal = self._calibration()
+        if cal is not None:
+            got = self._calibration_action(cal, content)
+            if got is not None:
+                return got
         ti = content.get("turn_index")
         kw = {
             "turn_index": None if ti is None else int(ti),
@@ -254,6 +360,30 @@ class Annotator(anywidget.AnyWidget):
             s.reached_end = s.reached_end or bool(content.get("reached_end"))
             return self._nav(s, content.get("to")), True
         raise WidgetError(Errors.E605.format(code_id="-", value=kind, problem="unknown action"))
+
+    def _calibration_action(self, s: Any, content: dict[str, Any]) -> tuple[list[str], bool] | None:
+        """What calibration mode does differently (None: as in the study)."""
+        kind = content.get("type")
+        self._check_open(s, str(kind))
+        finished = s.status() in FINISHED
+        if kind == "score":
+            self.score = _records(s.score())
+            return [], False
+        if kind in ("done", "skip") and finished:  # the feedback was shown: go on
+            s.next()
+            return [], True
+        if kind == "done":
+            return self._finish_calibration(s, content.get("elapsed_ms")), True
+        if kind == "skip":
+            ids = s.skip(str(content.get("reason") or ""), elapsed_ms=content.get("elapsed_ms"))
+            if s.complete:
+                self._push_result(s.certify())
+            return ids, True
+        if kind == "nav" and content.get("to") == "finish" and not finished:
+            s.reached_end = s.reached_end or bool(content.get("reached_end"))
+            if s.reached_end:  # marks it done and stays: the coder sees the feedback first
+                return self._finish_calibration(s, content.get("elapsed_ms")), True
+        return None
 
     @staticmethod
     def _nav(s: AnnotationSession, to: Any) -> list[str]:
@@ -292,6 +422,33 @@ def _codebook_payload(codebook: Codebook) -> dict[str, Any]:
         "turn": {r: [c.id for c in codebook.codes_for("turn", r)] for r in roles},
         "conversation": [c.id for c in codebook.codes_for("conversation")],
     }
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready copy: NaN, pandas NA and numpy scalars as plain Python values."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, str):  # numpy scalars and arrays
+        return _plain(value.tolist())
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    """A DataFrame's rows as JSON-ready dicts."""
+    return [_plain(r) for r in frame.astype(object).to_dict("records")]
 
 
 def _clean(value: Any) -> str | None:

@@ -3,7 +3,7 @@
 No ipywidgets here: the widget (annotator.py) is a thin view over an ``AnnotationSession``,
 and everything a coder can do is testable without a browser.
 
-Rules the session implements (README, section widget):
+Rules the session implements (docs/annotating.md):
 
 * **Blind.** The session reads only this coder's own labels (``project.labels(annotator=me)``),
   on the reliability sample and everywhere else.
@@ -27,7 +27,7 @@ Rules the session implements (README, section widget):
   points), saved with the code's event together with the sha256 of the text there. A code
   with ``evidence: required`` is not saved without a span (E620). Spans stay with the code
   when its value changes and go when it is cleared.
-* **Suggestions** (README, "LLM coders", Suggestions). The project's setting
+* **Suggestions** (docs/llm-coders.md, "Using LLM labels..."). The project's setting
   (``project.suggestions``: ``off``, ``after`` or ``before``, and the LLM coder whose labels are
   shown) decides which of that coder's values :meth:`AnnotationSession.suggestions` returns for
   the open conversation. ``before``: visible from the start; ``after``: a code's value on a unit

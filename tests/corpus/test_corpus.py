@@ -1,4 +1,4 @@
-"""The corpus model: tables of DESIGN.md §3, sorted row groups, atomic folders, validated load."""
+"""The corpus model: tables (docs/internals.md), sorted row groups, atomic folders, checks."""
 
 from __future__ import annotations
 

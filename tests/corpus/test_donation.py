@@ -166,7 +166,14 @@ def test_withdrawal_leaves_no_byte_of_the_participant(tmp_path: Path) -> None:
         warnings.simplefilter("ignore")
         reopened = Project.open(project.path)
         labels = reopened.labels()
+        # the plan still records the withdrawn conversation; no coder is offered it again
+        assert "cg-17" in set(reopened._state().assignments["conversation_id"])
+        assert reopened.withdrawn_conversations() == {"cg-17"}
+        assert reopened.queue("alice") == ["cl-18"] and reopened.queue("bob") == ["cl-18"]
+        assert set(reopened.assignments["conversation_id"]) == {"cl-18"}
+        status = reopened.status()
     assert set(labels["conversation_id"]) == {"cl-18"}
+    assert status["coders"]["assigned"].tolist() == [1, 1]
     assert load_corpus(corpus).conversation_ids == ["cl-18"]
     card = (study / "export-csv" / "README.md").read_text()
     assert "## Withdrawal" in card

@@ -107,7 +107,7 @@ def test_annotator_e2e_jupyterlab(lab, page):
 
     folder = lab.root / "lab1"
     shutil.rmtree(folder, ignore_errors=True)
-    project = make_project(folder)
+    project = make_project(folder, spans_required=False)
     queue = project.queue("alice")
     write_notebook(lab.root / "annotate_lab.ipynb", "lab1/project", "break_after_minutes=45")
     errors = console_errors(page)
@@ -267,7 +267,7 @@ def test_annotator_e2e_notebook7(lab, page):
 
     folder = lab.root / "nb7"
     shutil.rmtree(folder, ignore_errors=True)
-    project = make_project(folder)
+    project = make_project(folder, spans_required=False)
     nb = lab.root / "annotate_nb7.ipynb"
     write_notebook(nb, "nb7/project", "break_after_minutes=0.05", who="")
     cells = nbformat.read(nb, as_version=4)

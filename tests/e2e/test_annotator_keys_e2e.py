@@ -52,7 +52,8 @@ def events(folder, cid: str) -> list[tuple]:
 def test_keyboard_only_after_clicks(lab, page):
     folder = lab.root / "keys"
     shutil.rmtree(folder, ignore_errors=True)
-    project = make_project(folder, modules=["trust"])  # ai_repair is a module code (key r)
+    # ai_repair is a module code (key r); user_defers (key d) without selecting words
+    project = make_project(folder, modules=["trust"], spans_required=False)
     queue = project.queue("alice")
     assert queue[0] == "c5" and "c1" in queue
     write_notebook(lab.root / "keys.ipynb", "keys/project")

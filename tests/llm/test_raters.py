@@ -96,6 +96,22 @@ def test_raters_two_llm_coders_get_llm_rows(demo) -> None:
     assert t[t["raters"] == "llm"]["alpha"].iloc[0] == pytest.approx(want, abs=1e-12)
 
 
+def test_raters_llm_declared_for_some_codes_has_rows_for_those_only(demo) -> None:
+    """An LLM coder run on two codes (``codes=``) has human-llm rows and gating rows for those
+    two, not undefined rows for every other code of the codebook."""
+    labels, cb = demo
+    mine = ["ai_empathy", "user_primary_move"]
+    carol = labels["annotator_id"] == "carol"
+    sub = labels[~carol | labels["code_id"].isin(mine)]
+    report = rater_agreement(sub, cb, ["carol"], bootstrap=0)
+    hl = report.table[report.table["raters"] == "human-llm"]
+    assert sorted(hl["code_id"]) == sorted(mine) and hl["alpha"].notna().all()
+    assert sorted(report.gating()["code_id"]) == sorted(mine)
+    # the human rows are those of the whole codebook still
+    full = rater_agreement(labels, cb, ["carol"], bootstrap=0).table
+    assert report.table["raters"].eq("human").sum() == full["raters"].eq("human").sum()
+
+
 def test_raters_set_codes_and_bootstrap_seed(repo_root) -> None:
     """Set codes use MASI; the same seed gives the same interval."""
     cb = load_codebook(repo_root / "codebooks" / "toy.yaml")

@@ -278,3 +278,37 @@ def test_behaviour_checks_with_the_real_model(tmp_path, model_path) -> None:
     # swapped guidance really is in the prompt
     swapped = swapped_definitions(project.codebook, [("asks_help", "thanks")])
     assert swapped.code("asks_help").definition == project.codebook.code("thanks").definition
+
+
+def test_prompt_stability_defaults_to_the_coders_codes(tmp_path, model_path) -> None:
+    """A coder of some codes: the report has rows for those codes only (not one undefined row
+    per code of the codebook); labels written directly, no model call."""
+    project = make_project(tmp_path)
+    add_llm_coder(
+        project, "smol", backend="llama-cpp", model=str(model_path), threads=1, codes=["asks_help"]
+    )
+    replicate_coder(project, "smol", runs=2, temperature=0.7)
+    turns = [("t1", 0), ("t1", 2), ("t2", 0), ("t3", 0), ("t3", 2), ("t4", 0)]
+    values = {"smol.r1": "101100", "smol.r2": "100101"}
+    project.append(
+        [
+            {
+                "annotator_id": coder,
+                "unit": "turn",
+                "conversation_id": cid,
+                "turn_index": turn,
+                "code_id": "asks_help",
+                "value": v,
+            }
+            for coder, vs in values.items()
+            for (cid, turn), v in zip(turns, vs, strict=True)
+        ]
+    )
+    t = prompt_stability(project, "smol", bootstrap=50, seed=1).table
+    assert list(t["code_id"]) == ["asks_help"] and list(t["facet"]) == ["runs"]
+    data = np.array([[float(v) for v in vs] for vs in values.values()])
+    expected = krippendorff.alpha(reliability_data=data, level_of_measurement="nominal")
+    assert t["alpha"].iloc[0] == pytest.approx(expected) and t["n_units"].iloc[0] == 6
+    # codes given explicitly still choose the rows
+    both = prompt_stability(project, "smol", codes=["asks_help", "warmth"], bootstrap=50).table
+    assert set(both["code_id"]) == {"asks_help", "warmth"}

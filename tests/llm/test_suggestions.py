@@ -49,7 +49,7 @@ def _llm_events(project) -> list[dict]:
 
 
 def _project(tmp_path: Path, *, reliability: float):
-    p = make_project(tmp_path, reliability=reliability)
+    p = make_project(tmp_path, reliability=reliability, spans_required=False)
     p.add_llm_coder(LLM, backend="openai", base_url="http://127.0.0.1:9/v1", model="x")
     p.append(_llm_events(p))
     return p
@@ -58,6 +58,14 @@ def _project(tmp_path: Path, *, reliability: float):
 def _turn(session, role: str) -> int:
     t = session.turns()
     return int(t[t["role"] == role]["turn_index"].iloc[0])
+
+
+def _words(session, turn: int) -> list[tuple[int, int]]:
+    """Evidence for a code that requires it: the turn's text up to its first space."""
+    t = session.turns()
+    text = str(t[t["turn_index"] == turn]["text"].iloc[0])
+    end = text.find(" ")
+    return [(0, end if end > 0 else len(text))]
 
 
 def _open_conversation(session, reliability: bool) -> str:
@@ -139,7 +147,8 @@ def test_suggestions_before_outside_the_reliability_sample(tmp_path) -> None:
     assert {(user, "user_defers"), (user, "user_move"), (ai, "ai_empathy")} <= set(seen)
     assert all(x.shown == "before" for x in seen.values())
     assert seen[(user, "user_defers")].rationale == "asks to be told"
-    ids = s.toggle("user_defers", turn_index=user)  # accepts the hint
+    # accepts the hint (user_defers requires evidence: the words that show it)
+    ids = s.toggle("user_defers", turn_index=user, evidence=_words(s, user))
     memo = s.memo("a note", turn_index=ai)
     done = s.mark_done()
     ev = _events(p).set_index("event_id")
@@ -198,7 +207,8 @@ def test_suggestions_every_session_event_records_exposure(tmp_path) -> None:
     p = _project(tmp_path, reliability=0.5)
     s = AnnotationSession(p, "alice")  # setting off
     _open_conversation(s, reliability=False)
-    s.toggle("user_defers", turn_index=_turn(s, "user"))
+    user = _turn(s, "user")
+    s.toggle("user_defers", turn_index=user, evidence=_words(s, user))
     s.flag(note="why")
     s.skip("not a chat")
     ev = _events(p)

@@ -132,10 +132,20 @@ def make_project(
     convs: dict | None = None,
     codebook: Path = TOY,
     modules: Any = None,
+    spans_required: bool = True,
 ):
-    """A real project on a small corpus and (by default) the toy codebook."""
+    """A real project on a small corpus and (by default) the toy codebook.
+    ``spans_required=False``: the codebook's ``evidence: required`` codes take evidence as an
+    option (tests of other features code ``user_defers`` without selecting words)."""
     from annotate.project import Project
 
+    folder.mkdir(parents=True, exist_ok=True)
+    if not spans_required:
+        text = Path(codebook).read_text(encoding="utf-8")
+        codebook = folder / f"{Path(codebook).stem}-spans-optional.yaml"
+        codebook.write_text(
+            text.replace("evidence: required", "evidence: optional"), encoding="utf-8"
+        )
     corpus = write_demo_corpus(folder / "corpus", convs)
     return Project.create(
         folder / "project",
@@ -147,3 +157,78 @@ def make_project(
         seed=0,
         modules=modules,
     )
+
+
+#: the declared LLM coder whose labels the suggestion tests show
+LLM = "gpt-x"
+
+
+def llm_events(project, coder: str = LLM) -> list[dict[str, Any]]:
+    """An LLM coder's labels on every conversation, as ``annotate.llm`` appends them (values,
+    then one ``_memo`` per unit with the rationales, first line ``LLM rationale``): user turns
+    user_seeks_support present and user_move 'support'; assistant turns ai_empathy present and
+    ai_move 'listen'; the conversation conv_warmth 5."""
+    out: list[dict[str, Any]] = []
+    for cid in project.corpus.conversation_ids:
+        base = {"annotator_id": coder, "conversation_id": cid, "session_id": "run-1"}
+        for t in project.corpus.conversation(cid).itertuples():
+            turn = base | {"unit": "turn", "turn_index": int(t.turn_index)}
+            if t.role == "user":
+                out.append(turn | {"code_id": "user_seeks_support", "value": "1"})
+                out.append(turn | {"code_id": "user_move", "value": "support"})
+                why = "user_seeks_support: asks to be heard\nuser_move: wants support"
+            elif t.role == "assistant":
+                out.append(turn | {"code_id": "ai_empathy", "value": "1"})
+                out.append(turn | {"code_id": "ai_move", "value": "listen"})
+                why = "ai_empathy: names the feeling\nai_move: invites the user to talk"
+            else:
+                continue
+            out.append(turn | {"code_id": "_memo", "value": "LLM rationale\n" + why})
+        conv = base | {"unit": "conversation", "turn_index": None}
+        out.append(conv | {"code_id": "conv_warmth", "value": "5"})
+    return out
+
+
+def add_llm_coder(project, coder: str = LLM) -> None:
+    """Declare an LLM coder (llm/<id>/coder.json; its HTTP backend is never called) and append
+    its labels through the real store, as a run would."""
+    project.add_llm_coder(coder, backend="openai", base_url="http://127.0.0.1:9/v1", model="x")
+    project.append(llm_events(project, coder))
+
+
+#: the calibration set of the widget tests, and the explanation of each gold decision
+GOLD_SET = ("c1", "c5", "c4")
+
+
+def add_gold(project, *, threshold: float = 0.8, min_units: int = 4) -> None:
+    """A calibration set on c1, c5 and c4 (toy codebook) with explanations, and the pass
+    rule (alpha >= threshold on every code with at least min_units units; 200 bootstrap
+    resamples). Gold: user turns user_seeks_support present on the first user turn of each
+    conversation only, user_move 'support' there; assistant turns ai_empathy on turn 1 only;
+    conv_warmth 6 on c1 (explained), 3 elsewhere."""
+    import warnings
+
+    from annotate.project import Calibration
+
+    cal = Calibration(project)
+    cal.configure(threshold=threshold, min_units=min_units, bootstrap=200)
+    events: list[dict[str, Any]] = []
+    for cid in GOLD_SET:
+        base = {"annotator_id": "gold", "conversation_id": cid}
+        turns = project.corpus.conversation(cid)
+        first_user = int(turns[turns["role"] == "user"]["turn_index"].iloc[0])
+        user = base | {"unit": "turn", "turn_index": first_user}
+        events.append(
+            user | {"code_id": "user_seeks_support", "value": "1", "note": f"asks for help ({cid})"}
+        )
+        events.append(user | {"code_id": "user_move", "value": "support"})
+        ai = base | {"unit": "turn", "turn_index": 1}
+        events.append(ai | {"code_id": "ai_empathy", "value": "1", "note": "names the feeling"})
+        conv = base | {"unit": "conversation", "turn_index": None}
+        warmth = "6" if cid == "c1" else "3"
+        note = "warm throughout, offers to listen" if cid == "c1" else None
+        events.append(conv | {"code_id": "conv_warmth", "value": warmth, "note": note})
+        events.append(conv | {"code_id": "_status", "value": "done"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # W350: the set is also in the study's plan (test data)
+        cal.add_gold(events)

@@ -10,6 +10,10 @@
 // Evidence: words selected in a turn (mouse, or arrows word by word) are kept as a source span
 // (S.sel, offsets into turns.text) and attached to the code whose key is pressed (or clicked);
 // every code's spans are marked in the turn (markdown.js cuts them into the text).
+// Suggestions: an LLM coder's visible labels (`suggestions` trait; hidden ones never reach the
+// browser) shown under each code, accepted with = or a click, their reasons with / (suggest.js).
+// Calibration mode (`mode` trait): after a conversation is done, gold vs the coder's labels with
+// the explanations (`feedback`), then the score and the certification (`score`, `result`).
 
 import { codeHelp, fillBubble, saveIndicator, turnNode } from "./chat.js";
 import { cueMatcher } from "./cues.js";
@@ -18,6 +22,7 @@ import * as evd from "./evidence.js";
 import { annotatorKey, assignKeys, KEY_HELP, panelKeys, PASS, valueKeys } from "./keys.js";
 import { boundary, chars as turnChars } from "./select.js";
 import * as st from "./state.js";
+import * as sg from "./suggest.js";
 
 // --- the view: one per output area showing the model ---------------------------------------------
 function render({ model, el }) {
@@ -32,6 +37,7 @@ function render({ model, el }) {
       panel: "turn", // where code keys act: "turn" or "conversation" (Tab switches)
       pick: null, // a choice code waiting for its value's key: {id, ti}
       sel: null, // words selected as evidence: {ti, start, end} (offsets into the turn's text)
+      why: new Set(), // suggestions whose reason is open (keyText)
     },
     K: null, // the codes' keys (keyMaps)
   };
@@ -48,6 +54,10 @@ const focusedTurn = (v) => turns(v)[v.S.focus];
 const value = (v, ti, codeId) => st.labelValue(v.model.get("labels"), v.S.optimistic, ti, codeId);
 const spansOf = (v, ti, codeId) => st.labelEvidence(v.model.get("labels"), v.S.optimistic, ti, codeId);
 const takesEvidence = (code, ti) => !!code && ti !== null && (code.evidence || "none") !== "none";
+const sugPayload = (v) => sg.payloadFor(v.model.get("suggestions"), v.S.convId);
+const calibrating = (v) => v.model.get("mode") === "calibration";
+// calibration: a done conversation was compared with gold and cannot change
+const locked = (v) => calibrating(v) && ["done", "skipped"].includes((v.model.get("conversation") || {}).status);
 const kbd = (key, cls = "aa-key") => { const k = h("kbd", cls, key === " " ? "␣" : key); k.setAttribute("aria-hidden", "true"); return k; };
 
 // --- the codes' keys: the codebook's `key`, else one assigned (keys.js), per panel ----------------
@@ -84,6 +94,8 @@ function layout(v) {
   ui.picker.hidden = true;
   ui.notice = h("div", "aa-notice");
   ui.notice.hidden = true;
+  ui.calib = h("div", "aa-calib");
+  ui.calib.hidden = true;
   ui.main = h("div", "aa-main");
   ui.chat = h("div", "aa-chat");
   const side = h("div", "aa-side");
@@ -98,7 +110,7 @@ function layout(v) {
   ui.help.tabIndex = -1;
   ui.help.setAttribute("role", "dialog");
   ui.help.setAttribute("aria-label", "codebook");
-  root.append(ui.picker, ui.bar, ui.notice, ui.main, ui.help);
+  root.append(ui.picker, ui.bar, ui.notice, ui.calib, ui.main, ui.help);
   return ui;
 }
 
@@ -130,8 +142,10 @@ function header(v) {
   helpBtn.append(h("span", "aa-wide", " codebook"));
   const save = saveIndicator(() => send(v, { type: "retry" }, true));
   const who = h("span", "aa-who");
-  bar.append(progressText, progressBar, jump, prevBtn, nextBtn, cueLabel, helpBtn, who, save.node);
-  return { bar, progressText, progressBar, progressFill, jump, cueLabel, cueBox, who, setSave: save.set };
+  const modeTag = h("span", "aa-mode");
+  modeTag.hidden = true;
+  bar.append(progressText, progressBar, jump, prevBtn, nextBtn, cueLabel, helpBtn, modeTag, who, save.node);
+  return { bar, progressText, progressBar, progressFill, jump, cueLabel, cueBox, modeTag, who, setSave: save.set };
 }
 
 // the actions under the panels, always in view: what a key could not do, status, done, skip
@@ -143,6 +157,8 @@ function actions(v, ui) {
   ui.say.setAttribute("aria-live", "polite");
   ui.status = h("span", "aa-status");
   ui.status.dataset.status = "";
+  ui.sugStatus = h("p", "aa-sug-status");
+  ui.sugStatus.hidden = true;
   ui.done = button("aa-btn aa-done", "✓ done", () => markDone(v),
     "mark this conversation done and open the next (Enter in the conversation panel)");
   ui.done.append(kbd("⏎"));
@@ -156,7 +172,7 @@ function actions(v, ui) {
   ui.skip = button("aa-btn aa-skip", "skip", () => skip(v), "skip this conversation (needs a reason; Shift+Enter)");
   const row = h("div", "aa-row");
   row.append(ui.done, ui.reason, ui.skip);
-  box.append(ui.say, ui.status, row);
+  box.append(ui.say, ui.sugStatus, ui.status, row);
   return box;
 }
 
@@ -180,6 +196,7 @@ function markDone(v) {
 }
 
 function skip(v) {
+  if (locked(v)) { send(v, { type: "done", elapsed_ms: elapsed(v) }, true); return; } // go on
   const reason = v.ui.reason.value.trim();
   if (!reason) {
     v.ui.reason.classList.add("aa-need");
@@ -356,6 +373,142 @@ function flagButton(v, ti) {
   return row;
 }
 
+// --- suggestions: an LLM coder's labels the coder may see now ------------------------------------
+// the line under a code: who suggests what (and how it compares with the coder's value), accept
+// (hints only), why (its reason, opened in place)
+function suggestionLine(v, code, ti, sug, cur, open) {
+  const line = h("div", "aa-sug");
+  line.dataset.sugFor = code.id;
+  line.dataset.shown = sug.shown;
+  const t = sg.suggestionText(code, sug, cur);
+  line.dataset.agree = t.compare ? String(t.compare === "same as yours") : "";
+  line.append(h("span", "aa-sug-who", sug.shown === "before" ? `hint · ${t.who}:` : `${t.who}:`),
+    h("strong", "aa-sug-value", t.value));
+  if (t.compare) line.append(h("span", "aa-sug-cmp", ` · ${t.compare}`));
+  if (sug.shown === "before" && cur !== sug.value) {
+    const b = button("aa-btn aa-sug-accept", "accept", () => accept(v, ti, code.id),
+      `take ${t.who}'s value for ${code.label} (=; while the code waits for its value)`);
+    b.append(kbd("="));
+    line.append(b);
+  }
+  if (sug.rationale) {
+    const b = button("aa-btn aa-sug-why", "why", () => toggleWhy(v, ti, code.id), `${t.who}'s reason (/)`);
+    b.setAttribute("aria-expanded", String(open));
+    b.append(kbd("/"));
+    line.append(b);
+    if (open) line.append(h("p", "aa-sug-rationale", sug.rationale));
+  }
+  return line;
+}
+
+// a code's suggestion under its control (and its value marked on the chips), redrawn on change
+function applySuggestion(v, node, code, ti) {
+  const sug = sg.suggestionOf(sugPayload(v), ti, code.id);
+  const cur = value(v, ti, code.id);
+  const open = v.S.why.has(st.keyText(ti, code.id));
+  if (node.classList.contains("aa-choice")) {
+    const vals = sug ? (code.level === "set" ? st.parseSet(sug.value) : [sug.value]) : [];
+    for (const b of node.querySelectorAll(".aa-val")) b.classList.toggle("aa-sug-val", vals.includes(b.dataset.value));
+  }
+  node.dataset.suggested = sug ? sug.shown : "";
+  const sig = sug ? JSON.stringify([sug.value, sug.shown, sug.rationale, cur, open]) : "";
+  const panel = node.parentElement;
+  const old = panel.querySelector(`:scope > [data-sug-for="${CSS.escape(code.id)}"]`);
+  if (old && old.dataset.sig === sig) return;
+  if (old) old.remove();
+  if (!sug) return;
+  const line = suggestionLine(v, code, ti, sug, cur, open);
+  line.dataset.sig = sig;
+  const next = node.nextElementSibling;
+  (next && next.classList.contains("aa-spans") ? next : node).after(line);
+}
+
+// = : the hints of a unit taken as the coder's labels (one code: `only`)
+function accept(v, ti, only) {
+  if (locked(v)) { say(v, "This calibration conversation is done: it cannot change."); return; }
+  const plan = sg.acceptPlan(sugPayload(v), ti, cb(v).codes, (id) => value(v, ti, id),
+    (id) => spansOf(v, ti, id), only);
+  for (const c of plan.changes) change(v, ti, c.code.id, c.value, c.evidence ? { evidence: c.evidence } : undefined);
+  const parts = [];
+  if (plan.changes.length) parts.push(`Accepted ${plan.changes.map((c) => c.code.label).join(", ")} (u undoes the last).`);
+  if (plan.needEvidence.length) parts.push(`${plan.needEvidence.join(", ")} need${plan.needEvidence.length > 1 ? "" : "s"} evidence: select the words, then press the code's key.`);
+  say(v, parts.join(" ") || plan.none);
+}
+
+// / : open or close the reasons of a unit's suggestions (one code: `only`)
+function toggleWhy(v, ti, only) {
+  const items = (sugPayload(v).items || []).filter((x) => x.rationale
+    && (x.turn_index ?? null) === (ti ?? null) && (!only || x.code_id === only));
+  if (!items.length) { say(v, sugPayload(v).mode === "off" ? "No LLM suggestions here." : "No reasons to show here."); return; }
+  const keys = items.map((x) => st.keyText(ti, x.code_id));
+  const open = keys.some((k) => !v.S.why.has(k));
+  for (const k of keys) if (open) v.S.why.add(k); else v.S.why.delete(k);
+  applyLabels(v);
+  if (!only) say(v, open ? "Reasons shown (/ hides them)." : "");
+}
+
+// --- calibration: the comparison with gold, the score, the certification ---------------------------
+function renderCalibration(v) {
+  const { ui, model } = v;
+  const on = calibrating(v) && !!model.get("annotator_id");
+  const rule = model.get("calibration") || {};
+  ui.modeTag.hidden = !on;
+  ui.modeTag.dataset.mode = on ? "calibration" : "";
+  ui.modeTag.textContent = on ? `calibration · attempt ${rule.attempt}` : "";
+  ui.modeTag.title = on ? sg.ruleText(rule) : "";
+  ui.calib.replaceChildren();
+  if (!on) { ui.calib.hidden = true; return; }
+  const fb = model.get("feedback") || {};
+  const result = model.get("result") || {};
+  const score = model.get("score") || [];
+  const codes = cb(v).codes;
+  if (fb.conversation_id && fb.conversation_id === v.S.convId) {
+    const sec = h("section", "aa-feedback");
+    sec.dataset.feedback = fb.conversation_id;
+    const n = sg.differences(fb.rows);
+    sec.append(h("h4", null, n ? `Compared with gold: ${n} difference${n > 1 ? "s" : ""}` : "Compared with gold: no difference"));
+    const table = h("table", "aa-fb-table");
+    for (const r of fb.rows || []) {
+      const row = sg.feedbackRow(r, codes);
+      const tr = h("tr", row.agree ? "aa-fb-agree" : "aa-fb-differ");
+      tr.dataset.fbRow = r.code_id;
+      tr.dataset.turnIndex = r.turn_index === null || r.turn_index === undefined ? "" : String(r.turn_index);
+      tr.dataset.agree = String(row.agree);
+      tr.append(h("th", null, row.where), h("td", null, row.code), h("td", "aa-fb-gold", `gold: ${row.gold}`),
+        h("td", "aa-fb-yours", `yours: ${row.yours}`), h("td", "aa-fb-mark", row.agree ? "✓" : "✗"),
+        h("td", "aa-fb-why", row.explanation));
+      table.append(tr);
+    }
+    sec.append(table);
+    if (!result.attempt) sec.append(h("p", "aa-muted", "n or Enter: the next conversation of the set · # your score so far"));
+    ui.calib.append(sec);
+  }
+  if (result.attempt || score.length) {
+    const sec = h("section", "aa-result");
+    if (result.attempt) {
+      sec.dataset.result = "";
+      sec.dataset.passed = String(!!result.passed);
+    } else sec.dataset.scoreSoFar = "";
+    sec.append(h("h4", null, result.attempt ? sg.resultText(result) : "Your score against gold so far"));
+    sec.append(h("p", "aa-muted", sg.ruleText(result.settings || rule)));
+    const table = h("table", "aa-score");
+    const head = h("tr");
+    for (const c of ["code", "units", "alpha [95 % interval]", ""]) head.append(h("th", null, c));
+    table.append(head);
+    for (const r of score) {
+      const row = sg.scoreRow(r, codes);
+      const tr = h("tr", `aa-score-${row.state}`);
+      tr.dataset.scoreCode = r.code_id;
+      tr.dataset.state = row.state;
+      tr.append(h("td", null, row.code), h("td", null, row.units), h("td", null, row.alpha), h("td", null, row.verdict));
+      table.append(tr);
+    }
+    sec.append(table);
+    ui.calib.append(sec);
+  }
+  ui.calib.hidden = !ui.calib.childElementCount;
+}
+
 // --- side panels ----------------------------------------------------------------------------------
 function panelHead(title, unitKey) {
   const head = h("h4", "aa-panel-head", title);
@@ -398,6 +551,7 @@ function renderTurnPanel(v) {
   for (const id of ids) list.append(codeControl(v, codeOf(v, id), t.i));
   if (!ids.length) list.append(h("p", "aa-muted", `no codes apply to ${t.role} turns`));
   panel.append(list, memoBox(v, t.i, "turn"), flagButton(v, t.i));
+  if (locked(v)) for (const node of panel.querySelectorAll("button:not(.aa-sug-why), textarea, input")) node.disabled = true;
 }
 
 function renderConvPanel(v) {
@@ -410,10 +564,14 @@ function renderConvPanel(v) {
   const list = h("div", "aa-codes");
   for (const id of cb(v).conversation) list.append(codeControl(v, codeOf(v, id), null));
   panel.append(list, memoBox(v, null, "conversation"), flagButton(v, null));
-  panel.append(h("p", "aa-muted", conv.reliability ? "reliability sample: blind, no cues" : "blind"));
-  // behind a content note nothing of the conversation can be changed (skip stays possible)
-  for (const node of panel.querySelectorAll("button, textarea, input")) node.disabled = hidden;
+  panel.append(h("p", "aa-muted", calibrating(v)
+    ? (locked(v) ? "calibration: done, compared with gold (n goes on)" : "calibration: compared with gold once you mark it done")
+    : conv.reliability ? "reliability sample: blind, no cues" : "blind"));
+  // behind a content note nothing of the conversation can be changed (skip stays possible);
+  // a done calibration conversation neither
+  for (const node of panel.querySelectorAll("button, textarea, input")) node.disabled = hidden || locked(v);
   v.ui.done.disabled = hidden;
+  v.ui.done.firstChild.textContent = locked(v) ? "next ▶ " : "✓ done";
 }
 
 // which panel the keys act on, and the choice code waiting for its value
@@ -465,6 +623,7 @@ function applyControl(v, node, ti) {
     }
     node.dataset.evidence = code.evidence;
   }
+  applySuggestion(v, node, code, ti);
   node.setAttribute("aria-pressed", cur === null ? "false" : "true");
   node.classList.toggle("aa-unsaved", st.isUnsaved(v.model.get("labels"), v.S.optimistic, ti, codeId));
   if (node.classList.contains("aa-choice")) {
@@ -489,6 +648,10 @@ function applyLabels(v) {
     if (flag) flag.setAttribute("aria-pressed", value(v, unit, "_flag") ? "true" : "false");
   }
   v.ui.status.textContent = st.statusText(value(v, null, "_status"), L.notes);
+  const sp = sugPayload(v);
+  v.ui.sugStatus.textContent = sg.suggestionStatus(sp, !!(v.model.get("conversation") || {}).reliability);
+  v.ui.sugStatus.dataset.sugMode = sp.mode;
+  v.ui.sugStatus.hidden = !v.ui.sugStatus.textContent;
   refreshMarks(v);
   for (const node of chat.querySelectorAll(".aa-turn")) {
     const unit = st.turnLabels(L, v.S.optimistic, Number(node.dataset.turnIndex));
@@ -546,6 +709,7 @@ function renderConversation(v, keepFocus) {
     S.optimistic.clear();
     S.panel = "turn";
     S.sel = null;
+    S.why.clear();
     ui.reason.value = "";
     ui.reason.classList.remove("aa-need");
     say(v, "");
@@ -571,6 +735,7 @@ function renderConversation(v, keepFocus) {
   renderConvPanel(v);
   setFocus(v, S.focus, true);
   renderHeader(v);
+  renderCalibration(v);
   S.renders += 1;
   const tag = `${conv.id}#${S.renders}`;
   if (hadFocus) keepKeyboard(v);
@@ -828,6 +993,7 @@ function keyContext(v) {
     roleKeys: K.roleKeys,
     codes: cb(v).codes,
     sel: !!(t && selection(v, t.i)),
+    locked: locked(v),
   };
 }
 
@@ -880,6 +1046,13 @@ function run(v, a) {
     case "done": markDone(v); return;
     case "skip": skip(v); return;
     case "reveal": reveal(v); return;
+    case "accept": accept(v, a.ti, a.id); return;
+    case "why": toggleWhy(v, a.ti); return;
+    case "score":
+      if (!calibrating(v)) { say(v, "# shows the score against gold in calibration mode (mode=\"calibration\")."); return; }
+      send(v, { type: "score" }, false);
+      say(v, "Scoring against gold…");
+      return;
     case "flag": {
       const panel = a.ti === null ? v.ui.convPanel : v.ui.turnPanel;
       const b = panel.querySelector(".aa-flag");
@@ -957,9 +1130,11 @@ function wire(v) {
   });
   model.on("change:conversation", () => renderConversation(v, false));
   model.on("change:labels", () => applyLabels(v));
+  model.on("change:suggestions", () => applyLabels(v));
+  for (const t of ["feedback", "score", "result", "calibration", "mode"]) model.on(`change:${t}`, () => renderCalibration(v));
   model.on("change:progress", () => renderHeader(v));
   model.on("change:queue_items", () => renderHeader(v));
-  model.on("change:annotator_id", () => renderHeader(v));
+  model.on("change:annotator_id", () => { renderHeader(v); renderCalibration(v); });
   const s = model.get("save_state") || {};
   ui.setSave(s.status || "saved", s.message);
   v.S.error = s.status === "error";
@@ -967,6 +1142,7 @@ function wire(v) {
   renderPicker(v);
   if (model.get("annotator_id")) renderConversation(v, false);
   renderHeader(v);
+  renderCalibration(v);
   armBreak(v);
 }
 

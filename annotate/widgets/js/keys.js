@@ -11,7 +11,7 @@ export const SWALLOW = Object.freeze({ type: "none" });
 
 // the annotator's own keys: no code gets one of them (a codebook `key` equal to one of them is
 // replaced by an assigned key, shown next to the code)
-export const RESERVED = new Set(["j", "k", "n", "p", "u", "?", "!", ".", "ArrowDown", "ArrowUp",
+export const RESERVED = new Set(["j", "k", "n", "p", "u", "?", "!", ".", "=", "/", "#", "ArrowDown", "ArrowUp",
   "ArrowLeft", "ArrowRight", "Escape", "Tab", "Enter", "Backspace", "Delete", " "]);
 
 // keys handed out, in this order, to codes without a usable codebook key, and to the values of a
@@ -36,6 +36,9 @@ export const KEY_HELP = Object.freeze([
   ["Shift+Enter", "skip the conversation (type the reason, Enter)"],
   ["n / p", "next / previous conversation (n after the last turn also marks it done)"],
   ["u", "undo your last change in this conversation"],
+  ["=", "accept the LLM's suggestions shown as hints on the turn or the conversation, for the codes you have not set; while a choice code waits for its value: its suggested value"],
+  ["/", "show or hide the LLM's reasons for the suggestions on the turn or the conversation"],
+  ["#", "calibration mode: your score against gold so far (the full score shows after the last conversation)"],
   ["?", "this help: keys and codebook (Esc or ? closes it)"],
 ]);
 
@@ -105,6 +108,7 @@ export function pickHint(code, sel) {
 }
 
 const HIDDEN = "The conversation is behind its content note: Enter shows it, Shift+Enter skips it.";
+export const LOCKED = "This calibration conversation is done and compared with gold: it cannot change. n or Enter goes on.";
 
 // S: {panel: "turn" | "conversation", pick: null | {id, ti}} (a choice code waiting for its value)
 // ev: {key, ctrlKey, metaKey, altKey, shiftKey, typing (the key comes from a text field)}
@@ -114,7 +118,8 @@ const HIDDEN = "The conversation is behind its content note: Enter shows it, Shi
 //       turnKeys / convKeys: Map key -> code for the focused turn's panel / the conversation panel,
 //       roleKeys: Map role -> Map key -> code (every role's turn panel, to explain a key),
 //       codes: {id: code} (code: {id, label, level, values: [{value, label}]}),
-//       sel: words of the focused turn are selected (evidence to attach)}
+//       sel: words of the focused turn are selected (evidence to attach),
+//       locked: the conversation cannot change (calibration: done, compared with gold)}
 // Returns {S, action, say}: the new state, the action, and the message to show ("" clears it,
 // undefined leaves it).
 export function annotatorKey(S, ev, ctx) {
@@ -133,8 +138,14 @@ export function annotatorKey(S, ev, ctx) {
     case "k": case "ArrowUp": return ctx.hidden ? act(SWALLOW, HIDDEN) : act({ type: "focus", by: -1 });
     case "n": return act({ type: "nav", to: "finish" });
     case "p": return act({ type: "nav", to: "prev" });
-    case "u": return act({ type: "undo" });
+    case "u": return ctx.locked ? act(SWALLOW, LOCKED) : act({ type: "undo" });
     case "?": return act({ type: "help", show: true });
+    case "#": return act({ type: "score" });
+    case "=": case "/":
+      if (ctx.hidden) return act(SWALLOW, HIDDEN);
+      if (ctx.locked && k === "=") return act(SWALLOW, LOCKED);
+      if (!conv && ti === null) return act(SWALLOW, "No turn is focused.");
+      return act({ type: k === "=" ? "accept" : "why", ti: unit });
     case "Escape": return ctx.sel ? act({ type: "sel", op: "clear" }) : act(SWALLOW);
     case "ArrowRight": case "ArrowLeft": {
       if (ctx.hidden) return act(SWALLOW, HIDDEN);
@@ -151,19 +162,22 @@ export function annotatorKey(S, ev, ctx) {
     case "Enter":
       if (ev.shiftKey) return act({ type: "skip" });
       if (ctx.hidden) return act({ type: "reveal" });
-      return conv ? act({ type: "done" })
+      return conv || ctx.locked ? act({ type: "done" })
         : act(SWALLOW, "Enter marks the conversation done from the conversation panel: Tab goes there.");
     case "!": case ".":
       if (ctx.hidden) return act(SWALLOW, HIDDEN);
+      if (ctx.locked) return act(SWALLOW, LOCKED);
       if (!conv && ti === null) return act(SWALLOW, "No turn is focused.");
       return act({ type: k === "!" ? "flag" : "memo", ti: unit });
     case "Backspace": case "Delete":
+      if (ctx.locked) return act(SWALLOW, LOCKED);
       if (ctx.sel && !conv) return act({ type: "unmark" });
       return act(SWALLOW, "Backspace clears a choice code: press the code's key first; with words selected, Delete removes their evidence.");
   }
   const keys = conv ? ctx.convKeys : ctx.turnKeys;
   const code = keys && keys.get(k);
   if (code && ctx.hidden) return act(SWALLOW, HIDDEN);
+  if (code && ctx.locked) return act(SWALLOW, LOCKED);
   if (code && !conv && ti === null) return act(SWALLOW, "No turn is focused.");
   if (code && !isChoice(code)) return act({ type: "toggle", id: code.id, ti: unit });
   if (code) return { S: { ...S, pick: { id: code.id, ti: unit } }, action: { type: "pick", id: code.id, ti: unit }, say: pickHint(code, ctx.sel && !conv) };
@@ -208,8 +222,9 @@ function pickKey(S, ev, ctx) {
     case "Backspace": case "Delete": return { S: done, action: { type: "clear", id, ti }, say: "" };
     case "Enter": return { S: done, action: sel ? { type: "attach", id, ti } : { type: "pick-end" }, say: "" };
     case "Escape": return { S: done, action: { type: "pick-end" }, say: "" };
+    case "=": return { S: done, action: { type: "accept", id, ti }, say: "" };
     case "j": case "k": case "ArrowDown": case "ArrowUp": case "n": case "p": case "u": case "?":
-    case "Tab": case "!": case ".":
+    case "Tab": case "!": case ".": case "/": case "#":
       return withPickEnd(annotatorKey(done, ev, ctx));
   }
   const keys = S.panel === "conversation" ? ctx.convKeys : ctx.turnKeys;

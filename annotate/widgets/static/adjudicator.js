@@ -343,6 +343,9 @@ var KEY_HELP = Object.freeze([
   ["Shift+Enter", "skip the conversation (type the reason, Enter)"],
   ["n / p", "next / previous conversation (n after the last turn also marks it done)"],
   ["u", "undo your last change in this conversation"],
+  ["=", "accept the LLM's suggestions shown as hints on the turn or the conversation, for the codes you have not set; while a choice code waits for its value: its suggested value"],
+  ["/", "show or hide the LLM's reasons for the suggestions on the turn or the conversation"],
+  ["#", "calibration mode: your score against gold so far (the full score shows after the last conversation)"],
   ["?", "this help: keys and codebook (Esc or ? closes it)"]
 ]);
 var digit = (key) => /^[1-9]$/.test(key) ? Number(key) : 0;

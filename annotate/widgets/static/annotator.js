@@ -452,6 +452,9 @@ var RESERVED = /* @__PURE__ */ new Set([
   "?",
   "!",
   ".",
+  "=",
+  "/",
+  "#",
   "ArrowDown",
   "ArrowUp",
   "ArrowLeft",
@@ -483,6 +486,9 @@ var KEY_HELP = Object.freeze([
   ["Shift+Enter", "skip the conversation (type the reason, Enter)"],
   ["n / p", "next / previous conversation (n after the last turn also marks it done)"],
   ["u", "undo your last change in this conversation"],
+  ["=", "accept the LLM's suggestions shown as hints on the turn or the conversation, for the codes you have not set; while a choice code waits for its value: its suggested value"],
+  ["/", "show or hide the LLM's reasons for the suggestions on the turn or the conversation"],
+  ["#", "calibration mode: your score against gold so far (the full score shows after the last conversation)"],
   ["?", "this help: keys and codebook (Esc or ? closes it)"]
 ]);
 function assignKeys(codes) {
@@ -535,6 +541,7 @@ function pickHint(code, sel) {
   return code.level === "set" ? `${code.label}: ${keyRange(n)} tick or untick a value, Enter when done, Backspace clears` : `${code.label}: ${keyRange(n)} chooses a value, Backspace clears, Esc cancels`;
 }
 var HIDDEN = "The conversation is behind its content note: Enter shows it, Shift+Enter skips it.";
+var LOCKED = "This calibration conversation is done and compared with gold: it cannot change. n or Enter goes on.";
 function annotatorKey(S, ev, ctx) {
   if (ev.ctrlKey || ev.metaKey || ev.altKey) return { S, action: PASS };
   if (ev.typing) return { S, action: ev.key === "Escape" ? { type: "leave-field" } : SWALLOW };
@@ -558,9 +565,17 @@ function annotatorKey(S, ev, ctx) {
     case "p":
       return act({ type: "nav", to: "prev" });
     case "u":
-      return act({ type: "undo" });
+      return ctx.locked ? act(SWALLOW, LOCKED) : act({ type: "undo" });
     case "?":
       return act({ type: "help", show: true });
+    case "#":
+      return act({ type: "score" });
+    case "=":
+    case "/":
+      if (ctx.hidden) return act(SWALLOW, HIDDEN);
+      if (ctx.locked && k === "=") return act(SWALLOW, LOCKED);
+      if (!conv && ti === null) return act(SWALLOW, "No turn is focused.");
+      return act({ type: k === "=" ? "accept" : "why", ti: unit });
     case "Escape":
       return ctx.sel ? act({ type: "sel", op: "clear" }) : act(SWALLOW);
     case "ArrowRight":
@@ -579,20 +594,23 @@ function annotatorKey(S, ev, ctx) {
     case "Enter":
       if (ev.shiftKey) return act({ type: "skip" });
       if (ctx.hidden) return act({ type: "reveal" });
-      return conv ? act({ type: "done" }) : act(SWALLOW, "Enter marks the conversation done from the conversation panel: Tab goes there.");
+      return conv || ctx.locked ? act({ type: "done" }) : act(SWALLOW, "Enter marks the conversation done from the conversation panel: Tab goes there.");
     case "!":
     case ".":
       if (ctx.hidden) return act(SWALLOW, HIDDEN);
+      if (ctx.locked) return act(SWALLOW, LOCKED);
       if (!conv && ti === null) return act(SWALLOW, "No turn is focused.");
       return act({ type: k === "!" ? "flag" : "memo", ti: unit });
     case "Backspace":
     case "Delete":
+      if (ctx.locked) return act(SWALLOW, LOCKED);
       if (ctx.sel && !conv) return act({ type: "unmark" });
       return act(SWALLOW, "Backspace clears a choice code: press the code's key first; with words selected, Delete removes their evidence.");
   }
   const keys = conv ? ctx.convKeys : ctx.turnKeys;
   const code = keys && keys.get(k);
   if (code && ctx.hidden) return act(SWALLOW, HIDDEN);
+  if (code && ctx.locked) return act(SWALLOW, LOCKED);
   if (code && !conv && ti === null) return act(SWALLOW, "No turn is focused.");
   if (code && !isChoice(code)) return act({ type: "toggle", id: code.id, ti: unit });
   if (code) return { S: { ...S, pick: { id: code.id, ti: unit } }, action: { type: "pick", id: code.id, ti: unit }, say: pickHint(code, ctx.sel && !conv) };
@@ -640,6 +658,8 @@ function pickKey(S, ev, ctx) {
       return { S: done, action: sel ? { type: "attach", id, ti } : { type: "pick-end" }, say: "" };
     case "Escape":
       return { S: done, action: { type: "pick-end" }, say: "" };
+    case "=":
+      return { S: done, action: { type: "accept", id, ti }, say: "" };
     case "j":
     case "k":
     case "ArrowDown":
@@ -651,6 +671,8 @@ function pickKey(S, ev, ctx) {
     case "Tab":
     case "!":
     case ".":
+    case "/":
+    case "#":
       return withPickEnd(annotatorKey(done, ev, ctx));
   }
   const keys = S.panel === "conversation" ? ctx.convKeys : ctx.turnKeys;
@@ -849,6 +871,103 @@ function parseSet(v) {
   }
 }
 
+// annotate/widgets/js/suggest.js
+var sameUnit = (a, b) => (isConv(a) ? null : Number(a)) === (isConv(b) ? null : Number(b));
+function payloadFor(payload, conversationId) {
+  const p = payload || {};
+  if (!p.conversation_id || p.conversation_id !== conversationId) return { mode: "off", coder: null, items: [], hidden: 0 };
+  return { mode: p.mode || "off", coder: p.coder || null, items: p.items || [], hidden: p.hidden || 0 };
+}
+function suggestionOf(payload, ti, codeId) {
+  return (payload.items || []).find((x) => x.code_id === codeId && sameUnit(x.turn_index, ti)) || null;
+}
+function suggestionText(code, sug, current) {
+  const value2 = code ? valueLabels(code, sug.value) : sug.value;
+  let compare = "";
+  if (sug.shown === "after" && current !== null && current !== void 0) {
+    compare = current === sug.value ? "same as yours" : "differs from yours";
+  }
+  return { who: sug.coder, value: value2, compare };
+}
+var messageValue = (code, stored) => code.level === "set" ? parseSet(stored) : stored;
+function acceptPlan(payload, ti, codes, current, spans, only) {
+  const changes = [];
+  const needEvidence = [];
+  const hints = (payload.items || []).filter((x) => x.shown === "before" && sameUnit(x.turn_index, ti) && (!only || x.code_id === only));
+  for (const sug of hints) {
+    const code = codes[sug.code_id];
+    if (!code) continue;
+    const cur = current(code.id);
+    if (cur === sug.value || !only && cur !== null && cur !== void 0) continue;
+    const takes = !isConv(ti) && (code.evidence || "none") !== "none";
+    const ev = takes && sug.evidence && sug.evidence.length ? sug.evidence.map((x) => ({ start: x.start, end: x.end })) : null;
+    if (!isConv(ti) && requiresEvidence(code, sug.value) && !ev && !(spans(code.id) || []).length) {
+      needEvidence.push(code.label);
+      continue;
+    }
+    changes.push({ code, value: messageValue(code, sug.value), evidence: ev });
+  }
+  let none = "";
+  if (!hints.length) {
+    if (payload.mode === "off") none = "No LLM suggestions here.";
+    else if (payload.mode === "after") none = "Suggestions show here only after you saved your own label: there is no hint to accept.";
+    else none = only ? "No hint for this code here." : "No hint here.";
+  } else if (!changes.length && !needEvidence.length) {
+    none = only ? "You already have the suggested value." : "Every hint here is for a code you have set: press a code's key, then = to take its hint.";
+  }
+  return { changes, needEvidence, none };
+}
+function suggestionStatus(payload, reliability) {
+  if (payload.mode === "off" || !payload.coder) return "";
+  const hidden = payload.hidden ? ` (${payload.hidden} hidden)` : "";
+  if (payload.mode === "before") return `Hints from ${payload.coder}: = accepts them for the codes you have not set, / shows the reasons.`;
+  const why = reliability ? "reliability sample: " : "";
+  return `${why}${payload.coder}'s labels show after you save your own${hidden}.`;
+}
+function feedbackRow(row, codes) {
+  const code = codes[row.code_id];
+  const label = (v) => v === null || v === void 0 ? "not coded" : code ? valueLabels(code, v) : String(v);
+  const where = isConv(row.turn_index) ? "Conversation" : `Turn ${row.turn_index}${row.role ? ` · ${row.role}` : ""}`;
+  return {
+    where,
+    code: row.label || (code ? code.label : row.code_id),
+    gold: label(row.gold),
+    yours: label(row.yours),
+    agree: !!row.agree,
+    explanation: row.explanation || ""
+  };
+}
+var differences = (rows) => (rows || []).filter((r) => !r.agree).length;
+var num = (x, d = 2) => x === null || x === void 0 || Number.isNaN(x) ? "–" : Number(x).toFixed(d);
+function scoreRow(row, codes) {
+  const code = codes[row.code_id];
+  const name = (code ? code.label : row.code_id) + (row.role && row.unit === "turn" ? ` (${row.role})` : "");
+  const interval = row.alpha_low === null || row.alpha_low === void 0 ? "" : ` [${num(row.alpha_low)}, ${num(row.alpha_high)}]`;
+  let verdict;
+  if (!row.assessable) verdict = row.reason ? `not assessable: ${row.reason}` : `not assessable (${row.n_units} units)`;
+  else verdict = row.passed ? "pass" : "fail";
+  return {
+    code: name,
+    units: String(row.n_units ?? 0),
+    alpha: row.alpha === null || row.alpha === void 0 ? "–" : `${num(row.alpha)}${interval}`,
+    verdict,
+    state: !row.assessable ? "na" : row.passed ? "pass" : "fail"
+  };
+}
+function ruleText(rule) {
+  if (!rule || rule.threshold === void 0) return "";
+  const what = rule.criterion === "alpha_low" ? "the lower end of alpha's 95 % interval" : "alpha";
+  return `Pass rule: ${what} ≥ ${rule.threshold} against gold on every code with at least ${rule.min_units} units.`;
+}
+function resultText(result) {
+  if (!result || result.passed === void 0) return "";
+  const cb2 = result.codebook ? `${result.codebook.id} ${result.codebook.version}` : "";
+  if (result.passed) return `Certified: attempt ${result.attempt} passed for codebook ${cb2} (${result.codes_assessed} code(s) assessed).`;
+  const failed = (result.failed_codes || []).join(", ");
+  const why = result.codes_assessed ? `below the threshold: ${failed}` : "no code had enough units to assess";
+  return `Not passed: attempt ${result.attempt} (codebook ${cb2}), ${why}. Discuss the differences, then retake (new_attempt=True).`;
+}
+
 // annotate/widgets/js/annotator.js
 function render({ model, el }) {
   const v = {
@@ -872,8 +991,10 @@ function render({ model, el }) {
       // where code keys act: "turn" or "conversation" (Tab switches)
       pick: null,
       // a choice code waiting for its value's key: {id, ti}
-      sel: null
+      sel: null,
       // words selected as evidence: {ti, start, end} (offsets into the turn's text)
+      why: /* @__PURE__ */ new Set()
+      // suggestions whose reason is open (keyText)
     },
     K: null
     // the codes' keys (keyMaps)
@@ -890,6 +1011,9 @@ var focusedTurn = (v) => turns(v)[v.S.focus];
 var value = (v, ti, codeId) => labelValue(v.model.get("labels"), v.S.optimistic, ti, codeId);
 var spansOf = (v, ti, codeId) => labelEvidence(v.model.get("labels"), v.S.optimistic, ti, codeId);
 var takesEvidence = (code, ti) => !!code && ti !== null && (code.evidence || "none") !== "none";
+var sugPayload = (v) => payloadFor(v.model.get("suggestions"), v.S.convId);
+var calibrating = (v) => v.model.get("mode") === "calibration";
+var locked = (v) => calibrating(v) && ["done", "skipped"].includes((v.model.get("conversation") || {}).status);
 var kbd = (key, cls = "aa-key") => {
   const k = h("kbd", cls, key === " " ? "␣" : key);
   k.setAttribute("aria-hidden", "true");
@@ -926,6 +1050,8 @@ function layout(v) {
   ui.picker.hidden = true;
   ui.notice = h("div", "aa-notice");
   ui.notice.hidden = true;
+  ui.calib = h("div", "aa-calib");
+  ui.calib.hidden = true;
   ui.main = h("div", "aa-main");
   ui.chat = h("div", "aa-chat");
   const side = h("div", "aa-side");
@@ -940,7 +1066,7 @@ function layout(v) {
   ui.help.tabIndex = -1;
   ui.help.setAttribute("role", "dialog");
   ui.help.setAttribute("aria-label", "codebook");
-  root.append(ui.picker, ui.bar, ui.notice, ui.main, ui.help);
+  root.append(ui.picker, ui.bar, ui.notice, ui.calib, ui.main, ui.help);
   return ui;
 }
 function header(v) {
@@ -977,8 +1103,10 @@ function header(v) {
   helpBtn.append(h("span", "aa-wide", " codebook"));
   const save = saveIndicator(() => send(v, { type: "retry" }, true));
   const who = h("span", "aa-who");
-  bar.append(progressText, progressBar, jump, prevBtn, nextBtn, cueLabel, helpBtn, who, save.node);
-  return { bar, progressText, progressBar, progressFill, jump, cueLabel, cueBox, who, setSave: save.set };
+  const modeTag = h("span", "aa-mode");
+  modeTag.hidden = true;
+  bar.append(progressText, progressBar, jump, prevBtn, nextBtn, cueLabel, helpBtn, modeTag, who, save.node);
+  return { bar, progressText, progressBar, progressFill, jump, cueLabel, cueBox, modeTag, who, setSave: save.set };
 }
 function actions(v, ui) {
   const box = h("div", "aa-actions");
@@ -988,6 +1116,8 @@ function actions(v, ui) {
   ui.say.setAttribute("aria-live", "polite");
   ui.status = h("span", "aa-status");
   ui.status.dataset.status = "";
+  ui.sugStatus = h("p", "aa-sug-status");
+  ui.sugStatus.hidden = true;
   ui.done = button(
     "aa-btn aa-done",
     "✓ done",
@@ -1009,7 +1139,7 @@ function actions(v, ui) {
   ui.skip = button("aa-btn aa-skip", "skip", () => skip(v), "skip this conversation (needs a reason; Shift+Enter)");
   const row = h("div", "aa-row");
   row.append(ui.done, ui.reason, ui.skip);
-  box.append(ui.say, ui.status, row);
+  box.append(ui.say, ui.sugStatus, ui.status, row);
   return box;
 }
 function send(v, msg, isSave) {
@@ -1033,6 +1163,10 @@ function markDone(v) {
   send(v, { type: "done", elapsed_ms: elapsed(v) }, true);
 }
 function skip(v) {
+  if (locked(v)) {
+    send(v, { type: "done", elapsed_ms: elapsed(v) }, true);
+    return;
+  }
   const reason = v.ui.reason.value.trim();
   if (!reason) {
     v.ui.reason.classList.add("aa-need");
@@ -1217,6 +1351,156 @@ function flagButton(v, ti) {
   row.append(b, why);
   return row;
 }
+function suggestionLine(v, code, ti, sug, cur, open) {
+  const line = h("div", "aa-sug");
+  line.dataset.sugFor = code.id;
+  line.dataset.shown = sug.shown;
+  const t = suggestionText(code, sug, cur);
+  line.dataset.agree = t.compare ? String(t.compare === "same as yours") : "";
+  line.append(
+    h("span", "aa-sug-who", sug.shown === "before" ? `hint · ${t.who}:` : `${t.who}:`),
+    h("strong", "aa-sug-value", t.value)
+  );
+  if (t.compare) line.append(h("span", "aa-sug-cmp", ` · ${t.compare}`));
+  if (sug.shown === "before" && cur !== sug.value) {
+    const b = button(
+      "aa-btn aa-sug-accept",
+      "accept",
+      () => accept(v, ti, code.id),
+      `take ${t.who}'s value for ${code.label} (=; while the code waits for its value)`
+    );
+    b.append(kbd("="));
+    line.append(b);
+  }
+  if (sug.rationale) {
+    const b = button("aa-btn aa-sug-why", "why", () => toggleWhy(v, ti, code.id), `${t.who}'s reason (/)`);
+    b.setAttribute("aria-expanded", String(open));
+    b.append(kbd("/"));
+    line.append(b);
+    if (open) line.append(h("p", "aa-sug-rationale", sug.rationale));
+  }
+  return line;
+}
+function applySuggestion(v, node, code, ti) {
+  const sug = suggestionOf(sugPayload(v), ti, code.id);
+  const cur = value(v, ti, code.id);
+  const open = v.S.why.has(keyText(ti, code.id));
+  if (node.classList.contains("aa-choice")) {
+    const vals = sug ? code.level === "set" ? parseSet(sug.value) : [sug.value] : [];
+    for (const b of node.querySelectorAll(".aa-val")) b.classList.toggle("aa-sug-val", vals.includes(b.dataset.value));
+  }
+  node.dataset.suggested = sug ? sug.shown : "";
+  const sig = sug ? JSON.stringify([sug.value, sug.shown, sug.rationale, cur, open]) : "";
+  const panel = node.parentElement;
+  const old = panel.querySelector(`:scope > [data-sug-for="${CSS.escape(code.id)}"]`);
+  if (old && old.dataset.sig === sig) return;
+  if (old) old.remove();
+  if (!sug) return;
+  const line = suggestionLine(v, code, ti, sug, cur, open);
+  line.dataset.sig = sig;
+  const next = node.nextElementSibling;
+  (next && next.classList.contains("aa-spans") ? next : node).after(line);
+}
+function accept(v, ti, only) {
+  if (locked(v)) {
+    say(v, "This calibration conversation is done: it cannot change.");
+    return;
+  }
+  const plan = acceptPlan(
+    sugPayload(v),
+    ti,
+    cb(v).codes,
+    (id) => value(v, ti, id),
+    (id) => spansOf(v, ti, id),
+    only
+  );
+  for (const c of plan.changes) change(v, ti, c.code.id, c.value, c.evidence ? { evidence: c.evidence } : void 0);
+  const parts = [];
+  if (plan.changes.length) parts.push(`Accepted ${plan.changes.map((c) => c.code.label).join(", ")} (u undoes the last).`);
+  if (plan.needEvidence.length) parts.push(`${plan.needEvidence.join(", ")} need${plan.needEvidence.length > 1 ? "" : "s"} evidence: select the words, then press the code's key.`);
+  say(v, parts.join(" ") || plan.none);
+}
+function toggleWhy(v, ti, only) {
+  const items = (sugPayload(v).items || []).filter((x) => x.rationale && (x.turn_index ?? null) === (ti ?? null) && (!only || x.code_id === only));
+  if (!items.length) {
+    say(v, sugPayload(v).mode === "off" ? "No LLM suggestions here." : "No reasons to show here.");
+    return;
+  }
+  const keys = items.map((x) => keyText(ti, x.code_id));
+  const open = keys.some((k) => !v.S.why.has(k));
+  for (const k of keys) if (open) v.S.why.add(k);
+  else v.S.why.delete(k);
+  applyLabels(v);
+  if (!only) say(v, open ? "Reasons shown (/ hides them)." : "");
+}
+function renderCalibration(v) {
+  const { ui, model } = v;
+  const on = calibrating(v) && !!model.get("annotator_id");
+  const rule = model.get("calibration") || {};
+  ui.modeTag.hidden = !on;
+  ui.modeTag.dataset.mode = on ? "calibration" : "";
+  ui.modeTag.textContent = on ? `calibration · attempt ${rule.attempt}` : "";
+  ui.modeTag.title = on ? ruleText(rule) : "";
+  ui.calib.replaceChildren();
+  if (!on) {
+    ui.calib.hidden = true;
+    return;
+  }
+  const fb = model.get("feedback") || {};
+  const result = model.get("result") || {};
+  const score = model.get("score") || [];
+  const codes = cb(v).codes;
+  if (fb.conversation_id && fb.conversation_id === v.S.convId) {
+    const sec = h("section", "aa-feedback");
+    sec.dataset.feedback = fb.conversation_id;
+    const n = differences(fb.rows);
+    sec.append(h("h4", null, n ? `Compared with gold: ${n} difference${n > 1 ? "s" : ""}` : "Compared with gold: no difference"));
+    const table = h("table", "aa-fb-table");
+    for (const r of fb.rows || []) {
+      const row = feedbackRow(r, codes);
+      const tr = h("tr", row.agree ? "aa-fb-agree" : "aa-fb-differ");
+      tr.dataset.fbRow = r.code_id;
+      tr.dataset.turnIndex = r.turn_index === null || r.turn_index === void 0 ? "" : String(r.turn_index);
+      tr.dataset.agree = String(row.agree);
+      tr.append(
+        h("th", null, row.where),
+        h("td", null, row.code),
+        h("td", "aa-fb-gold", `gold: ${row.gold}`),
+        h("td", "aa-fb-yours", `yours: ${row.yours}`),
+        h("td", "aa-fb-mark", row.agree ? "✓" : "✗"),
+        h("td", "aa-fb-why", row.explanation)
+      );
+      table.append(tr);
+    }
+    sec.append(table);
+    if (!result.attempt) sec.append(h("p", "aa-muted", "n or Enter: the next conversation of the set · # your score so far"));
+    ui.calib.append(sec);
+  }
+  if (result.attempt || score.length) {
+    const sec = h("section", "aa-result");
+    if (result.attempt) {
+      sec.dataset.result = "";
+      sec.dataset.passed = String(!!result.passed);
+    } else sec.dataset.scoreSoFar = "";
+    sec.append(h("h4", null, result.attempt ? resultText(result) : "Your score against gold so far"));
+    sec.append(h("p", "aa-muted", ruleText(result.settings || rule)));
+    const table = h("table", "aa-score");
+    const head = h("tr");
+    for (const c of ["code", "units", "alpha [95 % interval]", ""]) head.append(h("th", null, c));
+    table.append(head);
+    for (const r of score) {
+      const row = scoreRow(r, codes);
+      const tr = h("tr", `aa-score-${row.state}`);
+      tr.dataset.scoreCode = r.code_id;
+      tr.dataset.state = row.state;
+      tr.append(h("td", null, row.code), h("td", null, row.units), h("td", null, row.alpha), h("td", null, row.verdict));
+      table.append(tr);
+    }
+    sec.append(table);
+    ui.calib.append(sec);
+  }
+  ui.calib.hidden = !ui.calib.childElementCount;
+}
 function panelHead(title, unitKey) {
   const head = h("h4", "aa-panel-head", title);
   const hint = h("span", "aa-panel-hint");
@@ -1258,6 +1542,7 @@ function renderTurnPanel(v) {
   for (const id of ids) list.append(codeControl(v, codeOf(v, id), t.i));
   if (!ids.length) list.append(h("p", "aa-muted", `no codes apply to ${t.role} turns`));
   panel.append(list, memoBox(v, t.i, "turn"), flagButton(v, t.i));
+  if (locked(v)) for (const node of panel.querySelectorAll("button:not(.aa-sug-why), textarea, input")) node.disabled = true;
 }
 function renderConvPanel(v) {
   const panel = v.ui.convPanel;
@@ -1269,9 +1554,10 @@ function renderConvPanel(v) {
   const list = h("div", "aa-codes");
   for (const id of cb(v).conversation) list.append(codeControl(v, codeOf(v, id), null));
   panel.append(list, memoBox(v, null, "conversation"), flagButton(v, null));
-  panel.append(h("p", "aa-muted", conv.reliability ? "reliability sample: blind, no cues" : "blind"));
-  for (const node of panel.querySelectorAll("button, textarea, input")) node.disabled = hidden;
+  panel.append(h("p", "aa-muted", calibrating(v) ? locked(v) ? "calibration: done, compared with gold (n goes on)" : "calibration: compared with gold once you mark it done" : conv.reliability ? "reliability sample: blind, no cues" : "blind"));
+  for (const node of panel.querySelectorAll("button, textarea, input")) node.disabled = hidden || locked(v);
   v.ui.done.disabled = hidden;
+  v.ui.done.firstChild.textContent = locked(v) ? "next ▶ " : "✓ done";
 }
 function showPanel(v) {
   const { ui, S } = v;
@@ -1315,6 +1601,7 @@ function applyControl(v, node, ti) {
     }
     node.dataset.evidence = code.evidence;
   }
+  applySuggestion(v, node, code, ti);
   node.setAttribute("aria-pressed", cur === null ? "false" : "true");
   node.classList.toggle("aa-unsaved", isUnsaved(v.model.get("labels"), v.S.optimistic, ti, codeId));
   if (node.classList.contains("aa-choice")) {
@@ -1338,6 +1625,10 @@ function applyLabels(v) {
     if (flag) flag.setAttribute("aria-pressed", value(v, unit, "_flag") ? "true" : "false");
   }
   v.ui.status.textContent = statusText(value(v, null, "_status"), L.notes);
+  const sp = sugPayload(v);
+  v.ui.sugStatus.textContent = suggestionStatus(sp, !!(v.model.get("conversation") || {}).reliability);
+  v.ui.sugStatus.dataset.sugMode = sp.mode;
+  v.ui.sugStatus.hidden = !v.ui.sugStatus.textContent;
   refreshMarks(v);
   for (const node of chat.querySelectorAll(".aa-turn")) {
     const unit = turnLabels(L, v.S.optimistic, Number(node.dataset.turnIndex));
@@ -1389,6 +1680,7 @@ function renderConversation(v, keepFocus) {
     S.optimistic.clear();
     S.panel = "turn";
     S.sel = null;
+    S.why.clear();
     ui.reason.value = "";
     ui.reason.classList.remove("aa-need");
     say(v, "");
@@ -1414,6 +1706,7 @@ function renderConversation(v, keepFocus) {
   renderConvPanel(v);
   setFocus(v, S.focus, true);
   renderHeader(v);
+  renderCalibration(v);
   S.renders += 1;
   const tag = `${conv.id}#${S.renders}`;
   if (hadFocus) keepKeyboard(v);
@@ -1673,7 +1966,8 @@ function keyContext(v) {
     convKeys: K.convKeys,
     roleKeys: K.roleKeys,
     codes: cb(v).codes,
-    sel: !!(t && selection(v, t.i))
+    sel: !!(t && selection(v, t.i)),
+    locked: locked(v)
   };
 }
 function onKey(v, e) {
@@ -1760,6 +2054,20 @@ function run(v, a) {
     case "reveal":
       reveal(v);
       return;
+    case "accept":
+      accept(v, a.ti, a.id);
+      return;
+    case "why":
+      toggleWhy(v, a.ti);
+      return;
+    case "score":
+      if (!calibrating(v)) {
+        say(v, '# shows the score against gold in calibration mode (mode="calibration").');
+        return;
+      }
+      send(v, { type: "score" }, false);
+      say(v, "Scoring against gold…");
+      return;
     case "flag": {
       const panel = a.ti === null ? v.ui.convPanel : v.ui.turnPanel;
       const b = panel.querySelector(".aa-flag");
@@ -1844,9 +2152,14 @@ function wire(v) {
   });
   model.on("change:conversation", () => renderConversation(v, false));
   model.on("change:labels", () => applyLabels(v));
+  model.on("change:suggestions", () => applyLabels(v));
+  for (const t of ["feedback", "score", "result", "calibration", "mode"]) model.on(`change:${t}`, () => renderCalibration(v));
   model.on("change:progress", () => renderHeader(v));
   model.on("change:queue_items", () => renderHeader(v));
-  model.on("change:annotator_id", () => renderHeader(v));
+  model.on("change:annotator_id", () => {
+    renderHeader(v);
+    renderCalibration(v);
+  });
   const s = model.get("save_state") || {};
   ui.setSave(s.status || "saved", s.message);
   v.S.error = s.status === "error";
@@ -1854,6 +2167,7 @@ function wire(v) {
   renderPicker(v);
   if (model.get("annotator_id")) renderConversation(v, false);
   renderHeader(v);
+  renderCalibration(v);
   armBreak(v);
 }
 var annotator_default = { render };

@@ -1,5 +1,5 @@
 // The widgets' keys: which key each code gets, and the two-step state machine of the annotator
-// (README "Annotating in a notebook" key table). Run: node --test tests/widgets/js/
+// (docs/annotating.md key table). Run: node --test tests/widgets/js/
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
@@ -119,7 +119,7 @@ function run(S, keys, c = ctx()) {
   return { S, actions };
 }
 
-test("annotator: the widget's own keys (README key table)", () => {
+test("annotator: the widget's own keys (docs/annotating.md key table)", () => {
   assert.deepEqual(press(TURN, "j").action, { type: "focus", by: 1 });
   assert.deepEqual(press(TURN, "ArrowDown").action, { type: "focus", by: 1 });
   assert.deepEqual(press(TURN, "k").action, { type: "focus", by: -1 });
@@ -298,10 +298,10 @@ test("annotator: evidence keys (arrows select words, a code's key attaches, Dele
   assert.deepEqual(press(waiting, "Enter").action, { type: "pick-end" });
 });
 
-test("the README's key table is the help overlay's (KEY_HELP)", () => {
-  const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
+test("the key table of docs/annotating.md is the help overlay's (KEY_HELP)", () => {
+  const readme = readFileSync(new URL("../../../docs/annotating.md", import.meta.url), "utf8");
   const start = readme.indexOf("| key | does |");
-  assert.ok(start > 0, "README has no key table");
+  assert.ok(start > 0, "docs/annotating.md has no key table");
   const rows = readme.slice(start).split("\n").slice(2).filter((l) => l.startsWith("|"));
   const table = [];
   for (const line of rows) {
