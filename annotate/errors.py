@@ -148,6 +148,16 @@ class Errors(metaclass=_Catalogue):
         "register does not know them. Participants with conversations: {known}. Check the id "
         "(it is case-sensitive)."
     )
+    E130 = (
+        "{what} needs the Python package '{package}' (Ray), which is not installed. Install "
+        "annotate's scale extra (`uv sync --extra scale`, or `pip install 'annotate[scale]'`), "
+        "or use [[engine='local' || --engine local]] (the default)."
+    )
+    E131 = (
+        "Masking corpus '{path}' with the ray engine failed: {problem}. Nothing was written; "
+        "check the cluster ([[address= || --address]]), or mask with the local engine."
+    )
+    E132 = "Masking option {option}={value!r} is not valid: {problem}"
     E120 = (
         "Cannot pseudonymise with key file '{path}': {problem}. Keep the key outside the "
         "corpus folder (e.g. [[pseudonymise='~/keys/study.key' || --pseudonymise "
@@ -468,6 +478,12 @@ class Errors(metaclass=_Catalogue):
     E712 = (
         "LLM coder '{coder}' was added with codebook {expected}, but the project codes with "
         "{found}. Its prompts and schema describe the old codebook: add a new LLM coder."
+    )
+
+    E730 = (
+        "{what} needs the Python package '{package}' (Ray), which is not installed. Install "
+        "annotate's scale extra (`uv sync --extra scale`, or `pip install 'annotate[scale]'`), "
+        "or leave out the ray engine: the local one is the default."
     )
 
     # --- 9xx command line -----------------------------------------------------------------------
