@@ -422,5 +422,6 @@ def _mask_with_ray(
     except (CorpusError, OSError):
         raise
     except Exception as exc:  # a failed Ray task or an unreachable cluster
-        problem = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300]}"
+        first = next((x for x in str(exc).strip().splitlines() if x.strip()), "")
+        problem = f"{type(exc).__name__}: {first[:300]}"
         raise CorpusError(Errors.E131.format(path=corpus.path, problem=problem)) from exc

@@ -67,13 +67,22 @@ def ray_session(
         ray.init(address=address, **kwargs)
         started = True
     ctx = DataContext.get_current()
-    before = (ctx.enable_progress_bars, ctx.execution_options.preserve_order)
+    before = (
+        ctx.enable_progress_bars,
+        ctx.execution_options.preserve_order,
+        ctx.raise_original_map_exception,
+    )
     ctx.enable_progress_bars = progress
     ctx.execution_options.preserve_order = ordered
+    ctx.raise_original_map_exception = True  # say what failed, not that a task did
     try:
         yield ray
     finally:
-        ctx.enable_progress_bars, ctx.execution_options.preserve_order = before
+        (
+            ctx.enable_progress_bars,
+            ctx.execution_options.preserve_order,
+            ctx.raise_original_map_exception,
+        ) = before
         if started:
             ray.shutdown()
 

@@ -215,7 +215,7 @@ class _Post:
 
     def __init__(self, session: Any, url: str, headers: Any, data: Any) -> None:
         self.session, self.url, self.headers = session, url, headers
-        payload = json.loads(data)
+        payload = json.loads(json.loads(data)["annotate"])
         self.key, self.body = payload["unit"], payload["body"]
 
     def __await__(self) -> Any:
@@ -454,7 +454,8 @@ class RayEngine(_Engine):
             units=keys,
         )
         self.coder.cache = cache
-        len(cache)  # read the audit logs once: which units may be answered from them
+        if cache.enabled:
+            len(cache)  # read the audit logs once: which units may be answered from them
         fresh = [u for u in self.todo if u.key not in cache.cached_units]
         pending: list[UnitState] = []
         done: list[UnitResult] = []
@@ -592,7 +593,7 @@ class RayEngine(_Engine):
             if isinstance(exc, LLMError | OSError):
                 raise
             # a failed Ray task (e.g. the HTTP stage out of retries): what is stored stays
-            self.error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300]}"
+            self.error = _problem(exc)
             return []
         return pending
 
@@ -600,6 +601,12 @@ class RayEngine(_Engine):
         if results:
             self._store_batch(results)
             bar.update(len(results))
+
+
+def _problem(exc: BaseException) -> str:
+    """One line saying what failed in a Ray job (the original exception, not Ray's wrapper)."""
+    first = next((x for x in str(exc).strip().splitlines() if x.strip()), "")
+    return f"{type(exc).__name__}: {first[:300]}"
 
 
 def _auth_headers(spec: LLMCoder) -> dict[str, str]:

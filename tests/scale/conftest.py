@@ -22,13 +22,20 @@ def ray_address():
     """A local Ray started for the session; yields the address other processes join it by."""
     ray = pytest.importorskip("ray", reason=NEEDS_SCALE)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(
-        num_cpus=2,
-        object_store_memory=200 * 1024**2,
-        include_dashboard=False,
-        log_to_driver=False,
-        configure_logging=False,
-    )
+    for attempt in range(3):
+        try:
+            ray.init(
+                num_cpus=2,
+                object_store_memory=200 * 1024**2,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
+            break
+        except Exception:  # Ray gives its raylet 30 s to start: too few on a busy machine
+            ray.shutdown()
+            if attempt == 2:
+                raise
     try:
         yield ray.get_runtime_context().gcs_address
     finally:
