@@ -204,6 +204,15 @@ class Errors(metaclass=_Catalogue):
         "Code '{code_id}' is {level}: {what} exists only for binary codes. Use code.value_ids "
         "for the values of other levels."
     )
+    E230 = (
+        "Migration map '{source}' (line {line}): {problem}. A map says what happened to each "
+        "changed code (see the README, 'Codebook versions'); `annotate codebook diff OLD NEW "
+        "--map MAP.yaml` writes a proposal to start from."
+    )
+    E231 = (
+        "Migration map '{source}' does not fit the two codebooks ({n} problem(s)); fix each "
+        "one:\n{problems}"
+    )
 
     # --- 3xx label store and project ---------------------------------------------------------
     # (section: store)
@@ -232,6 +241,10 @@ class Errors(metaclass=_Catalogue):
         "This label store at '{path}' was opened for coder '{coder}' and reads only that "
         "coder's labels; {other!r}'s cannot be read here. Open the project without coder= "
         "(the project lead's view) to read every coder's labels."
+    )
+    E307 = (
+        "Evidence span [{start}, {end}) is not inside the turn's text ({n} characters): offsets "
+        "are Python string offsets (code points) into turns.text with 0 <= start < end <= {n}."
     )
     E310 = "'{path}' already holds a project (project.json). {hint}"
     E311 = "'{path}' is not an annotate project: {problem}. {hint}"
@@ -280,6 +293,39 @@ class Errors(metaclass=_Catalogue):
         "that nothing in it is overwritten. Choose a new folder."
     )
 
+    E340 = "Codebook version {version!r} is not held by this project; it holds: {held}."
+    E341 = "Migration record '{path}': {problem}. {hint}"
+    E342 = "The project at '{path}' cannot be migrated: {problem}. Nothing was written."
+    E343 = (
+        "The new codebook version must come after the current one: {new} is not later than "
+        "{old}. Raise `version:` in the new file (a major version when labels change meaning)."
+    )
+
+    E350 = (
+        "Finish conversation '{conversation_id}' of the calibration set first (mark it done): "
+        "the comparison with gold is shown only after you coded it, so that it cannot guide "
+        "your coding."
+    )
+    E351 = (
+        "The calibration set of the project ('{path}') is empty: no conversation has gold labels "
+        "marked done. {hint}"
+    )
+    E352 = (
+        "Calibration attempt {attempt} of '{coder}' is not complete: {n} of {total} "
+        "conversation(s) still to code ({ids}). Score it once every conversation is done."
+    )
+    E353 = (
+        "Gold file '{path}' {problem}. Give a JSON lines file of label events, one per line "
+        "(conversation_id, unit, turn_index, code_id, value, note = the explanation), with "
+        "_status = done on each conversation of the set."
+    )
+    E360 = "Pre-score '{source}': {problem}."
+    E361 = (
+        "The reliability sample of the project at '{path}' was enriched already; a project has "
+        "one enrichment design (see Project.reliability_design). Grow it with add_reliability "
+        "only if you accept that its new conversations have no recorded inclusion probability."
+    )
+
     E399 = (
         "The demo's {what} is missing at '{path}'. The demo needs a checkout of the annotate "
         "repository (corpora/demo, codebooks/); run the notebooks from that checkout."
@@ -312,6 +358,12 @@ class Errors(metaclass=_Catalogue):
         "the codebook the labels were coded with (its unit field decides)."
     )
     # (section: analysis)
+    E420 = (
+        "Code '{code_id}': {n} conversation(s) with units coded by two or more coders have no "
+        "inclusion probability in the reliability design (e.g. {ids}); they were not drawn by "
+        "the design. Pass weights for every reliability conversation "
+        "(Project.reliability_weights()), or leave them out of the labels."
+    )
     E450 = (
         "The labels hold {n} coders ({annotators}); an analysis needs one coder's labels or gold "
         "labels. Pass annotator=ID (CLI: --annotator ID) or gold labels (--gold)."
@@ -384,6 +436,20 @@ class Errors(metaclass=_Catalogue):
         "Adjudicator id {adjudicator!r} is not valid: use lower-case letters, digits, '_', '.', "
         "'-' (pattern {pattern})."
     )
+    E510 = (
+        "Quote bank option {option}={value!r} is not valid: [[min_agreement || --min-agreement]] "
+        "is a number of coders (1 or more), [[context || --context]] a number of turns (0 or more)."
+    )
+    E512 = (
+        "Codebook '{codebook}' v{version} has no code that takes evidence spans, so the project "
+        "has no quotes. Mark the codes whose words coders should point at with evidence: "
+        "optional or required (a new codebook version, for a new project)."
+    )
+    E511 = (
+        "Code(s) {codes} take no evidence spans, so they have no quotes. Codes with evidence in "
+        "this codebook: {available} (a code takes spans when its codebook entry says evidence: "
+        "required or optional)."
+    )
 
     # --- 6xx widgets ----------------------------------------------------------------------------
     # (section: widgets)
@@ -426,6 +492,15 @@ class Errors(metaclass=_Catalogue):
     E615 = (
         "Saving the decision failed; it is still in the form, press Save to try again. "
         "Store error: {error}"
+    )
+    E620 = (
+        "'{label}' ({code_id}) needs evidence: mark the words of turn {turn} that show it. In "
+        "the widget select them (with the mouse, or Shift+→ word by word), then press the "
+        "code's key; in Python pass evidence=[(start, end)] (offsets into the turn's text)."
+    )
+    E621 = (
+        "Evidence span {span} of code '{code_id}' cannot be used: {problem}. Select "
+        "the words again in the widget (offsets count characters of the turn's text)."
     )
 
     # --- 7xx LLM coders (annotate.llm) ---------------------------------------------------------
@@ -479,7 +554,19 @@ class Errors(metaclass=_Catalogue):
         "LLM coder '{coder}' was added with codebook {expected}, but the project codes with "
         "{found}. Its prompts and schema describe the old codebook: add a new LLM coder."
     )
-
+    E713 = (
+        "Suggestion setting {option}={value!r} is not valid: {problem}. See README, "
+        "'LLM coders', section Suggestions ([[project.set_suggestions(mode, coder=...) || "
+        "`annotate project set PROJECT --suggestions after --suggest-from CODER`]])."
+    )
+    E714 = (
+        "Replicates of LLM coder '{coder}': {problem}. Replicates are new coders derived from it "
+        "(ids '{coder}.r1', '{coder}.p1', ...); see docs/llm.md, section Prompt sensitivity."
+    )
+    E715 = (
+        "Paraphrase file '{path}': {problem}. It holds one or more prompt templates one after "
+        "another, each starting at a '[system]' line (docs/llm.md, section Prompt sensitivity)."
+    )
     E730 = (
         "{what} needs the Python package '{package}' (Ray), which is not installed. Install "
         "annotate's scale extra (`uv sync --extra scale`, or `pip install 'annotate[scale]'`), "
@@ -552,11 +639,25 @@ class Warnings(metaclass=_Catalogue):
         "(e.g. {examples}): the sample says nothing about them. Draw a larger sample, or "
         "stratify by a column with fewer values."
     )
+    W340 = (
+        "The migration {migration} of the project at '{path}' to {version} did not finish "
+        "(its labels may be only partly migrated). {hint}"
+    )
+    W350 = (
+        "{n} calibration conversation(s) are also in the study's plan ({ids}): a coder who "
+        "calibrates on them meets them again in the study. Their calibration labels stay apart "
+        "(they never enter the study's agreement), but prefer conversations outside the sample."
+    )
     W321 = (
         "No reliability sample: no conversation is coded by two coders, so inter-coder "
         "agreement cannot be measured for this project. {hint}"
     )
     # (section: agreement)
+    W410 = (
+        "{n} evidence span(s) no longer match the corpus text (their sha256 differs from the "
+        "text at their offsets: the corpus changed since they were made) and were left out: "
+        "{codes}. Re-import the corpus the project was coded on, or have the spans marked again."
+    )
     # (section: analysis)
     W450 = "Skipped sequence quer(y/ies) {queries}: {reasons}."
     W451 = (
@@ -571,6 +672,10 @@ class Warnings(metaclass=_Catalogue):
     )
     W453 = "{analysis}: {model} {problem}; {what}. See the 'note' column of the result."
     W454 = "Family {family!r}: {problem}."
+    W455 = (
+        "{analysis}: {problem}. A corrected estimate is valid only for a human sample drawn "
+        "with known probabilities and coded completely (docs/llm.md, 'Corrected estimates')."
+    )
     # (section: export)
     # (section: widgets)
     # (section: llm)

@@ -1,7 +1,10 @@
 """The demo's illustrative labels (corpora/demo/labels/) fit the corpus, the codebook and the store.
 
-reference.jsonl is the team's reference coding; events.jsonl holds three simulated coders' label
-events derived from it by make_labels.py (see corpora/demo/labels/README.md).
+reference-1.0.0.jsonl and reference.jsonl are the team's reference coding under codebook 1.0.0
+and 2.0.0; events-1.0.0.jsonl holds three simulated coders' label events under 1.0.0,
+events.jsonl their labels under 2.0.0 after the migration and their recoding
+(recode-2.0.0.jsonl), all written by make_labels.py (see corpora/demo/labels/README.md). Every
+check runs for both versions.
 """
 
 from __future__ import annotations
@@ -21,10 +24,14 @@ from annotate.types import SYSTEM_CODES
 
 REPO = Path(__file__).resolve().parents[1]
 LABELS = REPO / "corpora" / "demo" / "labels"
+FILES = {
+    "2.0.0": (LABELS / "events.jsonl", LABELS / "reference.jsonl",
+              REPO / "codebooks" / "sdt-socioaffective.yaml"),
+    "1.0.0": (LABELS / "events-1.0.0.jsonl", LABELS / "reference-1.0.0.jsonl",
+              REPO / "codebooks" / "sdt-socioaffective-1.0.0.yaml"),
+}  # fmt: skip
 EVENTS = LABELS / "events.jsonl"
-REFERENCE = LABELS / "reference.jsonl"
 SCRIPT = LABELS / "make_labels.py"
-CODEBOOK = REPO / "codebooks" / "sdt-socioaffective.yaml"
 DEMO = REPO / "corpora" / "demo" / "demo.jsonl"
 
 COLUMNS = [
@@ -45,9 +52,14 @@ RELIABILITY = {
 }  # fmt: skip
 
 
+@pytest.fixture(scope="module", params=sorted(FILES, reverse=True))
+def version(request) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def codebook():
-    return load_codebook(CODEBOOK)
+def codebook(version):
+    return load_codebook(FILES[version][2])
 
 
 @pytest.fixture(scope="module")
@@ -69,13 +81,15 @@ def roles(corpus_dir) -> dict[tuple[str, int], str]:
 
 
 @pytest.fixture(scope="module")
-def events() -> list[dict]:
-    return [json.loads(line) for line in EVENTS.read_text(encoding="utf-8").splitlines()]
+def events(version) -> list[dict]:
+    path = FILES[version][0]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 @pytest.fixture(scope="module")
-def reference() -> list[dict]:
-    return [json.loads(line) for line in REFERENCE.read_text(encoding="utf-8").splitlines()]
+def reference(version) -> list[dict]:
+    path = FILES[version][1]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def _core(codebook):
@@ -174,12 +188,20 @@ def test_reference_codes_every_turn_with_core_codes(reference, codebook, roles):
             for code_id in turn["codes"]:
                 code = codebook.code(code_id)
                 assert code in core and code.level == "binary" and role in code.applies_to
-        assert set(rec["conversation"]) == conv_codes, cid
+        # 2.0.0: a dilemma is rated only when its stake code says it is at stake
+        unrated = {c[: -len("_stake")] for c, v in rec["conversation"].items()
+                   if c.endswith("_stake") and v == "0"}  # fmt: skip
+        assert set(rec["conversation"]) == conv_codes - unrated, cid
         for code_id, value in rec["conversation"].items():
             codebook.code(code_id).check_value(value)
+        for turn in rec["turns"].values():
+            for code_id, value in turn.get("sets", {}).items():
+                code = codebook.code(code_id)
+                assert code in core and code.level == "set"
+                code.check_value(value)
 
 
-def test_script_reproduces_the_events_file(tmp_path):
+def test_script_reproduces_the_events_files(tmp_path):
     out = tmp_path / "events.jsonl"
     subprocess.run(
         [sys.executable, str(SCRIPT), "--out", str(out)],
@@ -187,20 +209,26 @@ def test_script_reproduces_the_events_file(tmp_path):
         cwd=REPO,
         capture_output=True,
     )
-    assert out.read_bytes() == EVENTS.read_bytes()
+    for name in (
+        "events.jsonl",
+        "events-1.0.0.jsonl",
+        "recode-2.0.0.jsonl",
+        "enriched-2.0.0.jsonl",
+    ):
+        assert (tmp_path / name).read_bytes() == (LABELS / name).read_bytes(), name
 
 
-def test_events_load_into_a_project(tmp_path, corpus_dir):
+def test_events_load_into_a_project(tmp_path, corpus_dir, version):
     project = annotate.Project.create(
         tmp_path / "project",
         corpus=corpus_dir,
-        codebook=CODEBOOK,
+        codebook=FILES[version][2],
         coders=sorted(CODERS),
         per_item=1,
         reliability=0.2,
         seed=1,
     )
-    frame = pd.read_json(EVENTS, lines=True, dtype=False)
+    frame = pd.read_json(FILES[version][0], lines=True, dtype=False)
     stored = project.append(frame)  # validates every event against the codebook and corpus
     assert len(stored) == len(frame)
     units = project.unit_labels()

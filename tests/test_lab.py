@@ -10,6 +10,7 @@ REST API, as JupyterLab's autosave does.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -84,7 +85,9 @@ def test_pre_save_hook_strips_only_the_tracked_notebooks(tmp_path: Path) -> None
             if asyncio.iscoroutine(result):
                 await result
 
-    asyncio.run(save_all())
+    # in a thread of its own: another test of the session may leave an event loop running here
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, save_all()).result()
     tracked = json.loads((root / "notebooks/t.ipynb").read_text(encoding="utf-8"))
     assert _saved_outputs(root / "notebooks/t.ipynb") == []
     code = tracked["cells"][1]

@@ -153,7 +153,14 @@ TEXT_COLUMNS = {
     "cohen_kappa": "Cohen",
     "flag": "flag",
     "verdict": "verdict",
+    # agreement on evidence spans (annotate.agreement.evidence), when the report has them
+    "ev_pairs": "ev pairs",
+    "ev_f1": "ev F1",
+    "ev_jaccard": "ev J",
+    "ev_alpha_u": "ev αU",
 }
+#: shown by default beside the essential columns whenever the report carries them
+EVIDENCE_DEFAULT = ("ev_pairs", "ev_f1", "ev_jaccard", "ev_alpha_u")
 
 
 def _check_columns(columns: Sequence[str]) -> list[str]:
@@ -180,7 +187,12 @@ def display_table(
     t["ci"] = [f"[{a:.3f}, {b:.3f}]" if a == a else "" for a, b in zip(lo, hi, strict=True)]
     t["verdict"] = verdicts(t)["verdict"]
     t["informative_units"] = informative_units(t).round(1)
-    chosen = list(TEXT_COLUMNS) if full else _check_columns(columns or ESSENTIAL)
+    if full:
+        chosen = list(TEXT_COLUMNS)
+    elif columns:
+        chosen = _check_columns(columns)
+    else:
+        chosen = [*ESSENTIAL, *EVIDENCE_DEFAULT]
     chosen = [c for c in chosen if c in t]
     return t[chosen].rename(columns=TEXT_COLUMNS)
 

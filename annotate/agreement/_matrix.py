@@ -92,6 +92,8 @@ def encode(data: Any, values: Any = None) -> tuple[np.ndarray, np.ndarray]:
             codes[present] = np.searchsorted(domain, observed)
             return codes.reshape(arr.shape), domain
         domain = np.asarray(values)
+        if not observed.size:  # every value missing (read as NaN): nothing to place
+            return codes.reshape(arr.shape), domain
         numeric = domain.astype(float)
         order = np.argsort(numeric, kind="stable")
         pos = np.searchsorted(numeric[order], observed).clip(0, len(domain) - 1)

@@ -20,6 +20,7 @@ from annotate.agreement._row import (
 )
 from annotate.agreement.bootstrap import Resampler
 from annotate.agreement.distances import SET_DISTANCES
+from annotate.agreement.evidence import evidence_table
 from annotate.agreement.kappa import cohen_kappa
 from annotate.errors import AgreementError, Errors
 
@@ -40,6 +41,7 @@ def report(
     bootstrap: int = 0,
     seed: int | None = None,
     set_distance: str = "masi",
+    evidence: pd.DataFrame | None = None,
 ) -> AgreementReport:
     """Inter-rater agreement for every code of a codebook.
 
@@ -64,6 +66,10 @@ def report(
         Seed of the bootstrap; the same seed gives the same intervals.
     set_distance : {"masi", "jaccard"}
         Distance between label sets for set-valued codes.
+    evidence : DataFrame, optional
+        Agreement on evidence spans (:func:`annotate.agreement.evidence.evidence_agreement`):
+        its columns (``ev_f1``, ``ev_jaccard``, ``ev_alpha_u``, ...) join the table beside each
+        code's alpha.
 
     Returns
     -------
@@ -88,6 +94,8 @@ def report(
         table["alpha_low"] = [ci.low if ci else np.nan for ci in found]
         table["alpha_high"] = [ci.high if ci else np.nan for ci in found]
         table["n_boot_undefined"] = [ci.n_undefined if ci else 0 for ci in found]
+    if evidence is not None:
+        table = evidence_table(table, evidence)
     settings = {
         "codebook_id": getattr(codebook, "id", None),
         "codebook_version": str(getattr(codebook, "version", "")),

@@ -437,3 +437,159 @@ def _cross_table(
             sub = sub[sub["role"] == role]
         rows.append(_cross_row(code, unit, role, sub, llm, humans, kwargs))
     return pd.DataFrame(rows)
+
+
+# --- agreement by exposure to a suggestion -----------------------------------------------------
+
+#: exposure groups of :func:`by_exposure`, in order (``not recorded``: events without exposure,
+#: e.g. labels appended by hand or by release 0.1)
+EXPOSURE_GROUPS = ("none", "before", "after", "not recorded")
+EXPOSURE_COLUMNS = (
+    "coder",
+    "code_id",
+    "unit",
+    "role",
+    "level",
+    "exposure",
+    "n_units",
+    "n_coders",
+    "alpha",
+    "alpha_low",
+    "alpha_high",
+    "percent_agreement",
+    "flag",
+    "reason",
+)
+_KEY = ["annotator_id", "unit", "conversation_id", "turn_index", "code_id"]
+
+
+def _key_frame(df: pd.DataFrame) -> pd.DataFrame:
+    out = df[_KEY].copy()
+    out["turn_index"] = pd.to_numeric(df["turn_index"], errors="coerce").astype("Int64")
+    for c in ("annotator_id", "unit", "conversation_id", "code_id"):
+        out[c] = out[c].astype(str)
+    return out
+
+
+def label_exposure(labels: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """The unit-labels table with an ``exposure`` column: what the coder had seen of an LLM
+    suggestion when making each label.
+
+    Parameters
+    ----------
+    labels : DataFrame
+        The unit-labels table (``Project.unit_labels()``).
+    events : DataFrame
+        Every label event (``Project.labels(history=True)``), with ``exposure``.
+
+    Returns
+    -------
+    DataFrame
+        ``labels`` plus ``exposure``: an explicit label takes the exposure of its current event;
+        an implicit absence that of the latest event on its key (a ``clear``) when there is one,
+        else that of the coder's latest ``_status`` event of the conversation (the event that
+        completed it). ``not recorded`` where the event carries none.
+    """
+    ev = events.sort_values(["created_at", "event_id"], kind="stable")
+    exposure = ev["exposure"] if "exposure" in ev.columns else pd.Series(None, index=ev.index)
+    keyed = _key_frame(ev).assign(exposure=exposure.astype(object).to_numpy())
+    last = keyed.drop_duplicates(_KEY, keep="last")
+    status = last[last["code_id"] == "_status"][["annotator_id", "conversation_id", "exposure"]]
+    out = labels.copy()
+    k = _key_frame(out)
+    merged = k.merge(last, on=_KEY, how="left")
+    by_status = k[["annotator_id", "conversation_id"]].merge(
+        status, on=["annotator_id", "conversation_id"], how="left"
+    )
+    found = merged["exposure"].where(merged["exposure"].notna(), by_status["exposure"])
+    out["exposure"] = [
+        str(v) if v is not None and v == v else "not recorded" for v in found.tolist()
+    ]
+    return out
+
+
+def by_exposure(
+    labels: pd.DataFrame,
+    codebook: Any,
+    llm_coders: Any,
+    *,
+    events: pd.DataFrame | None = None,
+    codes: Any = None,
+    unit: str | None = None,
+    role: str | None = None,
+    bootstrap: int = 1000,
+    seed: int | None = 0,
+    set_distance: str = "masi",
+) -> pd.DataFrame:
+    """Human-llm agreement split by what the humans saw of an LLM suggestion.
+
+    A coder who saw the model's value before labelling (``before``) may have copied it: its
+    human-llm alpha then measures anchoring as much as agreement. This gives, per LLM coder and
+    code, the human-llm alpha (as in :func:`rater_agreement`) over the human labels of each
+    exposure group: ``none`` (no suggestion visible), ``before``, ``after`` (the label was
+    changed after the suggestion was revealed) and ``not recorded``. Compare ``before`` with
+    ``none``; report the human-llm agreement of the ``none`` rows as the model's validity.
+
+    Parameters
+    ----------
+    labels : DataFrame
+        The unit-labels table, with an ``exposure`` column (:func:`label_exposure`) or with
+        ``events`` given to compute it.
+    codebook : Codebook
+    llm_coders : iterable of str
+        The LLM coder ids (their own labels are used whatever their exposure).
+    events : DataFrame, optional
+        Every label event (``Project.labels(history=True)``), when ``labels`` has no exposure.
+    codes, unit, role, bootstrap, seed, set_distance
+        As in :func:`rater_agreement`.
+
+    Returns
+    -------
+    DataFrame
+        :data:`EXPOSURE_COLUMNS`, one row per (LLM coder, code, unit, role, exposure group
+        present in the human labels).
+    """
+    if "exposure" not in labels.columns:
+        if events is None:
+            raise AgreementError(
+                Errors.E460.format(
+                    option="events",
+                    value=None,
+                    problem="the labels have no 'exposure' column: pass events="
+                    "project.labels(history=True), or labels from label_exposure()",
+                )
+            )
+        labels = label_exposure(labels, events)
+    llm_set = {str(c) for c in llm_coders}
+    coders = [str(c) for c in pd.unique(labels["annotator_id"]) if str(c) not in NOT_CODERS]
+    humans = sorted(c for c in coders if c not in llm_set)
+    llms = [c for c in sorted(llm_set) if c in coders]
+    kwargs = {
+        "codes": codes,
+        "unit": unit,
+        "role": role,
+        "bootstrap": bootstrap,
+        "seed": seed,
+        "set_distance": set_distance,
+    }
+    template = report(labels, codebook, **(kwargs | {"bootstrap": 0})).table
+    keys = _row_keys(template, labels, codebook, kwargs)
+    is_llm = labels["annotator_id"].astype(str).isin(llms).to_numpy()
+    exposure = labels["exposure"].astype(str).to_numpy()
+    rows = []
+    for group in EXPOSURE_GROUPS:
+        human_rows = ~is_llm & (exposure == group)
+        if not human_rows.any():
+            continue
+        sub_all = labels[is_llm | human_rows]
+        for llm in llms:
+            for code, u, r in keys:
+                sub = sub_all[(sub_all["code_id"] == code.id) & sub_all["value"].notna()]
+                if u == "turn" and r not in (None, "all"):
+                    sub = sub[sub["role"] == r]
+                row = _cross_row(code, u, r, sub, llm, humans, kwargs)
+                row["exposure"] = group
+                rows.append(row)
+    if not rows:
+        return pd.DataFrame(columns=list(EXPOSURE_COLUMNS))
+    return pd.DataFrame(rows)[list(EXPOSURE_COLUMNS)]

@@ -29,6 +29,14 @@ def save_figure(fig: Any, stem: str | Path, *, dpi: int = 200) -> list[Path]:
     return paths
 
 
+def _row_ticks(items: list[Any], per_row: float) -> tuple[list[str], float]:
+    """Tick labels of a forest plot (wrapped at 40 characters) and the axes height in inches
+    that keeps wrapped labels apart: every row as tall as the tallest label needs."""
+    ticks = [_wrap(str(i), 40) for i in items]
+    lines = max((t.count("\n") + 1 for t in ticks), default=1)
+    return ticks, len(ticks) * max(per_row, 0.16 * lines + 0.06)
+
+
 def _errbars(share: pd.Series, lo: pd.Series, hi: pd.Series) -> np.ndarray:
     s, low, high = (np.asarray(v, dtype=float) for v in (share, lo, hi))
     return np.vstack([np.clip(s - low, 0, None), np.clip(high - s, 0, None)])
@@ -42,7 +50,8 @@ def plot_prevalence(table: pd.DataFrame, *, unit: str = "turn", group: str | Non
         [None] if group is None or group not in t else sorted(t[group].dropna().unique(), key=str)
     )
     items = list(dict.fromkeys(t["item"]))
-    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.28 * len(items) + 1)), layout="constrained")
+    ticks, height = _row_ticks(items, 0.28)
+    fig, ax = plt.subplots(figsize=(7, max(2.5, height + 1)), layout="constrained")
     step = 0.8 / max(len(groups), 1)
     for k, g in enumerate(groups):
         sub = t if g is None else t[t[group] == g]
@@ -57,7 +66,7 @@ def plot_prevalence(table: pd.DataFrame, *, unit: str = "turn", group: str | Non
             capsize=2,
             label=None if g is None else str(g),
         )
-    ax.set_yticks(np.arange(len(items)), [_wrap(str(i), 32) for i in items], fontsize=8)
+    ax.set_yticks(np.arange(len(items)), ticks, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     what = "turns" if unit == "turn" else "conversations"
@@ -458,7 +467,8 @@ def plot_comparison(table: pd.DataFrame) -> Any:
     """Forest plot of risk differences (group 1 - group 2) with bootstrap intervals."""
     plt = _plt()
     y = np.arange(len(table))
-    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.3 * len(table) + 1)), layout="constrained")
+    ticks, height = _row_ticks(list(table["item"]), 0.3)
+    fig, ax = plt.subplots(figsize=(7, max(2.5, height + 1)), layout="constrained")
     rd = table["risk_difference"]
     err = None
     if "rd_ci_low" in table:
@@ -467,7 +477,7 @@ def plot_comparison(table: pd.DataFrame) -> Any:
         )
     ax.errorbar(rd, y, xerr=err, fmt="o", ms=4, capsize=2)
     ax.axvline(0, color="grey", lw=0.8)
-    ax.set_yticks(y, [_wrap(str(i), 32) for i in table["item"]], fontsize=8)
+    ax.set_yticks(y, ticks, fontsize=8)
     ax.invert_yaxis()
     if len(table):
         r = table.iloc[0]

@@ -64,14 +64,25 @@ def main() -> None:
 # Each area registers its commands in its own module (explicit list, in flow order).
 from annotate.cli import (  # noqa: E402
     agreement_cmd,
+    calibrate_cmd,
     codebook_cmd,
     corpus_cmd,
     describe_cmd,
     export_cmd,
     llm_cmd,
     project_cmd,
+    quotes_cmd,
 )
 
-for _module in (corpus_cmd, codebook_cmd, project_cmd, llm_cmd, agreement_cmd, describe_cmd,
-                export_cmd):  # fmt: skip
+for _module in (
+    corpus_cmd,
+    codebook_cmd,
+    project_cmd,
+    calibrate_cmd,
+    llm_cmd,
+    agreement_cmd,
+    describe_cmd,
+    export_cmd,
+    quotes_cmd,
+):
     _module.register(main)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -27,6 +28,9 @@ def agreement_cli(
     as_json: bool = False,
     plot: str | None = None,
     all_columns: bool = False,
+    codebook_version: str | None = None,
+    design: bool = False,
+    plan: float | None = None,
 ) -> None:
     """Open the project, compute the report, print it (text or JSON), save the plot."""
     from annotate.agreement import report as agreement_report
@@ -43,6 +47,9 @@ def agreement_cli(
         parent = Path(plot).parent
         raise AgreementError(Errors.E901.format(path=parent, hint=f"mkdir -p {parent}"))
     project = Project.open(path)
+    if design or plan is not None:
+        _design_cli(project, codes, codebook_version, design, plan, bootstrap or 0, seed, as_json)
+        return
     llm_coders = [c for c, kind in project.coder_kinds.items() if kind == "llm"]
     if llm_coders:  # rows partitioned by raters (human, human-llm, llm, all) and gating
         from annotate.cli.llm_cmd import agreement_with_llm
@@ -52,14 +59,23 @@ def agreement_cli(
             project, llm_coders, codes=_codes(codes), unit=unit, role=role, seed=seed,
             bootstrap=boot, as_json=as_json,
         )  # fmt: skip
+    book = project.codebook_for(codebook_version)
+    evidence = None
+    if any(c.evidence != "none" for c in book.codes):
+        from annotate.agreement.evidence import evidence_agreement, non_human
+
+        evidence = evidence_agreement(
+            project.labels(), book, project.corpus, exclude=non_human(path)
+        )
     report = agreement_report(
-        project.unit_labels(),
-        project.codebook,
+        project.unit_labels(version=codebook_version),
+        book,
         codes=_codes(codes),
         unit=unit,
         role=role,
         bootstrap=bootstrap or 0,
         seed=seed,
+        evidence=evidence,
     )
     if plot is not None:
         # tight: nothing of the labels or the legend is cut at the figure's edge
@@ -74,6 +90,43 @@ def agreement_cli(
     info(report.to_text(full=all_columns))
     if plot is not None:
         good(f"forest plot written to {plot}")
+
+
+def _design_cli(
+    project: Any,
+    codes: tuple[str, ...],
+    version: str | None,
+    design: bool,
+    plan: float | None,
+    bootstrap: int,
+    seed: int | None,
+    as_json: bool,
+) -> None:
+    """``--design``: alpha of the (enriched) reliability sample as drawn and design-weighted;
+    ``--plan ALPHA_MIN``: whether each code has enough values for alpha to be assessable."""
+    from annotate.agreement import design_report, plan_sample
+    from annotate.cli._printer import emit_table
+
+    units = project.unit_labels(version=version)
+    cb = project.codebook_for(version)
+    doc: dict[str, Any] = {"project": str(project.path)}
+    if design:
+        table = design_report(units, cb, project.reliability_weights(), codes=_codes(codes),
+                              bootstrap=bootstrap, seed=seed)  # fmt: skip
+        doc["design"] = project.reliability_design
+        doc["rows"] = table.astype(object).where(table.notna(), None).to_dict("records")
+        if not as_json:
+            info("sample_alpha: the sample as drawn (its mix of flagged conversations); "
+                 "design_alpha: weighted by 1 / inclusion probability, an estimate for the "
+                 "whole project")  # fmt: skip
+            emit_table(table.round(3), title="alpha of the reliability sample and its design")
+    if plan is not None:
+        table = plan_sample(units, cb, alpha_min=plan, codes=_codes(codes), seed=seed)
+        doc["plan"] = table.astype(object).where(table.notna(), None).to_dict("records")
+        if not as_json:
+            emit_table(table.round(3), title=f"can alpha be shown above {plan}? (simulation)")
+    if as_json:
+        emit_json(doc)
 
 
 def register(main: click.Group) -> None:
@@ -108,9 +161,27 @@ def register(main: click.Group) -> None:
         help="Print every column (companion coefficients, prevalence, the point-estimate flag), "
         "not only code, role, units, alpha, its interval and the verdict.",
     )
+    @click.option(
+        "--codebook-version",
+        default=None,
+        help="Labels of this codebook version (after a migration; default: the current one).",
+    )
+    @click.option(
+        "--design",
+        is_flag=True,
+        help="Alpha of an enriched reliability sample as drawn and weighted by its design.",
+    )
+    @click.option(
+        "--plan",
+        type=float,
+        default=None,
+        metavar="ALPHA_MIN",
+        help="Per code: are there enough values for alpha to be shown above ALPHA_MIN?",
+    )
     def agreement_command(
-        directory, codes, unit, role, bootstrap, seed, as_json, plot, all_columns
-    ):
+        directory, codes, unit, role, bootstrap, seed, as_json, plot, all_columns,
+        codebook_version, design, plan,
+    ):  # fmt: skip
         """Inter-rater agreement of a project: alpha per code, unit and role.
 
         DIR is a project folder (annotate project init). Prints one row per code (and role)
@@ -118,7 +189,9 @@ def register(main: click.Group) -> None:
         verdict by where the interval lies (lower bound >= .800 reliable, >= .667 tentative,
         else not established; "few cases" when too few units differ from the most common
         value). --all-columns adds percent agreement, Gwet's AC1/AC2, Brennan-Prediger,
-        Fleiss' and Cohen's kappa.
+        Fleiss' and Cohen's kappa. Codes that take evidence spans also get the coders' span
+        agreement where they agree on the code (token F1 and Jaccard, Krippendorff's
+        unitizing alpha).
         """
         agreement_cli(
             directory,
@@ -130,4 +203,7 @@ def register(main: click.Group) -> None:
             as_json=as_json,
             plot=plot,
             all_columns=all_columns,
+            codebook_version=codebook_version,
+            design=design,
+            plan=plan,
         )

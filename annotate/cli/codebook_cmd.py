@@ -1,5 +1,6 @@
 """CLI commands of the codebook area: ``annotate codebook validate|render|diff|export-qdc|
-import-qdc|schema`` (registered on the main group by annotate.cli)."""
+import-qdc|schema`` (registered on the main group by annotate.cli); ``diff --map`` proposes a
+migration map."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from annotate.cli._printer import emit_json, fail, good, info, warn
 from annotate.codebook import Codebook, codebook_from_data, load_codebook
 from annotate.codebook.diff import diff_codebooks
 from annotate.codebook.lint import lint_codebook
+from annotate.codebook.propose import map_yaml, propose_map
 from annotate.codebook.refi import read_qdc_data, write_qdc
 from annotate.codebook.render import write_manual
 from annotate.codebook.schema import json_schema_text
@@ -154,11 +156,29 @@ def render_cmd(file: str, out: str, modules: str, as_json: bool) -> None:
 @click.argument("old", type=click.Path(path_type=str))
 @click.argument("new", type=click.Path(path_type=str))
 @click.option("--check", is_flag=True, help="Exit 1 when NEW's version number is too low.")
+@click.option(
+    "--map",
+    "map_out",
+    default=None,
+    help="Write a proposed migration map (YAML) for `annotate project migrate` here.",
+)
+@click.option("--force", is_flag=True, help="Replace --map if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-def diff_cmd(old: str, new: str, check: bool, as_json: bool) -> None:
-    """What changed from OLD to NEW, and the version bump that needs."""
-    d = diff_codebooks(load_codebook(old, modules="all"), load_codebook(new, modules="all"))
+def diff_cmd(
+    old: str, new: str, check: bool, map_out: str | None, force: bool, as_json: bool
+) -> None:
+    """What changed from OLD to NEW, the version bump that needs, and (--map) a proposed
+    migration map of the labels."""
+    old_cb, new_cb = load_codebook(old, modules="all"), load_codebook(new, modules="all")
+    d = diff_codebooks(old_cb, new_cb)
     doc = d.to_dict()
+    if map_out is not None:
+        proposal, why = propose_map(old_cb, new_cb)
+        path = _out_path(map_out, force=force)
+        path.write_text(map_yaml(proposal, why, d), encoding="utf-8")
+        doc["map"] = {"out": str(path), **proposal.to_dict()}
+        if not as_json:
+            good(f"proposed migration map written to {path}: check every entry marked CHECK")
     if as_json:
         emit_json(doc)
     else:

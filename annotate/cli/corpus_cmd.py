@@ -8,7 +8,14 @@ from typing import Any
 import click
 
 from annotate.cli._printer import emit_json, good, info, warn
-from annotate.corpus import Corpus, load_corpus, read_register, register_use, withdraw
+from annotate.corpus import (
+    Corpus,
+    load_corpus,
+    read_register,
+    register_use,
+    use_path,
+    withdraw,
+)
 from annotate.errors import CorpusError, Errors
 from annotate.importers import FORMATS, IMPORTERS, import_corpus
 
@@ -363,7 +370,7 @@ def consent_cmd(corpus_dir: str, as_json: bool) -> None:
         done = w.get("completed_at") or "NOT FINISHED: run withdraw again"
         info(f"  withdrawal of {w['user_id']} requested {w['requested_at']}, completed {done}")
     for use in reg["uses"]:
-        info(f"  used by {use['kind']:<8} {use['path']}")
+        info(f"  used by {use['kind']:<8} {use_path(corpus.path, use)}")
 
 
 @corpus_group.command("register")

@@ -276,6 +276,141 @@ def run_cmd(
     info(f"  conversations done: {summary.conversations_done}; audit log: {summary.audit_log}")
 
 
+def _conversations(value: str | None) -> Any:
+    """``reliability``/``queue``/``all``, or comma-separated conversation ids."""
+    if value is None or value in ("reliability", "queue", "all"):
+        return value
+    return [c.strip() for c in value.split(",") if c.strip()]
+
+
+@llm_group.command("replicate")
+@click.argument("project_dir", metavar="PROJECT", type=click.Path(path_type=str))
+@click.option("--coder", "coder_id", required=True, help="The original LLM coder.")
+@click.option("--runs", type=int, default=None, help="Runs of each prompt (new seeds).")
+@click.option(
+    "--temperature", type=float, default=None, help="Of the replicates (default: the coder's)."
+)
+@click.option(
+    "--paraphrases",
+    type=click.Path(path_type=str),
+    default=None,
+    help="A file of prompt templates, each starting at a '[system]' line: one replicate each.",
+)
+@click.option(
+    "--conversations",
+    default=None,
+    help="reliability, queue, all or comma-separated ids (default: those the coder coded).",
+)
+@click.option("--limit", type=int, default=None, help="Code at most N units per replicate.")
+@click.option("--no-run", is_flag=True, help="Only add the replicates (and report).")
+@click.option("--bootstrap", type=int, default=1000, show_default=True, help="Resamples.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the resamples.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def replicate_cmd(
+    project_dir: str,
+    coder_id: str,
+    runs: int | None,
+    temperature: float | None,
+    paraphrases: str | None,
+    conversations: str | None,
+    limit: int | None,
+    no_run: bool,
+    bootstrap: int,
+    seed: int,
+    no_progress: bool,
+    as_json: bool,
+) -> None:
+    """Replicate an LLM coder (runs, paraphrases), run the replicates and report prompt
+    stability: alpha within a prompt across runs and across paraphrases, with intervals."""
+    from annotate.llm import prompt_stability, replicate_coder, run_replicates
+
+    p = _open(project_dir)
+    specs = replicate_coder(
+        p, coder_id, runs=runs, temperature=temperature, paraphrases=paraphrases
+    )
+    summaries = []
+    if not no_run:
+        summaries = run_replicates(
+            p,
+            coder_id,
+            conversations=_conversations(conversations),
+            limit=limit,
+            progress=not no_progress and not as_json,
+        )
+    rep = prompt_stability(p, coder_id, bootstrap=bootstrap, seed=seed)
+    if as_json:
+        emit_json(
+            {
+                "project": str(p.path),
+                "replicates": [s.id for s in specs],
+                "runs": [s.to_dict() for s in summaries],
+                **rep.to_dict(),
+            }
+        )
+        return
+    good(f"{coder_id}: {len(specs)} replicate(s): {', '.join(s.id for s in specs)}")
+    for s in summaries:
+        info(
+            f"  {s.coder_id}: {s.units_coded} unit(s) coded, {s.units_already_coded} before, "
+            f"{s.units_missing} missing"
+        )
+    info("")
+    info(rep.to_text())
+    info("")
+    emit_table(rep.summary.round(3), title="prompt stability (mean and lowest alpha over codes)")
+
+
+@llm_group.command("check")
+@click.argument("project_dir", metavar="PROJECT", type=click.Path(path_type=str))
+@click.option("--coder", "coder_id", required=True, help="The LLM coder to check.")
+@click.option(
+    "--conversations",
+    default="reliability",
+    show_default=True,
+    help="reliability, queue, all or comma-separated ids.",
+)
+@click.option("--limit", type=int, default=20, show_default=True, help="Units to code.")
+@click.option(
+    "--checks",
+    default="shuffle_values,swap_definitions",
+    show_default=True,
+    help="Comma-separated: shuffle_values, swap_definitions.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the shuffle.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def check_cmd(
+    project_dir: str,
+    coder_id: str,
+    conversations: str,
+    limit: int,
+    checks: str,
+    seed: int,
+    no_progress: bool,
+    as_json: bool,
+) -> None:
+    """Label-free behavioural checks before a run: how often labels change with the order of
+    the values and with swapped code definitions (nothing is stored as a label)."""
+    from annotate.llm import behaviour_checks
+
+    p = _open(project_dir)
+    rep = behaviour_checks(
+        p,
+        coder_id,
+        conversations=_conversations(conversations),
+        limit=limit,
+        checks=[c.strip() for c in checks.split(",") if c.strip()],
+        seed=seed,
+        progress=not no_progress and not as_json,
+    )
+    if as_json:
+        emit_json({"project": str(p.path), **rep.to_dict()})
+        return
+    good(f"{coder_id}: {rep.settings['units']} unit(s) checked; log {rep.settings['audit_log']}")
+    info(rep.to_text())
+
+
 @llm_group.command("list")
 @click.argument("project_dir", metavar="PROJECT", type=click.Path(path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")

@@ -1,5 +1,5 @@
 """CLI commands of the project area: ``annotate project init|status|add-coders|
-add-conversations|add-reliability|repair``."""
+add-conversations|add-reliability|enrich-reliability|repair|migrate``."""
 
 from __future__ import annotations
 
@@ -173,6 +173,9 @@ def status_cmd(project_dir: str, as_json: bool) -> None:
                 "sampling": p.sampling,
                 "coders": _records(st["coders"]),
                 "codes": _records(st["codes"]),
+                "codebooks": p.codebook_history,
+                "recoding": _records(st["recoding"]),
+                "certified": _records(st["certified"]) if "certified" in st else [],
             }
         )
         return
@@ -191,6 +194,20 @@ def status_cmd(project_dir: str, as_json: bool) -> None:
     emit_table(st["coders"], title=f"coders of {p.path}")
     info("")
     emit_table(st["codes"], title="codes (units coded; units coded by two or more coders)")
+    _status_extras(st)
+
+
+def _status_extras(st: dict[str, Any]) -> None:
+    """Codebook versions, recoding queued by migrations and calibration, when there are any."""
+    if len(st.get("codebooks", ())) > 1:
+        info("")
+        emit_table(st["codebooks"], title="codebook versions (the last is current)")
+    if len(st.get("recoding", ())):
+        info("")
+        emit_table(st["recoding"], title="recoding queued by migrations (units; open ones)")
+    if st.get("certified") is not None and len(st["certified"]):
+        info("")
+        emit_table(st["certified"], title="calibration: certified coders per codebook version")
 
 
 @project_group.command("add-coders")
@@ -240,6 +257,88 @@ def add_reliability_cmd(
     _report_rows(p, rows, f"reliability sample grown to {fraction:.0%}", as_json)
 
 
+@project_group.command("enrich-reliability")
+@click.argument("project_dir", metavar="DIR", type=click.Path(path_type=str))
+@click.option("--n", "n", type=int, required=True, help="Conversations to add to the sample.")
+@click.option("--codes", required=True, help="The rare codes to enrich for (comma-separated).")
+@click.option(
+    "--prescore",
+    default="cues",
+    show_default=True,
+    help="cues (the codes' cue phrases), labels:ID (an annotator's labels, e.g. an LLM "
+    "coder), a column or meta.KEY (numeric), or a filter such as meta.flagged=true.",
+)
+@click.option(
+    "--share", type=float, default=0.5, show_default=True, help="Share from the flagged stratum."
+)
+@click.option("--reliability-coders", type=int, default=None, help="Coders per conversation.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def enrich_cmd(
+    project_dir: str,
+    n: int,
+    codes: str,
+    prescore: str,
+    share: float,
+    reliability_coders: int | None,
+    as_json: bool,
+) -> None:
+    """Enrich the reliability sample for rare codes: draw N more conversations, SHARE of them
+    among those a pre-score flags, with the inclusion probabilities recorded (analyse with
+    `annotate agreement DIR --design`)."""
+    p = Project.open(project_dir)
+    code_list = [c.strip() for c in codes.split(",") if c.strip()]
+    rows = p.enrich_reliability(
+        n, codes=code_list, prescore=prescore, share=share, reliability_coders=reliability_coders
+    )
+    design = p.reliability_design or {}
+    if as_json:
+        emit_json({"project": str(p.path), "added": _records(rows), "design": design})
+        return
+    good(f"reliability sample enriched for {', '.join(code_list)} (pre-score: {prescore})")
+    import pandas as pd
+
+    strata = pd.DataFrame(design.get("strata") or [])
+    if len(strata):
+        emit_table(strata.round(4), title="strata (inclusion probability = first-stage fraction "
+                   "+ (1 - it) x this draw's fraction)")  # fmt: skip
+    info(f"{len(rows)} assignment(s) added (plan version {p.plan['version']})")
+
+
+@project_group.command("set")
+@click.argument("project_dir", metavar="DIR", type=click.Path(path_type=str))
+@click.option(
+    "--suggestions",
+    type=click.Choice(["off", "after", "before"]),
+    default=None,
+    help="Show an LLM coder's labels to the coders: off; after (once a coder saved their own "
+    "label); before (hints; never before on the reliability sample).",
+)
+@click.option("--suggest-from", "suggest_from", default=None, help="The LLM coder shown.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def set_cmd(
+    project_dir: str, suggestions: str | None, suggest_from: str | None, as_json: bool
+) -> None:
+    """Change a project setting (a new settings version); without options, show them."""
+    from annotate.project._settings import settings_history
+
+    p = Project.open(project_dir)
+    if suggestions is not None:
+        current = p.suggestions
+        coder = suggest_from if suggest_from is not None else current.get("coder")
+        p.set_suggestions(suggestions, coder)
+    elif suggest_from is not None:
+        p.set_suggestions(p.suggestions["mode"], suggest_from)
+    now = p.suggestions
+    if as_json:
+        emit_json({"project": str(p.path), "suggestions": now, "history": settings_history(p.path)})
+        return
+    line = f"suggestions {now['mode']}" + (f" from {now['coder']}" if now["coder"] else "")
+    changed = suggestions is not None or suggest_from is not None
+    (good if changed else info)(f"{line} (settings version {now['version']})")
+    if now["mode"] == "before":
+        info("  on the reliability sample they are shown only after a coder's own label")
+
+
 @project_group.command("repair")
 @click.argument("project_dir", metavar="DIR", type=click.Path(path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
@@ -258,6 +357,52 @@ def repair_cmd(project_dir: str, as_json: bool) -> None:
         f"{done['reliability_rows_added']} reliability assignment(s) restored, "
         f"{done['duplicates_removed']} duplicate(s) removed (plan version {p.plan['version']})"
     )
+
+
+@project_group.command("migrate")
+@click.argument("project_dir", metavar="DIR", type=click.Path(path_type=str))
+@click.option(
+    "--codebook", required=True, type=click.Path(path_type=str), help="The new version's YAML."
+)
+@click.option(
+    "--map",
+    "map_file",
+    default=None,
+    type=click.Path(path_type=str),
+    help="Migration map (YAML): what happened to each changed code. "
+    "`annotate codebook diff OLD NEW --map MAP.yaml` proposes one.",
+)
+@click.option(
+    "--modules", default=None, help="Modules of the new version (default: the project's)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def migrate_cmd(
+    project_dir: str, codebook: str, map_file: str | None, modules: str | None, as_json: bool
+) -> None:
+    """Move the project in DIR to a new codebook version: labels are carried through the map
+    as new events (the old ones stay in the history), ambiguous units are queued for recoding.
+    Running it again finishes an interrupted migration or carries late old-version labels."""
+    p = Project.open(project_dir)
+    mods = None if modules is None else [m.strip() for m in modules.split(",") if m.strip()]
+    summary = p.migrate(codebook, map_file, modules=mods)
+    if as_json:
+        emit_json({"project": str(p.path), **summary, "plan": p.plan})
+        return
+    good(f"migrated {summary['from']} -> {summary['to']} ({summary['id']})")
+    info(f"  events written        {summary['events_written']}")
+    info(f"  units to recode       {summary['recode_items']} "
+         f"({summary['reopened']} conversation(s) reopened)")  # fmt: skip
+    info(f"  finished, carried     {summary['carried_finished']} conversation(s)")
+    if summary["not_coded"]:
+        info(f"  not coded before      {', '.join(summary['not_coded'])}")
+    rows = [{"code_id": k, **v} for k, v in sorted(summary["codes"].items())]
+    if rows:
+        import pandas as pd
+
+        info("")
+        emit_table(pd.DataFrame(rows), title="old labels per code")
+    info("")
+    info(f"open recoding per coder: `annotate project status {p.path}`")
 
 
 def register(main: click.Group) -> None:

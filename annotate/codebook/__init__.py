@@ -2,7 +2,8 @@
 
 ``load_codebook(path)`` reads a YAML codebook, reports every problem at once, and returns an
 immutable :class:`Codebook` (docs/internals.md, "Codebook"). The tools: a printable manual
-(``render``), a version diff (``diff``), REFI-QDA codebook exchange (``refi``) and the JSON
+(``render``), a version diff (``diff``), migration maps between versions (``migration``, and
+``propose`` to draft one from a diff), REFI-QDA codebook exchange (``refi``) and the JSON
 Schema of the format (``json_schema``).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from annotate.codebook.diff import CodebookDiff, diff_codebooks
 from annotate.codebook.loader import codebook_from_data, load_codebook, parse_codebook
+from annotate.codebook.migration import CodebookMap, Recode, load_map, map_from_data, parse_map
 from annotate.codebook.model import (
     Code,
     Codebook,
@@ -20,7 +22,8 @@ from annotate.codebook.model import (
     NearMiss,
     Version,
 )
-from annotate.codebook.paths import default_codebook_path, toy_codebook_path
+from annotate.codebook.paths import default_codebook_path, migration_map_path, toy_codebook_path
+from annotate.codebook.propose import map_yaml, propose_map
 from annotate.codebook.refi import from_qdc, to_qdc
 from annotate.codebook.render import render_html, render_markdown, write_manual
 from annotate.codebook.rules import RESERVED_KEYS
@@ -32,10 +35,12 @@ __all__ = [
     "CodeValue",
     "Codebook",
     "CodebookDiff",
+    "CodebookMap",
     "Example",
     "Group",
     "Module",
     "NearMiss",
+    "Recode",
     "Version",
     "codebook_from_data",
     "default_codebook_path",
@@ -43,7 +48,13 @@ __all__ = [
     "from_qdc",
     "json_schema",
     "load_codebook",
+    "load_map",
+    "map_from_data",
+    "map_yaml",
+    "migration_map_path",
     "parse_codebook",
+    "parse_map",
+    "propose_map",
     "render_html",
     "render_markdown",
     "to_qdc",

@@ -290,6 +290,10 @@ def canonical_document(spec: schema.CodebookSpec, active: tuple[str, ...]) -> di
             code["values"] = [dict(v) for v in BINARY_DEFAULT]
         if code["applies_to"] is None:
             code["applies_to"] = list(CONVERSATION_ROLES_DEFAULT)
+        if code.get("evidence") == "none":
+            # the default is left out, so that codebooks written before the field existed
+            # keep their hash (projects check it on open)
+            del code["evidence"]
         codes.append(code)
     doc["codes"] = codes
     doc["active_modules"] = list(active)
@@ -341,6 +345,7 @@ def _code(c: dict[str, Any], codebook_id: str) -> Code:
         cues=tuple(_freeze(q) for q in c["cues"] or ()),
         key=c["key"],
         module=c["module"],
+        evidence=c.get("evidence", "none"),
         codebook_id=codebook_id,
     )
 

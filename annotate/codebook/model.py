@@ -118,6 +118,9 @@ class Code:
     cues: tuple[Any, ...] = field(default=(), hash=False)
     key: str | None = None
     module: str | None = None
+    #: evidence spans: ``required`` (saved only with a span of the turn's text that justifies
+    #: it), ``optional`` or ``none`` (the code takes no span); turn codes only
+    evidence: str = "none"
     #: the codebook id, for error messages
     codebook_id: str = field(default="", repr=False, compare=False)
 
@@ -137,6 +140,16 @@ class Code:
         """Binary codes: the value meaning present (``value_ids[1]``)."""
         self._require_binary("present_value")
         return self.values[1].value
+
+    def requires_evidence(self, value: str | None) -> bool:
+        """Whether saving ``value`` needs an evidence span: the code's ``evidence`` is
+        ``required`` and the value says the code applies (not a binary code's absent value, not
+        a set code's empty set, not a clear)."""
+        if self.evidence != "required" or value is None:
+            return False
+        if self.level == "binary":
+            return bool(value != self.values[0].value)
+        return not (self.level == "set" and value == "[]")
 
     def _require_binary(self, what: str) -> None:
         if self.level != "binary":

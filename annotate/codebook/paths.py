@@ -30,9 +30,20 @@ def _shipped(name: str) -> Path:
     )
 
 
-def default_codebook_path() -> Path:
-    """The default SDT socio-affective codebook file (``codebooks/sdt-socioaffective.yaml``)."""
-    return _shipped(DEFAULT_CODEBOOK)
+def default_codebook_path(version: str | None = None) -> Path:
+    """The default SDT socio-affective codebook file (``codebooks/sdt-socioaffective.yaml``), or
+    an earlier version kept for projects coded with it (``version="1.0.0"``:
+    ``codebooks/sdt-socioaffective-1.0.0.yaml``)."""
+    if version is None:
+        return _shipped(DEFAULT_CODEBOOK)
+    stem = DEFAULT_CODEBOOK.removesuffix(".yaml")
+    return _shipped(f"{stem}-{version}.yaml")
+
+
+def migration_map_path(old: str, new: str, codebook: str = "sdt-socioaffective") -> Path:
+    """The shipped migration map between two versions of a shipped codebook
+    (``codebooks/migrations/<codebook>-<old>-to-<new>.yaml``)."""
+    return _shipped(f"migrations/{codebook}-{old}-to-{new}.yaml")
 
 
 def toy_codebook_path() -> Path:

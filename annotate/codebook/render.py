@@ -3,7 +3,8 @@
 Codes are grouped by unit and speaker (turn codes of the assistant, of the user, …; then
 conversation ratings) and, inside each, by need (groups of kind ``need``; a code with two needs
 is listed under the first). Every code shows its definition, when to use, when not to use,
-values, examples, near misses, cues and shortcut key. All codebook text is escaped.
+values, examples, near misses, cues, shortcut key and evidence spans (when it takes them). All
+codebook text is escaped.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def _meta(code: Code, codebook: Codebook) -> list[tuple[str, str]]:
         rows.append(("Module", code.module))
     if code.key:
         rows.append(("Key", code.key))
+    if code.evidence != "none":
+        rows.append(("Evidence", f"{code.evidence} (mark the words that justify the code)"))
     return rows
 
 

@@ -100,6 +100,14 @@ def check_code(
         _check_values(code, path, problems)
     if _known(code.cues):
         _check_cues(code.cues or [], (*path, "cues"), problems)
+    if _known(code.evidence, code.unit) and code.evidence != "none" and code.unit != "turn":
+        problems.append(
+            (
+                (*path, "evidence"),
+                f"evidence '{code.evidence}' needs a turn code: evidence spans are words of one "
+                "turn, and this code's unit is conversation (leave evidence out, or use none)",
+            )
+        )
 
 
 def _check_groups(

@@ -34,6 +34,8 @@ Scalar = Annotated[
     WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1}, {"type": "number"}]}),
 ]
 Role = Literal["user", "assistant", "system", "tool"]
+#: whether a code takes evidence spans (words of the turn that justify it)
+Evidence = Literal["required", "optional", "none"]
 
 
 class _Strict(BaseModel):
@@ -108,6 +110,11 @@ class CodeSpec(_Strict):
     )
     key: Annotated[str, StringConstraints(min_length=1, max_length=1)] | None = Field(
         None, description="one-character shortcut; not j k n p u ? or 1-9"
+    )
+    evidence: Evidence = Field(
+        "none",
+        description="evidence spans (the words of the turn that justify the code; turn codes "
+        "only): required (the widget saves the code only with a span), optional, or none",
     )
     values: list[ValueSpec] | None = Field(
         None,

@@ -8,7 +8,7 @@ what they skip or repair in a :class:`Tally`.
 from __future__ import annotations
 
 from annotate.corpus._build import CorpusBuilder, Tally, content_hash
-from annotate.corpus._consent import CONSENT_FILE, read_register, register_use
+from annotate.corpus._consent import CONSENT_FILE, read_register, register_use, use_path
 from annotate.corpus._donate import purge_export, withdraw
 from annotate.corpus._io import (
     atomic_folder,
@@ -48,6 +48,7 @@ __all__ = [
     "read_tables",
     "read_users",
     "register_use",
+    "use_path",
     "users_table",
     "withdraw",
     "write_corpus",

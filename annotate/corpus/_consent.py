@@ -24,6 +24,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,11 @@ def id_hash(conversation_id: str) -> str:
     return hashlib.sha256(_SALT + conversation_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def use_path(corpus_folder: Path, use: dict[str, Any]) -> Path:
+    """Where a registered project or export is (its path is relative to the corpus folder)."""
+    return (Path(corpus_folder) / str(use["path"])).resolve()
+
+
 def register_use(corpus: Any, path: Any, *, kind: str = "project") -> bool:
     """Record that a project (or an export) at ``path`` uses the corpus at ``corpus``.
 
@@ -94,7 +100,9 @@ def register_use(corpus: Any, path: Any, *, kind: str = "project") -> bool:
     corpus; such a place must be named when withdrawing (``--project``/``--export``).
     """
     folder = Path(getattr(corpus, "path", corpus))
-    where = str(Path(path).resolve())
+    # relative to the corpus folder: the register records no path of this machine, and a
+    # shared folder mounted elsewhere (or moved whole) still finds its projects
+    where = os.path.relpath(Path(path).resolve(), folder.resolve())
     try:
         reg = read_register(folder)
         if any(u.get("path") == where and u.get("kind") == kind for u in reg["uses"]):

@@ -40,6 +40,7 @@ from annotate.corpus._consent import (
     now_iso,
     operator,
     read_register,
+    use_path,
     write_register,
 )
 from annotate.corpus._io import (
@@ -208,7 +209,7 @@ def withdraw(
     for w in reg["withdrawals"]:
         if w["user_id"] == user_id:
             hashes.update(w.get("conversation_id_hashes", []))
-    places = _places(reg, projects, exports)
+    places = _places(folder, reg, projects, exports)
     cleaned: dict[str, Any] = {"projects": {}, "exports": {}, "not_reached": []}
     for kind, path in places:  # 2. stores and exports
         if not path.exists():
@@ -277,11 +278,11 @@ def withdraw(
 
 
 def _places(
-    reg: dict[str, Any], projects: Iterable[FilePath], exports: Iterable[FilePath]
+    folder: Path, reg: dict[str, Any], projects: Iterable[FilePath], exports: Iterable[FilePath]
 ) -> list[tuple[str, Path]]:
     seen: dict[Path, str] = {}
     for use in reg["uses"]:
-        seen.setdefault(Path(use["path"]), use.get("kind", "project"))
+        seen.setdefault(use_path(folder, use), use.get("kind", "project"))
     for p in projects:
         seen.setdefault(Path(p).resolve(), "project")
     for p in exports:

@@ -225,6 +225,87 @@ def reliability_line(design: dict[str, Any]) -> str:
     )
 
 
+def versions_section(versions: list[dict[str, Any]]) -> str:
+    """The codebook versions of a project that migrated, and what each migration did."""
+    if len(versions) < 2:
+        return ""
+    rows = pd.DataFrame(
+        [
+            {
+                "version": v["version"],
+                "sha256": str(v["hash"])[:12],
+                "since": v["since"],
+                "migration": v.get("migration") or "",
+            }
+            for v in versions
+        ]
+    )
+    lines = [
+        "## Codebook versions",
+        "",
+        "The project moved to a new codebook version while it ran. Each label event records the "
+        "version it was made under; the labels of this dataset are the current version's. "
+        "Older versions are included as `codebook-VERSION.yaml`.",
+        "",
+        md_table(rows),
+    ]
+    for v in versions[1:]:
+        done = v.get("summary") or {}
+        actions = (v.get("map") or {}).get("codes") or {}
+        added = (v.get("map") or {}).get("added") or {}
+        lines += [
+            "",
+            f"**{v['migration']}: {v.get('from')} → {v['version']}** "
+            + ("" if v.get("finished") else "(did not finish) ")
+            + f"— {done.get('events_written', 0)} label event(s) carried as new events (the "
+            "old ones stay in the history), "
+            f"{done.get('recode_items', 0)} unit(s) queued for recoding in "
+            f"{done.get('reopened', 0)} reopened conversation(s).",
+        ]
+        changed = [
+            {"code": k, "action": a.get("action"), "into": _into(a)} for k, a in actions.items()
+        ]
+        if changed:
+            lines += ["", md_table(pd.DataFrame(changed))]
+        if added:
+            lines += [
+                "",
+                "Codes added: "
+                + ", ".join(
+                    f"`{k}` ({a if isinstance(a, str) else 'recoded where ' + str(a)})"
+                    for k, a in added.items()
+                )
+                + ". `uncoded` means the code has no value (not an absence) in conversations "
+                "finished before the migration.",
+            ]
+    return "\n".join(lines) + "\n\n"
+
+
+def _into(action: dict[str, Any]) -> str:
+    into = action.get("into")
+    if isinstance(into, list):
+        return ", ".join(into)
+    return str(into or "")
+
+
+def evidence_section(counts: pd.DataFrame | None) -> list[str]:
+    """Evidence spans and the quote bank, per code that takes evidence (none: no section)."""
+    if counts is None:
+        return []
+    return [
+        "## Evidence and quotes",
+        "",
+        "Coders marked the words of a turn that justify some codes (evidence spans, offsets "
+        "into `turns.text` with their sha256, in the label events). Quotes are the words at "
+        "least two coders marked for the same code and value, or gold's spans "
+        "(`annotate quotes DIR`); spans of LLM coders are never counted as human evidence; "
+        "stale spans no longer match the corpus text and are left out.",
+        "",
+        md_table(counts),
+        "",
+    ]
+
+
 def render_card(facts: dict[str, Any]) -> str:
     """The data card text from the facts gathered by :func:`annotate.export.write`."""
     cb = facts["codebook"]
@@ -267,6 +348,7 @@ def render_card(facts: dict[str, Any]) -> str:
         f"- {cb['n_codes']} codes; the exact file is `codebook.yaml` in this folder.",
         "- Cite as: " + f"{cb['title']} ({cb['id']} v{cb['version']}, sha256 {cb['hash'][:12]}…).",
         "",
+        *([versions_section(cb["versions"])] if len(cb.get("versions") or []) > 1 else []),
         "## Coders and design",
         "",
         f"- coders (pseudonymous ids): {', '.join(f'`{c}`' for c in design['coders'])}",
@@ -316,6 +398,7 @@ def render_card(facts: dict[str, Any]) -> str:
         "",
         counts_section(facts["counts"], files.get("code_counts")),
         "",
+        *evidence_section(facts.get("evidence")),
         "## Personal data",
         "",
         facts["masking_text"],

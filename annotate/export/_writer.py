@@ -38,6 +38,7 @@ from annotate.corpus import register_use
 from annotate.durable import atomic_folder, recover_folder
 from annotate.errors import AgreementError, Errors, ExportError
 from annotate.export._card import render_card
+from annotate.export._quotes import evidence_counts
 from annotate.export._tables import long_labels, unit_agreement, wide_labels
 from annotate.project.project import CODEBOOK_FILE
 from annotate.store import ORDER_COLUMNS
@@ -184,12 +185,17 @@ def write(
         for name, df in tables.items():
             path = _write_table(df, tmp / name, format)
             files.append((path.name, len(df)))
-        shutil.copyfile(project.path / CODEBOOK_FILE, tmp / "codebook.yaml")
+        shutil.copyfile(Path(codebook.path or project.path / CODEBOOK_FILE), tmp / "codebook.yaml")
         files.append(("codebook.yaml", None))
+        for older in tuple(getattr(project, "codebooks", ()))[:-1]:  # after migrations
+            name = f"codebook-{older.version}.yaml"
+            shutil.copyfile(Path(older.path or project.path / CODEBOOK_FILE), tmp / name)
+            files.append((name, None))
         facts = _facts(project, labels, format, redact, bootstrap, unit, coders, gold, turns,
                        convs, agreement_table, agreement_note, files)  # fmt: skip
         written = {Path(f).stem: f for f, _ in files}
         facts["table_files"] = {n: written[n] for n in ("agreement", *card_tables) if n in written}
+        facts["evidence"] = evidence_counts(project)  # codes that take evidence spans, if any
         (tmp / "README.md").write_text(render_card(facts), encoding="utf-8")
         manifest = {
             "toolkit": f"annotate {__version__}",
@@ -211,10 +217,12 @@ def write(
 
 
 def _check_events(project: Project, events: pd.DataFrame, codebook: Codebook) -> None:
-    """Refuse an empty project, labels with unknown codes, or another codebook version."""
+    """Refuse an empty project, labels with unknown codes, or a codebook version the project
+    does not hold (after a migration it holds every version its labels were made under)."""
     if events.empty:
         raise ExportError(Errors.E503.format(path=project.path))
-    known = set(codebook.code_ids) | set(SYSTEM_CODES)
+    books = tuple(getattr(project, "codebooks", ())) or (codebook,)
+    known = {c for cb in books for c in cb.code_ids} | set(SYSTEM_CODES)
     unknown = sorted(set(events["code_id"]) - known)
     if unknown:
         raise ExportError(
@@ -224,7 +232,8 @@ def _check_events(project: Project, events: pd.DataFrame, codebook: Codebook) ->
         )
     made = events[["codebook_id", "codebook_version"]].dropna().astype(str).drop_duplicates()
     found = sorted(f"{i} v{v}" for i, v in made.itertuples(index=False))
-    if found and found != [f"{codebook.id} v{codebook.version}"]:
+    held = {f"{cb.id} v{cb.version}" for cb in books}
+    if found and not set(found) <= held:
         raise ExportError(
             Errors.E505.format(
                 found=", ".join(found), codebook=codebook.id, version=codebook.version
@@ -361,6 +370,7 @@ def _facts(project, labels, format, redact, bootstrap, unit, coders, gold, turns
             "hash": codebook.hash,
             "title": codebook.title,
             "n_codes": len(codebook.codes),
+            "versions": getattr(project, "codebook_history", []),
         },
         "design": {
             "coders": list(project.coders),

@@ -110,10 +110,19 @@ def read_log(path: Path) -> Iterator[dict[str, Any]]:
             yield rec
 
 
-def audit_files(project_path: Path, coder_id: str | None = None) -> list[Path]:
-    """Audit files of one LLM coder (or of every one), oldest run first."""
+#: audit logs of behavioural checks (annotate.llm.checks): ``llm/<id>/checks/audit/*.jsonl``;
+#: never read as a coder's runs, but their answers are cached
+CHECKS_DIR = "checks"
+
+
+def audit_files(
+    project_path: Path, coder_id: str | None = None, *, kind: str = AUDIT_DIR
+) -> list[Path]:
+    """Audit files of one LLM coder (or of every one), oldest run first; ``kind`` =
+    ``"checks"`` for the logs of behavioural checks."""
     root = Path(project_path) / "llm"
-    pattern = f"{coder_id or '*'}/{AUDIT_DIR}/*.jsonl"
+    sub = AUDIT_DIR if kind == AUDIT_DIR else f"{kind}/{AUDIT_DIR}"
+    pattern = f"{coder_id or '*'}/{sub}/*.jsonl"
     return sorted(root.glob(pattern), key=lambda p: p.name)
 
 
@@ -140,9 +149,13 @@ class ResponseCache:
         "coder_id",
     )
 
-    def __init__(self, project_path: Path, *, enabled: bool = True) -> None:
+    def __init__(
+        self, project_path: Path, *, enabled: bool = True, kinds: tuple[str, ...] = (AUDIT_DIR,)
+    ) -> None:
         self.project_path = Path(project_path)
         self.enabled = enabled
+        #: which logs feed the index: the runs' (``audit``), and the checks' (``checks``)
+        self.kinds = kinds
         self._index: dict[str, dict[str, Any]] | None = None
         self._lock = threading.Lock()
 
@@ -150,7 +163,8 @@ class ResponseCache:
         with self._lock:
             if self._index is None:
                 index: dict[str, dict[str, Any]] = {}
-                for path in audit_files(self.project_path):
+                paths = [p for k in self.kinds for p in audit_files(self.project_path, kind=k)]
+                for path in paths:
                     for rec in read_log(path):
                         if rec.get("type") == "request" and rec.get("key") and "text" in rec:
                             index.setdefault(rec["key"], {k: rec.get(k) for k in self.FIELDS})

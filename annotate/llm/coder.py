@@ -342,6 +342,14 @@ def add_llm_coder(project: Any, coder_id: str, **settings: Any) -> LLMCoder:
         The record as written.
     """
     spec = build_coder(project, coder_id, **settings)
+    write_record(project, spec)
+    return spec
+
+
+def write_record(project: Any, spec: LLMCoder) -> None:
+    """Write a new coder's record once (exclusive) and add its id to the plan (E705 if the
+    id is taken); the folder is removed again when the plan refuses the id."""
+    coder_id = spec.id
     folder = coder_dir(project.path, coder_id)
     if coder_id in project.coders:
         where = "an LLM coder" if (folder / RECORD).is_file() else "a coder of the plan"
@@ -365,4 +373,3 @@ def add_llm_coder(project: Any, coder_id: str, **settings: Any) -> LLMCoder:
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)  # ours, just written: the coder never existed
         raise
-    return spec

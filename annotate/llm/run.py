@@ -378,6 +378,7 @@ class UnitCoder:
             "session_id": self.run_id,
             "elapsed_ms": result.elapsed_ms,
             "context": self.spec.context if u.unit == "turn" else "full",
+            "exposure": "none",  # a model sees no other coder's labels
         }
         if result.answer is None:
             n = len(result.attempts)
@@ -788,6 +789,7 @@ class _Engine:
                     "value": "done",
                     "session_id": self.summary.run_id,
                     "note": f"coded by LLM coder {self.coder.spec.id}",
+                    "exposure": "none",
                 }
             )
             self.done_convs.add(cid)

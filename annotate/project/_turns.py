@@ -1,4 +1,4 @@
-"""The corpus's turns as the project needs them: (conversation_id, turn_index, role)."""
+"""The corpus's turns as the project needs them: (conversation_id, turn_index, role), texts."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+from annotate.errors import CorpusError
 
 if TYPE_CHECKING:
     from annotate.corpus import Corpus
@@ -84,6 +86,37 @@ class LazyTurnIndex:
     def role(self, conversation_id: str, turn_index: int) -> str | None:
         """The role of a turn, or None when the conversation has no such turn."""
         return self._get().role(conversation_id, turn_index)
+
+
+class TurnTexts:
+    """The text of one turn, read with its conversation on the first question about it.
+
+    Only events with evidence spans ask (to check the spans against the text), so a store
+    that never sees a span never reads a text. The last few conversations are kept.
+    """
+
+    KEEP = 8
+
+    def __init__(self, corpus: Callable[[], Corpus]) -> None:
+        self._corpus = corpus
+        self._cache: dict[str, dict[int, str]] = {}
+
+    def text(self, conversation_id: str, turn_index: int) -> str | None:
+        """A turn's text, or None when the corpus has no such turn."""
+        turns = self._cache.get(conversation_id)
+        if turns is None:
+            try:
+                frame = self._corpus().conversation(conversation_id)
+            except CorpusError:  # E112: not in the corpus (reported by the unit check)
+                return None
+            turns = {
+                int(i): str(t) if isinstance(t, str) else ""
+                for i, t in zip(frame["turn_index"], frame["text"], strict=True)
+            }
+            if len(self._cache) >= self.KEEP:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[conversation_id] = turns
+        return turns.get(int(turn_index))
 
 
 def corpus_fingerprint(folder: Path) -> str:

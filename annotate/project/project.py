@@ -8,6 +8,8 @@ Layout::
     plan/v000001.parquet  the plan, one complete immutable version per change (the latest is
                           current): assignments + coders, plan settings, corpus, sampling
     labels/               the label store (annotate.store)
+    codebooks/, migrations/  later codebook versions and the migrations to them
+                          (annotate.project._codebooks; absent until the first migration)
 
 Projects made before plan versions keep ``assignments.parquet`` and the plan in project.json
 (format ``annotate-project/1``); they are read as they are and migrated to ``plan/`` on their
@@ -45,7 +47,17 @@ from annotate.durable import (
     write_file,
 )
 from annotate.errors import Errors, ProjectError, StorageError, Warnings, hint
-from annotate.project import _plan, _sample, _turns, _versions
+from annotate.project import (
+    _codebooks,
+    _enrich,
+    _migrate,
+    _plan,
+    _sample,
+    _settings,
+    _turns,
+    _versions,
+)
+from annotate.project._calibration import Calibration
 from annotate.project._labels import LabelsMixin
 from annotate.project._plan import check_coders, check_plan
 from annotate.project._versions import PlanState
@@ -75,6 +87,8 @@ _REAL = (
     LABELS_DIR,
     f"{LABELS_DIR}/parts",
     f"{LABELS_DIR}/compacted",
+    _codebooks.CODEBOOKS_DIR,
+    _codebooks.MIGRATIONS_DIR,
 )
 _CAS_TRIES = 64
 #: the hidden folder an init into an existing folder builds in
@@ -105,6 +119,7 @@ class Project(LabelsMixin):
                     expected=cb_doc["hash"][:12],
                 )
             )
+        self._reload_versions()
         state = self._state()
         found = _versions.problems(state)
         if found:
@@ -543,6 +558,8 @@ class Project(LabelsMixin):
             turns=_turns.LazyTurnIndex(lambda: self.turns),
             annotator=self.coder,
             blind=self.blind,
+            versions=self._versions.older,
+            texts=_turns.TurnTexts(lambda: self.corpus),
         )
 
     # LLM coders (annotate.llm): a coder with a record in llm/<id>/coder.json is a model
@@ -556,6 +573,117 @@ class Project(LabelsMixin):
         """Add a language model as a coder: see :func:`annotate.llm.add_llm_coder`."""
         # annotate.llm (layer 4) builds on the project; a static import here would point up
         return importlib.import_module("annotate.llm").add_llm_coder(self, coder_id, **settings)
+
+    # --- codebook versions (annotate.project._codebooks, _migrate) ---------------------------
+
+    def _reload_versions(self, *, warn: bool = True) -> None:
+        """Read the codebook versions (the one created with, then one per migration); the
+        latest is ``self.codebook``. W340 (``warn``) when the latest migration did not finish."""
+        if not hasattr(self, "_base_codebook"):
+            self._base_codebook = self.codebook
+        self._versions = _codebooks.read_versions(self.path, self._base_codebook)
+        if self.codebook is not self._versions.current:
+            self.__dict__.pop("store", None)
+        self.codebook = self._versions.current
+        last = self._versions.records[-1] if self._versions.records else None
+        if warn and last is not None and last["done"] is None:
+            warnings.warn(
+                Warnings.W340.format(
+                    path=self.path,
+                    migration=last["id"],
+                    version=f"{last['to']['id']} {last['to']['version']}",
+                    hint=_migrate.unfinished_hint(self),
+                ),
+                stacklevel=3,
+            )
+
+    @property
+    def codebooks(self) -> tuple[Any, ...]:
+        """Every codebook version the project holds, oldest first (the last is current)."""
+        return self._versions.books
+
+    def codebook_for(self, version: str | None = None) -> Any:
+        """The codebook of a version (``"1.0.0"`` or ``"ID 1.0.0"``; None: the current one)."""
+        return self._versions.get(version)
+
+    @property
+    def codebook_history(self) -> list[dict[str, Any]]:
+        """The versions with when each came and what its migration did (oldest first)."""
+        return _migrate.history(self)
+
+    def migrate(
+        self, codebook: FilePath | Any, map: Any = None, *, modules: Any = None
+    ) -> dict[str, Any]:
+        """Move the project to a new codebook version, migrating its labels (see README,
+        "Codebook versions and migration", and :mod:`annotate.project._migrate`).
+
+        Parameters
+        ----------
+        codebook : path or Codebook
+            The new version's file (a later version number than the current one).
+        map : path or CodebookMap, optional
+            What happened to each changed code (``annotate codebook diff OLD NEW --map``
+            proposes one). Without a map every code must stay as it is.
+        modules : list of str, optional
+            Modules of the new version to load (default: the project's, where declared).
+
+        Returns
+        -------
+        dict
+            What was done: events written, units queued for recoding, per-code counts.
+        """
+        return _migrate.migrate(self, codebook, map, modules=modules)
+
+    def _status_extras(self) -> dict[str, Any]:
+        """For :meth:`status`: the codebook versions, the open recoding per coder, and who is
+        certified for which codebook version (calibration)."""
+        versions = pd.DataFrame(
+            [
+                {
+                    "version": h["version"],
+                    "since": h["since"],
+                    "migration": h["migration"] or "",
+                    "finished": h.get("finished", True),
+                }
+                for h in self.codebook_history
+            ]
+        )
+        items = self.recoding(open_only=False)
+        per = pd.DataFrame(columns=["annotator_id", "units", "open", "conversations_open"])
+        if len(items):
+            items = items.assign(conv_open=items["conversation_id"].where(items["open"]))
+            per = (
+                items.groupby("annotator_id")
+                .agg(
+                    units=("code_id", "size"),
+                    open=("open", "sum"),
+                    conversations_open=("conv_open", "nunique"),
+                )
+                .reset_index()
+            )
+        return {"codebooks": versions, "recoding": per, "certified": Calibration(self).certified()}
+
+    def recoding(self, annotator: str | None = None, *, open_only: bool = True) -> pd.DataFrame:
+        """Units that migrations queued for recoding (``open`` until the coder finishes the
+        conversation again): annotator_id, unit, conversation_id, turn_index, code_id, scope
+        (``unit`` or ``conversation``: every unit of it), reason, from_code, from_value."""
+        return _migrate.recoding(self, self._visible(annotator), open_only=open_only)
+
+    # Suggestions of an LLM coder in the annotation widget (project/_settings.py)
+    @property
+    def suggestions(self) -> dict[str, Any]:
+        """The suggestions setting in force: ``{"mode": "off"|"after"|"before", "coder":
+        LLM coder id or None, "version": n}`` (see :mod:`annotate.project._settings`)."""
+        doc = _settings.read_settings(self.path)
+        return doc["suggestions"] | {"version": doc["version"]}
+
+    def set_suggestions(self, mode: str, coder: str | None = None) -> dict[str, Any]:
+        """Show an LLM coder's labels to the coders as suggestions: ``off``, ``after`` (once a
+        coder saved their own label) or ``before`` (never before on the reliability sample).
+        Publishes a new settings version (E713 for a bad mode or a coder that is not an LLM
+        coder); returns it."""
+        checked = _settings.check_suggestions(mode, coder, self.coder_kinds)
+        return _settings.change_suggestions(self.path, checked)
 
     # --- changing the plan -----------------------------------------------------------------
 
@@ -827,6 +955,54 @@ class Project(LabelsMixin):
             return nxt, rows
 
         return self._change(compute)
+
+    def enrich_reliability(
+        self,
+        n: int,
+        *,
+        codes: list[str],
+        prescore: str = "cues",
+        share: float = 0.5,
+        reliability_coders: int | None = None,
+    ) -> pd.DataFrame:
+        """Add ``n`` conversations to the reliability sample, stratified by a pre-score so that
+        rare ``codes`` get positives, with the inclusion probabilities recorded (see
+        :mod:`annotate.project._enrich`; analyse with :func:`annotate.agreement.design_report`
+        and :meth:`reliability_weights`).
+
+        Parameters
+        ----------
+        n : int
+            Conversations to add.
+        codes : list of str
+            The rare codes the pre-score looks for.
+        prescore : str
+            ``"cues"`` (the codes' cue phrases), ``"labels:ID"`` (annotator ID's labels, e.g.
+            an LLM coder's), a conversation column or ``meta.KEY`` (numeric), or a filter
+            such as ``"meta.flagged=true"``.
+        share : float
+            Share of ``n`` drawn from the conversations with a pre-score above 0.
+        reliability_coders : int, optional
+            Coders per added conversation (default: the plan's, else every coder).
+
+        Returns
+        -------
+        DataFrame
+            The new assignment rows.
+        """
+        return _enrich.enrich(self, n, codes=codes, source=prescore, share=share,
+                              reliability_coders=reliability_coders)  # fmt: skip
+
+    @property
+    def reliability_design(self) -> dict[str, Any] | None:
+        """The enriched reliability sample's design (pre-score, strata, fractions, inclusion
+        probabilities, each conversation's stratum), or None."""
+        return _enrich.design_of(self)
+
+    def reliability_weights(self) -> pd.DataFrame:
+        """conversation_id, stratum, inclusion_probability, weight (1 / probability) of the
+        reliability conversations the design drew (equal probabilities without enrichment)."""
+        return _enrich.weights(self)
 
     def repair_plan(self) -> dict[str, Any]:
         """Repair a plan that two sessions of an older annotate changed at once.

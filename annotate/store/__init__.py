@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from annotate.store._check import validate_events
 from annotate.store._schema import KEY_COLUMNS, LABEL_COLUMNS, LABEL_SCHEMA, ORDER_COLUMNS
-from annotate.store._validate import TurnLookup
+from annotate.store._validate import TextLookup, TurnLookup, evidence_span
 from annotate.store._withdraw import withdraw_conversations
 from annotate.store.store import AUTO_COMPACT_PARTS, LabelStore
 
@@ -18,7 +18,9 @@ __all__ = [
     "LABEL_SCHEMA",
     "ORDER_COLUMNS",
     "LabelStore",
+    "TextLookup",
     "TurnLookup",
+    "evidence_span",
     "validate_events",
     "withdraw_conversations",
 ]

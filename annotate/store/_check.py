@@ -9,14 +9,18 @@ import pyarrow as pa
 
 from annotate.clock import CLOCK
 from annotate.store._schema import LABEL_SCHEMA, to_pandas
-from annotate.store._validate import TurnLookup, Validator
+from annotate.store._validate import TextLookup, TurnLookup, Validator
 
 if TYPE_CHECKING:
     from annotate.codebook import Codebook
 
 
 def validate_events(
-    events: Any, codebook: Codebook, *, turns: TurnLookup | None = None
+    events: Any,
+    codebook: Codebook,
+    *,
+    turns: TurnLookup | None = None,
+    texts: TextLookup | None = None,
 ) -> pd.DataFrame:
     """Validate label events without storing them.
 
@@ -28,6 +32,8 @@ def validate_events(
         The codebook to check against.
     turns : TurnLookup, optional
         The corpus turns, to check turn indexes and roles.
+    texts : TextLookup, optional
+        The corpus texts, to check evidence spans (bounds and sha256).
 
     Returns
     -------
@@ -39,5 +45,5 @@ def validate_events(
     LabelStoreError
         With ``failure_cases`` (the failing rows and a ``reason`` column) when any is invalid.
     """
-    rows = Validator(codebook, session_id=CLOCK.event_id(), turns=turns)(events)
+    rows = Validator(codebook, session_id=CLOCK.event_id(), turns=turns, texts=texts)(events)
     return to_pandas(pa.Table.from_pylist(rows, schema=LABEL_SCHEMA))

@@ -8,6 +8,7 @@ DataFrame of the failing rows (``row`` = position in the batch, the row's fields
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -37,6 +38,40 @@ class TurnLookup(Protocol):
 
     def role(self, conversation_id: str, turn_index: int) -> str | None:
         """The role of a turn, or None when the conversation has no such turn."""
+
+
+class TextLookup(Protocol):
+    """The text of the corpus's turns, to check evidence spans (the project provides it)."""
+
+    def text(self, conversation_id: str, turn_index: int) -> str | None:
+        """A turn's text, or None when the corpus has no such turn."""
+
+
+def evidence_span(text: str, start: int, end: int) -> dict[str, Any]:
+    """The evidence span ``[start, end)`` of a turn's ``text`` as stored in label events.
+
+    Parameters
+    ----------
+    text : str
+        The turn's text as in ``turns.text``.
+    start, end : int
+        Python string offsets (code points), ``0 <= start < end <= len(text)``.
+
+    Returns
+    -------
+    dict
+        ``{"start", "end", "sha256"}``: the hash is of ``text[start:end]`` as UTF-8, so that a
+        later change of the corpus text is detected.
+
+    Examples
+    --------
+    >>> evidence_span("you decide", 4, 10)["sha256"][:12]
+    '5589aa5863c2'
+    """
+    if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
+        raise LabelStoreError(Errors.E307.format(start=start, end=end, n=len(text)))
+    quoted = text[start:end].encode("utf-8", "surrogatepass")
+    return {"start": start, "end": end, "sha256": hashlib.sha256(quoted).hexdigest()}
 
 
 def _missing(value: Any) -> bool:
@@ -139,12 +174,13 @@ def _exposure(row: dict[str, Any], reasons: list[str]) -> None:
         reasons.append(f"exposure: {row['exposure']!r} is not one of {', '.join(EXPOSURES)}")
 
 
-def _evidence(row: dict[str, Any], reasons: list[str]) -> None:
-    """Evidence spans: a list of {start, end, sha256} on a turn unit's ``set`` event.
+def _evidence(row: dict[str, Any], code: Any, reasons: list[str]) -> None:
+    """Evidence spans: a list of {start, end, sha256} on a turn unit's ``set`` event of a code
+    that takes evidence.
 
     Accepted as a list of mappings or its JSON text; normalised to a list of plain dicts
     sorted by (start, end), without duplicates. Bounds and hashes against the turn's text are
-    checked by the caller that knows the text (the project); here only the shape is.
+    checked by :meth:`Validator._evidence_text` when the store knows the corpus.
     """
     spans = row["evidence"]
     if spans is None:
@@ -178,12 +214,24 @@ def _evidence(row: dict[str, Any], reasons: list[str]) -> None:
     if row["unit"] != "turn" or row["op"] != "set":
         reasons.append("evidence: spans belong to a 'set' event of a turn unit")
         return
+    if code is None or code.evidence == "none":
+        what = f"code {row['code_id']!r}" if code is not None else f"{row['code_id']!r}"
+        reasons.append(
+            f"evidence: {what} takes no evidence spans (its codebook entry says evidence: "
+            "none); drop the spans, or mark the code evidence: optional in the codebook"
+        )
+        return
     unique = {(d["start"], d["end"], d["sha256"]): d for d in out}
     row["evidence"] = [unique[k] for k in sorted(unique)] or None
 
 
 class Validator:
-    """Checks and normalises label events for one codebook (and optionally one corpus)."""
+    """Checks and normalises label events for one codebook (and optionally one corpus).
+
+    A project that moved to a new codebook version also holds its older versions
+    (``versions``): an event is validated against the version it names (``codebook_id``,
+    ``codebook_version``); events that name none get the current ``codebook``.
+    """
 
     def __init__(
         self,
@@ -192,13 +240,21 @@ class Validator:
         session_id: str,
         turns: TurnLookup | None = None,
         annotator: str | None = None,
+        versions: Iterable[Codebook] = (),
+        texts: TextLookup | None = None,
     ) -> None:
         self.codebook = codebook
         self.codes = {c.id: c for c in codebook.codes}
         self.session_id = session_id
         self.turns = turns
+        self.texts = texts
         self.annotator = annotator
         self.version = str(codebook.version)
+        #: (codebook id, version) -> (codebook, its codes by id), the current one included
+        self.books: dict[tuple[str, str], tuple[Codebook, dict[str, Any]]] = {
+            (cb.id, str(cb.version)): (cb, {c.id: c for c in cb.codes}) for cb in versions
+        }
+        self.books[(codebook.id, self.version)] = (codebook, self.codes)
 
     def __call__(self, events: Any) -> list[dict[str, Any]]:
         """Normalised events, or LabelStoreError (with failure_cases) naming every bad row."""
@@ -249,8 +305,40 @@ class Validator:
             self._unit(row, code, reasons)
             self._value(row, code, reasons)
         _exposure(row, reasons)
-        _evidence(row, reasons)
+        if row["evidence"] is not None:
+            before = len(reasons)
+            _evidence(row, code, reasons)
+            if len(reasons) == before and row["evidence"] is not None:
+                self._evidence_text(row, reasons)
         return row, reasons
+
+    def _evidence_text(self, row: dict[str, Any], reasons: list[str]) -> None:
+        """Each span lies inside the turn's text and its hash is that of the text there."""
+        cid, ti = row["conversation_id"], row["turn_index"]
+        if self.texts is None or not isinstance(cid, str) or not isinstance(ti, int):
+            return
+        text = self.texts.text(cid, ti)
+        if text is None:  # no such turn: reported by the unit check
+            return
+        for span in row["evidence"]:
+            start, end = span["start"], span["end"]
+            if end > len(text):
+                reasons.append(
+                    f"evidence: span [{start}, {end}) ends past turn {ti} of {cid!r}, whose "
+                    f"text has {len(text)} characters (offsets count code points of turns.text)"
+                )
+                continue
+            quoted = text[start:end].encode("utf-8", "surrogatepass")
+            if hashlib.sha256(quoted).hexdigest() != span["sha256"]:
+                shown = text[start:end]
+                shown = shown if len(shown) <= 40 else shown[:37] + "..."
+                reasons.append(
+                    f"evidence: span [{start}, {end}) of turn {ti} of {cid!r} has sha256 "
+                    f"{span['sha256'][:12]}..., but the turn's text there ({shown!r}) hashes "
+                    "otherwise: the corpus text changed since the span was made, or the offsets "
+                    "or hash were not computed on turns.text (annotate.store.evidence_span "
+                    "makes a span from the text)"
+                )
 
     def _fill(self, row: dict[str, Any], reasons: list[str]) -> None:
         self._stamp(row, reasons)
@@ -287,11 +375,14 @@ class Validator:
                 row[col] = default
             elif isinstance(row[col], str):
                 row[col] = str(row[col])  # e.g. the codebook's Version (a str subclass)
-        for col, expected in (("codebook_id", cb.id), ("codebook_version", self.version)):
-            if row[col] != expected:
-                reasons.append(
-                    f"{col}: {row[col]!r} is not the project's codebook ({cb.id} {self.version})"
-                )
+        if (row["codebook_id"], row["codebook_version"]) not in self.books:
+            ids = {i for i, _ in self.books}
+            col = "codebook_version" if row["codebook_id"] in ids else "codebook_id"
+            held = ", ".join(f"{i} {v}" for i, v in self.books)
+            reasons.append(
+                f"{col}: {row[col]!r} is not the project's codebook ({cb.id} {self.version})"
+                + (f"; the project holds {held}" if len(self.books) > 1 else "")
+            )
         if not isinstance(row["session_id"], str) or not row["session_id"]:
             reasons.append(f"session_id: {row['session_id']!r} must be a non-empty string")
         if row["context"] not in CONTEXTS:
@@ -327,12 +418,16 @@ class Validator:
         code_id = row["code_id"]
         if code_id in SYSTEM_CODES:
             return None
-        code = self.codes.get(code_id) if isinstance(code_id, str) else None
+        book = self.books.get((row["codebook_id"], row["codebook_version"]))
+        if book is None:  # an unknown version, reported already
+            return None
+        cb, codes = book
+        code = codes.get(code_id) if isinstance(code_id, str) else None
         if code is None:
-            available = ", ".join([*self.codes, *SYSTEM_CODES])
+            available = ", ".join([*codes, *SYSTEM_CODES])
             reasons.append(
-                f"code_id: {code_id!r} is not a code of codebook '{self.codebook.id}' "
-                f"{self.codebook.version} (available: {available})"
+                f"code_id: {code_id!r} is not a code of codebook '{cb.id}' "
+                f"{cb.version} (available: {available})"
             )
         return code
 

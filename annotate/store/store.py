@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from annotate.durable import fsync_dir, write_file
 from annotate.errors import Errors, LabelStoreError, StorageError, Warnings
 from annotate.store import _files, _fold
 from annotate.store._schema import LABEL_COLUMNS, LABEL_SCHEMA, empty_events, to_pandas
-from annotate.store._validate import TurnLookup, Validator
+from annotate.store._validate import TextLookup, TurnLookup, Validator
 from annotate.store._withdraw import withdraw_conversations
 from annotate.types import FilePath
 
@@ -58,6 +59,13 @@ class LabelStore:
         coder's files; compaction then touches only this coder's folders too.
     blind : bool, default True
         With ``annotator``: scope reads to that coder (False: a coder who may see all labels).
+    versions : iterable of Codebook, optional
+        Older versions of the codebook the project still holds (after a migration): an event
+        naming one of them (``codebook_id``, ``codebook_version``) is validated against it.
+        Events that name no version get ``codebook``'s.
+    texts : TextLookup, optional
+        The corpus's turn texts, to check that each evidence span lies inside its turn and
+        that its sha256 is that of the text there. The project passes it.
 
     Notes
     -----
@@ -76,13 +84,20 @@ class LabelStore:
         auto_compact: int = AUTO_COMPACT_PARTS,
         annotator: str | None = None,
         blind: bool = True,
+        versions: Iterable[Codebook] = (),
+        texts: TextLookup | None = None,
     ) -> None:
         self.path = Path(folder)
         self.codebook = codebook
         self.session_id = session_id or CLOCK.event_id()
         self.auto_compact = auto_compact
         self._validate = Validator(
-            codebook, session_id=self.session_id, turns=turns, annotator=annotator
+            codebook,
+            session_id=self.session_id,
+            turns=turns,
+            annotator=annotator,
+            versions=versions,
+            texts=texts,
         )
         self.annotator = annotator
         #: the coder every read is limited to (None: every coder's labels may be read)

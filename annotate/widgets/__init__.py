@@ -4,6 +4,7 @@
 ``Annotator`` (annotator.py) is the anywidget view over it, imported lazily so that the
 session stays usable where anywidget is not installed. ``Adjudicator`` (adjudicator.py) is
 the adjudication widget, a view over ``annotate.adjudication.Adjudication``.
+``CalibrationSession`` (calibration.py) is the headless session of a calibration attempt.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from annotate.widgets.session import AnnotationSession
 
-__all__ = ["Adjudicator", "AnnotationSession", "Annotator"]
+__all__ = ["Adjudicator", "AnnotationSession", "Annotator", "CalibrationSession"]
 
 
 def __getattr__(name: str) -> Any:
@@ -20,6 +21,10 @@ def __getattr__(name: str) -> Any:
         from annotate.widgets.annotator import Annotator
 
         return Annotator
+    if name == "CalibrationSession":
+        from annotate.widgets.calibration import CalibrationSession
+
+        return CalibrationSession
     if name == "Adjudicator":
         from annotate.widgets.adjudicator import Adjudicator
 

@@ -10,7 +10,9 @@ Messages from the front end (``type`` and fields):
 
 =========  ===============================================================================
 set        ``seq, code_id, value (str | list | null), turn_index (int | null), elapsed_ms``,
-           optional ``note`` (the reason of a ``_flag``)
+           optional ``note`` (the reason of a ``_flag``), optional ``evidence``: the code's
+           spans on the turn, ``[{start, end}]`` offsets into ``turns.text`` (code points),
+           replacing its spans (without it a code keeps them)
 toggle     ``seq, code_id, turn_index, elapsed_ms`` (binary codes)
 memo       ``seq, text, turn_index, elapsed_ms``
 flag       ``seq, on, note, turn_index, elapsed_ms``
@@ -147,11 +149,16 @@ class Annotator(anywidget.AnyWidget):
             if note:
                 notes[_key_text((_unit, _cid, ti, code_id))] = note
         done, total = s.progress()
+        evidence = {
+            _key_text(k): [[x["start"], x["end"]] for x in spans]
+            for k, spans in s.evidence_labels().items()
+        }
         self.labels = {
             "conversation_id": s.conversation_id,
             "c": conv,
             "t": turns,
             "notes": notes,
+            "ev": evidence,
             "unsaved": sorted(_key_text(k) for k in s.pending_keys()),
         }
         self.progress = {"done": done, "total": total, "index": s.index}
@@ -222,6 +229,8 @@ class Annotator(anywidget.AnyWidget):
         }
         if kind == "set":
             note = content.get("note")
+            if "evidence" in content:
+                kw["evidence"] = content["evidence"] or []
             return s.set(str(content["code_id"]), content.get("value"), note=note, **kw), False
         if kind == "toggle":
             return s.toggle(str(content["code_id"]), **kw), False

@@ -18,6 +18,15 @@ The tree (``markdown_tree``) is a list of nodes; a node is a string (text) or a 
 
 Paragraphs of tight list items are not wrapped (their inline nodes sit in the ``li`` directly),
 as markdown-it renders them. Soft line breaks are ``"\\n"`` inside the text.
+
+With ``offsets=True`` (the widget's turns) the tree also says where its text is in the turn's
+source, so that evidence spans selected in the browser are offsets into ``turns.text``: a
+container whose children hold text gets ``"o"``, a list parallel to ``"c"`` (``None`` for a
+child that is not text), and a ``code`` or ``pre`` node gets ``"o"`` for its ``"v"``. Each is a
+list of runs ``[d, s, dn, sn]`` in code points: the shown characters ``d .. d+dn`` of the string
+are the source characters ``s .. s+sn``. A run with ``dn == sn`` maps character by character; an
+other one is atomic (``&amp;`` shown as ``&``, ``\\*`` shown as ``*``). Characters in no run
+(a link's URL, an image, text markdown-it rewrote) cannot be the edge of a span.
 """
 
 from __future__ import annotations
@@ -29,14 +38,21 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from annotate.widgets._sourcemap import Locator, Run
+
 #: a turn longer than this (characters or lines) starts collapsed in the chat view
 LONG_CHARS = 1200
 LONG_LINES = 18
 #: the deepest the markdown tree goes (deeper containers keep their text, not their nesting)
 MAX_DEPTH = 32
 
-# CommonMark, raw HTML off (``<b>`` stays literal text), GFM tables and ~~strikethrough~~
-_MD = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+# CommonMark, raw HTML off (``<b>`` stays literal text), GFM tables and ~~strikethrough~~;
+# text_join off: escapes and entities stay their own tokens, which keep their source (markup)
+_MD = (
+    MarkdownIt("commonmark", {"html": False})
+    .enable(["table", "strikethrough"])
+    .disable("text_join")
+)
 
 # block and inline containers, by markdown-it token type (``*_open``) -> tree tag
 _CONTAINERS = {
@@ -64,13 +80,15 @@ _ALIGN = {f"text-align:{a}": a for a in ("left", "center", "right")}
 Node = str | dict[str, Any]
 
 
-def markdown_tree(text: str) -> list[Node]:
+def markdown_tree(text: str, *, offsets: bool = False) -> list[Node]:
     """Parse a turn's markdown into the widget's tree of plain strings (see the module doc).
 
     Parameters
     ----------
     text : str
         A turn's text as in the corpus.
+    offsets : bool
+        Also give the source offsets of the text (``"o"``, see the module doc).
 
     Returns
     -------
@@ -86,9 +104,15 @@ def markdown_tree(text: str) -> list[Node]:
     """
     tokens = _MD.parse(text or "")
     if _cut(tokens):  # shown whole as plain text rather than with its deepest part left out
-        return [{"t": "p", "c": [text]}]
+        node: dict[str, Any] = {"t": "p", "c": [text]}
+        if offsets and text:
+            node["o"] = [[[0, 0, len(text), len(text)]]]
+        return [node]
     root: list[Node] = []
-    _build(tokens, root, 0)
+    offs = _Offsets(Locator(text).locate(tokens)) if offsets and text else None
+    _build(tokens, root, 0, offs)
+    if offs is not None:
+        offs.attach()
     return root
 
 
@@ -99,7 +123,34 @@ def _cut(tokens: list[Token]) -> bool:
     return any(t.level >= deepest and t.type in _NESTING_BLOCKS for t in tokens)
 
 
-def _build(tokens: list[Token], root: list[Node], depth: int) -> None:
+class _Offsets:
+    """Where the text of the tree being built comes from (``markdown_tree(offsets=True)``).
+
+    ``runs``: token id -> the runs of its text (from :class:`_Locator`); ``lists``: id of a
+    container's ``"c"`` list -> its parallel list of runs; ``owners``: id of a ``"c"`` list ->
+    its node, which gets ``"o"`` at the end (:meth:`attach`).
+    """
+
+    def __init__(self, runs: dict[int, list[Run]]) -> None:
+        self.runs = runs
+        self.lists: dict[int, list[list[Run] | None]] = {}
+        self.owners: dict[int, dict[str, Any]] = {}
+
+    def of(self, out: list[Node]) -> list[list[Run] | None]:
+        """The runs list parallel to ``out``, padded to its length."""
+        o = self.lists.setdefault(id(out), [])
+        o.extend([None] * (len(out) - len(o)))
+        return o
+
+    def attach(self) -> None:
+        for key, node in self.owners.items():
+            o = self.lists.get(key)
+            if o and any(o):
+                o.extend([None] * (len(node["c"]) - len(o)))
+                node["o"] = o
+
+
+def _build(tokens: list[Token], root: list[Node], depth: int, offs: _Offsets | None = None) -> None:
     """Fold a flat markdown-it token stream (block or inline) into ``root``, ``depth`` levels
     below the top of the tree.
 
@@ -117,27 +168,40 @@ def _build(tokens: list[Token], root: list[Node], depth: int) -> None:
             node = _open(tok)
             out.append(node)
             stack.append(node["c"])
+            if offs is not None:
+                offs.owners[id(node["c"])] = node
         elif tok.nesting == -1:
             if len(stack) > 1:  # markdown-it balances its tokens; never pop the root
                 stack.pop()
         elif tok.type == "inline":
-            _build(tok.children or [], out, depth + len(stack) - 1)
-        elif tok.type in ("text", "text_special", "softbreak"):
-            _add_text(out, "\n" if tok.type == "softbreak" else tok.content)
-        elif tok.type in ("fence", "code_block"):
+            _build(tok.children or [], out, depth + len(stack) - 1, offs)
+        else:
+            _leaf(tok, out, offs)
+
+
+def _leaf(tok: Token, out: list[Node], offs: _Offsets | None) -> None:
+    """A token that is not a container: text, code, a break, a rule, an image."""
+    runs = offs.runs.get(id(tok)) if offs is not None else None
+    if tok.type in ("text", "text_special", "softbreak"):
+        _add_text(out, "\n" if tok.type == "softbreak" else tok.content, offs, runs or [])
+    elif tok.type in ("fence", "code_block", "code_inline"):
+        if tok.type == "code_inline":
+            node: dict[str, Any] = {"t": "code", "v": tok.content}
+        else:
             lang = tok.info.split()[0] if tok.info.strip() else ""
-            out.append({"t": "pre", "lang": lang, "v": tok.content.removesuffix("\n")})
-        elif tok.type == "code_inline":
-            out.append({"t": "code", "v": tok.content})
-        elif tok.type == "hardbreak":
-            out.append({"t": "br"})
-        elif tok.type == "hr":
-            out.append({"t": "hr"})
-        elif tok.type == "image":
-            alt = "".join(c.content for c in tok.children or [] if c.type != "softbreak")
-            out.append({"t": "img", "alt": alt, "src": _MD.normalizeLinkText(_attr(tok, "src"))})
-        elif tok.content:  # anything else (never markup with html off): its text as it came
-            _add_text(out, tok.content)
+            node = {"t": "pre", "lang": lang, "v": tok.content.removesuffix("\n")}
+        if runs:
+            node["o"] = runs
+        out.append(node)
+    elif tok.type == "hardbreak":
+        out.append({"t": "br"})
+    elif tok.type == "hr":
+        out.append({"t": "hr"})
+    elif tok.type == "image":
+        alt = "".join(c.content for c in tok.children or [] if c.type != "softbreak")
+        out.append({"t": "img", "alt": alt, "src": _MD.normalizeLinkText(_attr(tok, "src"))})
+    elif tok.content:  # anything else (never markup with html off): its text as it came
+        _add_text(out, tok.content, offs, [])
 
 
 def _open(tok: Token) -> dict[str, Any]:
@@ -161,12 +225,21 @@ def _attr(tok: Token, name: str) -> str:
     return "" if value is None else str(value)
 
 
-def _add_text(out: list[Node], text: str) -> None:
-    """Append text, merged with the text before it (one string per run of plain text)."""
+def _add_text(out: list[Node], text: str, offs: _Offsets | None, runs: list[Run]) -> None:
+    """Append text, merged with the text before it (one string per run of plain text); with
+    offsets, its runs join the string's (shifted by the length of the text before it)."""
     if out and isinstance(out[-1], str):
+        shift = len(out[-1])
         out[-1] += text
+        if offs is not None and runs:
+            o = offs.of(out)
+            merged = o[-1] if o[-1] is not None else []
+            merged.extend([d + shift, s, dn, sn] for d, s, dn, sn in runs)  # in place: linear
+            o[-1] = merged
     elif text:
         out.append(text)
+        if offs is not None:
+            offs.of(out)[-1] = [list(r) for r in runs] or None
 
 
 def is_long(text: str) -> bool:
@@ -183,7 +256,7 @@ def turn_payload(row: dict[str, Any]) -> dict[str, Any]:
         "role": str(row["role"]),
         "speaker": _str_or_none(row.get("speaker")),
         "model": _str_or_none(row.get("model")),
-        "blocks": markdown_tree(text),
+        "blocks": markdown_tree(text, offsets=True),
         "long": is_long(text),
     }
 
@@ -207,6 +280,7 @@ def code_payload(code: Any) -> dict[str, Any]:
         "near_misses": _texts(code.near_misses),
         "cues": cues,
         "key": code.key or None,
+        "evidence": getattr(code, "evidence", "none"),
     }
 
 

@@ -55,7 +55,8 @@ def make_labels(
                         "value": str(v),
                     }
                 )
-    return pd.DataFrame(rows)
+    columns = ["annotator_id", "unit", "conversation_id", "turn_index", "role", "code_id", "value"]
+    return pd.DataFrame(rows, columns=columns)  # the columns even when every value is missing
 
 
 @pytest.fixture(scope="session")

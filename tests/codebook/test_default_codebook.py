@@ -8,13 +8,19 @@ from annotate.codebook import Code, Codebook, default_codebook_path, load_codebo
 from annotate.errors import CodebookError
 
 
-@pytest.fixture(scope="module")
-def sdt() -> Codebook:
+@pytest.fixture(scope="module", params=[None, "1.0.0"], ids=["2.0.0", "1.0.0"])
+def sdt(request) -> Codebook:
+    """The default codebook (2.0.0) and the 1.0.0 file kept for old projects: both complete."""
     try:
-        path = default_codebook_path()
-    except CodebookError as err:  # pragma: no cover - the file ships with the repository
+        path = default_codebook_path(request.param)
+    except CodebookError as err:  # pragma: no cover - the files ship with the repository
         pytest.fail(f"the default codebook is missing: {err}")
     return load_codebook(path, modules="all")
+
+
+@pytest.fixture(scope="module")
+def v2() -> Codebook:
+    return load_codebook(default_codebook_path(), modules="all")
 
 
 def _codes(cb: Codebook) -> list[Code]:
@@ -22,7 +28,7 @@ def _codes(cb: Codebook) -> list[Code]:
 
 
 def test_default_codebook_loads_with_and_without_modules(sdt: Codebook) -> None:
-    core = load_codebook(default_codebook_path(), modules=[])
+    core = load_codebook(sdt.path, modules=[])
     assert sdt.id == "sdt-socioaffective"
     assert len(core.codes) < len(sdt.codes)
     assert all(c.module is None for c in core.codes)
@@ -77,6 +83,14 @@ def test_default_codebook_primary_move_per_speaker(sdt: Codebook, role: str) -> 
     assert len(moves[0].values) >= 4
 
 
+def test_default_codebook_examples_differ_from_near_misses(sdt: Codebook) -> None:
+    for code in sdt.codes:
+        examples = {e.text for e in code.examples}
+        assert len(examples) == len(code.examples), code.id
+        assert not examples & {n.text for n in code.near_misses}, code.id
+        assert all(n.why.strip() for n in code.near_misses), code.id
+
+
 def test_default_codebook_ordinal_rating_per_dilemma(sdt: Codebook) -> None:
     dilemmas = [g.id for g in sdt.groups if g.kind == "dilemma"]
     assert len(dilemmas) == 3
@@ -106,3 +120,122 @@ def test_default_codebook_has_no_content_notes(sdt: Codebook) -> None:
     from annotate.codebook.lint import lint_codebook
 
     assert [str(n) for n in lint_codebook(sdt)] == []
+
+
+# --- 2.0.0: the audit of 1.0.0 -----------------------------------------------------------------
+
+
+def test_versions_are_kept_side_by_side(v2: Codebook) -> None:
+    old = load_codebook(default_codebook_path("1.0.0"), modules="all")
+    assert (str(old.version), str(v2.version)) == ("1.0.0", "2.0.0")
+    assert old.id == v2.id
+    # no code id of 1.0.0 is reused with another meaning: every 1.0.0 id is still there
+    assert set(old.code_ids) <= set(v2.code_ids)
+
+
+@pytest.mark.parametrize("dilemma", ["wellbeing", "autonomy", "bonds"])
+def test_dilemmas_separate_not_at_stake_from_balanced(v2: Codebook, dilemma: str) -> None:
+    rating = v2.code(f"conv_dilemma_{dilemma}")
+    stake = v2.code(f"conv_dilemma_{dilemma}_stake")
+    assert stake.level == "binary" and stake.module is None
+    assert [v.label.lower() for v in stake.values] == ["not at stake", "at stake"]
+    assert f"dilemma_{dilemma}" in stake.groups
+    middle = rating.value("3")
+    assert middle.label == "Balanced" and "not at stake" not in (middle.definition or "").lower()
+    assert stake.id in (rating.when_to_use or "")
+
+
+def test_dilemma_autonomy_no_longer_duplicates_support_and_control(v2: Codebook) -> None:
+    old = load_codebook(default_codebook_path("1.0.0"))
+    code = v2.code("conv_dilemma_autonomy")
+    assert code.definition != old.code("conv_dilemma_autonomy").definition
+    assert "self-direction" in code.definition
+    for other in ("conv_autonomy_support", "conv_control"):
+        assert other in (code.when_not_to_use or "")
+    assert "choice-giving or pressuring moves" in code.definition  # rated elsewhere
+
+
+def test_disclosure_split_and_positive_feelings_are_not_vulnerability(v2: Codebook) -> None:
+    feelings = v2.code("user_emotional_disclosure")
+    vulnerable = v2.code("user_vulnerable_disclosure")
+    assert vulnerable.module is None and vulnerable.level == "binary"
+    assert "user_vulnerable_disclosure" in (feelings.when_not_to_use or "")
+    assert "positive" in (vulnerable.when_not_to_use or "")
+    assert any("excited" in n.text or "happy" in n.text for n in vulnerable.near_misses)
+
+
+def test_pressure_says_who_pressures(v2: Codebook) -> None:
+    source = v2.code("user_pressure_source")
+    assert source.level == "set" and source.module is None
+    assert {"ai", "people", "circumstances"} <= set(source.value_ids)
+    assert "user_pressure_source" in (v2.code("user_pressured").when_not_to_use or "")
+
+
+def test_emotional_validation_sycophancy_is_its_own_code(v2: Codebook) -> None:
+    over = v2.code("ai_over_validation")
+    assert over.module is None and "sycophancy" in over.groups
+    assert "ai_over_validation" in (v2.code("ai_empathy").when_not_to_use or "")
+    assert "ai_empathy" in (over.when_not_to_use or "")
+    assert any("ai_empathy" in n.why for n in over.near_misses)
+
+
+def test_social_reward_hacking_in_the_core(v2: Codebook) -> None:
+    tactic = v2.code("ai_retention_tactic")
+    kinds = v2.code("ai_retention_tactic_type")
+    assert tactic.module is None and kinds.module is None
+    assert kinds.level == "set"
+    assert {"exit_guilt", "love_bombing", "possessiveness", "reengagement_hook",
+            "paywalled_intimacy"} <= set(kinds.value_ids)  # fmt: skip
+    text = tactic.definition.lower()
+    for word in ("guilt", "love-bombing", "jealousy", "possessiveness", "re-engagement", "paying"):
+        assert word in text, word
+
+
+def test_mistakes_false_claims_and_trust_on_both_sides(v2: Codebook) -> None:
+    assert v2.code("ai_mistake").module is None
+    false = v2.code("ai_false_claim")
+    assert "transparency" in false.groups and "ai_transparency" in false.definition
+    for claim in ("remember", "e-mail", "human"):
+        assert claim in false.definition
+    assert "ai_false_claim" in (v2.code("ai_transparency").when_not_to_use or "")
+    attitude, behaviour = v2.code("user_trust"), v2.code("user_follows_advice")
+    assert attitude.module == behaviour.module == "trust"
+    assert "attitude" in attitude.label and "behaviour" in behaviour.label
+
+
+def test_attunement_rates_the_fit_of_leading_and_listening(v2: Codebook) -> None:
+    code = v2.code("conv_attunement")
+    assert code.level == "ordinal" and code.module is None
+    assert "conv_directiveness" in (code.when_not_to_use or "")
+    assert "conv_attunement" in (v2.code("conv_directiveness").when_not_to_use or "")
+
+
+def test_connection_with_the_ai_without_presuming_harm(v2: Codebook) -> None:
+    code = v2.code("user_ai_connection")
+    assert code.module is None and "relatedness" in code.groups
+    assert not {"frustration", "thwarting", "satisfaction"} & set(code.groups)
+    assert "user_attachment" in (code.when_not_to_use or "")
+
+
+def test_factual_fixes(v2: Codebook) -> None:
+    humanlike = v2.code("ai_humanlike")
+    assert "thwarting" not in humanlike.groups and "relatedness" not in humanlike.groups
+    mild = v2.code("conv_user_dependence").value("2").definition or ""
+    assert "more than anything" not in mild and "leaning on the AI" in mild
+    thwarting = v2.group("thwarting").description or ""
+    assert "IBQ" in thwarting and "Bartholomew" not in thwarting
+
+
+def test_shipped_map_covers_every_change() -> None:
+    from annotate.codebook import load_map, migration_map_path
+
+    m = load_map(migration_map_path("1.0.0", "2.0.0"))
+    old = load_codebook(default_codebook_path("1.0.0"), modules="all")
+    new = load_codebook(default_codebook_path(), modules="all")
+    resolved = m.resolve(old, new)
+    changed = {"user_emotional_disclosure", "conv_dilemma_wellbeing", "conv_dilemma_bonds",
+               "conv_dilemma_autonomy", "user_trust"}  # fmt: skip
+    assert {c for c, r in resolved.rules.items() if r.action != "keep"} == changed
+    added = set(new.code_ids) - set(old.code_ids)
+    derived = resolved.targets() - set(old.code_ids)
+    assert added == set(resolved.added) | derived

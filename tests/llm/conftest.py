@@ -126,6 +126,19 @@ HUMAN = {
 }
 CODE_OF_ROLE = {"user": "asks_help", "assistant": "ai_move"}
 
+#: a second binary user code (the behavioural checks swap its definition with asks_help's)
+THANKS = """\
+  - id: thanks
+    label: Thanks
+    unit: turn
+    applies_to: [user]
+    level: binary
+    group: [g]
+    definition: The user thanks the assistant or expresses gratitude.
+    examples:
+      - text: "Thank you so much, that helped."
+"""
+
 
 @pytest.fixture(scope="session")
 def model_path() -> Path:
@@ -172,7 +185,7 @@ def human_events(coder: str) -> list[dict]:
     return events
 
 
-def make_project(folder: Path, *, labels: bool = True):
+def make_project(folder: Path, *, labels: bool = True, extra_user_code: bool = False):
     """A project over the four test conversations, all in the reliability sample, with
     alice's and bob's labels."""
     import annotate
@@ -188,7 +201,8 @@ def make_project(folder: Path, *, labels: bool = True):
         ]
         lines.append(json.dumps({"id": cid, "messages": msgs}))
     src.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (folder / "tiny.yaml").write_text(TINY_CODEBOOK, encoding="utf-8")
+    text = TINY_CODEBOOK + (THANKS if extra_user_code else "")
+    (folder / "tiny.yaml").write_text(text, encoding="utf-8")
     annotate.import_corpus(src, "openai", out=folder / "corpus")
     project = Project.create(
         folder / "project",

@@ -19,6 +19,9 @@ from annotate.errors import LabelStoreError, StorageError
 from annotate.store import LABEL_SCHEMA, LabelStore, _files
 from annotate.store._schema import LABEL_COLUMNS_V1
 
+#: a code of the toy codebook that takes evidence spans (evidence: optional)
+EVIDENCED = "ai_autonomy_support"
+
 
 def ev(who: str = "alice", conv: str = "c1", turn: int = 1, value: str = "1", **kw: object):
     return {"annotator_id": who, "unit": "turn", "conversation_id": conv, "turn_index": turn,
@@ -189,8 +192,9 @@ def test_layout_exposure_and_evidence_round_trip(tmp_path: Path, codebook) -> No
 
     store = LabelStore(tmp_path / "labels", codebook)
     sha = hashlib.sha256(b"I feel").hexdigest()
-    store.append([ev("alice", exposure="after", evidence=[{"start": 0, "end": 6, "sha256": sha}]),
-                  ev("alice", turn=2, exposure="none")])  # fmt: skip
+    span = {"start": 0, "end": 6, "sha256": sha}
+    store.append([ev("alice", exposure="after", evidence=[span], code_id=EVIDENCED),
+                  ev("alice", turn=2, exposure="none", code_id=EVIDENCED)])  # fmt: skip
     store.compact()
     cur = store.current("alice").set_index("turn_index")
     assert cur.loc[1, "exposure"] == "after" and cur.loc[2, "exposure"] == "none"
@@ -218,5 +222,5 @@ def test_layout_exposure_and_evidence_round_trip(tmp_path: Path, codebook) -> No
 def test_layout_bad_exposure_or_evidence_is_refused(tmp_path: Path, codebook, bad, reason):
     store = LabelStore(tmp_path / "labels", codebook)
     with pytest.raises(LabelStoreError, match="E301") as info:
-        store.append([ev("alice", **bad)])
+        store.append([ev("alice", code_id=EVIDENCED, **bad)])
     assert reason in info.value.failure_cases["reason"].iloc[0]

@@ -213,7 +213,9 @@ def test_render_turn_payload():
     row = {"turn_index": 2, "role": "assistant", "speaker": None, "model": float("nan")}
     got = turn_payload({**row, "text": "- a\n  - b"})
     assert got["i"] == 2 and got["speaker"] is None and got["model"] is None and not got["long"]
-    assert got["blocks"][0]["c"][0]["c"] == ["a", {"t": "ul", "c": [{"t": "li", "c": ["b"]}]}]
+    item = got["blocks"][0]["c"][0]  # the tree with the source offsets of its text
+    assert item["c"] == ["a", {"t": "ul", "c": [{"t": "li", "c": ["b"], "o": [[[0, 8, 1, 1]]]}]}]
+    assert item["o"] == [[[0, 2, 1, 1]], None]  # "a" is character 2 of "- a\n  - b"
     assert turn_payload({**row, "text": None})["blocks"] == []
 
 

@@ -7,11 +7,16 @@
 // Safety: corpus text is only ever put in the DOM with textContent / text nodes (chat.js).
 // Focus: the widget's root keeps the keyboard. A click anywhere in the widget (outside a text
 // field) gives the focus back to the root, so keys keep working after any click.
+// Evidence: words selected in a turn (mouse, or arrows word by word) are kept as a source span
+// (S.sel, offsets into turns.text) and attached to the code whose key is pressed (or clicked);
+// every code's spans are marked in the turn (markdown.js cuts them into the text).
 
-import { codeHelp, saveIndicator, turnNode } from "./chat.js";
+import { codeHelp, fillBubble, saveIndicator, turnNode } from "./chat.js";
 import { cueMatcher } from "./cues.js";
 import { button, h, isTyping } from "./dom.js";
+import * as evd from "./evidence.js";
 import { annotatorKey, assignKeys, KEY_HELP, panelKeys, PASS, valueKeys } from "./keys.js";
+import { boundary, chars as turnChars } from "./select.js";
 import * as st from "./state.js";
 
 // --- the view: one per output area showing the model ---------------------------------------------
@@ -26,6 +31,7 @@ function render({ model, el }) {
       breakTimer: null,
       panel: "turn", // where code keys act: "turn" or "conversation" (Tab switches)
       pick: null, // a choice code waiting for its value's key: {id, ti}
+      sel: null, // words selected as evidence: {ti, start, end} (offsets into the turn's text)
     },
     K: null, // the codes' keys (keyMaps)
   };
@@ -40,6 +46,8 @@ const codeOf = (v, id) => cb(v).codes[id];
 const turns = (v) => (v.model.get("conversation") || {}).turns || [];
 const focusedTurn = (v) => turns(v)[v.S.focus];
 const value = (v, ti, codeId) => st.labelValue(v.model.get("labels"), v.S.optimistic, ti, codeId);
+const spansOf = (v, ti, codeId) => st.labelEvidence(v.model.get("labels"), v.S.optimistic, ti, codeId);
+const takesEvidence = (code, ti) => !!code && ti !== null && (code.evidence || "none") !== "none";
 const kbd = (key, cls = "aa-key") => { const k = h("kbd", cls, key === " " ? "␣" : key); k.setAttribute("aria-hidden", "true"); return k; };
 
 // --- the codes' keys: the codebook's `key`, else one assigned (keys.js), per panel ----------------
@@ -189,12 +197,73 @@ function change(v, ti, codeId, newValue, extra) {
   const msg = { type: "set", code_id: codeId, value: newValue, turn_index: ti,
     elapsed_ms: Math.round(performance.now() - since), ...(extra || {}) };
   const seq = send(v, msg, true);
-  v.S.optimistic.set(st.keyText(ti, codeId), { value: st.storedForm(newValue), seq });
+  const o = { value: st.storedForm(newValue), seq };
+  if (msg.evidence) o.ev = msg.evidence.map((x) => [x.start, x.end]);
+  v.S.optimistic.set(st.keyText(ti, codeId), o);
   applyLabels(v);
 }
 
-function setCode(v, code, ti, next) {
-  change(v, ti, code.id, next(code, value(v, ti, code.id)));
+const asEvidence = (spans) => spans.map(([start, end]) => ({ start, end }));
+
+// a code's key or click: with words selected, they become its evidence (the code is set if it
+// was not); without, the code changes as its control says, unless it needs evidence it lacks
+function setCode(v, code, ti, next, picked) {
+  const cur = value(v, ti, code.id);
+  const sel = selection(v, ti);
+  if (sel && takesEvidence(code, ti)) { attach(v, code, ti, picked); return; }
+  const nextValue = next(code, cur);
+  if (sel && ti !== null) say(v, `${code.label} takes no evidence: the selected words stay selected for another code.`);
+  const stored = st.storedForm(nextValue);
+  if (ti !== null && st.requiresEvidence(code, stored) && !spansOf(v, ti, code.id).length) {
+    const key = keyMaps(v).keyOf.get(code.id);
+    say(v, `${code.label} needs evidence: select the words that show it (with the mouse, or → and Shift+→ word by word), then press ${key ? `its key ${key}` : "the code"}.`);
+    return;
+  }
+  change(v, ti, code.id, nextValue);
+}
+
+// the selected words attached to a code (picked: the value chosen with them, for choice codes)
+function attach(v, code, ti, picked) {
+  const sel = selection(v, ti);
+  const nextValue = st.attachValue(code, value(v, ti, code.id), picked);
+  if (nextValue === null) { say(v, `${code.label} needs a value: press its key, then a value's key.`); return; }
+  const spans = evd.addSpan(spansOf(v, ti, code.id), [sel.start, sel.end]);
+  const quote = evd.shortQuote(selectedText(v, sel));
+  change(v, ti, code.id, nextValue, { evidence: asEvidence(spans) });
+  clearSelection(v);
+  say(v, `${quote} is evidence of ${code.label} (u undoes).`);
+}
+
+// Delete with words selected: the evidence under them goes (every code of the turn)
+function unmark(v) {
+  const sel = selection(v, focusedTurn(v) ? focusedTurn(v).i : null);
+  if (!sel) return;
+  const ti = sel.ti;
+  const removed = [];
+  const kept = [];
+  for (const [codeId, spans] of Object.entries(st.turnEvidence(v.model.get("labels"), v.S.optimistic, ti))) {
+    if (!evd.overlaps(spans, sel.start, sel.end)) continue;
+    const code = codeOf(v, codeId);
+    const rest = evd.withoutOverlap(spans, sel.start, sel.end);
+    if (!rest.length && st.requiresEvidence(code, value(v, ti, codeId))) { kept.push(code.label); continue; }
+    change(v, ti, codeId, value(v, ti, codeId), { evidence: asEvidence(rest) });
+    removed.push(code.label);
+  }
+  clearSelection(v);
+  const parts = [];
+  if (removed.length) parts.push(`Evidence removed from ${removed.join(", ")} (u undoes).`);
+  if (kept.length) parts.push(`${kept.join(", ")} need${kept.length > 1 ? "" : "s"} evidence: its last span stays (switch the code off to remove it).`);
+  say(v, parts.join(" ") || "No evidence under the selected words.");
+}
+
+// one span of a code removed (its × in the turn panel)
+function removeSpan(v, code, ti, span) {
+  const rest = spansOf(v, ti, code.id).filter(([s, e]) => !(s === span[0] && e === span[1]));
+  if (!rest.length && st.requiresEvidence(code, value(v, ti, code.id))) {
+    say(v, `${code.label} needs evidence: its last span stays (switch the code off to remove it).`);
+    return;
+  }
+  change(v, ti, code.id, value(v, ti, code.id), { evidence: asEvidence(rest) });
 }
 
 // the kernel's reply to one of this view's messages
@@ -212,6 +281,8 @@ function tooltip(code, key) {
   if (code.when_to_use) parts.push("Use when: " + code.when_to_use);
   if (code.when_not_to_use) parts.push("Not when: " + code.when_not_to_use);
   if (code.examples.length) parts.push("e.g. " + code.examples[0]);
+  if (code.evidence === "required") parts.push("Evidence required: select the words that show it, then press its key.");
+  else if (code.evidence === "optional") parts.push("Evidence: select words, then press its key to attach them.");
   return parts.filter(Boolean).join("\n");
 }
 
@@ -241,7 +312,7 @@ function codeControl(v, code, ti) {
   const vkeys = valueKeys(code.values.length);
   code.values.forEach((cv, i) => {
     const b = button("aa-val", cv.label || cv.value,
-      () => setCode(v, code, ti, (c, cur) => st.chooseNext(c, cur, cv.value)), cv.definition || cv.label);
+      () => setCode(v, code, ti, (c, cur) => st.chooseNext(c, cur, cv.value), cv.value), cv.definition || cv.label);
     b.prepend(kbd(vkeys[i], "aa-key aa-vkey"));
     b.dataset.value = cv.value;
     b.setAttribute("aria-pressed", "false");
@@ -292,6 +363,24 @@ function panelHead(title, unitKey) {
   hint.append(kbd("Tab"), document.createTextNode(unitKey));
   head.append(hint);
   return head;
+}
+
+// the evidence spans of a code on the focused turn, each with its quote and a × to remove it
+function spanList(v, code, ti) {
+  const box = h("div", "aa-spans");
+  box.dataset.spansFor = code.id;
+  const spans = spansOf(v, ti, code.id);
+  const list = charsOf(v, ti);
+  for (const [s, e] of spans) {
+    const item = h("span", "aa-span", evd.shortQuote(evd.visibleText(list, s, e), 48));
+    item.dataset.span = `${s}-${e}`;
+    const x = button("aa-span-x", "×", () => removeSpan(v, code, ti, [s, e]),
+      "remove this evidence");
+    item.append(x);
+    box.append(item);
+  }
+  box.hidden = !spans.length;
+  return box;
 }
 
 function renderTurnPanel(v) {
@@ -364,6 +453,18 @@ function say(v, text) {
 function applyControl(v, node, ti) {
   const codeId = node.dataset.codeId;
   const cur = value(v, ti, codeId);
+  const code = codeOf(v, codeId);
+  if (takesEvidence(code, ti)) {
+    const sig = JSON.stringify(spansOf(v, ti, codeId));
+    const old = node.nextElementSibling && node.nextElementSibling.classList.contains("aa-spans")
+      ? node.nextElementSibling : null;
+    if (!old || old.dataset.sig !== sig) {
+      const box = spanList(v, code, ti);
+      box.dataset.sig = sig;
+      if (old) old.replaceWith(box); else node.after(box);
+    }
+    node.dataset.evidence = code.evidence;
+  }
   node.setAttribute("aria-pressed", cur === null ? "false" : "true");
   node.classList.toggle("aa-unsaved", st.isUnsaved(v.model.get("labels"), v.S.optimistic, ti, codeId));
   if (node.classList.contains("aa-choice")) {
@@ -388,6 +489,7 @@ function applyLabels(v) {
     if (flag) flag.setAttribute("aria-pressed", value(v, unit, "_flag") ? "true" : "false");
   }
   v.ui.status.textContent = st.statusText(value(v, null, "_status"), L.notes);
+  refreshMarks(v);
   for (const node of chat.querySelectorAll(".aa-turn")) {
     const unit = st.turnLabels(L, v.S.optimistic, Number(node.dataset.turnIndex));
     const chips = st.appliedChips(unit, (id) => codeOf(v, id), cb(v).turn[node.dataset.role] || []);
@@ -443,6 +545,7 @@ function renderConversation(v, keepFocus) {
     S.convId = conv.id; S.openedAt = performance.now(); S.reachedEnd = false;
     S.optimistic.clear();
     S.panel = "turn";
+    S.sel = null;
     ui.reason.value = "";
     ui.reason.classList.remove("aa-need");
     say(v, "");
@@ -450,13 +553,19 @@ function renderConversation(v, keepFocus) {
   endPick(v);
   if (!(same && keepFocus)) S.focus = 0;
   ui.root.dataset.conversationId = conv.id || "";
+  v.charCache = null;
   ui.cueBox.disabled = !!conv.reliability;
   ui.cueLabel.title = conv.reliability ? "cues are never shown on the reliability sample" : "highlight cue phrases";
   if (contentHidden(v)) ui.chat.replaceChildren(contentNote(v, conv));
   else {
     const cue = cues(v);
     const frag = document.createDocumentFragment();
-    for (const t of conv.turns || []) frag.append(turnNode(t, cue));
+    for (const t of conv.turns || []) {
+      const ev = marksOf(v, t.i);
+      const node = turnNode(t, cue, ev);
+      node.querySelector(".aa-bubble").dataset.evsig = marksSig(ev);
+      frag.append(node);
+    }
     ui.chat.replaceChildren(frag);
   }
   renderConvPanel(v);
@@ -477,6 +586,7 @@ function setFocus(v, i, quiet) {
   const prev = ui.chat.querySelector(".aa-focused");
   if (prev) { prev.classList.remove("aa-focused"); prev.removeAttribute("aria-current"); }
   const node = nodes[i];
+  if (S.sel && String(S.sel.ti) !== node.dataset.turnIndex) clearSelection(v);
   node.classList.add("aa-focused");
   node.setAttribute("aria-current", "true");
   if (i !== S.focus || !quiet) S.focusSince = performance.now();
@@ -494,6 +604,149 @@ function keepKeyboard(v) {
   const a = document.activeElement;
   if (a && v.ui.root.contains(a) && isTyping(a)) return;
   if (a !== v.ui.root) v.ui.root.focus({ preventScroll: true });
+}
+
+// --- evidence: marks in the turns, the selection --------------------------------------------------
+const PALETTE = 8; // colours of code marks (annotator.css .aa-ev-k0 ... k7)
+
+// the pending selection on turn ti (null when none there)
+function selection(v, ti) {
+  const sel = v.S.sel;
+  return sel && ti !== null && ti !== undefined && sel.ti === ti ? sel : null;
+}
+
+// the marks of a turn for markdown.js: every code's spans, then the selection
+function marksOf(v, ti) {
+  const byCode = st.turnEvidence(v.model.get("labels"), v.S.optimistic, ti);
+  const ids = Object.keys(cb(v).codes);
+  const marks = [];
+  for (const [codeId, spans] of Object.entries(byCode)) for (const [start, end] of spans) marks.push({ start, end, id: codeId });
+  const sel = selection(v, ti);
+  if (sel) marks.push({ start: sel.start, end: sel.end, id: "_sel" });
+  if (!marks.length) return null;
+  const label = (id) => (codeOf(v, id) || { label: id }).label;
+  return {
+    marks,
+    mark: (found) => {
+      const codes = found.filter((id) => id !== "_sel");
+      const cls = ["aa-ev"];
+      if (codes.length) cls.push(`aa-ev-k${Math.max(0, ids.indexOf(codes[0])) % PALETTE}`);
+      if (codes.length > 1) cls.push("aa-ev-multi");
+      if (found.includes("_sel")) cls.push("aa-sel");
+      const title = codes.length ? `evidence: ${codes.map(label).join(", ")}` : "selected: press a code's key to attach these words";
+      return { cls: cls.join(" "), attrs: { "data-codes": codes.join(" "), title } };
+    },
+  };
+}
+
+const marksSig = (ev) => (ev ? JSON.stringify(ev.marks) : "");
+
+// re-render the turns whose marks changed (labels saved or undone, a selection made or cleared)
+function refreshMarks(v, only) {
+  if (contentHidden(v)) return;
+  const cue = cues(v);
+  for (const t of turns(v)) {
+    if (only !== undefined && t.i !== only) continue;
+    const node = v.ui.chat.querySelector(`.aa-turn[data-turn-index="${t.i}"] .aa-bubble`);
+    if (!node) continue;
+    const ev = marksOf(v, t.i);
+    const sig = marksSig(ev);
+    if (node.dataset.evsig === sig) continue;
+    node.dataset.evsig = sig;
+    fillBubble(node, t, cue, ev);
+    v.charCache = null;
+  }
+}
+
+// the shown characters of a turn with their source offsets (cached until a bubble changes)
+function charsOf(v, ti) {
+  if (v.charCache && v.charCache.ti === ti && v.charCache.convId === v.S.convId) return v.charCache.list;
+  const bubble = v.ui.chat.querySelector(`.aa-turn[data-turn-index="${ti}"] .aa-bubble`);
+  const list = bubble ? turnChars(bubble) : [];
+  v.charCache = { ti, convId: v.S.convId, list };
+  return list;
+}
+
+const selectedText = (v, sel) => evd.visibleText(charsOf(v, sel.ti), sel.start, sel.end);
+
+function setSelection(v, sel, drawLater) {
+  const old = v.S.sel;
+  v.S.sel = sel;
+  if (!drawLater && old && (!sel || old.ti !== sel.ti)) refreshMarks(v, old.ti);
+  if (sel) {
+    if (!drawLater) refreshMarks(v, sel.ti);
+    const words = evd.visibleText(charsOf(v, sel.ti), sel.start, sel.end);
+    say(v, `Selected ${evd.shortQuote(words)}: press a code's key to attach it as evidence · Shift+→ / Shift+← more or fewer words · Delete removes evidence under it · Esc clears.`);
+  }
+}
+
+function clearSelection(v) {
+  if (!v.S.sel) return;
+  const ti = v.S.sel.ti;
+  v.S.sel = null;
+  refreshMarks(v, ti);
+}
+
+// the words the mouse selected in one turn, taken at mouseup, so that a key pressed at once acts
+// on them; a click without a drag clears the selection. The turn is drawn again with its marks
+// only after the click has run (a click on a node being replaced would be lost).
+function mouseSelect(v) {
+  const got = window.getSelection();
+  if (!got || got.rangeCount === 0) return;
+  if (got.isCollapsed) {
+    if (v.S.sel) { const ti = v.S.sel.ti; v.S.sel = null; say(v, ""); later(v, ti); }
+    return;
+  }
+  const r = got.getRangeAt(0);
+  const turnOf = (n) => (n.nodeType === 1 ? n : n.parentElement).closest(".aa-turn");
+  const a = turnOf(r.startContainer);
+  const b = turnOf(r.endContainer);
+  if (!a || !v.ui.chat.contains(a)) return;
+  got.removeAllRanges(); // the widget shows the selection with its own mark from here on
+  if (a !== b) { say(v, "Select words within one turn: evidence is words of a single turn."); return; }
+  const ti = Number(a.dataset.turnIndex);
+  const list = charsOf(v, ti);
+  const span = evd.charsToSpan(list, boundary(list, r.startContainer, r.startOffset),
+    boundary(list, r.endContainer, r.endOffset));
+  if (!span) { say(v, "Nothing there can be evidence (a link's address, an image): select words of the turn."); return; }
+  const nodes = [...v.ui.chat.querySelectorAll(".aa-turn")];
+  if (nodes.indexOf(a) >= 0 && nodes.indexOf(a) !== v.S.focus) setFocus(v, nodes.indexOf(a));
+  v.S.panel = "turn";
+  showPanel(v);
+  const old = v.S.sel;
+  setSelection(v, { ti, start: span.start, end: span.end }, true);
+  if (old && old.ti !== ti) later(v, old.ti);
+  later(v, ti);
+  keepKeyboard(v);
+}
+
+// a turn drawn again with its marks once the events of this click are over
+function later(v, ti) {
+  setTimeout(() => refreshMarks(v, ti), 0);
+}
+
+// → ← Shift+→ Shift+←: the selection moves or grows word by word; Esc clears it
+function keySelect(v, op) {
+  const t = focusedTurn(v);
+  if (!t) return;
+  if (op === "clear") { clearSelection(v); say(v, ""); return; }
+  const list = charsOf(v, t.i);
+  const ws = evd.words(list);
+  const sel = selection(v, t.i);
+  let at = null;
+  if (sel) {
+    const a = list.findIndex((c) => c.src && c.src[0] >= sel.start);
+    let b = -1;
+    list.forEach((c, i) => { if (c.src && c.src[1] <= sel.end) b = i + 1; });
+    if (a >= 0 && b > a) at = { a, b };
+  }
+  const next = evd.moveSelection(ws, at, op);
+  if (!next) {
+    say(v, op === "shrink" ? "The selection is one word: Esc clears it." : "No more words in this turn.");
+    return;
+  }
+  const span = evd.charsToSpan(list, next.a, next.b);
+  if (span) setSelection(v, { ti: t.i, start: span.start, end: span.end });
 }
 
 // --- header ---------------------------------------------------------------------------------------
@@ -574,6 +827,7 @@ function keyContext(v) {
     convKeys: K.convKeys,
     roleKeys: K.roleKeys,
     codes: cb(v).codes,
+    sel: !!(t && selection(v, t.i)),
   };
 }
 
@@ -618,8 +872,11 @@ function run(v, a) {
       return;
     }
     case "toggle": if (code) setCode(v, code, a.ti, st.binaryNext); return;
-    case "choose": if (code) setCode(v, code, a.ti, (c, cur) => st.chooseNext(c, cur, a.value)); return;
+    case "choose": if (code) setCode(v, code, a.ti, (c, cur) => st.chooseNext(c, cur, a.value), a.value); return;
+    case "attach": if (code) setCode(v, code, a.ti, (c, cur) => cur, undefined); return;
     case "clear": if (code) change(v, a.ti, a.id, null); return;
+    case "sel": keySelect(v, a.op); return;
+    case "unmark": unmark(v); return;
     case "done": markDone(v); return;
     case "skip": skip(v); return;
     case "reveal": reveal(v); return;
@@ -674,6 +931,8 @@ function showBreak(v) {
 function wire(v) {
   const { model, ui } = v;
   ui.root.addEventListener("keydown", (e) => onKey(v, e));
+  // words selected with the mouse become the pending evidence (after the click has run)
+  ui.chat.addEventListener("mouseup", () => mouseSelect(v));
   ui.chat.addEventListener("click", (e) => {
     const node = e.target.closest && e.target.closest(".aa-turn");
     if (node) setFocus(v, [...ui.chat.querySelectorAll(".aa-turn")].indexOf(node));

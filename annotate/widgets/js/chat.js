@@ -7,8 +7,9 @@ import { button, h, materialize } from "./dom.js";
 import { treeToView } from "./markdown.js";
 
 // one turn as a chat bubble: head (speaker, model, index, applied codes) and its markdown;
-// long turns start collapsed with a "show more" toggle. cue: a cueMatcher result or null.
-export function turnNode(t, cue) {
+// long turns start collapsed with a "show more" toggle. cue: a cueMatcher result or null; ev:
+// evidence marks (markdown.js treeToView) or null.
+export function turnNode(t, cue, ev) {
   const node = h("div", `aa-turn aa-${t.role}`);
   node.dataset.turnIndex = String(t.i);
   node.dataset.role = t.role;
@@ -17,7 +18,7 @@ export function turnNode(t, cue) {
   if (t.model) head.append(h("span", "aa-model", t.model));
   head.append(h("span", "aa-index", `#${t.i}`), h("span", "aa-applied"));
   const bubble = h("div", "aa-bubble");
-  for (const v of treeToView(t.blocks, cue)) bubble.append(materialize(v));
+  fillBubble(bubble, t, cue, ev);
   node.append(head, bubble);
   if (t.long) {
     node.classList.add("aa-long", "aa-collapsed");
@@ -28,6 +29,11 @@ export function turnNode(t, cue) {
     }));
   }
   return node;
+}
+
+// (re)build a turn's bubble from its markdown tree, with cues and evidence marks
+export function fillBubble(bubble, t, cue, ev) {
+  bubble.replaceChildren(...treeToView(t.blocks, cue, ev).map((v) => materialize(v)));
 }
 
 // the codebook help of one code as a <dl> (definition, when (not) to use, examples, values)

@@ -7,7 +7,8 @@ export const SAFE_TAGS = new Set([
   "p", "div", "span", "strong", "em", "s", "code", "pre", "blockquote", "ul", "ol", "li",
   "table", "thead", "tbody", "tr", "th", "td", "br", "hr", "mark",
 ]);
-export const SAFE_ATTRS = new Set(["start", "title", "role", "aria-level", "data-lang", "data-align"]);
+export const SAFE_ATTRS = new Set(["start", "title", "role", "aria-level", "data-lang", "data-align",
+  "data-src", "data-codes"]);
 
 export function h(tag, cls, text) {
   const node = document.createElement(tag);

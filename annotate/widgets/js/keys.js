@@ -12,7 +12,7 @@ export const SWALLOW = Object.freeze({ type: "none" });
 // the annotator's own keys: no code gets one of them (a codebook `key` equal to one of them is
 // replaced by an assigned key, shown next to the code)
 export const RESERVED = new Set(["j", "k", "n", "p", "u", "?", "!", ".", "ArrowDown", "ArrowUp",
-  "Escape", "Tab", "Enter", "Backspace", "Delete", " "]);
+  "ArrowLeft", "ArrowRight", "Escape", "Tab", "Enter", "Backspace", "Delete", " "]);
 
 // keys handed out, in this order, to codes without a usable codebook key, and to the values of a
 // choice code while it waits for its value (1-9, 0, then letters that are not the widget's own)
@@ -26,6 +26,10 @@ export const KEY_HELP = Object.freeze([
   ["j / k or ↓ / ↑", "focus the next / previous turn"],
   ["Tab", "switch the keys between the turn panel and the conversation panel"],
   ["a code's key", "the key shown next to the code (its codebook `key`, else one assigned): a binary code toggles; a choice code then waits for a value's key (shown on its values: 1–9, 0, a, b, …), Backspace clears it, Esc cancels; a set code takes several values, Enter ends"],
+  ["→ / ←", "evidence: select the next / previous word of the focused turn (or select words with the mouse)"],
+  ["Shift+→ / Shift+←", "evidence: one more word / one word less in the selection"],
+  ["a code's key, words selected", "attach the selected words to the code as its evidence (a binary code is switched on; a choice code takes its value's key, or Enter to keep its value)"],
+  ["Delete", "with words selected: remove the evidence under them; Esc clears the selection"],
   ["!", "flag the turn or the conversation for discussion (type why, Enter); again to unflag"],
   [".", "write a memo on the turn or the conversation (Esc leaves the field and saves)"],
   ["Enter", "in the conversation panel: mark the conversation done and open the next; behind a content note: show the conversation"],
@@ -91,9 +95,10 @@ export function keyRange(n) {
 const isChoice = (code) => code.level !== "binary";
 const ROLE_TURNS = { user: "user turns", assistant: "assistant turns", system: "system turns", tool: "tool turns" };
 
-// what a coder reads when a choice code waits for its value
-export function pickHint(code) {
+// what a coder reads when a choice code waits for its value (sel: words are selected)
+export function pickHint(code, sel) {
   const n = code.values.length;
+  if (sel) return `${code.label}: ${keyRange(n)} chooses a value for the selected words, Enter keeps the current value, Esc cancels`;
   return code.level === "set"
     ? `${code.label}: ${keyRange(n)} tick or untick a value, Enter when done, Backspace clears`
     : `${code.label}: ${keyRange(n)} chooses a value, Backspace clears, Esc cancels`;
@@ -108,7 +113,8 @@ const HIDDEN = "The conversation is behind its content note: Enter shows it, Shi
 //       turn: {i, role} of the focused turn, or null,
 //       turnKeys / convKeys: Map key -> code for the focused turn's panel / the conversation panel,
 //       roleKeys: Map role -> Map key -> code (every role's turn panel, to explain a key),
-//       codes: {id: code} (code: {id, label, level, values: [{value, label}]})}
+//       codes: {id: code} (code: {id, label, level, values: [{value, label}]}),
+//       sel: words of the focused turn are selected (evidence to attach)}
 // Returns {S, action, say}: the new state, the action, and the message to show ("" clears it,
 // undefined leaves it).
 export function annotatorKey(S, ev, ctx) {
@@ -129,7 +135,15 @@ export function annotatorKey(S, ev, ctx) {
     case "p": return act({ type: "nav", to: "prev" });
     case "u": return act({ type: "undo" });
     case "?": return act({ type: "help", show: true });
-    case "Escape": return act(SWALLOW);
+    case "Escape": return ctx.sel ? act({ type: "sel", op: "clear" }) : act(SWALLOW);
+    case "ArrowRight": case "ArrowLeft": {
+      if (ctx.hidden) return act(SWALLOW, HIDDEN);
+      if (conv) return act(SWALLOW, "Evidence is words of a turn: Tab goes to the turn panel.");
+      if (ti === null) return act(SWALLOW, "No turn is focused.");
+      const right = k === "ArrowRight";
+      const op = ev.shiftKey ? (right ? "extend" : "shrink") : (right ? "next" : "prev");
+      return { S, action: { type: "sel", op }, say: undefined };
+    }
     case "Tab": {
       const panel = conv ? "turn" : "conversation";
       return { S: { ...S, panel }, action: { type: "panel", panel }, say: "" };
@@ -144,14 +158,15 @@ export function annotatorKey(S, ev, ctx) {
       if (!conv && ti === null) return act(SWALLOW, "No turn is focused.");
       return act({ type: k === "!" ? "flag" : "memo", ti: unit });
     case "Backspace": case "Delete":
-      return act(SWALLOW, "Backspace clears a choice code: press the code's key first.");
+      if (ctx.sel && !conv) return act({ type: "unmark" });
+      return act(SWALLOW, "Backspace clears a choice code: press the code's key first; with words selected, Delete removes their evidence.");
   }
   const keys = conv ? ctx.convKeys : ctx.turnKeys;
   const code = keys && keys.get(k);
   if (code && ctx.hidden) return act(SWALLOW, HIDDEN);
   if (code && !conv && ti === null) return act(SWALLOW, "No turn is focused.");
   if (code && !isChoice(code)) return act({ type: "toggle", id: code.id, ti: unit });
-  if (code) return { S: { ...S, pick: { id: code.id, ti: unit } }, action: { type: "pick", id: code.id, ti: unit }, say: pickHint(code) };
+  if (code) return { S: { ...S, pick: { id: code.id, ti: unit } }, action: { type: "pick", id: code.id, ti: unit }, say: pickHint(code, ctx.sel && !conv) };
   return { S, action: SWALLOW, say: whyNot(k, S, ctx) }; // undefined: leave the message as it is
 }
 
@@ -185,12 +200,14 @@ function pickKey(S, ev, ctx) {
   const k = ev.key;
   const i = valueKeys(code.values.length).indexOf(k);
   const isSet = code.level === "set";
-  if (i >= 0)
-    return { S: isSet ? S : done, action: { type: "choose", id, ti, value: code.values[i].value },
-      say: isSet ? pickHint(code) : "" };
+  const sel = ctx.sel && ti !== null;
+  if (i >= 0) // with words selected, one value and the words go together: the wait ends
+    return { S: isSet && !sel ? S : done, action: { type: "choose", id, ti, value: code.values[i].value },
+      say: isSet && !sel ? pickHint(code) : "" };
   switch (k) {
     case "Backspace": case "Delete": return { S: done, action: { type: "clear", id, ti }, say: "" };
-    case "Escape": case "Enter": return { S: done, action: { type: "pick-end" }, say: "" };
+    case "Enter": return { S: done, action: sel ? { type: "attach", id, ti } : { type: "pick-end" }, say: "" };
+    case "Escape": return { S: done, action: { type: "pick-end" }, say: "" };
     case "j": case "k": case "ArrowDown": case "ArrowUp": case "n": case "p": case "u": case "?":
     case "Tab": case "!": case ".":
       return withPickEnd(annotatorKey(done, ev, ctx));

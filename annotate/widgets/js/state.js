@@ -21,6 +21,50 @@ export function labelValue(labels, optimistic, ti, codeId) {
   return unit[codeId] === undefined ? null : unit[codeId];
 }
 
+// the evidence spans ([[start, end], ...]) of a code on a turn, with the change in flight: a
+// change without evidence keeps the code's spans, a clear drops them
+export function labelEvidence(labels, optimistic, ti, codeId) {
+  const k = keyText(ti, codeId);
+  const o = optimistic.get(k);
+  if (o && o.value === null) return [];
+  if (o && o.ev !== undefined) return o.ev;
+  return (((labels || {}).ev || {})[k]) || [];
+}
+
+// every code's spans on a turn: {codeId: [[start, end], ...]} (codes without spans left out)
+export function turnEvidence(labels, optimistic, ti) {
+  const prefix = `t:${ti}:`;
+  const ids = new Set();
+  for (const k of Object.keys((labels || {}).ev || {})) if (k.startsWith(prefix)) ids.add(k.slice(prefix.length));
+  for (const k of optimistic.keys()) if (k.startsWith(prefix)) ids.add(k.slice(prefix.length));
+  const out = {};
+  for (const id of ids) {
+    const spans = labelEvidence(labels, optimistic, ti, id);
+    if (spans.length) out[id] = spans;
+  }
+  return out;
+}
+
+// whether saving a value needs evidence (as the codebook's Code.requires_evidence): evidence
+// "required" and a value saying the code applies (not a binary code's absent value, not [])
+export function requiresEvidence(code, stored) {
+  if (!code || code.evidence !== "required" || stored === null || stored === undefined) return false;
+  if (code.level === "binary") return stored !== code.values[0].value;
+  return !(code.level === "set" && stored === "[]");
+}
+
+// the value saved when words are attached as evidence: a binary code on; a choice code the value
+// picked (a set code: added to its values), or its current value; null when it has none
+export function attachValue(code, current, picked) {
+  if (code.level === "binary") return code.values.length > 1 ? code.values[1].value : "1";
+  if (code.level === "set") {
+    const set = new Set(parseSet(current));
+    if (picked !== undefined && picked !== null) set.add(picked);
+    return set.size ? [...set].sort() : null;
+  }
+  return picked !== undefined && picked !== null ? picked : current;
+}
+
 // one turn's labels with the changes in flight applied (for the chips on the turn)
 export function turnLabels(labels, optimistic, ti) {
   const unit = { ...(((labels || {}).t || {})[String(ti)] || {}) };

@@ -24,7 +24,16 @@ var SAFE_TAGS = /* @__PURE__ */ new Set([
   "hr",
   "mark"
 ]);
-var SAFE_ATTRS = /* @__PURE__ */ new Set(["start", "title", "role", "aria-level", "data-lang", "data-align"]);
+var SAFE_ATTRS = /* @__PURE__ */ new Set([
+  "start",
+  "title",
+  "role",
+  "aria-level",
+  "data-lang",
+  "data-align",
+  "data-src",
+  "data-codes"
+]);
 function h(tag, cls, text) {
   const node = document.createElement(tag);
   if (cls) node.className = cls;
@@ -77,22 +86,111 @@ function splitCues(text, cue) {
   return out;
 }
 
+// annotate/widgets/js/evidence.js
+var encodeRuns = (runs) => runs.map((r) => r.join(",")).join(";");
+function codePointStarts(text) {
+  const out = [];
+  let u = 0;
+  for (const ch of text) {
+    out.push(u);
+    u += ch.length;
+  }
+  out.push(u);
+  return out;
+}
+function shownRanges(runs, start, end) {
+  const out = [];
+  for (const [d, s, dn, sn] of runs) {
+    if (dn === sn) {
+      const a = Math.max(start, s);
+      const b = Math.min(end, s + sn);
+      if (a < b) out.push([d + a - s, d + b - s]);
+    } else if (start < s + sn && end > s) out.push([d, d + dn]);
+  }
+  return out;
+}
+function splitLeaf(text, runs, marks) {
+  if (!marks || !marks.length || !runs || !runs.length) return [{ text, ids: [] }];
+  const starts = codePointStarts(text);
+  const n = starts.length - 1;
+  const ivs = [];
+  const cuts = /* @__PURE__ */ new Set([0, n]);
+  for (const m of marks) {
+    for (const [lo, hi] of shownRanges(runs, m.start, m.end)) {
+      const a = Math.max(0, lo);
+      const b = Math.min(n, hi);
+      if (a >= b) continue;
+      ivs.push([a, b, m.id]);
+      cuts.add(a);
+      cuts.add(b);
+    }
+  }
+  if (!ivs.length) return [{ text, ids: [] }];
+  const points = [...cuts].sort((x, y) => x - y);
+  const out = [];
+  for (let k = 0; k + 1 < points.length; k++) {
+    const [a, b] = [points[k], points[k + 1]];
+    const ids = [...new Set(ivs.filter(([lo, hi]) => lo <= a && b <= hi).map((iv) => iv[2]))];
+    const piece = text.slice(starts[a], starts[b]);
+    const last = out[out.length - 1];
+    if (last && last.ids.join(" ") === ids.join(" ")) last.text += piece;
+    else out.push({ text: piece, ids });
+  }
+  return out;
+}
+
 // annotate/widgets/js/markdown.js
 var SAME = /* @__PURE__ */ new Set(["p", "blockquote", "ul", "li", "thead", "tbody", "tr", "strong", "em", "s"]);
 var ALIGN = /* @__PURE__ */ new Set(["left", "center", "right"]);
-function treeToView(blocks, cue) {
+function treeToView(blocks, cue, ev) {
   const out = [];
-  for (const node of blocks || []) for (const v of nodeToView(node, cue)) out.push(v);
+  for (const node of blocks || []) for (const v of nodeToView(node, cue, ev)) out.push(v);
   return out;
 }
-function kids(node, cue) {
-  return treeToView(node.c, cue);
+function kids(node, cue, ev) {
+  const out = [];
+  (node.c || []).forEach((child, k) => {
+    const runs = node.o && node.o[k];
+    if (typeof child === "string" && runs && runs.length) out.push(leafView(child, runs, cue, ev));
+    else for (const v of nodeToView(child, cue, ev)) out.push(v);
+  });
+  return out;
 }
-function nodeToView(node, cue) {
+function leafView(text, runs, cue, ev) {
+  return {
+    tag: "span",
+    cls: "aa-src",
+    attrs: { "data-src": encodeRuns(runs) },
+    children: marked(text, runs, ev, (piece) => splitCues(piece, cue))
+  };
+}
+function marked(text, runs, ev, inner) {
+  const out = [];
+  for (const piece of ev ? splitLeaf(text, runs, ev.marks) : [{ text, ids: [] }]) {
+    if (!piece.ids.length) {
+      out.push(...inner(piece.text));
+      continue;
+    }
+    const m = ev.mark(piece.ids);
+    out.push({ tag: "mark", cls: m.cls, attrs: m.attrs, children: inner(piece.text) });
+  }
+  return out;
+}
+function codeView(node, cls, ev) {
+  const text = String(node.v ?? "");
+  if (!node.o || !node.o.length) return { tag: "code", cls, text };
+  return {
+    tag: "code",
+    cls: cls ? `${cls} aa-src` : "aa-src",
+    attrs: { "data-src": encodeRuns(node.o) },
+    children: marked(text, node.o, ev, (piece) => piece ? [piece] : [])
+  };
+}
+function nodeToView(node, cue, ev) {
   if (typeof node === "string") return splitCues(node, cue);
   if (!node || typeof node !== "object") return [];
   const t = node.t;
-  if (SAME.has(t)) return [{ tag: t, children: kids(node, cue) }];
+  if (SAME.has(t)) return [{ tag: t, children: kids(node, cue, ev) }];
   switch (t) {
     case "h": {
       const n = Math.min(6, Math.max(1, Number(node.n) || 1));
@@ -100,41 +198,41 @@ function nodeToView(node, cue) {
         tag: "div",
         cls: `aa-h aa-h${n}`,
         attrs: { role: "heading", "aria-level": n },
-        children: kids(node, cue)
+        children: kids(node, cue, ev)
       }];
     }
     case "ol": {
       const start = Number.isInteger(node.start) ? { start: node.start } : void 0;
-      return [{ tag: "ol", attrs: start, children: kids(node, cue) }];
+      return [{ tag: "ol", attrs: start, children: kids(node, cue, ev) }];
     }
     case "table":
       return [{ tag: "div", cls: "aa-table-wrap", children: [{
         tag: "table",
         cls: "aa-table",
-        children: kids(node, cue)
+        children: kids(node, cue, ev)
       }] }];
     case "th":
     case "td":
       return [{
         tag: t,
         attrs: ALIGN.has(node.align) ? { "data-align": node.align } : void 0,
-        children: kids(node, cue)
+        children: kids(node, cue, ev)
       }];
     case "pre":
       return [{
         tag: "pre",
         cls: "aa-pre",
         attrs: node.lang ? { "data-lang": String(node.lang) } : void 0,
-        children: [{ tag: "code", text: String(node.v ?? "") }]
+        children: [codeView(node, void 0, ev)]
       }];
     case "code":
-      return [{ tag: "code", cls: "aa-icode", text: String(node.v ?? "") }];
+      return [codeView(node, "aa-icode", ev)];
     case "br":
       return [{ tag: "br" }];
     case "hr":
       return [{ tag: "hr" }];
     case "a": {
-      const label = kids(node, cue);
+      const label = kids(node, cue, ev);
       const href = String(node.href ?? "");
       const shown = { tag: "span", cls: "aa-link", attrs: { title: href }, children: label };
       return href && plainText(node.c) !== href ? [shown, urlNode(href)] : [shown];
@@ -145,7 +243,7 @@ function nodeToView(node, cue) {
         urlNode(String(node.src ?? ""))
       ];
     default:
-      return node.c ? [{ tag: "span", children: kids(node, cue) }] : node.v !== void 0 ? [String(node.v)] : [];
+      return node.c ? [{ tag: "span", children: kids(node, cue, ev) }] : node.v !== void 0 ? [String(node.v)] : [];
   }
 }
 function urlNode(href) {
@@ -161,7 +259,7 @@ function plainText(nodes) {
 }
 
 // annotate/widgets/js/chat.js
-function turnNode(t, cue) {
+function turnNode(t, cue, ev) {
   const node = h("div", `aa-turn aa-${t.role}`);
   node.dataset.turnIndex = String(t.i);
   node.dataset.role = t.role;
@@ -170,7 +268,7 @@ function turnNode(t, cue) {
   if (t.model) head.append(h("span", "aa-model", t.model));
   head.append(h("span", "aa-index", `#${t.i}`), h("span", "aa-applied"));
   const bubble = h("div", "aa-bubble");
-  for (const v of treeToView(t.blocks, cue)) bubble.append(materialize(v));
+  fillBubble(bubble, t, cue, ev);
   node.append(head, bubble);
   if (t.long) {
     node.classList.add("aa-long", "aa-collapsed");
@@ -181,6 +279,9 @@ function turnNode(t, cue) {
     }));
   }
   return node;
+}
+function fillBubble(bubble, t, cue, ev) {
+  bubble.replaceChildren(...treeToView(t.blocks, cue, ev).map((v) => materialize(v)));
 }
 function codeHelp(c, { examples = Infinity } = {}) {
   const dl = h("dl");
@@ -232,6 +333,10 @@ var KEY_HELP = Object.freeze([
   ["j / k or ↓ / ↑", "focus the next / previous turn"],
   ["Tab", "switch the keys between the turn panel and the conversation panel"],
   ["a code's key", "the key shown next to the code (its codebook `key`, else one assigned): a binary code toggles; a choice code then waits for a value's key (shown on its values: 1–9, 0, a, b, …), Backspace clears it, Esc cancels; a set code takes several values, Enter ends"],
+  ["→ / ←", "evidence: select the next / previous word of the focused turn (or select words with the mouse)"],
+  ["Shift+→ / Shift+←", "evidence: one more word / one word less in the selection"],
+  ["a code's key, words selected", "attach the selected words to the code as its evidence (a binary code is switched on; a choice code takes its value's key, or Enter to keep its value)"],
+  ["Delete", "with words selected: remove the evidence under them; Esc clears the selection"],
   ["!", "flag the turn or the conversation for discussion (type why, Enter); again to unflag"],
   [".", "write a memo on the turn or the conversation (Esc leaves the field and saves)"],
   ["Enter", "in the conversation panel: mark the conversation done and open the next; behind a content note: show the conversation"],

@@ -24,7 +24,16 @@ var SAFE_TAGS = /* @__PURE__ */ new Set([
   "hr",
   "mark"
 ]);
-var SAFE_ATTRS = /* @__PURE__ */ new Set(["start", "title", "role", "aria-level", "data-lang", "data-align"]);
+var SAFE_ATTRS = /* @__PURE__ */ new Set([
+  "start",
+  "title",
+  "role",
+  "aria-level",
+  "data-lang",
+  "data-align",
+  "data-src",
+  "data-codes"
+]);
 function h(tag, cls, text) {
   const node = document.createElement(tag);
   if (cls) node.className = cls;
@@ -94,22 +103,213 @@ function splitCues(text, cue) {
   return out;
 }
 
+// annotate/widgets/js/evidence.js
+var encodeRuns = (runs) => runs.map((r) => r.join(",")).join(";");
+function decodeRuns(text) {
+  if (!text) return [];
+  return text.split(";").map((r) => r.split(",").map(Number));
+}
+function codePointStarts(text) {
+  const out = [];
+  let u = 0;
+  for (const ch of text) {
+    out.push(u);
+    u += ch.length;
+  }
+  out.push(u);
+  return out;
+}
+function sourceOfChars(n, runs) {
+  const out = new Array(n).fill(null);
+  for (const [d, s, dn, sn] of runs || []) {
+    for (let i = 0; i < dn && d + i < n; i++) out[d + i] = dn === sn ? [s + i, s + i + 1] : [s, s + sn];
+  }
+  return out;
+}
+function shownRanges(runs, start, end) {
+  const out = [];
+  for (const [d, s, dn, sn] of runs) {
+    if (dn === sn) {
+      const a = Math.max(start, s);
+      const b = Math.min(end, s + sn);
+      if (a < b) out.push([d + a - s, d + b - s]);
+    } else if (start < s + sn && end > s) out.push([d, d + dn]);
+  }
+  return out;
+}
+function splitLeaf(text, runs, marks) {
+  if (!marks || !marks.length || !runs || !runs.length) return [{ text, ids: [] }];
+  const starts = codePointStarts(text);
+  const n = starts.length - 1;
+  const ivs = [];
+  const cuts = /* @__PURE__ */ new Set([0, n]);
+  for (const m of marks) {
+    for (const [lo, hi] of shownRanges(runs, m.start, m.end)) {
+      const a = Math.max(0, lo);
+      const b = Math.min(n, hi);
+      if (a >= b) continue;
+      ivs.push([a, b, m.id]);
+      cuts.add(a);
+      cuts.add(b);
+    }
+  }
+  if (!ivs.length) return [{ text, ids: [] }];
+  const points = [...cuts].sort((x, y) => x - y);
+  const out = [];
+  for (let k = 0; k + 1 < points.length; k++) {
+    const [a, b] = [points[k], points[k + 1]];
+    const ids = [...new Set(ivs.filter(([lo, hi]) => lo <= a && b <= hi).map((iv) => iv[2]))];
+    const piece = text.slice(starts[a], starts[b]);
+    const last = out[out.length - 1];
+    if (last && last.ids.join(" ") === ids.join(" ")) last.text += piece;
+    else out.push({ text: piece, ids });
+  }
+  return out;
+}
+var sorted = (spans) => [...spans].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+function addSpan(spans, span) {
+  const out = (spans || []).filter(([s, e]) => !(s === span[0] && e === span[1]));
+  return sorted([...out, [span[0], span[1]]]);
+}
+var withoutOverlap = (spans, start, end) => (spans || []).filter(([s, e]) => e <= start || s >= end);
+var overlaps = (spans, start, end) => (spans || []).some(([s, e]) => s < end && e > start);
+var SPACE = /^\s$/u;
+function charsToSpan(chars2, a, b) {
+  while (a < b && (SPACE.test(chars2[a].ch) || !chars2[a].src)) a++;
+  while (b > a && (SPACE.test(chars2[b - 1].ch) || !chars2[b - 1].src)) b--;
+  if (a >= b) return null;
+  return { start: chars2[a].src[0], end: chars2[b - 1].src[1], a, b };
+}
+function visibleText(chars2, start, end) {
+  let out = "";
+  let block = null;
+  for (const c of chars2) {
+    if (!c.src || c.src[0] < start || c.src[1] > end) continue;
+    if (out && c.block !== block) out += "\n";
+    out += c.ch;
+    block = c.block;
+  }
+  return out;
+}
+var WORD = /[\p{L}\p{N}\p{M}\p{Extended_Pictographic}_'’-]/u;
+function words(chars2) {
+  const out = [];
+  let k = 0;
+  while (k < chars2.length) {
+    let j = k;
+    while (j < chars2.length && chars2[j].block === chars2[k].block) j++;
+    const text = chars2.slice(k, j).map((c) => c.ch).join("");
+    for (const [a, b] of wordRanges(text)) out.push([k + a, k + b]);
+    k = j;
+  }
+  return out.filter(([a, b]) => chars2.slice(a, b).some((c) => c.src));
+}
+function wordRanges(text) {
+  const starts = codePointStarts(text);
+  const cpAt = new Map(starts.map((u, i2) => [u, i2]));
+  const out = [];
+  if (typeof Intl !== "undefined" && Intl.Segmenter) {
+    for (const seg of new Intl.Segmenter(void 0, { granularity: "word" }).segment(text)) {
+      const word = seg.isWordLike || /\p{Extended_Pictographic}/u.test(seg.segment);
+      if (word) out.push([cpAt.get(seg.index), cpAt.get(seg.index + seg.segment.length)]);
+    }
+    return out;
+  }
+  const cps = [...text];
+  let i = 0;
+  while (i < cps.length) {
+    if (!WORD.test(cps[i])) {
+      i++;
+      continue;
+    }
+    const a = i;
+    while (i < cps.length && WORD.test(cps[i])) i++;
+    out.push([a, i]);
+  }
+  return out;
+}
+function moveSelection(ws, sel, op) {
+  if (!ws.length) return null;
+  if (!sel) return op === "prev" ? { a: ws[ws.length - 1][0], b: ws[ws.length - 1][1] } : { a: ws[0][0], b: ws[0][1] };
+  const first = ws.findIndex(([, b]) => b > sel.a);
+  let last = -1;
+  ws.forEach(([a], i) => {
+    if (a < sel.b) last = i;
+  });
+  if (first < 0 || last < 0) return { a: ws[0][0], b: ws[0][1] };
+  switch (op) {
+    case "next":
+      return last + 1 < ws.length ? { a: ws[last + 1][0], b: ws[last + 1][1] } : null;
+    case "prev":
+      return first > 0 ? { a: ws[first - 1][0], b: ws[first - 1][1] } : null;
+    case "extend":
+      return last + 1 < ws.length ? { a: sel.a, b: ws[last + 1][1] } : null;
+    case "shrink":
+      return last > first ? { a: sel.a, b: ws[last - 1][1] } : null;
+    default:
+      return null;
+  }
+}
+function shortQuote(text, max = 60) {
+  const t = text.replace(/\s+/gu, " ").trim();
+  if ([...t].length <= max) return `“${t}”`;
+  const cps = [...t];
+  const half = Math.floor((max - 1) / 2);
+  return `“${cps.slice(0, half).join("")}…${cps.slice(cps.length - half).join("")}”`;
+}
+
 // annotate/widgets/js/markdown.js
 var SAME = /* @__PURE__ */ new Set(["p", "blockquote", "ul", "li", "thead", "tbody", "tr", "strong", "em", "s"]);
 var ALIGN = /* @__PURE__ */ new Set(["left", "center", "right"]);
-function treeToView(blocks, cue) {
+function treeToView(blocks, cue, ev) {
   const out = [];
-  for (const node of blocks || []) for (const v of nodeToView(node, cue)) out.push(v);
+  for (const node of blocks || []) for (const v of nodeToView(node, cue, ev)) out.push(v);
   return out;
 }
-function kids(node, cue) {
-  return treeToView(node.c, cue);
+function kids(node, cue, ev) {
+  const out = [];
+  (node.c || []).forEach((child, k) => {
+    const runs = node.o && node.o[k];
+    if (typeof child === "string" && runs && runs.length) out.push(leafView(child, runs, cue, ev));
+    else for (const v of nodeToView(child, cue, ev)) out.push(v);
+  });
+  return out;
 }
-function nodeToView(node, cue) {
+function leafView(text, runs, cue, ev) {
+  return {
+    tag: "span",
+    cls: "aa-src",
+    attrs: { "data-src": encodeRuns(runs) },
+    children: marked(text, runs, ev, (piece) => splitCues(piece, cue))
+  };
+}
+function marked(text, runs, ev, inner) {
+  const out = [];
+  for (const piece of ev ? splitLeaf(text, runs, ev.marks) : [{ text, ids: [] }]) {
+    if (!piece.ids.length) {
+      out.push(...inner(piece.text));
+      continue;
+    }
+    const m = ev.mark(piece.ids);
+    out.push({ tag: "mark", cls: m.cls, attrs: m.attrs, children: inner(piece.text) });
+  }
+  return out;
+}
+function codeView(node, cls, ev) {
+  const text = String(node.v ?? "");
+  if (!node.o || !node.o.length) return { tag: "code", cls, text };
+  return {
+    tag: "code",
+    cls: cls ? `${cls} aa-src` : "aa-src",
+    attrs: { "data-src": encodeRuns(node.o) },
+    children: marked(text, node.o, ev, (piece) => piece ? [piece] : [])
+  };
+}
+function nodeToView(node, cue, ev) {
   if (typeof node === "string") return splitCues(node, cue);
   if (!node || typeof node !== "object") return [];
   const t = node.t;
-  if (SAME.has(t)) return [{ tag: t, children: kids(node, cue) }];
+  if (SAME.has(t)) return [{ tag: t, children: kids(node, cue, ev) }];
   switch (t) {
     case "h": {
       const n = Math.min(6, Math.max(1, Number(node.n) || 1));
@@ -117,41 +317,41 @@ function nodeToView(node, cue) {
         tag: "div",
         cls: `aa-h aa-h${n}`,
         attrs: { role: "heading", "aria-level": n },
-        children: kids(node, cue)
+        children: kids(node, cue, ev)
       }];
     }
     case "ol": {
       const start = Number.isInteger(node.start) ? { start: node.start } : void 0;
-      return [{ tag: "ol", attrs: start, children: kids(node, cue) }];
+      return [{ tag: "ol", attrs: start, children: kids(node, cue, ev) }];
     }
     case "table":
       return [{ tag: "div", cls: "aa-table-wrap", children: [{
         tag: "table",
         cls: "aa-table",
-        children: kids(node, cue)
+        children: kids(node, cue, ev)
       }] }];
     case "th":
     case "td":
       return [{
         tag: t,
         attrs: ALIGN.has(node.align) ? { "data-align": node.align } : void 0,
-        children: kids(node, cue)
+        children: kids(node, cue, ev)
       }];
     case "pre":
       return [{
         tag: "pre",
         cls: "aa-pre",
         attrs: node.lang ? { "data-lang": String(node.lang) } : void 0,
-        children: [{ tag: "code", text: String(node.v ?? "") }]
+        children: [codeView(node, void 0, ev)]
       }];
     case "code":
-      return [{ tag: "code", cls: "aa-icode", text: String(node.v ?? "") }];
+      return [codeView(node, "aa-icode", ev)];
     case "br":
       return [{ tag: "br" }];
     case "hr":
       return [{ tag: "hr" }];
     case "a": {
-      const label = kids(node, cue);
+      const label = kids(node, cue, ev);
       const href = String(node.href ?? "");
       const shown = { tag: "span", cls: "aa-link", attrs: { title: href }, children: label };
       return href && plainText(node.c) !== href ? [shown, urlNode(href)] : [shown];
@@ -162,7 +362,7 @@ function nodeToView(node, cue) {
         urlNode(String(node.src ?? ""))
       ];
     default:
-      return node.c ? [{ tag: "span", children: kids(node, cue) }] : node.v !== void 0 ? [String(node.v)] : [];
+      return node.c ? [{ tag: "span", children: kids(node, cue, ev) }] : node.v !== void 0 ? [String(node.v)] : [];
   }
 }
 function urlNode(href) {
@@ -178,7 +378,7 @@ function plainText(nodes) {
 }
 
 // annotate/widgets/js/chat.js
-function turnNode(t, cue) {
+function turnNode(t, cue, ev) {
   const node = h("div", `aa-turn aa-${t.role}`);
   node.dataset.turnIndex = String(t.i);
   node.dataset.role = t.role;
@@ -187,7 +387,7 @@ function turnNode(t, cue) {
   if (t.model) head.append(h("span", "aa-model", t.model));
   head.append(h("span", "aa-index", `#${t.i}`), h("span", "aa-applied"));
   const bubble = h("div", "aa-bubble");
-  for (const v of treeToView(t.blocks, cue)) bubble.append(materialize(v));
+  fillBubble(bubble, t, cue, ev);
   node.append(head, bubble);
   if (t.long) {
     node.classList.add("aa-long", "aa-collapsed");
@@ -198,6 +398,9 @@ function turnNode(t, cue) {
     }));
   }
   return node;
+}
+function fillBubble(bubble, t, cue, ev) {
+  bubble.replaceChildren(...treeToView(t.blocks, cue, ev).map((v) => materialize(v)));
 }
 function codeHelp(c, { examples = Infinity } = {}) {
   const dl = h("dl");
@@ -251,6 +454,8 @@ var RESERVED = /* @__PURE__ */ new Set([
   ".",
   "ArrowDown",
   "ArrowUp",
+  "ArrowLeft",
+  "ArrowRight",
   "Escape",
   "Tab",
   "Enter",
@@ -268,6 +473,10 @@ var KEY_HELP = Object.freeze([
   ["j / k or ↓ / ↑", "focus the next / previous turn"],
   ["Tab", "switch the keys between the turn panel and the conversation panel"],
   ["a code's key", "the key shown next to the code (its codebook `key`, else one assigned): a binary code toggles; a choice code then waits for a value's key (shown on its values: 1–9, 0, a, b, …), Backspace clears it, Esc cancels; a set code takes several values, Enter ends"],
+  ["→ / ←", "evidence: select the next / previous word of the focused turn (or select words with the mouse)"],
+  ["Shift+→ / Shift+←", "evidence: one more word / one word less in the selection"],
+  ["a code's key, words selected", "attach the selected words to the code as its evidence (a binary code is switched on; a choice code takes its value's key, or Enter to keep its value)"],
+  ["Delete", "with words selected: remove the evidence under them; Esc clears the selection"],
   ["!", "flag the turn or the conversation for discussion (type why, Enter); again to unflag"],
   [".", "write a memo on the turn or the conversation (Esc leaves the field and saves)"],
   ["Enter", "in the conversation panel: mark the conversation done and open the next; behind a content note: show the conversation"],
@@ -320,8 +529,9 @@ function keyRange(n) {
 }
 var isChoice = (code) => code.level !== "binary";
 var ROLE_TURNS = { user: "user turns", assistant: "assistant turns", system: "system turns", tool: "tool turns" };
-function pickHint(code) {
+function pickHint(code, sel) {
   const n = code.values.length;
+  if (sel) return `${code.label}: ${keyRange(n)} chooses a value for the selected words, Enter keeps the current value, Esc cancels`;
   return code.level === "set" ? `${code.label}: ${keyRange(n)} tick or untick a value, Enter when done, Backspace clears` : `${code.label}: ${keyRange(n)} chooses a value, Backspace clears, Esc cancels`;
 }
 var HIDDEN = "The conversation is behind its content note: Enter shows it, Shift+Enter skips it.";
@@ -352,7 +562,16 @@ function annotatorKey(S, ev, ctx) {
     case "?":
       return act({ type: "help", show: true });
     case "Escape":
-      return act(SWALLOW);
+      return ctx.sel ? act({ type: "sel", op: "clear" }) : act(SWALLOW);
+    case "ArrowRight":
+    case "ArrowLeft": {
+      if (ctx.hidden) return act(SWALLOW, HIDDEN);
+      if (conv) return act(SWALLOW, "Evidence is words of a turn: Tab goes to the turn panel.");
+      if (ti === null) return act(SWALLOW, "No turn is focused.");
+      const right = k === "ArrowRight";
+      const op = ev.shiftKey ? right ? "extend" : "shrink" : right ? "next" : "prev";
+      return { S, action: { type: "sel", op }, say: void 0 };
+    }
     case "Tab": {
       const panel = conv ? "turn" : "conversation";
       return { S: { ...S, panel }, action: { type: "panel", panel }, say: "" };
@@ -368,14 +587,15 @@ function annotatorKey(S, ev, ctx) {
       return act({ type: k === "!" ? "flag" : "memo", ti: unit });
     case "Backspace":
     case "Delete":
-      return act(SWALLOW, "Backspace clears a choice code: press the code's key first.");
+      if (ctx.sel && !conv) return act({ type: "unmark" });
+      return act(SWALLOW, "Backspace clears a choice code: press the code's key first; with words selected, Delete removes their evidence.");
   }
   const keys = conv ? ctx.convKeys : ctx.turnKeys;
   const code = keys && keys.get(k);
   if (code && ctx.hidden) return act(SWALLOW, HIDDEN);
   if (code && !conv && ti === null) return act(SWALLOW, "No turn is focused.");
   if (code && !isChoice(code)) return act({ type: "toggle", id: code.id, ti: unit });
-  if (code) return { S: { ...S, pick: { id: code.id, ti: unit } }, action: { type: "pick", id: code.id, ti: unit }, say: pickHint(code) };
+  if (code) return { S: { ...S, pick: { id: code.id, ti: unit } }, action: { type: "pick", id: code.id, ti: unit }, say: pickHint(code, ctx.sel && !conv) };
   return { S, action: SWALLOW, say: whyNot(k, S, ctx) };
 }
 function whyNot(k, S, ctx) {
@@ -405,18 +625,20 @@ function pickKey(S, ev, ctx) {
   const k = ev.key;
   const i = valueKeys(code.values.length).indexOf(k);
   const isSet = code.level === "set";
+  const sel = ctx.sel && ti !== null;
   if (i >= 0)
     return {
-      S: isSet ? S : done,
+      S: isSet && !sel ? S : done,
       action: { type: "choose", id, ti, value: code.values[i].value },
-      say: isSet ? pickHint(code) : ""
+      say: isSet && !sel ? pickHint(code) : ""
     };
   switch (k) {
     case "Backspace":
     case "Delete":
       return { S: done, action: { type: "clear", id, ti }, say: "" };
-    case "Escape":
     case "Enter":
+      return { S: done, action: sel ? { type: "attach", id, ti } : { type: "pick-end" }, say: "" };
+    case "Escape":
       return { S: done, action: { type: "pick-end" }, say: "" };
     case "j":
     case "k":
@@ -451,6 +673,46 @@ function helpKey(S, ev) {
   return { S, action: SWALLOW, say: "The codebook is open: Esc or ? closes it." };
 }
 
+// annotate/widgets/js/select.js
+var BLOCKS = "p, li, td, th, pre, blockquote, .aa-h, .aa-bubble";
+function chars(bubble) {
+  const out = [];
+  for (const leaf of bubble.querySelectorAll("[data-src]")) {
+    const text = leaf.textContent;
+    const src = sourceOfChars([...text].length, decodeRuns(leaf.dataset.src));
+    const block = leaf.closest(BLOCKS);
+    const walk = leaf.ownerDocument.createTreeWalker(
+      leaf,
+      4
+      /* NodeFilter.SHOW_TEXT */
+    );
+    let i = 0;
+    for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+      let u = 0;
+      for (const ch of node.data) {
+        out.push({ ch, src: src[i] || null, block, node, u16: u });
+        u += ch.length;
+        i += 1;
+      }
+    }
+  }
+  return out;
+}
+function boundary(list, node, offset) {
+  const doc = node.ownerDocument || node;
+  const at = doc.createRange();
+  at.setStart(node, offset);
+  at.collapse(true);
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = lo + hi >> 1;
+    if (at.comparePoint(list[mid].node, list[mid].u16) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 // annotate/widgets/js/state.js
 var isConv = (ti) => ti === null || ti === void 0;
 var keyText = (ti, codeId) => isConv(ti) ? `c:${codeId}` : `t:${ti}:${codeId}`;
@@ -464,6 +726,39 @@ function labelValue(labels, optimistic, ti, codeId) {
   const L = labels || {};
   const unit = isConv(ti) ? L.c || {} : (L.t || {})[String(ti)] || {};
   return unit[codeId] === void 0 ? null : unit[codeId];
+}
+function labelEvidence(labels, optimistic, ti, codeId) {
+  const k = keyText(ti, codeId);
+  const o = optimistic.get(k);
+  if (o && o.value === null) return [];
+  if (o && o.ev !== void 0) return o.ev;
+  return ((labels || {}).ev || {})[k] || [];
+}
+function turnEvidence(labels, optimistic, ti) {
+  const prefix = `t:${ti}:`;
+  const ids = /* @__PURE__ */ new Set();
+  for (const k of Object.keys((labels || {}).ev || {})) if (k.startsWith(prefix)) ids.add(k.slice(prefix.length));
+  for (const k of optimistic.keys()) if (k.startsWith(prefix)) ids.add(k.slice(prefix.length));
+  const out = {};
+  for (const id of ids) {
+    const spans = labelEvidence(labels, optimistic, ti, id);
+    if (spans.length) out[id] = spans;
+  }
+  return out;
+}
+function requiresEvidence(code, stored) {
+  if (!code || code.evidence !== "required" || stored === null || stored === void 0) return false;
+  if (code.level === "binary") return stored !== code.values[0].value;
+  return !(code.level === "set" && stored === "[]");
+}
+function attachValue(code, current, picked) {
+  if (code.level === "binary") return code.values.length > 1 ? code.values[1].value : "1";
+  if (code.level === "set") {
+    const set = new Set(parseSet(current));
+    if (picked !== void 0 && picked !== null) set.add(picked);
+    return set.size ? [...set].sort() : null;
+  }
+  return picked !== void 0 && picked !== null ? picked : current;
 }
 function turnLabels(labels, optimistic, ti) {
   const unit = { ...((labels || {}).t || {})[String(ti)] || {} };
@@ -575,8 +870,10 @@ function render({ model, el }) {
       breakTimer: null,
       panel: "turn",
       // where code keys act: "turn" or "conversation" (Tab switches)
-      pick: null
+      pick: null,
       // a choice code waiting for its value's key: {id, ti}
+      sel: null
+      // words selected as evidence: {ti, start, end} (offsets into the turn's text)
     },
     K: null
     // the codes' keys (keyMaps)
@@ -591,6 +888,8 @@ var codeOf = (v, id) => cb(v).codes[id];
 var turns = (v) => (v.model.get("conversation") || {}).turns || [];
 var focusedTurn = (v) => turns(v)[v.S.focus];
 var value = (v, ti, codeId) => labelValue(v.model.get("labels"), v.S.optimistic, ti, codeId);
+var spansOf = (v, ti, codeId) => labelEvidence(v.model.get("labels"), v.S.optimistic, ti, codeId);
+var takesEvidence = (code, ti) => !!code && ti !== null && (code.evidence || "none") !== "none";
 var kbd = (key, cls = "aa-key") => {
   const k = h("kbd", cls, key === " " ? "␣" : key);
   k.setAttribute("aria-hidden", "true");
@@ -755,11 +1054,72 @@ function change(v, ti, codeId, newValue, extra) {
     ...extra || {}
   };
   const seq = send(v, msg, true);
-  v.S.optimistic.set(keyText(ti, codeId), { value: storedForm(newValue), seq });
+  const o = { value: storedForm(newValue), seq };
+  if (msg.evidence) o.ev = msg.evidence.map((x) => [x.start, x.end]);
+  v.S.optimistic.set(keyText(ti, codeId), o);
   applyLabels(v);
 }
-function setCode(v, code, ti, next) {
-  change(v, ti, code.id, next(code, value(v, ti, code.id)));
+var asEvidence = (spans) => spans.map(([start, end]) => ({ start, end }));
+function setCode(v, code, ti, next, picked) {
+  const cur = value(v, ti, code.id);
+  const sel = selection(v, ti);
+  if (sel && takesEvidence(code, ti)) {
+    attach(v, code, ti, picked);
+    return;
+  }
+  const nextValue = next(code, cur);
+  if (sel && ti !== null) say(v, `${code.label} takes no evidence: the selected words stay selected for another code.`);
+  const stored = storedForm(nextValue);
+  if (ti !== null && requiresEvidence(code, stored) && !spansOf(v, ti, code.id).length) {
+    const key = keyMaps(v).keyOf.get(code.id);
+    say(v, `${code.label} needs evidence: select the words that show it (with the mouse, or → and Shift+→ word by word), then press ${key ? `its key ${key}` : "the code"}.`);
+    return;
+  }
+  change(v, ti, code.id, nextValue);
+}
+function attach(v, code, ti, picked) {
+  const sel = selection(v, ti);
+  const nextValue = attachValue(code, value(v, ti, code.id), picked);
+  if (nextValue === null) {
+    say(v, `${code.label} needs a value: press its key, then a value's key.`);
+    return;
+  }
+  const spans = addSpan(spansOf(v, ti, code.id), [sel.start, sel.end]);
+  const quote = shortQuote(selectedText(v, sel));
+  change(v, ti, code.id, nextValue, { evidence: asEvidence(spans) });
+  clearSelection(v);
+  say(v, `${quote} is evidence of ${code.label} (u undoes).`);
+}
+function unmark(v) {
+  const sel = selection(v, focusedTurn(v) ? focusedTurn(v).i : null);
+  if (!sel) return;
+  const ti = sel.ti;
+  const removed = [];
+  const kept = [];
+  for (const [codeId, spans] of Object.entries(turnEvidence(v.model.get("labels"), v.S.optimistic, ti))) {
+    if (!overlaps(spans, sel.start, sel.end)) continue;
+    const code = codeOf(v, codeId);
+    const rest = withoutOverlap(spans, sel.start, sel.end);
+    if (!rest.length && requiresEvidence(code, value(v, ti, codeId))) {
+      kept.push(code.label);
+      continue;
+    }
+    change(v, ti, codeId, value(v, ti, codeId), { evidence: asEvidence(rest) });
+    removed.push(code.label);
+  }
+  clearSelection(v);
+  const parts = [];
+  if (removed.length) parts.push(`Evidence removed from ${removed.join(", ")} (u undoes).`);
+  if (kept.length) parts.push(`${kept.join(", ")} need${kept.length > 1 ? "" : "s"} evidence: its last span stays (switch the code off to remove it).`);
+  say(v, parts.join(" ") || "No evidence under the selected words.");
+}
+function removeSpan(v, code, ti, span) {
+  const rest = spansOf(v, ti, code.id).filter(([s, e]) => !(s === span[0] && e === span[1]));
+  if (!rest.length && requiresEvidence(code, value(v, ti, code.id))) {
+    say(v, `${code.label} needs evidence: its last span stays (switch the code off to remove it).`);
+    return;
+  }
+  change(v, ti, code.id, value(v, ti, code.id), { evidence: asEvidence(rest) });
 }
 function onReply2(v, msg) {
   if (!msg || !msg.seq || !String(msg.seq).startsWith(v.viewId + ":")) return;
@@ -773,6 +1133,8 @@ function tooltip(code, key) {
   if (code.when_to_use) parts.push("Use when: " + code.when_to_use);
   if (code.when_not_to_use) parts.push("Not when: " + code.when_not_to_use);
   if (code.examples.length) parts.push("e.g. " + code.examples[0]);
+  if (code.evidence === "required") parts.push("Evidence required: select the words that show it, then press its key.");
+  else if (code.evidence === "optional") parts.push("Evidence: select words, then press its key to attach them.");
   return parts.filter(Boolean).join("\n");
 }
 function codeControl(v, code, ti) {
@@ -805,7 +1167,7 @@ function codeControl(v, code, ti) {
     const b = button(
       "aa-val",
       cv.label || cv.value,
-      () => setCode(v, code, ti, (c, cur) => chooseNext(c, cur, cv.value)),
+      () => setCode(v, code, ti, (c, cur) => chooseNext(c, cur, cv.value), cv.value),
       cv.definition || cv.label
     );
     b.prepend(kbd(vkeys[i], "aa-key aa-vkey"));
@@ -861,6 +1223,26 @@ function panelHead(title, unitKey) {
   hint.append(kbd("Tab"), document.createTextNode(unitKey));
   head.append(hint);
   return head;
+}
+function spanList(v, code, ti) {
+  const box = h("div", "aa-spans");
+  box.dataset.spansFor = code.id;
+  const spans = spansOf(v, ti, code.id);
+  const list = charsOf(v, ti);
+  for (const [s, e] of spans) {
+    const item = h("span", "aa-span", shortQuote(visibleText(list, s, e), 48));
+    item.dataset.span = `${s}-${e}`;
+    const x = button(
+      "aa-span-x",
+      "×",
+      () => removeSpan(v, code, ti, [s, e]),
+      "remove this evidence"
+    );
+    item.append(x);
+    box.append(item);
+  }
+  box.hidden = !spans.length;
+  return box;
 }
 function renderTurnPanel(v) {
   const panel = v.ui.turnPanel;
@@ -921,6 +1303,18 @@ function say(v, text) {
 function applyControl(v, node, ti) {
   const codeId = node.dataset.codeId;
   const cur = value(v, ti, codeId);
+  const code = codeOf(v, codeId);
+  if (takesEvidence(code, ti)) {
+    const sig = JSON.stringify(spansOf(v, ti, codeId));
+    const old = node.nextElementSibling && node.nextElementSibling.classList.contains("aa-spans") ? node.nextElementSibling : null;
+    if (!old || old.dataset.sig !== sig) {
+      const box = spanList(v, code, ti);
+      box.dataset.sig = sig;
+      if (old) old.replaceWith(box);
+      else node.after(box);
+    }
+    node.dataset.evidence = code.evidence;
+  }
   node.setAttribute("aria-pressed", cur === null ? "false" : "true");
   node.classList.toggle("aa-unsaved", isUnsaved(v.model.get("labels"), v.S.optimistic, ti, codeId));
   if (node.classList.contains("aa-choice")) {
@@ -944,6 +1338,7 @@ function applyLabels(v) {
     if (flag) flag.setAttribute("aria-pressed", value(v, unit, "_flag") ? "true" : "false");
   }
   v.ui.status.textContent = statusText(value(v, null, "_status"), L.notes);
+  refreshMarks(v);
   for (const node of chat.querySelectorAll(".aa-turn")) {
     const unit = turnLabels(L, v.S.optimistic, Number(node.dataset.turnIndex));
     const chips = appliedChips(unit, (id) => codeOf(v, id), cb(v).turn[node.dataset.role] || []);
@@ -993,6 +1388,7 @@ function renderConversation(v, keepFocus) {
     S.reachedEnd = false;
     S.optimistic.clear();
     S.panel = "turn";
+    S.sel = null;
     ui.reason.value = "";
     ui.reason.classList.remove("aa-need");
     say(v, "");
@@ -1000,13 +1396,19 @@ function renderConversation(v, keepFocus) {
   endPick(v);
   if (!(same && keepFocus)) S.focus = 0;
   ui.root.dataset.conversationId = conv.id || "";
+  v.charCache = null;
   ui.cueBox.disabled = !!conv.reliability;
   ui.cueLabel.title = conv.reliability ? "cues are never shown on the reliability sample" : "highlight cue phrases";
   if (contentHidden(v)) ui.chat.replaceChildren(contentNote(v, conv));
   else {
     const cue = cues(v);
     const frag = document.createDocumentFragment();
-    for (const t of conv.turns || []) frag.append(turnNode(t, cue));
+    for (const t of conv.turns || []) {
+      const ev = marksOf(v, t.i);
+      const node = turnNode(t, cue, ev);
+      node.querySelector(".aa-bubble").dataset.evsig = marksSig(ev);
+      frag.append(node);
+    }
     ui.chat.replaceChildren(frag);
   }
   renderConvPanel(v);
@@ -1037,6 +1439,7 @@ function setFocus(v, i, quiet) {
     prev.removeAttribute("aria-current");
   }
   const node = nodes[i];
+  if (S.sel && String(S.sel.ti) !== node.dataset.turnIndex) clearSelection(v);
   node.classList.add("aa-focused");
   node.setAttribute("aria-current", "true");
   if (i !== S.focus || !quiet) S.focusSince = performance.now();
@@ -1052,6 +1455,147 @@ function keepKeyboard(v) {
   const a = document.activeElement;
   if (a && v.ui.root.contains(a) && isTyping(a)) return;
   if (a !== v.ui.root) v.ui.root.focus({ preventScroll: true });
+}
+var PALETTE = 8;
+function selection(v, ti) {
+  const sel = v.S.sel;
+  return sel && ti !== null && ti !== void 0 && sel.ti === ti ? sel : null;
+}
+function marksOf(v, ti) {
+  const byCode = turnEvidence(v.model.get("labels"), v.S.optimistic, ti);
+  const ids = Object.keys(cb(v).codes);
+  const marks = [];
+  for (const [codeId, spans] of Object.entries(byCode)) for (const [start, end] of spans) marks.push({ start, end, id: codeId });
+  const sel = selection(v, ti);
+  if (sel) marks.push({ start: sel.start, end: sel.end, id: "_sel" });
+  if (!marks.length) return null;
+  const label = (id) => (codeOf(v, id) || { label: id }).label;
+  return {
+    marks,
+    mark: (found) => {
+      const codes = found.filter((id) => id !== "_sel");
+      const cls = ["aa-ev"];
+      if (codes.length) cls.push(`aa-ev-k${Math.max(0, ids.indexOf(codes[0])) % PALETTE}`);
+      if (codes.length > 1) cls.push("aa-ev-multi");
+      if (found.includes("_sel")) cls.push("aa-sel");
+      const title = codes.length ? `evidence: ${codes.map(label).join(", ")}` : "selected: press a code's key to attach these words";
+      return { cls: cls.join(" "), attrs: { "data-codes": codes.join(" "), title } };
+    }
+  };
+}
+var marksSig = (ev) => ev ? JSON.stringify(ev.marks) : "";
+function refreshMarks(v, only) {
+  if (contentHidden(v)) return;
+  const cue = cues(v);
+  for (const t of turns(v)) {
+    if (only !== void 0 && t.i !== only) continue;
+    const node = v.ui.chat.querySelector(`.aa-turn[data-turn-index="${t.i}"] .aa-bubble`);
+    if (!node) continue;
+    const ev = marksOf(v, t.i);
+    const sig = marksSig(ev);
+    if (node.dataset.evsig === sig) continue;
+    node.dataset.evsig = sig;
+    fillBubble(node, t, cue, ev);
+    v.charCache = null;
+  }
+}
+function charsOf(v, ti) {
+  if (v.charCache && v.charCache.ti === ti && v.charCache.convId === v.S.convId) return v.charCache.list;
+  const bubble = v.ui.chat.querySelector(`.aa-turn[data-turn-index="${ti}"] .aa-bubble`);
+  const list = bubble ? chars(bubble) : [];
+  v.charCache = { ti, convId: v.S.convId, list };
+  return list;
+}
+var selectedText = (v, sel) => visibleText(charsOf(v, sel.ti), sel.start, sel.end);
+function setSelection(v, sel, drawLater) {
+  const old = v.S.sel;
+  v.S.sel = sel;
+  if (!drawLater && old && (!sel || old.ti !== sel.ti)) refreshMarks(v, old.ti);
+  if (sel) {
+    if (!drawLater) refreshMarks(v, sel.ti);
+    const words2 = visibleText(charsOf(v, sel.ti), sel.start, sel.end);
+    say(v, `Selected ${shortQuote(words2)}: press a code's key to attach it as evidence · Shift+→ / Shift+← more or fewer words · Delete removes evidence under it · Esc clears.`);
+  }
+}
+function clearSelection(v) {
+  if (!v.S.sel) return;
+  const ti = v.S.sel.ti;
+  v.S.sel = null;
+  refreshMarks(v, ti);
+}
+function mouseSelect(v) {
+  const got = window.getSelection();
+  if (!got || got.rangeCount === 0) return;
+  if (got.isCollapsed) {
+    if (v.S.sel) {
+      const ti2 = v.S.sel.ti;
+      v.S.sel = null;
+      say(v, "");
+      later(v, ti2);
+    }
+    return;
+  }
+  const r = got.getRangeAt(0);
+  const turnOf = (n) => (n.nodeType === 1 ? n : n.parentElement).closest(".aa-turn");
+  const a = turnOf(r.startContainer);
+  const b = turnOf(r.endContainer);
+  if (!a || !v.ui.chat.contains(a)) return;
+  got.removeAllRanges();
+  if (a !== b) {
+    say(v, "Select words within one turn: evidence is words of a single turn.");
+    return;
+  }
+  const ti = Number(a.dataset.turnIndex);
+  const list = charsOf(v, ti);
+  const span = charsToSpan(
+    list,
+    boundary(list, r.startContainer, r.startOffset),
+    boundary(list, r.endContainer, r.endOffset)
+  );
+  if (!span) {
+    say(v, "Nothing there can be evidence (a link's address, an image): select words of the turn.");
+    return;
+  }
+  const nodes = [...v.ui.chat.querySelectorAll(".aa-turn")];
+  if (nodes.indexOf(a) >= 0 && nodes.indexOf(a) !== v.S.focus) setFocus(v, nodes.indexOf(a));
+  v.S.panel = "turn";
+  showPanel(v);
+  const old = v.S.sel;
+  setSelection(v, { ti, start: span.start, end: span.end }, true);
+  if (old && old.ti !== ti) later(v, old.ti);
+  later(v, ti);
+  keepKeyboard(v);
+}
+function later(v, ti) {
+  setTimeout(() => refreshMarks(v, ti), 0);
+}
+function keySelect(v, op) {
+  const t = focusedTurn(v);
+  if (!t) return;
+  if (op === "clear") {
+    clearSelection(v);
+    say(v, "");
+    return;
+  }
+  const list = charsOf(v, t.i);
+  const ws = words(list);
+  const sel = selection(v, t.i);
+  let at = null;
+  if (sel) {
+    const a = list.findIndex((c) => c.src && c.src[0] >= sel.start);
+    let b = -1;
+    list.forEach((c, i) => {
+      if (c.src && c.src[1] <= sel.end) b = i + 1;
+    });
+    if (a >= 0 && b > a) at = { a, b };
+  }
+  const next = moveSelection(ws, at, op);
+  if (!next) {
+    say(v, op === "shrink" ? "The selection is one word: Esc clears it." : "No more words in this turn.");
+    return;
+  }
+  const span = charsToSpan(list, next.a, next.b);
+  if (span) setSelection(v, { ti: t.i, start: span.start, end: span.end });
 }
 function renderHeader(v) {
   const { model, ui } = v;
@@ -1128,7 +1672,8 @@ function keyContext(v) {
     turnKeys: t ? K.roleKeys.get(t.role) || /* @__PURE__ */ new Map() : /* @__PURE__ */ new Map(),
     convKeys: K.convKeys,
     roleKeys: K.roleKeys,
-    codes: cb(v).codes
+    codes: cb(v).codes,
+    sel: !!(t && selection(v, t.i))
   };
 }
 function onKey(v, e) {
@@ -1192,10 +1737,19 @@ function run(v, a) {
       if (code) setCode(v, code, a.ti, binaryNext);
       return;
     case "choose":
-      if (code) setCode(v, code, a.ti, (c, cur) => chooseNext(c, cur, a.value));
+      if (code) setCode(v, code, a.ti, (c, cur) => chooseNext(c, cur, a.value), a.value);
+      return;
+    case "attach":
+      if (code) setCode(v, code, a.ti, (c, cur) => cur, void 0);
       return;
     case "clear":
       if (code) change(v, a.ti, a.id, null);
+      return;
+    case "sel":
+      keySelect(v, a.op);
+      return;
+    case "unmark":
+      unmark(v);
       return;
     case "done":
       markDone(v);
@@ -1264,6 +1818,7 @@ function showBreak(v) {
 function wire(v) {
   const { model, ui } = v;
   ui.root.addEventListener("keydown", (e) => onKey(v, e));
+  ui.chat.addEventListener("mouseup", () => mouseSelect(v));
   ui.chat.addEventListener("click", (e) => {
     const node = e.target.closest && e.target.closest(".aa-turn");
     if (node) setFocus(v, [...ui.chat.querySelectorAll(".aa-turn")].indexOf(node));

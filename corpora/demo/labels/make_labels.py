@@ -1,9 +1,18 @@
 """Derive three simulated coders' label events from the team's reference coding.
 
-ILLUSTRATIVE DATA. ``reference.jsonl`` is a reference coding of the demo corpus written by the
-annotate team; this script turns it into the label events of three *simulated* coders (``alice``,
-``bob``, ``carol``) so that the notebooks have agreement, disagreements, gold labels and analyses
-to show. It is not a reliability study; see README.md in this folder.
+ILLUSTRATIVE DATA. ``reference-1.0.0.jsonl`` and ``reference.jsonl`` are the annotate team's
+reference coding of the demo corpus under codebook 1.0.0 and 2.0.0; this script turns them into
+the label events of three *simulated* coders (``alice``, ``bob``, ``carol``) so that the notebooks
+have agreement, disagreements, gold labels and analyses to show. It is not a reliability study;
+see README.md in this folder.
+
+The coders first coded the corpus under codebook 1.0.0 (``events-1.0.0.jsonl``). The project
+then moved to 2.0.0 through the shipped migration map
+(codebooks/migrations/sdt-socioaffective-1.0.0-to-2.0.0.yaml): this script runs that migration on
+a temporary project (annotate's own ``Project.migrate``), and every coder recodes what the
+migration queued in their conversations (``recode-2.0.0.jsonl``), coding the new codes there as
+well, then marks the conversation done again. ``events.jsonl`` is the result: the coders' labels
+under 2.0.0, one event per label (carried labels keep their 1.0.0 coding time).
 
 How a simulated coder codes a conversation (all random draws come from a numpy generator seeded
 with ``SEED``, the coder and the conversation, so the output is the same on every run):
@@ -17,7 +26,10 @@ with ``SEED``, the coder and the conversation, so the output is the same on ever
   validate, offer for direct, disclose for support, ...; ``MOVE_NEIGHBOURS``).
 * **ordinal conversation ratings**: with the code's error rate the rating moves one level up or
   down (two levels in 1 of 10 errors), clipped to the scale; some coders lean one way on some
-  scales (``LEAN``). **conv_context**: with its error rate a neighbouring context.
+  scales (``LEAN``). **conv_context**: with its error rate a neighbouring context. **stake
+  codes** (2.0.0): flipped with the code's error rate; a dilemma rated only when the coder says
+  it is at stake. **set codes** (2.0.0): the reference's set on the turns where the coder coded
+  the presence code (a coder's own false positive gets ``other`` / ``unclear``).
 * error rates come from three profiles (``RELIABLE``, ``TENTATIVE``, ``UNRELIABLE``) per code
   (``CODE_PROFILE``), scaled per coder (``CODER_SCALE``); ``carol`` is noisier on the codes of
   the codebook's ``relatedness`` group and on conv_dilemma_bonds (``CAROL_RELATEDNESS``), so
@@ -30,25 +42,36 @@ conversation is coded by exactly one coder, round-robin in corpus order.
 
 Run from the repository root::
 
-    .venv/bin/python corpora/demo/labels/make_labels.py            # writes events.jsonl here
-    .venv/bin/python corpora/demo/labels/make_labels.py --out x.jsonl
+    .venv/bin/python corpora/demo/labels/make_labels.py            # writes the three files here
+    .venv/bin/python corpora/demo/labels/make_labels.py --out x/events.jsonl   # x/ gets all three
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from annotate.codebook import load_codebook
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
+CODEBOOK_V1 = ROOT / "codebooks" / "sdt-socioaffective-1.0.0.yaml"
 CODEBOOK = ROOT / "codebooks" / "sdt-socioaffective.yaml"
+MIGRATION_MAP = ROOT / "codebooks" / "migrations" / "sdt-socioaffective-1.0.0-to-2.0.0.yaml"
+DEMO = ROOT / "corpora" / "demo" / "demo.jsonl"
+REFERENCE_V1 = HERE / "reference-1.0.0.jsonl"
 REFERENCE = HERE / "reference.jsonl"
 OUT = HERE / "events.jsonl"
+OUT_V1 = "events-1.0.0.jsonl"
+OUT_RECODE = "recode-2.0.0.jsonl"
+OUT_ENRICHED = "enriched-2.0.0.jsonl"
+COLUMNS = ("annotator_id", "unit", "conversation_id", "turn_index", "code_id", "op", "value",
+           "note", "elapsed_ms")  # fmt: skip
 
 SEED = 20260224
 CODERS = ("alice", "bob", "carol")
@@ -106,6 +129,25 @@ CODE_PROFILE = {
     "conv_dilemma_wellbeing": TENTATIVE,
     "conv_dilemma_autonomy": UNRELIABLE,
     "conv_dilemma_bonds": TENTATIVE,
+    # codes new or redefined in 2.0.0 (the recoding after the migration)
+    "user_vulnerable_disclosure": TENTATIVE,
+    "user_ai_connection": TENTATIVE,
+    "ai_over_validation": UNRELIABLE,
+    "ai_mistake": TENTATIVE,
+    "ai_false_claim": RELIABLE,
+    "ai_retention_tactic": TENTATIVE,
+    "conv_attunement": TENTATIVE,
+    "conv_dilemma_wellbeing_stake": TENTATIVE,
+    "conv_dilemma_autonomy_stake": TENTATIVE,
+    "conv_dilemma_bonds_stake": TENTATIVE,
+}
+#: conv_dilemma_autonomy is redefined in 2.0.0 (no longer a summary of two other ratings)
+CODE_PROFILE_V2 = {**CODE_PROFILE, "conv_dilemma_autonomy": TENTATIVE}
+#: what a coder's set code says on a turn where the reference has no set (a false positive)
+SET_FALLBACK = {"ai_retention_tactic_type": "other", "user_pressure_source": "unclear"}
+SET_OF = {
+    "ai_retention_tactic": "ai_retention_tactic_type",
+    "user_pressured": "user_pressure_source",
 }
 
 #: every rate of a coder is multiplied by this
@@ -200,10 +242,11 @@ def ordinal_step(rng: np.random.Generator, lean: int) -> int:
 class Coder:
     """One simulated coder: error rates and a seeded generator per conversation."""
 
-    def __init__(self, name: str, codebook, odds: dict[str, float]) -> None:
+    def __init__(self, name: str, codebook, odds: dict[str, float], profile=None) -> None:
         self.name = name
         self.cb = codebook
         self.odds = odds
+        self.profile = CODE_PROFILE if profile is None else profile
         self.index = CODERS.index(name)
         self.relatedness = {c.id for c in codebook.codes_in_group("relatedness")}
         self.relatedness.add("conv_dilemma_bonds")
@@ -212,7 +255,7 @@ class Coder:
         scale = CODER_SCALE[self.name]
         if self.name == "carol" and code_id in self.relatedness:
             scale *= CAROL_RELATEDNESS
-        return min(CODE_PROFILE[code_id][kind] * scale, 0.9)
+        return min(self.profile[code_id][kind] * scale, 0.9)
 
     def events(self, ref: dict) -> list[dict]:
         """This coder's label events on one conversation, in coding order."""
@@ -322,12 +365,18 @@ def positive_odds(codebook, refs: dict[str, dict]) -> dict[str, float]:
     return odds
 
 
-def make_events(reference: Path = REFERENCE) -> list[dict]:
-    cb = load_codebook(CODEBOOK)
+def read_reference(path: Path) -> dict[str, dict]:
     refs = {}
-    for line in reference.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         rec = json.loads(line)
         refs[rec["conversation_id"]] = rec
+    return refs
+
+
+def make_events(reference: Path = REFERENCE_V1) -> list[dict]:
+    """The coders' label events under codebook 1.0.0."""
+    cb = load_codebook(CODEBOOK_V1)
+    refs = read_reference(reference)
     odds = positive_odds(cb, refs)
     queues = assignment(sorted(refs))
     events: list[dict] = []
@@ -338,13 +387,211 @@ def make_events(reference: Path = REFERENCE) -> list[dict]:
     return events
 
 
+class Recoder(Coder):
+    """A coder recoding, under 2.0.0, what the migration queued in one of their conversations,
+    and coding there the codes that 2.0.0 added; then marking it done again."""
+
+    def recode(self, ref: dict, items: pd.DataFrame, held: dict, not_coded: tuple) -> list[dict]:
+        self.cid = ref["conversation_id"]
+        self.rng = np.random.default_rng([SEED, self.index, int(self.cid[1:]), 2])
+        self.out = []
+        self.held = dict(held)  # (unit, turn, code) -> value under 2.0.0 before the recoding
+        codes = set(items["code_id"]) | set(not_coded)
+        for key, turn in ref["turns"].items():
+            t = int(key)
+            for code in self.cb.codes_for("turn", turn["role"]):
+                if code.id in codes and code.level == "binary":
+                    self._binary(t, turn, code)
+            for presence, set_code in SET_OF.items():
+                if set_code in codes and self.held.get(("turn", t, presence)) == "1":
+                    value = turn.get("sets", {}).get(set_code)
+                    if value is None:
+                        value = self.cb.code(set_code).encode_set([SET_FALLBACK[set_code]])
+                    self._event("turn", t, set_code, value)
+        conv = ref["conversation"]
+        for code in self.cb.codes_for("conversation"):
+            if code.id in codes and code.id.endswith("_stake"):
+                self._stake(code, conv)
+        for code in self.cb.codes_for("conversation"):
+            if code.id in codes and not code.id.endswith("_stake"):
+                self._conversation_rating(code, conv)
+        self._event("conversation", None, "_status", "done", ms=self.rng.integers(300, 1500))
+        return self.out
+
+    def _binary(self, t: int, turn: dict, code) -> None:
+        if ("turn", t, code.id) in self.held:
+            return  # carried by the migration: kept
+        if code.id in turn["codes"]:
+            coded = self.rng.random() >= self.rate(code.id, "miss")
+        else:
+            coded = self.rng.random() < self.rate(code.id, "fp") * self.odds.get(code.id, 0.01)
+        if coded:
+            self._event("turn", t, code.id, code.present_value)
+            self.held[("turn", t, code.id)] = code.present_value
+
+    def _stake(self, code, conv: dict) -> None:
+        value = conv[code.id]
+        if self.rng.random() < self.rate(code.id, "err"):
+            value = "0" if value == "1" else "1"
+        self._event("conversation", None, code.id, value, ms=self.rng.integers(2000, 9000))
+        self.held[("conversation", None, code.id)] = value
+
+    def _conversation_rating(self, code, conv: dict) -> None:
+        stake = f"{code.id}_stake"
+        if stake in self.cb and self.held.get(("conversation", None, stake)) != "1":
+            return  # not at stake for this coder: no rating
+        value = conv.get(code.id, "3")  # at stake for the coder only: balanced
+        ms = self.rng.integers(3000, 25000)
+        self._event("conversation", None, code.id, self._rating(code.id, value), ms=ms)
+
+
+class FullCoder(Recoder):
+    """A coder coding a whole conversation under 2.0.0 (the enriched reliability sample)."""
+
+    def code_all(self, ref: dict) -> list[dict]:
+        self.cid = ref["conversation_id"]
+        self.rng = np.random.default_rng([SEED, self.index, int(self.cid[1:]), 3])
+        self.out = []
+        self.held = {}
+        for key, turn in ref["turns"].items():
+            t = int(key)
+            self._turn(t, turn)
+            for event in self.out:
+                if event["turn_index"] == t:
+                    self.held[("turn", t, event["code_id"])] = event["value"]
+            for presence, set_code in SET_OF.items():
+                if self.held.get(("turn", t, presence)) == "1":
+                    value = turn.get("sets", {}).get(set_code)
+                    if value is None:
+                        value = self.cb.code(set_code).encode_set([SET_FALLBACK[set_code]])
+                    self._event("turn", t, set_code, value)
+        conv = ref["conversation"]
+        stakes = [c for c in self.cb.codes_for("conversation") if c.id.endswith("_stake")]
+        for code in stakes:
+            self._stake(code, conv)
+        for code in self.cb.codes_for("conversation"):
+            if code in stakes:
+                continue
+            if f"{code.id}_stake" in self.cb:
+                self._conversation_rating(code, conv)
+            else:
+                ms = self.rng.integers(3000, 25000)
+                self._event("conversation", None, code.id, self._rating(code.id, conv[code.id]),
+                            ms=ms)  # fmt: skip
+        self._event("conversation", None, "_status", "done", ms=self.rng.integers(300, 1500))
+        return self.out
+
+
+def enriched_events(v2_events: list[dict], work: Path) -> list[dict]:
+    """The labels of the coders who had not coded the conversations of the demo's enriched
+    reliability sample (annotate.demo.enriched_design), coding them under 2.0.0."""
+    from annotate.demo import enriched_design
+
+    project = enriched_design(work)
+    a = project.assignments
+    sample = sorted(set(a.loc[a["is_reliability"], "conversation_id"]))
+    cb = project.codebook
+    refs = read_reference(REFERENCE)
+    odds = positive_odds(cb, refs)
+    coded = {(e["annotator_id"], e["conversation_id"]) for e in v2_events}
+    out: list[dict] = []
+    for name in CODERS:
+        coder = FullCoder(name, cb, odds, CODE_PROFILE_V2)
+        for cid in sample:
+            if (name, cid) not in coded:
+                out.extend(coder.code_all(refs[cid]))
+    return out
+
+
+def recode_events(v1_events: list[dict], work: Path) -> tuple[list[dict], list[dict]]:
+    """Migrate a temporary demo project from 1.0.0 to 2.0.0 and let every coder recode what it
+    queued. Returns the recoding events and the coders' label events under 2.0.0."""
+    import annotate
+
+    work.mkdir(parents=True)
+    annotate.import_corpus(DEMO, "openai", out=work / "corpus")
+    project = annotate.Project.create(work / "project", corpus=work / "corpus",
+                                      codebook=CODEBOOK_V1, coders=list(CODERS),
+                                      reliability=0.2, seed=1)  # fmt: skip
+    project.append(pd.DataFrame(v1_events))
+    project.migrate(CODEBOOK, MIGRATION_MAP)
+    cb = project.codebook
+    refs = read_reference(REFERENCE)
+    odds = positive_odds(cb, refs)
+    items = project.recoding()
+    not_coded = tuple(project.codebook_history[-1]["summary"]["not_coded"])
+    current = project.labels()
+    recoded: list[dict] = []
+    for name in CODERS:
+        coder = Recoder(name, cb, odds, CODE_PROFILE_V2)
+        mine = current[current["annotator_id"] == name]
+        for cid in _coding_order(v1_events, name):
+            queued = items[(items["annotator_id"] == name) & (items["conversation_id"] == cid)]
+            if queued.empty:
+                continue
+            rows = mine[(mine["conversation_id"] == cid) & ~mine["code_id"].str.startswith("_")]
+            held = {
+                (u, None if pd.isna(t) else int(t), c): v
+                for u, t, c, v in rows[["unit", "turn_index", "code_id", "value"]].itertuples(
+                    index=False
+                )
+            }
+            recoded.extend(coder.recode(refs[cid], queued, held, not_coded))
+    project.append(pd.DataFrame(recoded))
+    return recoded, _as_events(project, v1_events, recoded)
+
+
+def _coding_order(events: list[dict], coder: str) -> list[str]:
+    return list(dict.fromkeys(e["conversation_id"] for e in events if e["annotator_id"] == coder))
+
+
+def _as_events(project, v1_events: list[dict], recoded: list[dict]) -> list[dict]:
+    """The coders' current labels under 2.0.0 as label events in coding order: the labels the
+    migration carried (with their 1.0.0 coding time), then the recoding, status last."""
+    time = {(e["annotator_id"], e["unit"], e["conversation_id"], e["turn_index"], e["code_id"]):
+            e["elapsed_ms"] for e in v1_events}  # fmt: skip
+    order = {k: i for i, k in enumerate(time)}
+    current = project.labels()
+    migration = project.codebook_history[-1]["migration"]
+    carried = current[current["session_id"] == migration]
+    by_conv: dict[tuple[str, str], list[tuple[int, dict]]] = {}
+    for row in carried.itertuples(index=False):
+        turn = None if pd.isna(row.turn_index) else int(row.turn_index)
+        source = row.code_id
+        note = None if pd.isna(row.note) else row.note
+        if note and note.startswith('{"from"'):
+            source = json.loads(note)["from"].split("=")[0]
+            note = None
+        key = (row.annotator_id, row.unit, row.conversation_id, turn, source)
+        values = (row.annotator_id, row.unit, row.conversation_id, turn, row.code_id, "set",
+                  row.value, note, time[key])  # fmt: skip
+        event = dict(zip(COLUMNS, values, strict=True))
+        by_conv.setdefault((row.annotator_id, row.conversation_id), []).append((order[key], event))
+    for e in recoded:
+        by_conv.setdefault((e["annotator_id"], e["conversation_id"]), []).append((10**9, e))
+    out: list[dict] = []
+    for name in CODERS:
+        for cid in _coding_order(v1_events, name):
+            events = [e for _, e in sorted(by_conv.get((name, cid), []), key=lambda p: p[0])]
+            status = [e for e in events if e["code_id"] == "_status"]
+            out.extend([e for e in events if e["code_id"] != "_status"] + status[-1:])
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=OUT, help="output JSON lines file")
+    parser.add_argument("--out", type=Path, default=OUT, help="output JSON lines file (2.0.0)")
     args = parser.parse_args(argv)
-    lines = [json.dumps(e, ensure_ascii=False) for e in make_events()]
-    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"{len(lines)} events -> {args.out}")
+    v1 = make_events()
+    with tempfile.TemporaryDirectory() as tmp:
+        recoded, v2 = recode_events(v1, Path(tmp) / "migration")
+        enriched = enriched_events(v2, Path(tmp) / "enriched")
+    folder = args.out.parent
+    for path, events in ((folder / OUT_V1, v1), (folder / OUT_RECODE, recoded),
+                         (args.out, v2), (folder / OUT_ENRICHED, enriched)):  # fmt: skip
+        lines = [json.dumps({c: e[c] for c in COLUMNS}, ensure_ascii=False) for e in events]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        print(f"{len(lines)} events -> {path}")
 
 
 if __name__ == "__main__":

@@ -270,6 +270,34 @@ test("annotator: modifiers pass to the notebook, typing stays in the field", () 
   assert.deepEqual(press(TURN, "Escape", ctx(), { typing: true }).action, { type: "leave-field" });
 });
 
+test("annotator: evidence keys (arrows select words, a code's key attaches, Delete removes)", () => {
+  assert.deepEqual(press(TURN, "ArrowRight").action, { type: "sel", op: "next" });
+  assert.deepEqual(press(TURN, "ArrowLeft").action, { type: "sel", op: "prev" });
+  assert.deepEqual(press(TURN, "ArrowRight", ctx(), { shiftKey: true }).action, { type: "sel", op: "extend" });
+  assert.deepEqual(press(TURN, "ArrowLeft", ctx(), { shiftKey: true }).action, { type: "sel", op: "shrink" });
+  assert.match(press(CONV, "ArrowRight").say, /Tab goes to the turn panel/);
+  assert.match(press(TURN, "ArrowRight", ctx({ hidden: true })).say, /content note/);
+  assert.match(press(TURN, "ArrowRight", ctx({ turn: null })).say, /No turn is focused/);
+  const sel = ctx({ sel: true });
+  assert.deepEqual(press(TURN, "Escape", sel).action, { type: "sel", op: "clear" });
+  assert.deepEqual(press(TURN, "Escape").action, SWALLOW);
+  assert.deepEqual(press(TURN, "Delete", sel).action, { type: "unmark" });
+  assert.deepEqual(press(TURN, "Backspace", sel).action, { type: "unmark" });
+  assert.match(press(TURN, "Delete").say, /with words selected, Delete removes their evidence/);
+  // a binary code's key with words selected: the same toggle action (the view attaches)
+  assert.deepEqual(press(TURN, "e", sel).action, { type: "toggle", id: "emp", ti: 3 });
+  // a choice code: its value's key takes the words along and ends the wait (set codes too)
+  const r = run(TURN, ["1"], ctx({ sel: true, turn: { i: 2, role: "user" }, turnKeys: roleKeys.get("user") }));
+  assert.deepEqual(r.S.pick, { id: "emo", ti: 2 });
+  const picked = press(r.S, "1", ctx({ sel: true, turn: { i: 2, role: "user" }, turnKeys: roleKeys.get("user") }));
+  assert.equal(picked.S.pick, null);
+  assert.deepEqual(picked.action, { type: "choose", id: "emo", ti: 2, value: CODES.emo.values[0].value });
+  assert.match(press(TURN, "2", sel).say, /for the selected words, Enter keeps the current value/);
+  const waiting = press(TURN, "2", sel).S;
+  assert.deepEqual(press(waiting, "Enter", sel).action, { type: "attach", id: "move", ti: 3 });
+  assert.deepEqual(press(waiting, "Enter").action, { type: "pick-end" });
+});
+
 test("the README's key table is the help overlay's (KEY_HELP)", () => {
   const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
   const start = readme.indexOf("| key | does |");
