@@ -158,6 +158,12 @@ class Errors(metaclass=_Catalogue):
         "check the cluster ([[address= || --address]]), or mask with the local engine."
     )
     E132 = "Masking option {option}={value!r} is not valid: {problem}"
+    E133 = (
+        "Cannot join the Ray cluster at {address} to mask corpus '{path}': {problem}. Nothing "
+        "was written. Check the address ([[address= || --address]]: auto, HOST:PORT of the "
+        "head, or ray://HOST:10001) and that the cluster runs (`ray status` on the head), or "
+        "leave it out to start a local Ray."
+    )
     E120 = (
         "Cannot pseudonymise with key file '{path}': {problem}. Keep the key outside the "
         "corpus folder (e.g. [[pseudonymise='~/keys/study.key' || --pseudonymise "
@@ -571,6 +577,12 @@ class Errors(metaclass=_Catalogue):
         "{what} needs the Python package '{package}' (Ray), which is not installed. Install "
         "annotate's scale extra (`uv sync --extra scale`, or `pip install 'annotate[scale]'`), "
         "or leave out the ray engine: the local one is the default."
+    )
+    E731 = (
+        "Cannot join the Ray cluster at {address} for LLM coder '{coder}': {problem}. No unit "
+        "was sent. Check the address ([[engine_options={{'address': ...}} || --address]]: auto, "
+        "HOST:PORT of the head, or ray://HOST:10001) and that the cluster runs (`ray status` on "
+        "the head), or leave it out to start a local Ray."
     )
 
     # --- 9xx command line -----------------------------------------------------------------------

@@ -368,6 +368,11 @@ def mask_corpus(
     return load_corpus(out)
 
 
+def _cannot_join(address: str | None, corpus: Corpus, exc: Exception) -> CorpusError:
+    where = address or "a local Ray"
+    return CorpusError(Errors.E133.format(address=where, path=corpus.path, problem=exc))
+
+
 def _mask_with_ray(
     corpus: Corpus,
     out: FilePath,
@@ -384,11 +389,15 @@ def _mask_with_ray(
     ``map_batches`` (in order), written as they come back (at most a few row groups in memory)."""
     from annotate.corpus import CONVERSATIONS_SCHEMA, TURNS_SCHEMA, atomic_folder, write_groups
     from annotate.corpus._io import _as_table
-    from annotate.corpus._ray import import_ray, ray_session
+    from annotate.corpus._ray import RayConnectError, check_address, import_ray, ray_session
     from annotate.corpus._spill import _cut
 
     if import_ray() is None:
         raise CorpusError(Errors.E130.format(what="Masking with engine 'ray'", package="ray"))
+    try:
+        check_address(address)  # a typo fails here, in seconds
+    except RayConnectError as exc:
+        raise _cannot_join(address, corpus, exc) from None
     masking = manifest["masking"]
     counts: Counter[str] = Counter()
     # as write_corpus gives them (the corpus's are sorted already)
@@ -419,6 +428,8 @@ def _mask_with_ray(
 
     try:
         atomic_folder(out, write, overwrite=overwrite)
+    except RayConnectError as exc:
+        raise _cannot_join(address, corpus, exc) from None
     except (CorpusError, OSError):
         raise
     except Exception as exc:  # a failed Ray task or an unreachable cluster

@@ -17,7 +17,9 @@ a set of conversations, so a task reads each row group it needs once.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,50 @@ def import_ray() -> Any | None:
     except ImportError:
         return None
     return ray
+
+
+class RayConnectError(Exception):
+    """Ray could not be joined at the address given (the message says why); the engines turn
+    it into their catalogue error (E133 masking, E731 LLM runs)."""
+
+
+#: seconds to wait for a TCP connection to a cluster's head before calling it unreachable
+CONNECT_TIMEOUT = 5.0
+
+
+def check_address(address: str | None) -> None:
+    """Check the form of a cluster address and that something listens there, so that a typo
+    fails in seconds (Ray itself retries an unreachable head for minutes).
+
+    ``None``, ``auto`` and ``local`` are left to ``ray.init``; ``HOST:PORT`` (the head's GCS)
+    and ``ray://HOST:PORT`` (Ray Client) must name a port that accepts a TCP connection.
+    """
+    if address is None or address in ("auto", "local"):
+        return
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "", address
+    host, colon, port = rest.rstrip("/").rpartition(":")
+    if scheme not in ("", "ray") or not colon or not host or not port.isdigit():
+        raise RayConnectError(
+            "it is not an address: use auto, HOST:PORT (the head's GCS port, 6379 by default) "
+            "or ray://HOST:PORT (Ray Client, 10001 by default)"
+        )
+    if scheme == "ray":
+        if importlib.util.find_spec("grpc") is None:  # Ray Client's transport: ray[client]
+            raise RayConnectError(
+                "ray:// (Ray Client) needs Ray's client extra: install annotate's scale extra "
+                "again (it includes ray[client])"
+            )
+    host = host.strip("[]")  # [::1]:6379
+    try:
+        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT):
+            pass
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        if isinstance(exc, TimeoutError | socket.timeout):
+            why = f"no answer within {CONNECT_TIMEOUT:g} s"
+        raise RayConnectError(f"nothing answers at {host}:{port} ({why})") from None
 
 
 @contextlib.contextmanager
@@ -64,7 +110,13 @@ def ray_session(
         if address is None:
             kwargs |= {"include_dashboard": False}
         kwargs |= dict(init or {})
-        ray.init(address=address, **kwargs)
+        check_address(address)
+        try:
+            ray.init(address=address, **kwargs)
+        except Exception as exc:  # no cluster at "auto", a port that is not Ray's, ...
+            ray.shutdown()
+            first = next((x for x in str(exc).strip().splitlines() if x.strip()), "")
+            raise RayConnectError(f"{type(exc).__name__}: {first[:300].rstrip('.')}") from exc
         started = True
     ctx = DataContext.get_current()
     before = (

@@ -39,15 +39,20 @@ the next run, local or Ray, codes only units without labels, so no unit is coded
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import pickle
+import re
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from annotate.corpus._ray import (
+    RayConnectError,
+    check_address,
     conversation_rows,
     group_by_row_group,
     import_ray,
@@ -135,6 +140,12 @@ def ray_engine(spec: LLMCoder, *, workers: int, rate: float | None, **options: A
     if import_ray() is None:
         what = "LLM coding with --engine ray"
         raise LLMError(Errors.E730.format(what=what, package="ray"))
+    try:
+        check_address(opts.address)  # a typo fails here, in seconds, before the run starts
+    except RayConnectError as exc:
+        raise _cannot_join(opts.address, spec, exc) from None
+    if spec.backend == "openai" and opts.address is None:
+        _check_server(spec)  # a local Ray takes half a minute to start: not for a server down
     return functools.partial(
         RayEngine, opts=opts, transport=transport, workers=workers, rate=rate, qps=qps
     )
@@ -166,9 +177,11 @@ class _Job:
     corpus_path: str
 
 
-def _start_batch(batch: dict[str, Any], job: _Job) -> Any:
-    """A prompt task: read its row groups, yield the units' states waiting for a request."""
-    coder = UnitCoder(job.spec, job.codebook, _audit.ResponseCache(".", enabled=False), job.run_id)
+def _start_batch(batch: Any, job: _Job) -> Any:
+    """A prompt task (``batch``: a pyarrow table of tasks): read its row groups, yield the
+    units' states waiting for a request."""
+    no_cache = _audit.ResponseCache(Path("."), enabled=False)
+    coder = UnitCoder(job.spec, job.codebook, no_cache, job.run_id)
     for task in batch.to_pylist():  # one task: conversations that start in one row group
         row_groups, convs, units = task["row_groups"], task["conversations"], task["units"]
         first, cols = read_rows(job.corpus_path, [int(g) for g in row_groups], _COLUMNS)
@@ -425,7 +438,12 @@ class RayEngine(_Engine):
         try:
             self._mark_done(list(self.per_conv))  # conversations finished by a killed run
             if self.todo:
-                with ray_session(self.opts.address, self.opts.init, progress=progress) as ray:
+                with contextlib.ExitStack() as stack:
+                    session = ray_session(self.opts.address, self.opts.init, progress=progress)
+                    try:
+                        ray = stack.enter_context(session)
+                    except RayConnectError as exc:
+                        raise _cannot_join(self.opts.address, spec, exc) from None
                     self._run(ray, bar)
         finally:
             bar.close()
@@ -529,11 +547,15 @@ class RayEngine(_Engine):
                 concurrency=self.workers,
                 num_cpus=o.worker_cpus if spec.backend == "openai" else 1,
             )
-        from ray.data.llm import build_processor
+        with warnings.catch_warnings():  # ray.data.llm's own pydantic-v1 deprecations
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from ray.data.llm import (
+                HttpRequestProcessorConfig,
+                build_processor,
+                vLLMEngineProcessorConfig,
+            )
 
         if self.transport == "http":
-            from ray.data.llm import HttpRequestProcessorConfig
-
             headers = _auth_headers(spec)
             config = HttpRequestProcessorConfig(
                 url=f"{(spec.base_url or '').rstrip('/')}/chat/completions",
@@ -552,14 +574,12 @@ class RayEngine(_Engine):
                 postprocess=_http_answer,
             )
             return processor(ds)
-        from ray.data.llm import vLLMEngineProcessorConfig
-
-        vconfig = vLLMEngineProcessorConfig(
-            **(
-                {"model_source": spec.model, "batch_size": o.batch, "concurrency": self.workers}
-                | o.vllm
-            )
-        )
+        settings: dict[str, Any] = {
+            "model_source": spec.model,
+            "batch_size": o.batch,
+            "concurrency": self.workers,
+        }
+        vconfig = vLLMEngineProcessorConfig(**(settings | o.vllm))
         processor = build_processor(
             vconfig,
             preprocess=_vllm_payload,
@@ -603,9 +623,51 @@ class RayEngine(_Engine):
             bar.update(len(results))
 
 
+def _cannot_join(address: str | None, spec: LLMCoder, exc: RayConnectError) -> LLMError:
+    where = address or "a local Ray"
+    return LLMError(Errors.E731.format(address=where, coder=spec.id, problem=exc))
+
+
+def _check_server(spec: LLMCoder) -> None:
+    """E709 at once when nothing listens at the coder's server (from this machine; the Ray
+    workers of a remote cluster may see another network, so only for a local Ray)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(spec.base_url or "")
+    if not url.hostname:
+        return
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname, port), timeout=10):
+            pass
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        problem = f"nothing answers at {url.hostname}:{port} ({why})"
+        url_text, model = spec.base_url or "", spec.model
+        raise LLMError(Errors.E709.format(url=url_text, what="the first request", attempts=1,
+                                          problem=problem, model=model)) from None  # fmt: skip
+
+
+_RETRIES = re.compile(r"Reached maximum retries of (\d+) .*Previous Exception: ([^.\n]*)", re.S)
+
+
 def _problem(exc: BaseException) -> str:
-    """One line saying what failed in a Ray job (the original exception, not Ray's wrapper)."""
-    first = next((x for x in str(exc).strip().splitlines() if x.strip()), "")
+    """One line saying what failed in a Ray job: the original exception, not Ray's wrapper
+    (a RayTaskError's ``cause``, the innermost of a chain)."""
+    seen = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner = getattr(exc, "cause", None) or exc.__cause__
+        if not isinstance(inner, BaseException):
+            break
+        exc = inner
+    text = str(exc)
+    tries = _RETRIES.search(text)
+    if tries:  # the HTTP stage's message quotes the whole request: say what it means
+        last = tries[2].strip() or "unknown"
+        return f"no answer after {int(tries[1]) + 1} tries (last: {last})"
+    first = next((x for x in text.strip().splitlines() if x.strip()), "")
     return f"{type(exc).__name__}: {first[:300]}"
 
 
