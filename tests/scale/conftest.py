@@ -11,7 +11,13 @@ import os
 
 import pytest
 
-from tests.llm.conftest import NEEDS_LLM, llama_server, make_project, model_path  # noqa: F401
+from tests.llm.conftest import (  # noqa: F401
+    NEEDS_LLM,
+    free_port,
+    llama_server,
+    make_project,
+    model_path,
+)
 
 #: why the Ray tests skip where the scale extra is missing (CI installs every extra)
 NEEDS_SCALE = "needs the scale extra (uv sync --extra scale): Ray is not installed"

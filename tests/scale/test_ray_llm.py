@@ -90,7 +90,8 @@ def test_ray_llm_run_resumes_after_sigkill_of_the_driver(ray_address, tmp_path,
     _add(project, "smol", llama_server)
     cmd = [sys.executable, "-m", "annotate", "llm", "run", str(project.path), "--coder", "smol",
            "--engine", "ray", "--address", ray_address, "--batch", "1", "--workers", "1",
-           "--no-progress"]  # fmt: skip
+           "--rate", "1", "--no-progress"]  # fmt: skip
+    # --rate 1: one request a second (Ray's qps), so the kill comes while units are left
     env = os.environ | {"RAY_USAGE_STATS_ENABLED": "0"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
@@ -129,4 +130,10 @@ def test_ray_llm_run_resumes_after_sigkill_of_the_driver(ray_address, tmp_path,
 
 
 def test_ray_llm_vllm_transport_needs_a_gpu() -> None:
-    pytest.skip("the vllm transport runs vLLM engines on GPU nodes: none on this machine")
+    """The vllm transport (ray.data.llm's vLLM engines) is documented in docs/scale.md and
+    runs only where vLLM and a CUDA GPU are: never on the CI machine."""
+    pytest.importorskip("vllm", reason="the vllm transport needs vLLM and a GPU (none here)")
+    torch = pytest.importorskip("torch", reason="the vllm transport needs a GPU (none here)")
+    if not torch.cuda.is_available():
+        pytest.skip("the vllm transport needs a CUDA GPU (none here)")
+    pytest.skip("no vllm test is written yet (none could run where this suite was written)")
