@@ -589,7 +589,12 @@ class RayEngine(_Engine):
 
     def _stream(self, ray: Any, ds: Any, bar: Any) -> list[UnitState]:
         """Send the requests of ``ds``; store finished units batch by batch as they come; return
-        the units that need a further attempt."""
+        the units that need a further attempt.
+
+        Blocks of ``batch`` units: a Ray task hands its output back only when it ends, so a
+        block as large as a row group would reach the driver (and the store) only after
+        thousands of answers; a kill would lose them all."""
+        ds = ds.repartition(target_num_rows_per_block=self.opts.batch)
         out = self._requests(ray, ds)
         pending: list[UnitState] = []
         try:

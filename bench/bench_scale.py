@@ -1,0 +1,197 @@
+"""Benchmark of the Ray engines (the ``scale`` extra, docs/scale.md); prints ONE JSON object.
+
+Baselines, measured in the same run on the same data:
+
+* **masking** (``annotate corpus mask``): ``mask_corpus(engine="ray")`` (Ray Data's
+  ``map_batches`` over the row groups, writing the same corpus) against the local engine (one
+  process), at several corpus sizes (``BENCH_SCALE_SIZES``, turns), both with the regular
+  expressions only and with spaCy (``nlp.pipe``; no trained model is installed here, so the
+  pipeline is blank English with an entity ruler as its ``ner``: tokenisation and matching are
+  spaCy's real cost, a trained NER's is higher). The ratio is ray / local time (> 1: Ray is
+  slower). The local Ray is started once before the timings (its start is reported apart).
+* **LLM coding**: llama.cpp's server on 127.0.0.1 with SmolLM2-135M (one thread), the same
+  ``UNITS`` units coded once by the local engine with ``--workers 2`` and once by
+  ``--engine ray`` (ray.data.llm's HTTP processor, 2 workers), no cache. Target: Ray's
+  throughput / local throughput >= 0.8 (the server is the bottleneck; Ray must not be).
+
+The synthetic turns are generated here (a vocabulary of pseudo-words, ~5% with an e-mail, URL,
+phone or @handle, a few with two person names). Run: ``.venv/bin/python bench/bench_scale.py``
+(about 10 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import spacy
+
+import annotate
+from annotate.nlp import mask_corpus
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_llm import start_server
+
+SIZES = [int(x) for x in os.environ.get("BENCH_SCALE_SIZES", "10000,50000,200000").split(",")]
+SPACY_SIZE = int(os.environ.get("BENCH_SCALE_SPACY", "20000"))
+UNITS = int(os.environ.get("BENCH_SCALE_UNITS", "24"))
+NAMES = ["Maria Garcia", "John Smith", "Wei Chen", "Amina Diallo"]
+
+
+def _turn(rng: random.Random, vocab: list[str]) -> str:
+    words = [rng.choice(vocab) for _ in range(rng.randint(5, 60))]
+    r = rng.random()
+    if r < 0.0125:
+        words.insert(rng.randrange(len(words)), f"{rng.choice(vocab)}@example.org")
+    elif r < 0.025:
+        words.insert(rng.randrange(len(words)), f"https://example.com/{rng.choice(vocab)}")
+    elif r < 0.0375:
+        words.insert(rng.randrange(len(words)), f"+44 20 7946 {rng.randint(1000, 9999)}")
+    elif r < 0.05:
+        words.insert(rng.randrange(len(words)), f"@{rng.choice(vocab)}")
+    elif r < 0.07:
+        words[0:0] = [rng.choice(NAMES), "met", rng.choice(NAMES)]
+    return " ".join(words).capitalize() + "."
+
+
+def make_corpus(folder: Path, n_turns: int, seed: int = 0) -> annotate.Corpus:
+    rng = random.Random(seed)
+    vocab = ["".join(rng.choice("etaoinshrdlcumwfgyp") for _ in range(rng.randint(2, 9)))
+             for _ in range(5000)]  # fmt: skip
+    src = folder / f"src-{n_turns}.jsonl"
+    with src.open("w", encoding="utf-8") as f:
+        for i in range(n_turns // 8):
+            msgs = [{"role": "user" if k % 2 == 0 else "assistant",
+                     "content": _turn(rng, vocab)} for k in range(8)]  # fmt: skip
+            f.write(json.dumps({"id": f"c{i:07d}", "messages": msgs}) + "\n")
+    return annotate.import_corpus(src, "openai", out=folder / f"corpus-{n_turns}")
+
+
+def name_pipeline() -> spacy.Language:
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("entity_ruler", name="ner")
+    ruler.add_patterns([{"label": "PERSON", "pattern": p} for p in NAMES])
+    return nlp
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        fn()
+    return time.perf_counter() - start
+
+
+def masking(work: Path) -> dict:
+    rows = []
+    for n in SIZES:
+        corpus = make_corpus(work, n)
+        local = _timed(lambda c=corpus, n=n: mask_corpus(c, work / f"l{n}", names=False,
+                                                         progress=False))  # fmt: skip
+        ray = _timed(lambda c=corpus, n=n: mask_corpus(c, work / f"r{n}", names=False,
+                                                       engine="ray", progress=False))  # fmt: skip
+        same = (work / f"l{n}" / "turns.parquet").read_bytes() == (
+            work / f"r{n}" / "turns.parquet"
+        ).read_bytes()
+        rows.append({"turns": n, "method": "regex", "local_s": round(local, 2),
+                     "ray_s": round(ray, 2), "ratio_ray_over_local": round(ray / local, 2),
+                     "same_file": same})  # fmt: skip
+    corpus = make_corpus(work, SPACY_SIZE)
+    nlp = name_pipeline()
+    local = _timed(lambda: mask_corpus(corpus, work / "ls", nlp=nlp, progress=False))
+    ray = _timed(lambda: mask_corpus(corpus, work / "rs", nlp=nlp, engine="ray", progress=False))
+    rows.append({"turns": SPACY_SIZE, "method": "regex + spaCy nlp.pipe (entity ruler as ner)",
+                 "local_s": round(local, 2), "ray_s": round(ray, 2),
+                 "ratio_ray_over_local": round(ray / local, 2)})  # fmt: skip
+    return {"runs": rows}
+
+
+def llm(work: Path) -> dict:
+    from annotate.demo import demo_project
+    from annotate.llm import add_llm_coder, run_llm_coder
+    from annotate.llm.models import smollm2_path
+
+    project = demo_project(work / "demo", labels=False)
+    proc, url = start_server(smollm2_path())
+    try:
+        for cid in ("local", "rayed"):
+            add_llm_coder(project, cid, backend="openai", base_url=url, model="smollm2",
+                          response_format="json_object")  # fmt: skip
+        out = {}
+        for cid, kw in (("local", {}), ("rayed", {"engine": "ray",
+                                                  "engine_options": {"batch": 2}})):  # fmt: skip
+            summary = {}
+
+            def run(cid=cid, kw=kw, summary=summary) -> None:
+                summary["s"] = run_llm_coder(project, cid, limit=UNITS, workers=2,
+                                             use_cache=False, progress=False, **kw)  # fmt: skip
+
+            seconds = _timed(run)
+            s = summary["s"]
+            assert s.units_coded + s.units_missing == UNITS, s
+            out[cid] = {"seconds": round(seconds, 2), "units_per_s": round(UNITS / seconds, 3),
+                        "requests": s.requests}  # fmt: skip
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    same = project.labels(annotator="local")[["unit", "conversation_id", "turn_index",
+                                               "code_id", "value"]]  # fmt: skip
+    other = project.labels(annotator="rayed")[list(same.columns)]
+    key = list(same.columns)
+    equal = (
+        same.sort_values(key[:4])
+        .astype(str)
+        .reset_index(drop=True)
+        .equals(other.sort_values(key[:4]).astype(str).reset_index(drop=True))
+    )
+    return {
+        "units": UNITS,
+        "workers": 2,
+        "local_workers": out["local"],
+        "ray_http": out["rayed"],
+        "throughput_ratio_ray_over_local": round(
+            out["rayed"]["units_per_s"] / out["local"]["units_per_s"], 3
+        ),
+        "target": ">= 0.8",
+        "same_labels": bool(equal),
+    }
+
+
+def main() -> None:
+    import ray
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        start = time.perf_counter()
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False, object_store_memory=500 * 1024**2)  # fmt: skip
+        ray_start = time.perf_counter() - start
+        try:
+            result = {
+                "benchmark": "scale",
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "ray": ray.__version__,
+                "ray_start_s": round(ray_start, 2),
+                "masking": masking(work),
+                "llm": llm(work),
+            }
+        finally:
+            ray.shutdown()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
