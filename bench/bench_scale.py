@@ -9,9 +9,10 @@ Baselines, measured in the same run on the same data:
   pipeline is blank English with an entity ruler as its ``ner``: tokenisation and matching are
   spaCy's real cost, a trained NER's is higher). The ratio is ray / local time (> 1: Ray is
   slower). The local Ray is started once before the timings (its start is reported apart).
-* **LLM coding**: llama.cpp's server on 127.0.0.1 with SmolLM2-135M (one thread), the 15
-  units of the LLM tests' project (tests/llm/conftest.py, a three-code codebook: short
-  prompts, so Ray's share of the time is as large as it gets) coded by the local engine with
+* **LLM coding**: llama.cpp's server on 127.0.0.1 with SmolLM2-135M (one thread), the
+  LLM tests' four conversations (tests/llm/conftest.py, a three-code codebook: short prompts,
+  so Ray's share of the time is as large as it gets) copied ``BENCH_SCALE_COPIES`` times (4:
+  60 units), coded by the local engine with
   ``--workers 2``, by ``--engine ray`` (ray.data.llm's HTTP processor, 2 workers), and by the
   local engine again, no cache. Target: Ray's throughput / local throughput (the mean of the
   two local runs) >= 0.8: the server is the bottleneck; Ray must not be.
@@ -46,6 +47,7 @@ from bench_llm import start_server
 
 SIZES = [int(x) for x in os.environ.get("BENCH_SCALE_SIZES", "10000,100000").split(",")]
 SPACY_SIZE = int(os.environ.get("BENCH_SCALE_SPACY", "10000"))
+COPIES = int(os.environ.get("BENCH_SCALE_COPIES", "4"))  # x 15 units
 NAMES = ["Maria Garcia", "John Smith", "Wei Chen", "Amina Diallo"]
 
 
@@ -93,6 +95,17 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
+def _same_corpus(a: Path, b: Path) -> dict:
+    import pyarrow.parquet as pq
+
+    ta, tb = pq.ParquetFile(a / "turns.parquet"), pq.ParquetFile(b / "turns.parquet")
+
+    def groups(f):
+        return [f.metadata.row_group(i).num_rows for i in range(f.metadata.num_row_groups)]
+
+    return {"same_turns": ta.read().equals(tb.read()), "same_row_groups": groups(ta) == groups(tb)}
+
+
 def masking(work: Path) -> dict:
     rows = []
     for n in SIZES:
@@ -101,12 +114,10 @@ def masking(work: Path) -> dict:
                                                          progress=False))  # fmt: skip
         ray = _timed(lambda c=corpus, n=n: mask_corpus(c, work / f"r{n}", names=False,
                                                        engine="ray", progress=False))  # fmt: skip
-        same = (work / f"l{n}" / "turns.parquet").read_bytes() == (
-            work / f"r{n}" / "turns.parquet"
-        ).read_bytes()
+        same = _same_corpus(work / f"l{n}", work / f"r{n}")
         rows.append({"turns": n, "method": "regex", "local_s": round(local, 2),
                      "ray_s": round(ray, 2), "ratio_ray_over_local": round(ray / local, 2),
-                     "same_file": same})  # fmt: skip
+                     **same})  # fmt: skip
     corpus = make_corpus(work, SPACY_SIZE, tag="-spacy")
     nlp = name_pipeline()
     local = _timed(lambda: mask_corpus(corpus, work / "ls", nlp=nlp, progress=False))
@@ -117,6 +128,28 @@ def masking(work: Path) -> dict:
     return {"runs": rows}
 
 
+def _project(folder: Path):
+    """The LLM tests' four conversations (tests/llm/conftest.py) copied ``COPIES`` times, with
+    their three-code codebook: short prompts, so Ray's share of the time is as large as it
+    gets."""
+    from annotate.project import Project
+    from tests.llm.conftest import CONVERSATIONS, TINY_CODEBOOK
+
+    folder.mkdir(parents=True)
+    lines = []
+    for k in range(COPIES):
+        for cid, texts in CONVERSATIONS:
+            msgs = [{"role": "user" if i % 2 == 0 else "assistant", "content": t}
+                    for i, t in enumerate(texts)]  # fmt: skip
+            lines.append(json.dumps({"id": f"{cid}-{k}", "messages": msgs}))
+    (folder / "src.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "tiny.yaml").write_text(TINY_CODEBOOK, encoding="utf-8")
+    annotate.import_corpus(folder / "src.jsonl", "openai", out=folder / "corpus")
+    return Project.create(folder / "project", corpus=folder / "corpus",
+                          codebook=folder / "tiny.yaml", coders=["alice"], reliability=1.0,
+                          seed=3)  # fmt: skip
+
+
 def llm(work: Path) -> dict:
     """The same units coded by the local engine, by Ray, and by the local engine again (its
     throughput: the mean of the two, so that a drift of the machine's load cancels)."""
@@ -124,9 +157,8 @@ def llm(work: Path) -> dict:
 
     from annotate.llm import add_llm_coder, run_llm_coder
     from annotate.llm.models import smollm2_path
-    from tests.llm.conftest import make_project
 
-    project = make_project(work / "llm", labels=False)  # the tests' three-code codebook
+    project = _project(work / "llm")
     proc, url = start_server(smollm2_path())
     arms = [("local", {}), ("rayed", {"engine": "ray", "engine_options": {"batch": 2}}),
             ("local2", {})]  # fmt: skip

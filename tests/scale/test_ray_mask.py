@@ -4,6 +4,9 @@ same masked corpus as the local engine (tables, counts, row groups), names inclu
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pyarrow.parquet as pq
 import pytest
@@ -59,6 +62,14 @@ def test_ray_mask_writes_the_local_engines_corpus(tmp_path, ray_address) -> None
     ray = mask_corpus(corpus, tmp_path / "ray", names=False, engine="ray", progress=False,
                       batch_size=128)  # fmt: skip
     _same(local, ray)
+    # the command line, joining the session's Ray as a cluster (--address)
+    cli = [sys.executable, "-m", "annotate", "corpus", "mask", str(corpus.path), "--out",
+           str(tmp_path / "ray-cli"), "--engine", "ray", "--address", ray_address,
+           "--no-names", "--json"]  # fmt: skip
+    env = os.environ | {"RAY_USAGE_STATS_ENABLED": "0"}
+    res = subprocess.run(cli, capture_output=True, text=True, timeout=600, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    _same(local, annotate.load_corpus(tmp_path / "ray-cli"))
     m = ray.manifest["masking"]
     assert m["counts"] == {"url": 200, "email": 200, "ip": 200, "phone": 400, "handle": 200}
     assert m["turns_changed"] == 800  # 4 of the 6 texts (x 200)
