@@ -146,7 +146,7 @@ def _project(folder: Path):
     (folder / "tiny.yaml").write_text(TINY_CODEBOOK, encoding="utf-8")
     annotate.import_corpus(folder / "src.jsonl", "openai", out=folder / "corpus")
     return Project.create(folder / "project", corpus=folder / "corpus",
-                          codebook=folder / "tiny.yaml", coders=["alice"], reliability=1.0,
+                          codebook=folder / "tiny.yaml", coders=["alice", "bob"], reliability=1.0,
                           seed=3)  # fmt: skip
 
 
