@@ -3,6 +3,7 @@ same masked corpus as the local engine (tables, counts, row groups), names inclu
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -49,7 +50,7 @@ def _same(a, b) -> None:
         assert ta.equals(tb), name
     ra, rb = pq.ParquetFile(a.path / "turns.parquet"), pq.ParquetFile(b.path / "turns.parquet")
     assert ra.metadata.num_row_groups == rb.metadata.num_row_groups
-    ma, mb = dict(a.manifest), dict(b.manifest)
+    ma, mb = copy.deepcopy(dict(a.manifest)), copy.deepcopy(dict(b.manifest))
     for m in (ma, mb):
         m.pop("created_at")
         m["masking"].pop("masked_at")
