@@ -48,6 +48,8 @@ from bench_llm import start_server
 SIZES = [int(x) for x in os.environ.get("BENCH_SCALE_SIZES", "10000,100000").split(",")]
 SPACY_SIZE = int(os.environ.get("BENCH_SCALE_SPACY", "10000"))
 COPIES = int(os.environ.get("BENCH_SCALE_COPIES", "4"))  # x 15 units
+BATCH = int(os.environ.get("BENCH_SCALE_BATCH", "16"))  # --batch of the Ray arm
+PARTS = os.environ.get("BENCH_SCALE_PARTS", "masking,llm").split(",")
 NAMES = ["Maria Garcia", "John Smith", "Wei Chen", "Amina Diallo"]
 
 
@@ -160,7 +162,7 @@ def llm(work: Path) -> dict:
 
     project = _project(work / "llm")
     proc, url = start_server(smollm2_path())
-    arms = [("local", {}), ("rayed", {"engine": "ray", "engine_options": {"batch": 2}}),
+    arms = [("local", {}), ("rayed", {"engine": "ray", "engine_options": {"batch": BATCH}}),
             ("local2", {})]  # fmt: skip
     try:
         warm = {"model": "smollm2", "max_tokens": 1,
@@ -194,6 +196,7 @@ def llm(work: Path) -> dict:
     return {
         "server": "llama.cpp server, SmolLM2-135M-Instruct, 1 thread",
         "workers": 2,
+        "batch": BATCH,
         "local_workers": out["local"],
         "ray_http": out["rayed"],
         "local_workers_again": out["local2"],
@@ -230,8 +233,8 @@ def main() -> None:
                 "python": platform.python_version(),
                 "ray": ray.__version__,
                 "ray_start_s": round(ray_start, 2),
-                "masking": masking(work),
-                "llm": llm(work),
+                "masking": masking(work) if "masking" in PARTS else None,
+                "llm": llm(work) if "llm" in PARTS else None,
             }
         finally:
             ray.shutdown()
