@@ -148,6 +148,22 @@ class Errors(metaclass=_Catalogue):
         "register does not know them. Participants with conversations: {known}. Check the id "
         "(it is case-sensitive)."
     )
+    E130 = (
+        "{what} needs the Python package '{package}' (Ray), which is not installed. Install "
+        "annotate's scale extra (`uv sync --extra scale`, or `pip install 'annotate[scale]'`), "
+        "or use [[engine='local' || --engine local]] (the default)."
+    )
+    E131 = (
+        "Masking corpus '{path}' with the ray engine failed: {problem}. Nothing was written; "
+        "check the cluster ([[address= || --address]]), or mask with the local engine."
+    )
+    E132 = "Masking option {option}={value!r} is not valid: {problem}"
+    E133 = (
+        "Cannot join the Ray cluster at {address} to mask corpus '{path}': {problem}. Nothing "
+        "was written. Check the address ([[address= || --address]]: auto, HOST:PORT of the "
+        "head, or ray://HOST:10001) and that the cluster runs (`ray status` on the head), or "
+        "leave it out to start a local Ray."
+    )
     E120 = (
         "Cannot pseudonymise with key file '{path}': {problem}. Keep the key outside the "
         "corpus folder (e.g. [[pseudonymise='~/keys/study.key' || --pseudonymise "
@@ -565,7 +581,6 @@ class Errors(metaclass=_Catalogue):
         "LLM coder '{coder}' was added with codebook {expected}, but the project codes with "
         "{found}. Its prompts and schema describe the old codebook: add a new LLM coder."
     )
-
     E713 = (
         "Suggestion setting {option}={value!r} is not valid: {problem}. See docs/llm.md, "
         "section Suggestions in the annotation session "
@@ -579,6 +594,17 @@ class Errors(metaclass=_Catalogue):
     E715 = (
         "Paraphrase file '{path}': {problem}. It holds one or more prompt templates one after "
         "another, each starting at a '[system]' line (docs/llm.md, section Prompt sensitivity)."
+    )
+    E730 = (
+        "{what} needs the Python package '{package}' (Ray), which is not installed. Install "
+        "annotate's scale extra (`uv sync --extra scale`, or `pip install 'annotate[scale]'`), "
+        "or leave out the ray engine: the local one is the default."
+    )
+    E731 = (
+        "Cannot join the Ray cluster at {address} for LLM coder '{coder}': {problem}. No unit "
+        "was sent. Check the address ([[engine_options={{'address': ...}} || --address]]: auto, "
+        "HOST:PORT of the head, or ray://HOST:10001) and that the cluster runs (`ray status` on "
+        "the head), or leave it out to start a local Ray."
     )
 
     # --- 9xx command line -----------------------------------------------------------------------

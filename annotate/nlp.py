@@ -253,6 +253,47 @@ def preprocess(
     return out
 
 
+def _mask_texts(
+    texts: list[str],
+    pipeline: Language | None,
+    with_names: bool,
+    batch_size: int,
+    counts: Counter[str],
+    show: bool = False,
+) -> list[str]:
+    """The masking of a list of texts (names through ``pipeline.pipe``, then the regular
+    expression): the one function both engines of :func:`mask_corpus` call."""
+    if with_names:
+        assert pipeline is not None
+        docs = pipeline.pipe(texts, batch_size=batch_size)
+        it: Iterable[str] = (_mask_names(d, counts, t) for t, d in zip(texts, docs, strict=True))
+    else:
+        it = texts
+    return [_mask_regex(t, counts) for t in tqdm(it, total=len(texts), disable=not show)]
+
+
+def _text_list(column: Any) -> list[str]:
+    """A text column as the strings the local engine masks (pandas' ``astype(str)``)."""
+    return column.to_pandas(types_mapper=pd.ArrowDtype).astype(str).tolist()
+
+
+def _mask_batch(
+    batch: pa.Table, pipeline: Language | None, with_names: bool, batch_size: int
+) -> pa.Table:
+    """A batch of turns with ``text`` masked by :func:`_mask_texts` (the Ray engine's map
+    function), plus ``_changed`` per row and the batch's counts per class in the first row of
+    ``_n_<class>`` (zeros below: the columns sum to the counts)."""
+    texts = _text_list(batch["text"])
+    counts: Counter[str] = Counter()
+    masked = _mask_texts(texts, pipeline, with_names, batch_size, counts)
+    changed = [a != b for a, b in zip(masked, texts, strict=True)]
+    out = batch.set_column(batch.schema.get_field_index("text"), "text", pa.array(masked))
+    for k in PLACEHOLDERS:
+        column = [counts.get(k, 0)] + [0] * (len(texts) - 1) if texts else []
+        out = out.append_column(f"_n_{k}", pa.array(column, pa.int64()))
+    return out.append_column("_changed", pa.array(changed, pa.bool_()))
+
+
 def mask_corpus(
     corpus: Corpus | FilePath,
     out: FilePath,
@@ -262,6 +303,9 @@ def mask_corpus(
     overwrite: bool = False,
     batch_size: int = 1000,
     progress: bool | None = None,
+    engine: str = "local",
+    address: str | None = None,
+    ray_init: dict[str, Any] | None = None,
 ) -> Corpus:
     """Write a masked copy of a corpus as a new corpus folder (the original stays as it is).
 
@@ -269,41 +313,51 @@ def mask_corpus(
     manifest records ``masking``: the method, the classes, the counts per class, the number of
     turns changed and the source corpus.
 
+    ``engine="ray"`` (the ``scale`` extra) masks the row groups of ``turns.parquet`` in Ray
+    Data's ``map_batches`` with the same function (names through ``nlp.pipe``) and writes the
+    same corpus, row group by row group as the results come back in order (``address``: the
+    cluster, as for ``annotate llm run --engine ray``; ``ray_init``: ``ray.init`` arguments of
+    a Ray started for the job).
+
     Returns
     -------
     Corpus
         The masked corpus.
     """
+    if engine not in ("local", "ray"):
+        raise CorpusError(Errors.E132.format(option="engine", value=engine,
+                                             problem="use local or ray"))  # fmt: skip
     corpus = corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
-    texts = corpus.turns["text"].astype(str).tolist()
-    counts: Counter[str] = Counter()
     pipeline = nlp or (get_pipeline() if names is not False else None)
     with_names = names is not False and pipeline is not None and _want_names(names, pipeline)
-    show = len(texts) > 10_000 if progress is None else progress
-    if with_names:
-        assert pipeline is not None
-        docs = pipeline.pipe(texts, batch_size=batch_size)
-        it: Iterable[str] = (_mask_names(d, counts, t) for t, d in zip(texts, docs, strict=True))
-    else:
-        it = texts
-    masked = [_mask_regex(t, counts) for t in tqdm(it, total=len(texts), disable=not show)]
-    changed = sum(a != b for a, b in zip(masked, texts, strict=True))
-    turns = pa.Table.from_pandas(corpus.turns, preserve_index=False)
-    turns = turns.set_column(turns.schema.get_field_index("text"), "text", pa.array(masked))
     manifest = dict(corpus.manifest)
     manifest.pop("created_at", None)
     manifest["name"] = f"{corpus.name} (masked)"
-    manifest["masking"] = {
+    classes = [k for k in PLACEHOLDERS if k != "name" or with_names]
+    masking: dict[str, Any] = {
         "method": "regex"
         + (f" + spaCy NER ({pipeline.meta.get('name')})" if pipeline and with_names else ""),
-        "classes": [k for k in PLACEHOLDERS if k != "name" or with_names],
+        "classes": classes,
         "placeholders": PLACEHOLDERS,
-        "counts": {k: counts.get(k, 0) for k in PLACEHOLDERS if k != "name" or with_names},
-        "turns_changed": changed,
+        "counts": {},
+        "turns_changed": 0,
         # the source corpus by name and sources, never by its absolute path on this machine
         "source_corpus": {"name": corpus.name, "sources": corpus.manifest.get("sources") or []},
         "masked_at": CLOCK.now().isoformat(timespec="seconds"),
     }
+    manifest["masking"] = masking
+    if engine == "ray":
+        _mask_with_ray(corpus, out, manifest, pipeline if with_names else None, with_names,
+                       batch_size, overwrite, address, ray_init, progress)  # fmt: skip
+        return load_corpus(out)
+    texts = corpus.turns["text"].astype(str).tolist()
+    counts: Counter[str] = Counter()
+    show = len(texts) > 10_000 if progress is None else progress
+    masked = _mask_texts(texts, pipeline, with_names, batch_size, counts, show)
+    masking["turns_changed"] = sum(a != b for a, b in zip(masked, texts, strict=True))
+    masking["counts"] = {k: counts.get(k, 0) for k in classes}
+    turns = pa.Table.from_pandas(corpus.turns, preserve_index=False)
+    turns = turns.set_column(turns.schema.get_field_index("text"), "text", pa.array(masked))
     write_corpus(
         out,
         turns,
@@ -312,3 +366,73 @@ def mask_corpus(
         overwrite=overwrite,
     )
     return load_corpus(out)
+
+
+def _cannot_join(address: str | None, corpus: Corpus, exc: Exception) -> CorpusError:
+    where = address or "a local Ray"
+    return CorpusError(Errors.E133.format(address=where, path=corpus.path, problem=exc))
+
+
+def _mask_with_ray(
+    corpus: Corpus,
+    out: FilePath,
+    manifest: dict[str, Any],
+    pipeline: Language | None,
+    with_names: bool,
+    batch_size: int,
+    overwrite: bool,
+    address: str | None,
+    ray_init: dict[str, Any] | None,
+    progress: bool | None,
+) -> None:
+    """:func:`mask_corpus` on Ray Data: the row groups of ``turns.parquet`` masked by
+    ``map_batches`` (in order), written as they come back (at most a few row groups in memory)."""
+    from annotate.corpus import CONVERSATIONS_SCHEMA, TURNS_SCHEMA, atomic_folder, write_groups
+    from annotate.corpus._io import _as_table
+    from annotate.corpus._ray import RayConnectError, check_address, import_ray, ray_session
+    from annotate.corpus._spill import _cut
+
+    if import_ray() is None:
+        raise CorpusError(Errors.E130.format(what="Masking with engine 'ray'", package="ray"))
+    try:
+        check_address(address)  # a typo fails here, in seconds
+    except RayConnectError as exc:
+        raise _cannot_join(address, corpus, exc) from None
+    masking = manifest["masking"]
+    counts: Counter[str] = Counter()
+    # as write_corpus gives them (the corpus's are sorted already)
+    conversations = _as_table(corpus.conversations, CONVERSATIONS_SCHEMA, "conversations")
+    turns_file = str((corpus.path / "turns.parquet").resolve())
+    extra = [f"_n_{k}" for k in PLACEHOLDERS] + ["_changed"]
+    show = True if progress is None else progress
+
+    def groups(ray: Any) -> Any:
+        ds = ray.data.read_parquet(turns_file, schema=TURNS_SCHEMA)
+        ds = ds.map_batches(
+            _mask_batch,
+            fn_kwargs={"pipeline": pipeline, "with_names": with_names, "batch_size": batch_size},
+            batch_format="pyarrow",
+            batch_size=batch_size,
+        )
+        for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
+            for k in PLACEHOLDERS:
+                counts[k] += int(pa.compute.sum(batch[f"_n_{k}"]).as_py() or 0)
+            masking["turns_changed"] += int(pa.compute.sum(batch["_changed"]).as_py() or 0)
+            plain = batch.drop_columns(extra).select(TURNS_SCHEMA.names).cast(TURNS_SCHEMA)
+            yield plain
+        masking["counts"] = {k: counts.get(k, 0) for k in masking["classes"]}
+
+    def write(tmp: Any) -> None:
+        with ray_session(address, ray_init, progress=show, ordered=True) as ray:
+            write_groups(tmp, _cut(groups(ray)), conversations, manifest)
+
+    try:
+        atomic_folder(out, write, overwrite=overwrite)
+    except RayConnectError as exc:
+        raise _cannot_join(address, corpus, exc) from None
+    except (CorpusError, OSError):
+        raise
+    except Exception as exc:  # a failed Ray task or an unreachable cluster
+        first = next((x for x in str(exc).strip().splitlines() if x.strip()), "")
+        problem = f"{type(exc).__name__}: {first[:300]}"
+        raise CorpusError(Errors.E131.format(path=corpus.path, problem=problem)) from exc

@@ -251,12 +251,40 @@ def info_cmd(corpus_dir: str, as_json: bool) -> None:
 @click.option("--out", required=True, type=click.Path(path_type=str), help="Masked corpus folder.")
 @click.option("--names/--no-names", default=None, help="Mask person names (needs spaCy NER).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing folder.")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: this process; ray: Ray Data's map_batches over the row groups (scale extra).",
+)
+@click.option(
+    "--address", help="ray: the cluster (auto, HOST:PORT or ray://HOST:10001); default: local."
+)
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-def mask_cmd(corpus_dir: str, out: str, names: bool | None, overwrite: bool, as_json: bool) -> None:
+def mask_cmd(
+    corpus_dir: str,
+    out: str,
+    names: bool | None,
+    overwrite: bool,
+    engine: str,
+    address: str | None,
+    no_progress: bool,
+    as_json: bool,
+) -> None:
     """Write a masked copy of a corpus (emails, URLs, phones, handles, IPs; names with NER)."""
     from annotate.nlp import mask_corpus  # spaCy loads only for this command
 
-    masked = mask_corpus(load_corpus(corpus_dir), out, names=names, overwrite=overwrite)
+    masked = mask_corpus(
+        load_corpus(corpus_dir),
+        out,
+        names=names,
+        overwrite=overwrite,
+        engine=engine,
+        address=address,
+        progress=False if (no_progress or as_json) else None,
+    )
     doc = corpus_summary(masked)
     if as_json:
         emit_json(doc)

@@ -200,6 +200,32 @@ def add_cmd(
 @click.option("--no-cache", is_flag=True, help="Ask the model even when an answer is cached.")
 @click.option("--retry-missing", is_flag=True, help="Code again units recorded as missing.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: this process; ray: Ray Data over a cluster (the scale extra; docs/scale.md).",
+)
+@click.option(
+    "--address",
+    help="ray: the cluster (auto, HOST:PORT or ray://HOST:10001); default: a local Ray.",
+)
+@click.option(
+    "--transport",
+    type=click.Choice(["auto", "http", "client", "vllm"]),
+    default="auto",
+    show_default=True,
+    help="ray: who sends the requests (http: ray.data.llm's HTTP processor; client: our "
+    "backend in Ray actors; vllm: vLLM engines on GPU nodes).",
+)
+@click.option(
+    "--batch",
+    type=int,
+    default=16,
+    show_default=True,
+    help="ray: units per Ray batch and per append of labels.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def run_cmd(
     project_dir: str,
@@ -211,12 +237,19 @@ def run_cmd(
     no_cache: bool,
     retry_missing: bool,
     no_progress: bool,
+    engine: str,
+    address: str | None,
+    transport: str,
+    batch: int,
     as_json: bool,
 ) -> None:
     """Code units with an LLM coder; a killed run resumes where it stopped."""
     from annotate.llm import run_llm_coder
 
     p = _open(project_dir)
+    options = None
+    if engine == "ray":
+        options = {"address": address, "transport": transport, "batch": batch}
     summary = run_llm_coder(
         p,
         coder_id,
@@ -227,6 +260,8 @@ def run_cmd(
         use_cache=not no_cache,
         retry_missing=retry_missing,
         progress=not no_progress and not as_json,
+        engine=engine,
+        engine_options=options,
     )
     doc = summary.to_dict()
     if as_json:

@@ -191,6 +191,30 @@ class UnitResult:
         return round(sum(a.completion.latency_ms or 0 for a in self.attempts))
 
 
+@dataclass
+class UnitState:
+    """A unit part-way through its attempts (:meth:`UnitCoder.start`, :meth:`UnitCoder.advance`):
+    what an engine that sends the requests itself (annotate.llm.ray_engine) carries between
+    them. Plain data: it pickles."""
+
+    unit: WorkUnit
+    messages: list[dict[str, str]]
+    prompt_hash: str
+    omitted_turns: int
+    prev: Tried | None
+    first: int  #: the first attempt's number (after ``prev`` when a missing unit is retried)
+    next_attempt: int = -1
+    attempts: list[Attempt] = field(default_factory=list)
+    answer: Answer | None = None
+    #: the request that waits for a model answer (None when done or not started)
+    pending: Request | None = None
+    done: bool = False
+
+    def __post_init__(self) -> None:
+        if self.next_attempt < 0:
+            self.next_attempt = self.first
+
+
 class UnitCoder:
     """Codes units for one LLM coder: prompt, request, cache, check, retry.
 
@@ -261,16 +285,38 @@ class UnitCoder:
         ``prev``: the last attempt of an earlier run, when a unit recorded as missing is
         retried (attempts then continue from it, with new seeds and settings).
         """
+        state = self.advance(self.start(unit, turns, prev))
+        while state.pending is not None:
+            state = self.advance(state, backend.complete(state.pending))
+        return self.result(state)
+
+    # --- the same, one step at a time (for engines that send the requests themselves) ---------
+
+    def start(
+        self, unit: WorkUnit, turns: list[tuple[int, str, str]], prev: Tried | None = None
+    ) -> UnitState:
+        """A unit before its first attempt: the prompt built (see :meth:`advance`)."""
         prompt = self.builder.build(unit, turns)
-        codes = self.builder.codes_for(unit)
-        attempts: list[Attempt] = []
-        answer = None
         first = 0 if prev is None else prev.attempt + 1
-        for k in range(first, first + self.spec.attempts):
-            req = self.request(prompt.messages, unit, k, prev)
-            key = self.key(req, unit)
-            hit = self.cache.get(key)
-            if hit is not None:
+        return UnitState(unit, prompt.messages, prompt.hash, prompt.omitted_turns, prev, first)
+
+    def advance(self, state: UnitState, completion: Completion | None = None) -> UnitState:
+        """Give the pending request its answer (``completion``), then go on, attempt after
+        attempt with answers from the cache, until the unit has a valid answer, has used its
+        attempts, or needs a model answer: then ``state.pending`` is that request and
+        ``state.done`` is False. The same steps as :meth:`code`, which calls it."""
+        codes = self.builder.codes_for(state.unit)
+        last = state.first + self.spec.attempts
+        while not state.done:
+            k = state.next_attempt
+            hit = None
+            if state.pending is None:
+                req = self.request(state.messages, state.unit, k, state.prev)
+                key = self.key(req, state.unit)
+                hit = self.cache.get(key)
+                if hit is None:
+                    state.pending = req  # a model answer is needed
+                    return state
                 completion = Completion(
                     text=hit["text"],
                     finish_reason=hit.get("finish_reason"),
@@ -280,30 +326,42 @@ class UnitCoder:
                     fingerprint=hit.get("fingerprint"),
                     latency_ms=hit.get("latency_ms") or 0.0,
                 )
+            elif completion is None:
+                return state  # still waiting
             else:
-                completion = backend.complete(req)
+                req = state.pending
+                key = self.key(req, state.unit)
             att = Attempt(k, key, req, completion, cached=hit is not None, valid=False)
+            completion, state.pending = None, None
             if hit is not None:
                 att.cached_from = hit.get("run_id")
             try:
-                answer = check_answer(completion.text, codes, rationale=self.spec.rationale)
+                state.answer = check_answer(
+                    att.completion.text, codes, rationale=self.spec.rationale
+                )
             except InvalidAnswerError as exc:
                 cut = " (the answer was cut off at max_tokens)"
-                att.reason = str(exc) + (cut if completion.finish_reason == "length" else "")
+                att.reason = str(exc) + (cut if att.completion.finish_reason == "length" else "")
             else:
-                att.valid, att.notes = True, answer.notes
-            attempts.append(att)
-            if answer is not None:
-                break
-            prev = Tried(k, req.max_tokens, req.temperature, completion.finish_reason)
+                att.valid, att.notes = True, state.answer.notes
+            state.attempts.append(att)
+            state.next_attempt = k + 1
+            if state.answer is not None or state.next_attempt >= last:
+                state.done = True
+            else:
+                state.prev = Tried(k, req.max_tokens, req.temperature, att.completion.finish_reason)
+        return state
+
+    def result(self, state: UnitState) -> UnitResult:
+        """The outcome of a finished unit (:meth:`advance` left it ``done``)."""
         return UnitResult(
-            unit,
-            attempts,
-            answer,
-            prompt.hash,
-            prompt.messages[-1]["content"],
-            prompt.messages[0]["content"],
-            prompt.omitted_turns,
+            state.unit,
+            state.attempts,
+            state.answer,
+            state.prompt_hash,
+            state.messages[-1]["content"],
+            state.messages[0]["content"],
+            state.omitted_turns,
         )
 
     # --- what a result becomes ---------------------------------------------------------------
@@ -473,6 +531,8 @@ def run_llm_coder(
     retry_missing: bool = False,
     progress: bool = True,
     backend: Backend | None = None,
+    engine: str = "local",
+    engine_options: dict[str, Any] | None = None,
 ) -> RunSummary:
     """Code units with an LLM coder of the project.
 
@@ -498,6 +558,13 @@ def run_llm_coder(
         Show a progress bar (rate and ETA).
     backend : Backend, optional
         A backend to use instead of the one the record describes (e.g. one already loaded).
+    engine : {"local", "ray"}
+        ``local`` (default): this process (a thread pool for HTTP backends). ``ray``: Ray Data
+        over the corpus's row groups, the same prompts, checks, cache, audit log and labels
+        (the ``scale`` extra; :mod:`annotate.llm.ray_engine`, docs/scale.md).
+    engine_options : dict, optional
+        Options of the ray engine (:class:`annotate.llm.ray_engine.RayOptions`: ``address``,
+        ``transport``, ``batch``, ...).
 
     Returns
     -------
@@ -510,6 +577,18 @@ def run_llm_coder(
         raise LLMError(Errors.E701.format(option="limit", value=limit, problem="use 0 or more"))
     if workers < 1:
         raise LLMError(Errors.E701.format(option="workers", value=workers, problem="use 1 or more"))
+    if engine not in ("local", "ray"):
+        problem = "use local or ray"
+        raise LLMError(Errors.E701.format(option="engine", value=engine, problem=problem))
+    make_engine: Any = _Engine
+    if engine == "ray":
+        from annotate.llm.ray_engine import ray_engine
+
+        make_engine = ray_engine(spec, workers=workers, rate=rate, **(engine_options or {}))
+    elif engine_options:
+        problem = "engine options are for the ray engine"
+        raise LLMError(Errors.E701.format(option="engine_options", value=engine_options,
+                                          problem=problem))  # fmt: skip
     folder = coder_dir(project.path, coder_id)
     run_id = CLOCK.event_id()
     with _audit.RunLock(folder, coder_id, run_id):
@@ -529,11 +608,11 @@ def run_llm_coder(
         summary = RunSummary(coder_id, run_id, len(conv_ids), len(units), n_before)
         if todo and spec.backend == "llama-cpp" and backend is None:
             _check_model(spec, Path(session.path), folder)
-        own_backend = backend is None and bool(todo)
+        own_backend = backend is None and bool(todo) and engine == "local"
         if own_backend:
             backend = make_backend(spec, Path(session.path), workers=workers, rate=rate)
         try:
-            _Engine(session, coder, units, todo, coded, missing, redo, summary).run(
+            make_engine(session, coder, units, todo, coded, missing, redo, summary).run(
                 backend, workers=workers, progress=progress
             )
         finally:
@@ -647,29 +726,49 @@ class _Engine:
 
     def _store(self, result: UnitResult) -> None:
         """Audit first (durable), then the unit's labels in one append, then its status."""
-        s, u = self.summary, result.unit
-        self.log.write(self.coder.audit_records(result, self.log))
-        for att in result.attempts:
-            if att.cached:
-                s.cache_hits += 1
+        self._store_batch([result])
+
+    def _store_batch(self, results: list[UnitResult]) -> None:
+        """Audit records of the results first (one fsync), then their labels in one append
+        (one file: all or nothing), then ``_status = done`` for the conversations they
+        complete. One result is the local engine's unit; an engine that collects answers
+        (annotate.llm.ray_engine) stores them in batches."""
+        s = self.summary
+        records: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        for result in results:
+            records.extend(self.coder.audit_records(result, self.log))
+            for att in result.attempts:
+                if att.cached:
+                    s.cache_hits += 1
+                else:
+                    s.requests += 1
+                    self.coder.cache.add(
+                        att.key,
+                        asdict(att.completion) | {"run_id": s.run_id, "coder_id": s.coder_id},
+                    )
+                s.prompt_tokens += att.completion.prompt_tokens or 0
+                s.completion_tokens += att.completion.completion_tokens or 0
+            clear = result.unit.key in self.redo and result.answer is not None
+            events.extend(self.coder.events(result, clear_flag=clear))
+        if not results:
+            return
+        self.log.write(records)
+        self.session.append(events)
+        finished = []
+        for result in results:
+            u = result.unit
+            if result.answer is None:
+                s.units_missing += 1
+                self.missing.add(u.key)
+                self.examples.append(f"{u.label()}: {result.reason}")
             else:
-                s.requests += 1
-                self.coder.cache.add(
-                    att.key, asdict(att.completion) | {"run_id": s.run_id, "coder_id": s.coder_id}
-                )
-            s.prompt_tokens += att.completion.prompt_tokens or 0
-            s.completion_tokens += att.completion.completion_tokens or 0
-        clear = u.key in self.redo and result.answer is not None
-        self.session.append(self.coder.events(result, clear_flag=clear))
-        if result.answer is None:
-            s.units_missing += 1
-            self.missing.add(u.key)
-            self.examples.append(f"{u.label()}: {result.reason}")
-        else:
-            s.units_coded += 1
-            self.coded.add(u.key)
-            self.missing.discard(u.key)
-            self._mark_done([u.conversation_id])
+                s.units_coded += 1
+                self.coded.add(u.key)
+                self.missing.discard(u.key)
+                finished.append(u.conversation_id)
+        if finished:
+            self._mark_done(list(dict.fromkeys(finished)))
 
     def _mark_done(self, conversation_ids: list[str]) -> None:
         """``_status = done`` for conversations whose every unit now has labels."""
