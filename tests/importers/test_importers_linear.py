@@ -20,8 +20,9 @@ import pytest
 
 from annotate.importers import import_corpus
 
-#: a linear path gives ~2 (up to ~3.3 on a machine loaded 3x over); the quadratic ones gave 4.8-6
-MAX_RATIO = 3.5
+#: a linear path gives ~2 alone (up to ~3.6 for oasst's 40k-message chain late in the whole suite,
+#: whose long-lived process has a large heap); the quadratic paths this guards against gave 4.8-6
+MAX_RATIO = 4.2
 
 
 def _convokit_chain(folder: Path, n: int) -> Path:
