@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from annotate.clock import CLOCK
 from annotate.durable import TMP_SUFFIX, fsync_dir, write_file
 from annotate.errors import Errors, LabelStoreError, StorageError, Warnings
 from annotate.store._fold import sort_by_key, split_by_coder, split_head
@@ -76,6 +77,12 @@ class Chunk(NamedTuple):
     is_head: bool
     #: the one coder all rows belong to, or None when they may be several coders'
     coder: str | None
+
+
+def compacted_name() -> str:
+    """A new compacted file's name: the store's monotonic clock (so names sort in the order the
+    files were made, whatever the wall clock does) and a random suffix (unique across hosts)."""
+    return f"c-{CLOCK.now_us():016d}-{uuid.uuid4().hex[:12]}.parquet"
 
 
 def table_bytes(table: pa.Table) -> bytes:
@@ -413,7 +420,7 @@ def compact(
         for coder, rows in split_by_coder(folded):
             head, tail = split_head(rows)
             out = coder_folder(root, COMPACTED, coder)
-            name = f"c-{time.time_ns() // 1000:016d}-{uuid.uuid4().hex[:12]}.parquet"
+            name = compacted_name()
             write_file(out / name, compacted_bytes(head, tail))
             written += rows.num_rows
     finally:

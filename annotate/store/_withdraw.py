@@ -30,7 +30,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from annotate.durable import TMP_SUFFIX, fsync_dir, write_file
-from annotate.store._files import COMPACTED, HEAD_ROWS, PARTS, compacted_bytes, table_bytes
+from annotate.store._files import (
+    COMPACTED,
+    HEAD_ROWS,
+    PARTS,
+    compacted_bytes,
+    compacted_name,
+    table_bytes,
+)
 
 #: a temp file younger than this may be a save in progress and is left alone
 BUSY_TMP_SECONDS = 10.0
@@ -89,7 +96,7 @@ def _rewrite(path: Path, ids: pa.Array) -> int:
         head = table.slice(0, head_n).filter(keep.slice(0, head_n))
         tail = table.slice(head_n).filter(keep.slice(head_n))
         data = compacted_bytes(head, tail) if head.num_rows + tail.num_rows else None
-        name = f"c-{time.time_ns() // 1000:016d}-{uuid.uuid4().hex[:12]}.parquet"
+        name = compacted_name()
     else:
         rest = table.filter(keep)
         data = table_bytes(rest.replace_schema_metadata(None)) if rest.num_rows else None
