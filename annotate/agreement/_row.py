@@ -15,6 +15,7 @@ number of values the codebook defines for the code, used or not.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -157,6 +158,53 @@ def compute_row(
     else:
         coded_pairable = np.asarray((row.codes[pair] >= 0).any(axis=0))
     sums = CountSums.of(counts, m)  # every coefficient below is a function of these sums
+    _, n_c, d, reasons = _coefficients(
+        row, counts, sums, coded_pairable, set_distance, stats, _cohen_of_units
+    )
+    if resampler is not None and resampler.n_boot > 0 and stats["alpha"] == stats["alpha"]:
+        clusters, names = _rank_clusters(row, pair)
+        per_cluster = cluster_coincidences(counts[pair], clusters[pair])
+        resampler.submit(row.key, names, per_cluster, METRIC[code.level], d)
+    return (
+        out
+        | {
+            "n_units": int(pair.sum()),
+            "n_coders": int(coded_pairable.sum()),
+            "n_pairable": int(m[pair].sum()),
+        }
+        | stats
+        | {
+            "distribution": _distribution(row, n_c),
+            "n_boot_undefined": 0,
+            "flag": flag(stats["alpha"]),
+            "reason": "; ".join(reasons) or None,
+        }
+    )
+
+
+def _cohen_of_units(two: np.ndarray, w: np.ndarray, q: int) -> float:
+    """Cohen's kappa of the two coders' value codes (-1: not coded), one row per unit."""
+    data = np.where(two >= 0, two, np.nan)
+    return float(cohen_kappa(data, weights=w, values=np.arange(q)))
+
+
+def _coefficients(
+    row: Any,
+    counts: np.ndarray,
+    sums: CountSums,
+    coded_pairable: np.ndarray,
+    set_distance: str,
+    stats: dict[str, float],
+    cohen: Callable[[np.ndarray, np.ndarray, int], float],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Every coefficient of a row from its value counts (``sums``: their exact sums), written
+    into ``stats``: alpha (or why it is undefined), prevalence and specific agreement, percent
+    agreement, AC1/AC2, Brennan-Prediger, Fleiss, and ``cohen(two coders' codes, weights, q)``
+    when exactly two coders coded. Shared by the in-memory rows and the rows at scale
+    (:mod:`annotate.agreement._scale`, whose units are weighted distinct patterns). Returns the
+    coincidences, their margins, the distance matrix and the reasons."""
+    code = row.code
+    q = len(row.domain)
     o = sums.coincidences()
     n_c = o.sum(axis=1)
     reasons: list[str] = []
@@ -189,27 +237,6 @@ def compute_row(
             lambda: fleiss_kappa_from_counts(counts, w, sums=sums), [], "Fleiss"
         )
         if int(coded_pairable.sum()) == 2:
-            pair_codes = row.codes[:, coded_pairable]
-            data = np.where(pair_codes >= 0, pair_codes, np.nan)
-            stats["cohen_kappa"] = _try(
-                lambda: cohen_kappa(data, weights=w, values=np.arange(q)), [], "Cohen"
-            )
-    if resampler is not None and resampler.n_boot > 0 and stats["alpha"] == stats["alpha"]:
-        clusters, names = _rank_clusters(row, pair)
-        per_cluster = cluster_coincidences(counts[pair], clusters[pair])
-        resampler.submit(row.key, names, per_cluster, METRIC[code.level], d)
-    return (
-        out
-        | {
-            "n_units": int(pair.sum()),
-            "n_coders": int(coded_pairable.sum()),
-            "n_pairable": int(m[pair].sum()),
-        }
-        | stats
-        | {
-            "distribution": _distribution(row, n_c),
-            "n_boot_undefined": 0,
-            "flag": flag(stats["alpha"]),
-            "reason": "; ".join(reasons) or None,
-        }
-    )
+            two = row.codes[:, coded_pairable]
+            stats["cohen_kappa"] = _try(lambda: cohen(two, w, q), [], "Cohen")
+    return o, n_c, d, reasons

@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from annotate.agreement._alpha import alpha_from_coincidences
 from annotate.agreement._build import (
     NOT_CODERS,
     POOLED,
@@ -45,19 +44,14 @@ from annotate.agreement._row import (
     RELIABLE,
     TENTATIVE,
     WEIGHTS,
+    _coefficients,
     _distribution,
-    _label,
-    _try,
-    delta_of,
     flag,
-    scores_of,
 )
 from annotate.agreement.bootstrap import _alphas, percentile_interval, resample_multiplicities
 from annotate.agreement.distances import SET_DISTANCES
-from annotate.agreement.distances import weights as weight_matrix
 from annotate.agreement.evidence import evidence_table
-from annotate.agreement.gwet import brennan_prediger_from_counts, gwet_ac_from_counts
-from annotate.agreement.kappa import _chance_corrected, fleiss_kappa_from_counts
+from annotate.agreement.kappa import _chance_corrected
 from annotate.errors import AgreementError, Errors
 
 #: a unit's pattern is packed into one integer while coders × log2(values + 1) stays below this
@@ -400,39 +394,10 @@ def _record(row: RowData, set_distance: str) -> tuple[dict[str, Any], Any]:
     pair = m >= 2
     coded_pairable = np.asarray((row.codes[pair] >= 0).any(axis=0))
     sums = _sums(counts, w)
-    o = sums.coincidences()
-    n_c = o.sum(axis=1)
-    reasons: list[str] = []
-    d = delta_of(row, counts, set_distance, o)
-    used = np.flatnonzero(n_c)
-    if len(used) == 1:
-        what = "present" if code.level == "binary" and used[0] == 1 else "absent"
-        value = _label(row.domain[used[0]])
-        detail = f"'{value}' ({what})" if code.level == "binary" else f"'{value}'"
-        reasons.append(f"alpha: no variation, every pairable value is {detail}")
-    else:
-        stats["alpha"] = _try(lambda: alpha_from_coincidences(o, d), reasons, "alpha")
-    if code.level == "binary" and n_c.sum() > 0:
-        stats["prevalence"] = float(n_c[1] / n_c.sum())
-        if n_c[1] > 0:
-            stats["positive_agreement"] = float(o[1, 1] / n_c[1])
-        if n_c[0] > 0:
-            stats["negative_agreement"] = float(o[0, 0] / n_c[0])
-    stats["percent_agreement"] = _try(
-        lambda: sums.observed_agreement(np.eye(q), "Percent agreement"), [], "%"
-    )
-    if WEIGHTS[code.level] is not None:
-        wm = weight_matrix(WEIGHTS[code.level], q, scores=scores_of(row))
-        stats["gwet_ac"] = _try(lambda: gwet_ac_from_counts(counts, wm, sums=sums), [], "AC")
-        stats["brennan_prediger"] = _try(
-            lambda: brennan_prediger_from_counts(counts, wm, sums=sums), [], "BP"
-        )
-        stats["fleiss_kappa"] = _try(
-            lambda: fleiss_kappa_from_counts(counts, wm, sums=sums), [], "Fleiss"
-        )
-        if int(coded_pairable.sum()) == 2:
-            two = row.codes[:, coded_pairable]
-            stats["cohen_kappa"] = _try(lambda: _cohen(two, w, wm, q), [], "Cohen")
+    _, n_c, d, reasons = _coefficients(
+        row, counts, sums, coded_pairable, set_distance, stats,
+        lambda two, wm, q: _cohen(two, w, wm, q),  # units are weighted distinct patterns
+    )  # fmt: skip
     ctx = None
     if stats["alpha"] == stats["alpha"]:
         ctx = (counts, d)
