@@ -90,13 +90,25 @@ def report(
     )
     if bootstrap:
         intervals = resampler.run()
-        found = [intervals.get(r.key) for r in rows]
-        table["alpha_low"] = [ci.low if ci else np.nan for ci in found]
-        table["alpha_high"] = [ci.high if ci else np.nan for ci in found]
-        table["n_boot_undefined"] = [ci.n_undefined if ci else 0 for ci in found]
+        table = with_intervals(table, [intervals.get(r.key) for r in rows])
     if evidence is not None:
         table = evidence_table(table, evidence)
-    settings = {
+    return AgreementReport(table, rows, report_settings(codebook, bootstrap, seed, set_distance))
+
+
+def with_intervals(table: pd.DataFrame, cis: Sequence[Any]) -> pd.DataFrame:
+    """The table with each row's bootstrap interval (None: undefined, NaN bounds)."""
+    table["alpha_low"] = [ci.low if ci else np.nan for ci in cis]
+    table["alpha_high"] = [ci.high if ci else np.nan for ci in cis]
+    table["n_boot_undefined"] = [ci.n_undefined if ci else 0 for ci in cis]
+    return table
+
+
+def report_settings(
+    codebook: Any, bootstrap: int, seed: int | None, set_distance: str
+) -> dict[str, Any]:
+    """The settings a report records beside its table."""
+    return {
         "codebook_id": getattr(codebook, "id", None),
         "codebook_version": str(getattr(codebook, "version", "")),
         "bootstrap": int(bootstrap),
@@ -104,7 +116,6 @@ def report(
         "set_distance": set_distance,
         "thresholds": {"reliable": RELIABLE, "tentative": TENTATIVE},
     }
-    return AgreementReport(table, rows, settings)
 
 
 class AgreementReport:

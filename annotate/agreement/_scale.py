@@ -38,11 +38,9 @@ from annotate.agreement._build import (
     select_codes,
 )
 from annotate.agreement._matrix import CountSums, unit_coincidences
-from annotate.agreement._report import AgreementReport
+from annotate.agreement._report import AgreementReport, report_settings, with_intervals
 from annotate.agreement._row import (
     METRIC,
-    RELIABLE,
-    TENTATIVE,
     WEIGHTS,
     _coefficients,
     _distribution,
@@ -184,21 +182,10 @@ def report_at_scale(
     table = pd.DataFrame(records)
     if bootstrap:
         found = {row.key: _interval(con, row, ctx, unpack, bootstrap, seed) for row, ctx in boot}
-        cis = [found.get(r.key) for r in rows]
-        table["alpha_low"] = [ci.low if ci else np.nan for ci in cis]
-        table["alpha_high"] = [ci.high if ci else np.nan for ci in cis]
-        table["n_boot_undefined"] = [ci.n_undefined if ci else 0 for ci in cis]
+        table = with_intervals(table, [found.get(r.key) for r in rows])
     if evidence is not None:
         table = evidence_table(table, evidence)
-    settings = {
-        "codebook_id": getattr(codebook, "id", None),
-        "codebook_version": str(getattr(codebook, "version", "")),
-        "bootstrap": int(bootstrap),
-        "seed": seed,
-        "set_distance": set_distance,
-        "thresholds": {"reliable": RELIABLE, "tentative": TENTATIVE},
-    }
-    return ScaleReport(table, rows, settings)
+    return ScaleReport(table, rows, report_settings(codebook, bootstrap, seed, set_distance))
 
 
 class ScaleReport(AgreementReport):
