@@ -91,7 +91,7 @@ test: node_modules/.package-lock.json
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	node --test tests/widgets/js/
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --durations=25 $(PYTEST_ARGS)
 
 lint: env
 	$(VENV)/bin/ruff check .

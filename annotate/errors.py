@@ -595,6 +595,11 @@ class Errors(metaclass=_Catalogue):
         "Paraphrase file '{path}': {problem}. It holds one or more prompt templates one after "
         "another, each starting at a '[system]' line (docs/llm.md, section Prompt sensitivity)."
     )
+    E716 = (
+        "The folder '{path}' named in {where} does not exist. It lists projects (or folders "
+        "holding projects) whose LLM audit logs may answer identical requests; correct the "
+        "path or leave it out (docs/llm.md, section Runs)."
+    )
     E730 = (
         "{what} needs the Python package '{package}' (Ray), which is not installed. Install "
         "annotate's scale extra (`uv sync --extra scale`, or `pip install 'annotate[scale]'`), "

@@ -28,6 +28,36 @@ def shared_corpora() -> Path:
     return SHARED_CORPORA
 
 
+class LLMAnswers:
+    """A folder for the test session that keeps the real test model's answers (audit logs)
+    between runs of a notebook that re-creates its project on every run: the tests point
+    ``ANNOTATE_LLM_CACHE_FROM`` at it, so the first run asks the model and the runs after it
+    read the same answers from the cache (docs/llm.md, section Runs)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._kept = itertools.count()
+
+    def keep(self, work: Path) -> int:
+        """Copy the audit logs of every project under ``work``; how many files."""
+        import shutil
+
+        dest = self.path / f"run-{next(self._kept)}"
+        n = 0
+        for log in Path(work).rglob("llm/*/**/*.jsonl"):
+            if log.parent.name == "audit":
+                target = dest / log.relative_to(work)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(log, target)
+                n += 1
+        return n
+
+
+@pytest.fixture(scope="session")
+def llm_answers(tmp_path_factory) -> LLMAnswers:
+    return LLMAnswers(tmp_path_factory.mktemp("llm-answers"))
+
+
 def _drawn(fig):
     """Draw ``fig`` on an Agg canvas (a figure closed by pyplot has none) and return the
     renderer."""

@@ -4,7 +4,9 @@ files), and is committed without outputs.
 
 Notebooks write their work under the folder named by the ANNOTATE_WORK environment variable
 (default ``work/`` beside the notebook); here it is a fresh temporary folder per notebook,
-shared by its two runs.
+shared by its two runs. A notebook that runs the real test model asks it on its first run; the
+second run re-creates the project and gets the same answers from the response cache (the first
+run's audit logs, through ANNOTATE_LLM_CACHE_FROM), as a researcher who keeps them would.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def test_notebooks_hold_no_saved_widget_state(path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebooks_run_twice_in_the_same_work_folder(
-    path: Path, tmp_path: Path, monkeypatch
+    path: Path, tmp_path: Path, monkeypatch, llm_answers
 ) -> None:
     pytest.importorskip("nbformat")
     pytest.importorskip("nbclient")
@@ -69,9 +71,11 @@ def test_notebooks_run_twice_in_the_same_work_folder(
         _need_test_model()
     monkeypatch.setenv("ANNOTATE_WORK", str(tmp_path))
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("ANNOTATE_LLM_CACHE_FROM", str(llm_answers.path))
     first = _run(path)
     assert first == [], f"first run: {first}"
     # the notebook wrote its work where it was told, not into the repository
     assert any(tmp_path.iterdir())
+    llm_answers.keep(tmp_path)
     second = _run(path)
     assert second == [], f"second run in the same folder: {second}"

@@ -198,6 +198,13 @@ def add_cmd(
 )
 @click.option("--rate", type=float, default=None, help="At most this many requests a second.")
 @click.option("--no-cache", is_flag=True, help="Ask the model even when an answer is cached.")
+@click.option(
+    "--cache-from",
+    multiple=True,
+    type=click.Path(path_type=str),
+    help="Another project (or a folder of projects) whose audit logs also answer identical "
+    "requests; repeatable (default: $ANNOTATE_LLM_CACHE_FROM).",
+)
 @click.option("--retry-missing", is_flag=True, help="Code again units recorded as missing.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option(
@@ -235,6 +242,7 @@ def run_cmd(
     workers: int,
     rate: float | None,
     no_cache: bool,
+    cache_from: tuple[str, ...],
     retry_missing: bool,
     no_progress: bool,
     engine: str,
@@ -258,6 +266,7 @@ def run_cmd(
         workers=workers,
         rate=rate,
         use_cache=not no_cache,
+        cache_from=list(cache_from) or None,
         retry_missing=retry_missing,
         progress=not no_progress and not as_json,
         engine=engine,

@@ -18,6 +18,11 @@ A run killed while writing leaves at most an incomplete last line, which readers
 the key is the sha256 of (model id, messages, schema, decoding settings, unit). The index is
 read from every LLM coder's audit logs in the project, so a re-run, a resumed run or a second
 coder with identical settings costs no model call, and the cache is exactly the audit trail.
+Answers may also come from the audit logs of other projects (``cache_from``, or the folders
+listed in the ``ANNOTATE_LLM_CACHE_FROM`` environment variable, separated like ``PATH``): a
+pilot project, or the project a notebook re-creates on every run. The key names the model's
+file hash and the whole request, so only an identical request finds an answer there; a unit
+answered so is logged with ``cached: true`` and the run it came from.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from annotate.durable import fsync_dir, open_dir, storage_error
 from annotate.errors import Errors, LLMError, Warnings
 
 AUDIT_DIR = "audit"
+#: other projects (or folders holding projects) whose audit logs feed every run's cache
+CACHE_FROM_ENV = "ANNOTATE_LLM_CACHE_FROM"
 LOCK = "run.lock"
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
 _FLAGS |= getattr(os, "O_CLOEXEC", 0)
@@ -134,8 +141,27 @@ def read_audit(project_path: Path, coder_id: str | None = None) -> list[dict[str
     return out
 
 
+def cache_roots(cache_from: Any = None) -> tuple[Path, ...]:
+    """The folders whose audit logs also feed a cache: ``cache_from`` (a path or a list of
+    paths), else the ``ANNOTATE_LLM_CACHE_FROM`` environment variable; each must exist."""
+    if cache_from is None:
+        raw = os.environ.get(CACHE_FROM_ENV, "")
+        where = f"environment variable {CACHE_FROM_ENV}"
+        cache_from = [p for p in raw.split(os.pathsep) if p.strip()]
+    else:
+        where = "cache_from"
+        if isinstance(cache_from, (str, os.PathLike)):
+            cache_from = [cache_from]
+    roots = tuple(Path(p).expanduser() for p in cache_from)
+    for root in roots:
+        if not root.is_dir():
+            raise LLMError(Errors.E716.format(path=root, where=where))
+    return roots
+
+
 class ResponseCache:
-    """Answers by cache key, read from the project's audit logs (see the module docstring)."""
+    """Answers by cache key, read from the project's audit logs (see the module docstring),
+    and from those of the projects under ``also`` (:func:`cache_roots`)."""
 
     FIELDS = (
         "text",
@@ -150,9 +176,15 @@ class ResponseCache:
     )
 
     def __init__(
-        self, project_path: Path, *, enabled: bool = True, kinds: tuple[str, ...] = (AUDIT_DIR,)
+        self,
+        project_path: Path,
+        *,
+        enabled: bool = True,
+        kinds: tuple[str, ...] = (AUDIT_DIR,),
+        also: tuple[Path, ...] = (),
     ) -> None:
         self.project_path = Path(project_path)
+        self.also = tuple(also)
         self.enabled = enabled
         #: which logs feed the index: the runs' (``audit``), and the checks' (``checks``)
         self.kinds = kinds
@@ -164,6 +196,10 @@ class ResponseCache:
             if self._index is None:
                 index: dict[str, dict[str, Any]] = {}
                 paths = [p for k in self.kinds for p in audit_files(self.project_path, kind=k)]
+                for root in self.also:
+                    for k in self.kinds:
+                        sub = AUDIT_DIR if k == AUDIT_DIR else f"{k}/{AUDIT_DIR}"
+                        paths.extend(sorted(root.rglob(f"llm/*/{sub}/*.jsonl")))
                 for path in paths:
                     for rec in read_log(path):
                         if rec.get("type") == "request" and rec.get("key") and "text" in rec:

@@ -221,7 +221,8 @@ def behaviour_checks(
     notes: list[str] = []
     variants, pairs = _variants(spec, project.codebook, checks, seed, notes)
     run_id = CLOCK.event_id()
-    cache = _audit.ResponseCache(project.path, kinds=(_audit.AUDIT_DIR, _audit.CHECKS_DIR))
+    kinds = (_audit.AUDIT_DIR, _audit.CHECKS_DIR)
+    cache = _audit.ResponseCache(project.path, kinds=kinds, also=_audit.cache_roots())
     coders = {k: UnitCoder(s, vcb, cache, run_id) for k, (vcb, s) in variants.items()}
     conv_ids = select_conversations(project, coder_id, conversations)
     units = plan_units(project.turns, conv_ids, coders["original"].builder)

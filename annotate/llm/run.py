@@ -528,6 +528,7 @@ def run_llm_coder(
     workers: int = 1,
     rate: float | None = None,
     use_cache: bool = True,
+    cache_from: Any = None,
     retry_missing: bool = False,
     progress: bool = True,
     backend: Backend | None = None,
@@ -552,6 +553,10 @@ def run_llm_coder(
         At most this many requests per second (HTTP backends).
     use_cache : bool
         Reuse answers the same model gave to the same request (default True).
+    cache_from : path or list of paths, optional
+        Other projects (or folders holding projects) whose audit logs also answer identical
+        requests, e.g. a pilot project; default: the folders in the environment variable
+        ``ANNOTATE_LLM_CACHE_FROM`` (separated like ``PATH``), if set.
     retry_missing : bool
         Code again the units recorded as missing by an earlier run.
     progress : bool
@@ -589,13 +594,17 @@ def run_llm_coder(
         problem = "engine options are for the ray engine"
         raise LLMError(Errors.E701.format(option="engine_options", value=engine_options,
                                           problem=problem))  # fmt: skip
+    also = _audit.cache_roots(cache_from) if use_cache else ()
     folder = coder_dir(project.path, coder_id)
     run_id = CLOCK.event_id()
     with _audit.RunLock(folder, coder_id, run_id):
         # a coder's own session: blind, reads and writes this coder's labels only
         session = Project.open(project.path, coder=coder_id, corpus=project.corpus_path)
         coder = UnitCoder(
-            spec, session.codebook, _audit.ResponseCache(session.path, enabled=use_cache), run_id
+            spec,
+            session.codebook,
+            _audit.ResponseCache(session.path, enabled=use_cache, also=also),
+            run_id,
         )
         conv_ids = select_conversations(session, coder_id, conversations)
         units = plan_units(session.turns, conv_ids, coder.builder)

@@ -20,9 +20,11 @@ from jlab import CHROMIUM, CHROMIUM_ARGS, start_lab, stop_lab  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory):
-    """One JupyterLab server (also serving Notebook 7) for the whole e2e session."""
-    lab = start_lab(tmp_path_factory.mktemp("jlab"))
+def lab(tmp_path_factory, llm_answers):
+    """One JupyterLab server (also serving Notebook 7) for the whole e2e session; its kernels
+    read the real test model's answers kept in ``llm_answers`` (tests/conftest.py)."""
+    env = {"ANNOTATE_LLM_CACHE_FROM": str(llm_answers.path)}
+    lab = start_lab(tmp_path_factory.mktemp("jlab"), extra_env=env)
     yield lab
     stop_lab(lab)
 

@@ -111,8 +111,9 @@ class Lab:
         return len(sessions)
 
 
-def start_lab(home: Path, timeout: float = 90.0) -> Lab:
-    """Start `jupyter lab` headless on 127.0.0.1:<free port>, isolated under `home`."""
+def start_lab(home: Path, timeout: float = 90.0, extra_env: dict[str, str] | None = None) -> Lab:
+    """Start `jupyter lab` headless on 127.0.0.1:<free port>, isolated under `home`; its
+    kernels get ``extra_env`` on top of this process's environment."""
     root = home / "root"
     root.mkdir(parents=True, exist_ok=True)
     for rel, data in LAB_SETTINGS.items():
@@ -129,6 +130,7 @@ def start_lab(home: Path, timeout: float = 90.0) -> Lab:
         "IPYTHONDIR": str(home / "ipython"),
         "JUPYTER_PLATFORM_DIRS": "1",
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        **(extra_env or {}),
     }
     port, token = free_port(), secrets.token_hex(16)
     cmd = [

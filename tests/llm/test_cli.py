@@ -30,6 +30,13 @@ def test_llm_cli_add_run_list_and_status(project, model_path) -> None:
     assert code == 0, err
     summary = json.loads(out)
     assert summary["units_coded"] == 2 and summary["audit_log"].startswith("llm/smol/audit/")
+    code, out, err = _run("llm", "run", str(project.path), "--coder", "smol", "--limit", "1",
+                          "--cache-from", str(project.path / "no-such-folder"))  # fmt: skip
+    assert code == 1 and "E716" in err and "no-such-folder" in err and "Traceback" not in err
+    code, out, err = _run("llm", "run", str(project.path), "--coder", "smol", "--limit", "2",
+                          "--cache-from", str(project.path), "--json")  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["units_coded"] == 2
     code, out, _ = _run("llm", "list", str(project.path))
     assert code == 0 and "smol" in out and "llama-cpp" in out and "default" in out
     code, out, _ = _run("project", "status", str(project.path), "--json")

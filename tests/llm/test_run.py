@@ -239,3 +239,41 @@ def test_llm_coder_of_some_codes_never_marks_done(tmp_path, model_path) -> None:
     assert set(labels["code_id"]) == {"warmth"} and set(labels["conversation_id"]) == {"t2", "t4"}
     units = project.unit_labels()
     assert set(units[units["annotator_id"] == "warm"]["code_id"]) == {"warmth"}
+
+
+def test_llm_cache_from_other_projects_answers_identical_requests(
+    coded, model_path, tmp_path, monkeypatch
+) -> None:
+    """A project made again (as a notebook does on each run) gets the answers of the first one
+    from its audit logs (``cache_from``, or ANNOTATE_LLM_CACHE_FROM): no model call, the same
+    labels, and the audit log says where each answer came from."""
+    from annotate.errors import LLMError
+
+    source, _ = coded
+    source_runs = {r["run_id"] for r in read_audit(source.path, "smol")}
+    again = make_project(tmp_path / "again")
+    add_llm_coder(again, "smol", backend="llama-cpp", model=str(model_path), threads=1, n_ctx=2048)
+    # a folder that holds the source project (not the project itself) is searched too
+    s = run_llm_coder(again, "smol", progress=False, cache_from=source.path.parent)
+    assert s.units_coded == N_UNITS and s.requests == 0 and s.cache_hits == N_UNITS
+    audit = read_audit(again.path, "smol")
+    assert audit and all(r["cached"] and r["cached_from"] in source_runs for r in audit)
+    key = ["conversation_id", "turn_index", "code_id"]
+    a = source.labels(annotator="smol").set_index(key)["value"].sort_index()
+    b = again.labels(annotator="smol").set_index(key)["value"].sort_index()
+    assert a.index.equals(b.index) and (a == b).all()
+
+    # the environment variable does the same for a run that does not name cache_from
+    add_llm_coder(
+        again, "smol-env", backend="llama-cpp", model=str(model_path), threads=1, n_ctx=2048
+    )
+    monkeypatch.setenv("ANNOTATE_LLM_CACHE_FROM", f"{tmp_path / 'nowhere'}")
+    with pytest.raises(LLMError, match=r"E716.*nowhere.*ANNOTATE_LLM_CACHE_FROM"):
+        run_llm_coder(again, "smol-env", progress=False, limit=2)
+    assert again.labels(annotator="smol-env").empty  # nothing was run
+    monkeypatch.setenv("ANNOTATE_LLM_CACHE_FROM", os.pathsep.join([str(source.path), ""]))
+    s = run_llm_coder(again, "smol-env", progress=False, limit=2)
+    assert s.units_coded == 2 and s.requests == 0 and s.cache_hits == 2
+    # without the cache, nothing of it is read: the model is asked
+    s = run_llm_coder(again, "smol-env", progress=False, limit=1, use_cache=False)
+    assert s.units_coded == 1 and s.requests == 1 and s.cache_hits == 0
