@@ -108,7 +108,9 @@ def test_markdown_and_html_quote_banks_hold_the_same_quotes(demo, tmp_path) -> N
     rows = list(csv.DictReader(_quotes(project.path, "csv", tmp_path).splitlines()))
     want = [(r["conversation_id"], int(r["turn_index"]), int(r["start"]), int(r["end"]))
             for r in rows]  # fmt: skip
-    where = re.compile(r"conversation (c\d+), user \w+, turn (\d+) \(\w+\);.*characters (\d+)–(\d+)")
+    where = re.compile(
+        r"conversation (c\d+), user \w+, turn (\d+) \(\w+\);.*characters (\d+)–(\d+)"
+    )
 
     md = _quotes(project.path, "md", tmp_path)
     quotes = [re.sub(r"\\(.)", r"\1", ln[2:]) for ln in md.splitlines() if ln.startswith("> ")]
