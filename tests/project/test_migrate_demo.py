@@ -169,3 +169,44 @@ def test_with_the_coders_evidence_it_is_the_2_1_0_demo(on_2_1_0, tmp_path) -> No
 
     assert len(spans(p)) == len(evidence) > 0
     pd.testing.assert_series_equal(spans(p), spans(direct))
+
+
+def test_requiring_evidence_later_keeps_every_span(tmp_path) -> None:
+    """A study that moves the 2.1.0 demo to its own copy of the codebook with evidence
+    required (docs/codebook.md, "Evidence spans in the default codebook") keeps every label and
+    every span: the migration carries a label's spans where the new code takes evidence."""
+    from annotate.export import quote_bank
+
+    p = demo_project(tmp_path / "demo")
+    before = {"labels": p.labels(), "bank": quote_bank(p)}
+    text = demo_paths()["codebook"].read_text(encoding="utf-8")
+    mine = (
+        text.replace("\nid: sdt-socioaffective\n", "\nid: sdt-socioaffective-mystudy\n")
+        .replace("\nversion: 2.1.0\n", "\nversion: 1.0.0\n")
+        .replace("    evidence: optional\n", "    evidence: required\n")
+    )
+    (tmp_path / "mine.yaml").write_text(mine, encoding="utf-8")
+    (tmp_path / "map.yaml").write_text(
+        "from: {id: sdt-socioaffective, version: 2.1.0}\n"
+        "to: {id: sdt-socioaffective-mystudy, version: 1.0.0}\ncodes: {}\n",
+        encoding="utf-8",
+    )
+    p.migrate(tmp_path / "mine.yaml", tmp_path / "map.yaml")
+    required = {c.id for c in p.codebook.codes if c.evidence == "required"}
+    assert len(required) >= 5 and p.recoding().empty
+    key = ["annotator_id", "unit", "conversation_id", "turn_index", "code_id"]
+    old = before["labels"].set_index(key).sort_index()
+    new = p.labels().set_index(key).sort_index()
+    assert old["value"].equals(new["value"])
+    assert set(new["codebook_id"]) == {"sdt-socioaffective-mystudy"}
+
+    def spans(frame: pd.DataFrame) -> pd.Series:
+        held = frame["evidence"].dropna()
+        return held.map(lambda e: [(s["start"], s["end"], s["sha256"]) for s in e])
+
+    assert len(spans(new)) == len(spans(old)) > 50
+    pd.testing.assert_series_equal(spans(new), spans(old))
+    bank = quote_bank(p).drop(columns=["codebook_id", "codebook_version"])
+    pd.testing.assert_frame_equal(
+        bank, before["bank"].drop(columns=["codebook_id", "codebook_version"])
+    )
