@@ -7,11 +7,15 @@ not a real reliability study.
 
 The coders first coded under codebook 1.0.0 (``events-1.0.0.jsonl``); the project then moved to
 2.0.0 with the shipped migration map and the coders recoded what it queued
-(``recode-2.0.0.jsonl``); ``events.jsonl`` holds their labels under 2.0.0. ``demo_project(work)``
-starts from those labels; ``demo_project(work, version="1.0.0")`` starts from 1.0.0, and
-:func:`migrate_demo` takes such a project through the migration and the recoding.
+(``recode-2.0.0.jsonl``); ``events.jsonl`` holds their labels under 2.0.0. Codebook 2.1.0 carries
+every label as it is and lets coders mark evidence spans on seven codes; the coders marked the
+words behind their labels of those codes (``evidence-2.1.0.jsonl``). ``demo_project(work)``
+starts from 2.1.0 with their labels and evidence; ``version="2.0.0"`` starts from 2.0.0 (the
+labels without evidence), ``version="1.0.0"`` from 1.0.0, and :func:`migrate_demo` takes such a
+project through the migrations and the coders' recoding and evidence.
 :func:`demo_enriched_project` is the demo with a reliability sample enriched for the rare codes
-(``enriched-2.0.0.jsonl``: the labels of the coders who had not coded its conversations).
+(on 2.0.0; ``enriched-2.0.0.jsonl``: the labels of the coders who had not coded its
+conversations).
 """
 
 from __future__ import annotations
@@ -32,27 +36,32 @@ from annotate.types import FilePath
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "corpora" / "demo"
 CODERS = ("alice", "bob", "carol")
-#: the codebook versions the demo's labels exist for
-VERSIONS = ("1.0.0", "2.0.0")
+#: the codebook versions the demo's labels exist for, oldest first (the last is the default
+#: codebook's, the one :func:`demo_project` starts from by default)
+VERSIONS = ("1.0.0", "2.0.0", "2.1.0")
+CURRENT = VERSIONS[-1]
 #: the rare codes of the enriched demo's reliability sample, and its design
 RARE_CODES = ("ai_control", "ai_dismissal", "ai_competence_thwart", "ai_retention_tactic")
 ENRICH_N, ENRICH_SHARE, ENRICH_PRESCORE = 20, 0.5, "cues"
 
 
-def demo_paths(version: str = "2.0.0") -> dict[str, Path]:
+def demo_paths(version: str = CURRENT) -> dict[str, Path]:
     """Where the demo's files are (the corpus source, the labels, the codebook of ``version``,
-    the recoding after the migration, the enriched sample's labels, the migration map, and the
-    LLM coder's replicate run and its prompt-sensitivity table)."""
+    the recoding after the migration to 2.0.0, the enriched sample's labels, the coders' evidence
+    spans under 2.1.0, the migration maps from 1.0.0 to 2.0.0 (``map``) and from 2.0.0 to 2.1.0
+    (``map_evidence``), and the LLM coder's replicate run and its prompt-sensitivity table)."""
     if version not in VERSIONS:
         raise ProjectError(Errors.E340.format(version=version, held=", ".join(VERSIONS)))
     labels = DEMO / "labels"
     paths = {
         "source": DEMO / "demo.jsonl",
-        "labels": labels / ("events.jsonl" if version == "2.0.0" else "events-1.0.0.jsonl"),
+        "labels": labels / ("events-1.0.0.jsonl" if version == "1.0.0" else "events.jsonl"),
         "recode": labels / "recode-2.0.0.jsonl",
         "enriched": labels / "enriched-2.0.0.jsonl",
-        "codebook": Path(default_codebook_path(None if version == "2.0.0" else version)),
+        "evidence": labels / "evidence-2.1.0.jsonl",
+        "codebook": Path(default_codebook_path(None if version == CURRENT else version)),
         "map": Path(migration_map_path("1.0.0", "2.0.0")),
+        "map_evidence": Path(migration_map_path("2.0.0", "2.1.0")),
         # the LLM coder's replicate run and its prompt-sensitivity table (llm/make_replicates.py)
         "paraphrase": DEMO / "llm" / "paraphrase.txt",
         "replicates": DEMO / "llm" / "replicates.jsonl",
@@ -75,7 +84,7 @@ def demo_project(
     labels: bool = True,
     fresh: bool = False,
     reliability: float = 0.2,
-    version: str = "2.0.0",
+    version: str = CURRENT,
 ) -> Project:
     """Create (or open) the demo project under ``work``.
 
@@ -84,14 +93,16 @@ def demo_project(
     work : path
         A working folder; the corpus goes to ``work/corpus``, the project to ``work/project``.
     labels : bool
-        Load the demo's illustrative labels of alice, bob and carol into a new project.
+        Load the demo's illustrative labels of alice, bob and carol into a new project (on
+        2.1.0 with their evidence spans).
     fresh : bool
         Remove an existing demo project (and corpus) first.
     reliability : float
         Share of conversations in the reliability sample.
-    version : {"2.0.0", "1.0.0"}
-        The codebook version to start from: 2.0.0 (the default codebook) with the coders'
-        labels under it, or 1.0.0 with their labels under 1.0.0 (then :func:`migrate_demo`).
+    version : {"2.1.0", "2.0.0", "1.0.0"}
+        The codebook version to start from: 2.1.0 (the default codebook) with the coders'
+        labels and evidence spans, 2.0.0 with their labels (no evidence: 2.0.0 takes none), or
+        1.0.0 with their labels under 1.0.0 (then :func:`migrate_demo`).
 
     Returns
     -------
@@ -105,7 +116,10 @@ def demo_project(
                 shutil.rmtree(d)
     if project_dir.exists():
         return Project.open(project_dir)
-    paths = _need(demo_paths(version), "source", "codebook", *(("labels",) if labels else ()))
+    wanted = []
+    if labels:
+        wanted = ["labels", "evidence"] if version == CURRENT else ["labels"]
+    paths = _need(demo_paths(version), "source", "codebook", *wanted)
     if not corpus_dir.exists():
         import_corpus(paths["source"], "openai", out=corpus_dir)
     project = Project.create(
@@ -114,17 +128,36 @@ def demo_project(
     )  # fmt: skip
     if labels:
         project.append(pd.read_json(paths["labels"], lines=True, dtype=False))
+        if version == CURRENT:
+            project.append(demo_evidence())
     return project
 
 
-def migrate_demo(project: Project, *, recode: bool = True) -> dict[str, Any]:
-    """Move a demo project made with ``version="1.0.0"`` to 2.0.0 with the shipped map, then
-    (``recode``) append the coders' recoding of what the migration queued. Returns what the
-    migration did."""
-    paths = _need(demo_paths("2.0.0"), "codebook", "map", *(("recode",) if recode else ()))
-    summary = project.migrate(paths["codebook"], paths["map"])
-    if recode:
-        project.append(pd.read_json(paths["recode"], lines=True, dtype=False))
+def demo_evidence() -> pd.DataFrame:
+    """The coders' evidence spans under 2.1.0 (``evidence-2.1.0.jsonl``): label events that set
+    a label's value again with the words that justify it."""
+    path = _need(demo_paths(), "evidence")["evidence"]
+    return pd.read_json(path, lines=True, dtype=False)
+
+
+def migrate_demo(project: Project, *, recode: bool = True, to: str = "2.0.0") -> dict[str, Any]:
+    """Move a demo project made with ``version="1.0.0"`` (or ``"2.0.0"``) on to ``to`` with the
+    shipped maps: to 2.0.0, then (``recode``) append the coders' recoding of what that
+    migration queued; to 2.1.0, then (``recode``) append the coders' evidence spans. Returns
+    what the last migration did."""
+    if to not in VERSIONS[1:]:
+        raise ProjectError(Errors.E340.format(version=to, held=", ".join(VERSIONS[1:])))
+    summary: dict[str, Any] = {}
+    if str(project.codebook.version) == "1.0.0":
+        paths = _need(demo_paths("2.0.0"), "codebook", "map", *(("recode",) if recode else ()))
+        summary = project.migrate(paths["codebook"], paths["map"])
+        if recode:
+            project.append(pd.read_json(paths["recode"], lines=True, dtype=False))
+    if to == "2.1.0" and str(project.codebook.version) == "2.0.0":
+        paths = _need(demo_paths(), "codebook", "map_evidence")
+        summary = project.migrate(paths["codebook"], paths["map_evidence"])
+        if recode:
+            project.append(demo_evidence())
     return summary
 
 

@@ -3,8 +3,9 @@
 reference-1.0.0.jsonl and reference.jsonl are the team's reference coding under codebook 1.0.0
 and 2.0.0; events-1.0.0.jsonl holds three simulated coders' label events under 1.0.0,
 events.jsonl their labels under 2.0.0 after the migration and their recoding
-(recode-2.0.0.jsonl), all written by make_labels.py (see corpora/demo/labels/README.md). Every
-check runs for both versions.
+(recode-2.0.0.jsonl), evidence-2.1.0.jsonl the words they marked under 2.1.0 for their labels of
+the codes that take evidence (from reference-evidence.jsonl), all written by make_labels.py (see
+corpora/demo/labels/README.md). Every check of the label events runs for both versions.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 LABELS = REPO / "corpora" / "demo" / "labels"
 FILES = {
     "2.0.0": (LABELS / "events.jsonl", LABELS / "reference.jsonl",
-              REPO / "codebooks" / "sdt-socioaffective.yaml"),
+              REPO / "codebooks" / "sdt-socioaffective-2.0.0.yaml"),
     "1.0.0": (LABELS / "events-1.0.0.jsonl", LABELS / "reference-1.0.0.jsonl",
               REPO / "codebooks" / "sdt-socioaffective-1.0.0.yaml"),
 }  # fmt: skip
@@ -214,6 +215,7 @@ def test_script_reproduces_the_events_files(tmp_path):
         "events-1.0.0.jsonl",
         "recode-2.0.0.jsonl",
         "enriched-2.0.0.jsonl",
+        "evidence-2.1.0.jsonl",
     ):
         assert (tmp_path / name).read_bytes() == (LABELS / name).read_bytes(), name
 
@@ -235,3 +237,67 @@ def test_events_load_into_a_project(tmp_path, corpus_dir, version):
     assert set(units["annotator_id"]) == CODERS
     both = units[units["conversation_id"].isin(RELIABILITY)]
     assert both.groupby("conversation_id")["annotator_id"].nunique().eq(3).all()
+
+
+# --- evidence spans under 2.1.0 ----------------------------------------------------------------
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def texts(corpus_dir) -> dict[tuple[str, int], str]:
+    turns = annotate.load_corpus(corpus_dir).turns
+    return {(c, int(t)): x for c, t, x in turns[["conversation_id", "turn_index", "text"]].values}
+
+
+def test_reference_evidence_quotes_every_reference_positive_once(texts):
+    """reference-evidence.jsonl holds, for every reference positive of a code that takes
+    evidence, words of that turn that occur there exactly once."""
+    v21 = load_codebook(REPO / "codebooks" / "sdt-socioaffective.yaml", modules="all")
+    takes = {c.id for c in v21.codes if c.evidence != "none"}
+    positives = {
+        (r["conversation_id"], int(t), c)
+        for r in _jsonl(LABELS / "reference.jsonl")
+        for t, turn in r["turns"].items()
+        for c in turn["codes"]
+        if c in takes
+    }
+    quotes = {(q["conversation_id"], q["turn_index"], q["code_id"]): q["quote"]
+              for q in _jsonl(LABELS / "reference-evidence.jsonl")}  # fmt: skip
+    assert set(quotes) == positives and len(positives) >= 40
+    assert {c for _, _, c in positives} == takes - {"ai_humanlike", "user_deference"}  # modules
+    for (cid, ti, _), quote in quotes.items():
+        assert texts[(cid, ti)].count(quote) == 1
+
+
+def test_evidence_events_mark_words_behind_the_coders_own_labels(texts):
+    import hashlib
+
+    v21 = load_codebook(REPO / "codebooks" / "sdt-socioaffective.yaml", modules="all")
+    held = {}
+    for e in _jsonl(EVENTS):
+        held[(e["annotator_id"], e["conversation_id"], e["turn_index"], e["code_id"])] = e["value"]
+    quotes = {(q["conversation_id"], q["turn_index"], q["code_id"]): q["quote"]
+              for q in _jsonl(LABELS / "reference-evidence.jsonl")}  # fmt: skip
+    evidence = _jsonl(LABELS / "evidence-2.1.0.jsonl")
+    on_reference = 0
+    for e in evidence:
+        assert list(e) == [*COLUMNS, "evidence"]
+        assert (e["unit"], e["op"], e["value"]) == ("turn", "set", "1")
+        assert v21.code(e["code_id"]).evidence == "optional"
+        key = (e["conversation_id"], e["turn_index"], e["code_id"])
+        assert held[(e["annotator_id"], *key)] == "1"  # the coder's own present label
+        (span,) = e["evidence"]
+        text = texts[key[:2]]
+        words = text[span["start"] : span["end"]]
+        assert words and words == words.strip()
+        assert hashlib.sha256(words.encode()).hexdigest() == span["sha256"]
+        if key in quotes:  # the reference's words, or a word or a sentence around them
+            ref = text.index(quotes[key])
+            assert span["start"] < ref + len(quotes[key]) and span["end"] > ref
+            on_reference += 1
+    assert on_reference >= 0.8 * len(evidence) and len(evidence) > 50
+    # every coder marked words, in the reliability sample on the same turns as others
+    assert {e["annotator_id"] for e in evidence} == CODERS

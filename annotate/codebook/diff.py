@@ -1,10 +1,12 @@
 """What changed between two versions of a codebook, and the semver bump that change needs.
 
 * **major**: codes removed or renamed, values removed or reordered (ordinal), a level or unit
-  changed, a role removed from ``applies_to``, a group or module removed: labels coded under the
-  old version no longer mean the same thing;
+  changed, a role removed from ``applies_to``, a group or module removed, a code's evidence
+  spans taken away (``evidence`` back to ``none``: spans saved under the old version cannot be
+  carried): labels coded under the old version no longer mean the same thing;
 * **minor**: codes, values, roles, groups or modules added, group tags or module of a code
-  changed: old labels stay valid;
+  changed, a code's ``evidence`` switched on or between ``optional`` and ``required``: old labels
+  stay valid;
 * **patch**: wording only (labels, definitions, guidance, examples, near misses, cues, keys,
   descriptions).
 """
@@ -185,6 +187,10 @@ def _code_changes(old: Code, new: Code) -> list[Change]:
     if old.module != new.module:
         detail = f"module {old.module or '(core)'} -> {new.module or '(core)'}"
         out.append(Change("module_changed", t, detail, "minor"))
+    if old.evidence != new.evidence:
+        detail = f"evidence {old.evidence} -> {new.evidence}"
+        bump = "major" if new.evidence == "none" else "minor"
+        out.append(Change("evidence_changed", t, detail, bump))
     for field in WORDING:
         if getattr(old, field) != getattr(new, field):
             out.append(Change("wording_changed", t, f"{field} changed", "patch"))

@@ -31,9 +31,9 @@ def _shipped(name: str) -> Path:
 
 
 def default_codebook_path(version: str | None = None) -> Path:
-    """The default SDT socio-affective codebook file (``codebooks/sdt-socioaffective.yaml``), or
-    an earlier version kept for projects coded with it (``version="1.0.0"``:
-    ``codebooks/sdt-socioaffective-1.0.0.yaml``)."""
+    """The default SDT socio-affective codebook file (``codebooks/sdt-socioaffective.yaml``,
+    2.1.0), or an earlier version kept for projects coded with it (``version="2.0.0"``:
+    ``codebooks/sdt-socioaffective-2.0.0.yaml``; ``"1.0.0"`` likewise)."""
     if version is None:
         return _shipped(DEFAULT_CODEBOOK)
     stem = DEFAULT_CODEBOOK.removesuffix(".yaml")

@@ -12,7 +12,8 @@
 3. **Translate.** Every current label of the old version (each coder's, gold's too) goes
    through the map: unambiguous changes become new label events under the new version, with
    ``note`` naming the migration and the old code and value (``session_id`` is the migration
-   id); the old events stay in the history. Ambiguous ones (a split, a changed definition, a
+   id; a label's evidence spans go with it where the new code takes evidence); the old events
+   stay in the history. Ambiguous ones (a split, a changed definition, a
    value mapped to null, an added code to recode) become *recode items*: the unit and the new
    code. Memos, flags and ``_status`` are carried too, except that a conversation with recode
    items is not carried as finished: it is open again, so the coder's session (which resumes
@@ -316,8 +317,11 @@ def plan_events(
     recodes: dict[tuple[Any, ...], dict[str, Any]] = {}
     counts: dict[str, dict[str, int]] = {}
     cols = ["annotator_id", "unit", "conversation_id", "turn_index", "code_id", "value",
-            "context", "created_at"]  # fmt: skip
-    for ann, unit, conv, turn, code, value, context, at in labels[cols].itertuples(index=False):
+            "context", "created_at", "evidence"]  # fmt: skip
+    if "evidence" not in labels.columns:
+        labels = labels.assign(evidence=None)
+    rows = labels[cols].itertuples(index=False)
+    for ann, unit, conv, turn, code, value, context, at, evidence in rows:
         ti = None if pd.isna(turn) else int(turn)
         outs = cache.get((code, value))
         if outs is None:
@@ -331,7 +335,8 @@ def plan_events(
             if tcode not in known:
                 continue
             key = (ann, unit, conv, ti, tcode)
-            src = {"from_code": code, "from_value": value, "at": at, "context": context}
+            src = {"from_code": code, "from_value": value, "at": at, "context": context,
+                   "evidence": _spans(evidence)}  # fmt: skip
             if isinstance(o, Recode):
                 recodes[key] = {**src, "reason": o.reason}
                 tally["recode"] += 1
@@ -393,8 +398,9 @@ def _merge_value(
     binary target presence wins (the merged code is their union); otherwise recode."""
     have = carried.get(key)
     if have is None or have["value"] == value:
-        carried[key] = {**src, "value": value, "at": max(src["at"], have["at"]) if have else
-                        src["at"]}  # fmt: skip
+        spans = _union(have["evidence"], src["evidence"]) if have else src["evidence"]
+        carried[key] = {**src, "value": value, "evidence": spans,
+                        "at": max(src["at"], have["at"]) if have else src["at"]}  # fmt: skip
         return
     code = new.code(key[4])
     if code.level == "binary":
@@ -463,6 +469,23 @@ def _system_events(
     return out
 
 
+def _spans(value: Any) -> list[dict[str, Any]] | None:
+    """A label's evidence cell (None, NaN, or a list or array of span mappings) as plain dicts."""
+    if value is None or isinstance(value, float) or value is pd.NA:
+        return None
+    spans = [{"start": int(s["start"]), "end": int(s["end"]), "sha256": str(s["sha256"])}
+             for s in value]  # fmt: skip
+    return spans or None
+
+
+def _union(a: list[dict[str, Any]] | None, b: list[dict[str, Any]] | None) -> Any:
+    """The spans of two labels merged into one (each span once)."""
+    if not a or not b:
+        return a or b
+    seen = {(s["start"], s["end"], s["sha256"]): s for s in [*a, *b]}
+    return [seen[k] for k in sorted(seen)]
+
+
 def _note(migration: str, src: dict[str, Any]) -> str:
     return json.dumps(
         {"migration": migration, "from": f"{src['from_code']}={src['from_value']}"},
@@ -479,6 +502,9 @@ def _event(
     note: str | None,
 ) -> dict[str, Any]:
     ann, unit, conv, turn, code = key[:5]
+    spans = src.get("evidence")
+    if spans and (unit != "turn" or code not in new.code_ids or new.code(code).evidence == "none"):
+        spans = None  # the new version takes no evidence here (the old events keep the spans)
     return {
         "annotator_id": ann,
         "session_id": migration,
@@ -492,6 +518,7 @@ def _event(
         "codebook_version": str(new.version),
         "context": src.get("context") or "full",
         "note": note,
+        "evidence": spans or None,
     }
 
 

@@ -8,9 +8,10 @@ from annotate.codebook import Code, Codebook, default_codebook_path, load_codebo
 from annotate.errors import CodebookError
 
 
-@pytest.fixture(scope="module", params=[None, "1.0.0"], ids=["2.0.0", "1.0.0"])
+@pytest.fixture(scope="module", params=[None, "2.0.0", "1.0.0"], ids=["2.1.0", "2.0.0", "1.0.0"])
 def sdt(request) -> Codebook:
-    """The default codebook (2.0.0) and the 1.0.0 file kept for old projects: both complete."""
+    """The default codebook (2.1.0) and the 2.0.0 and 1.0.0 files kept for old projects: all
+    complete."""
     try:
         path = default_codebook_path(request.param)
     except CodebookError as err:  # pragma: no cover - the files ship with the repository
@@ -20,6 +21,13 @@ def sdt(request) -> Codebook:
 
 @pytest.fixture(scope="module")
 def v2() -> Codebook:
+    """Version 2.0.0 (the file kept for projects coded with it)."""
+    return load_codebook(default_codebook_path("2.0.0"), modules="all")
+
+
+@pytest.fixture(scope="module")
+def v21() -> Codebook:
+    """The default codebook, 2.1.0."""
     return load_codebook(default_codebook_path(), modules="all")
 
 
@@ -231,7 +239,7 @@ def test_shipped_map_covers_every_change() -> None:
 
     m = load_map(migration_map_path("1.0.0", "2.0.0"))
     old = load_codebook(default_codebook_path("1.0.0"), modules="all")
-    new = load_codebook(default_codebook_path(), modules="all")
+    new = load_codebook(default_codebook_path("2.0.0"), modules="all")
     resolved = m.resolve(old, new)
     changed = {"user_emotional_disclosure", "conv_dilemma_wellbeing", "conv_dilemma_bonds",
                "conv_dilemma_autonomy", "user_trust"}  # fmt: skip
@@ -239,3 +247,77 @@ def test_shipped_map_covers_every_change() -> None:
     added = set(new.code_ids) - set(old.code_ids)
     derived = resolved.targets() - set(old.code_ids)
     assert added == set(resolved.added) | derived
+
+
+# --- 2.1.0: evidence spans ---------------------------------------------------------------------
+
+#: the codes of 2.1.0 whose words coders may mark (codebooks/README.md, changelog 2.1.0)
+EVIDENCE_CODES = {
+    "ai_false_claim", "ai_retention_tactic", "user_loneliness", "user_attachment",
+    "user_ai_connection", "ai_humanlike", "user_deference",
+}  # fmt: skip
+
+
+def test_2_1_0_adds_optional_evidence_on_seven_turn_codes(v21: Codebook) -> None:
+    takes = {c.id: c for c in v21.codes if c.evidence != "none"}
+    assert str(v21.version) == "2.1.0" and set(takes) == EVIDENCE_CODES
+    # optional, not required: keyboard-only coding saves them without selecting words
+    assert {c.evidence for c in takes.values()} == {"optional"}
+    assert all(c.unit == "turn" for c in takes.values())
+    assert all(not c.requires_evidence(c.present_value) for c in takes.values())
+
+
+def test_2_1_0_differs_from_2_0_0_only_in_evidence(v2: Codebook, v21: Codebook) -> None:
+    import dataclasses
+
+    from annotate.codebook.diff import diff_codebooks
+
+    assert v21.code_ids == v2.code_ids and v21.id == v2.id
+    assert (v21.groups, v21.modules, v21.title, v21.description) == (
+        v2.groups, v2.modules, v2.title, v2.description,
+    )  # fmt: skip
+    for old, new in zip(v2.codes, v21.codes, strict=True):
+        assert old.evidence == "none"
+        assert dataclasses.replace(new, evidence="none") == old, new.id
+    d = diff_codebooks(v2, v21)
+    assert {(c.kind, c.target, c.detail) for c in d.changes} == {
+        ("evidence_changed", c, "evidence none -> optional") for c in EVIDENCE_CODES
+    }
+    assert (d.required_bump, d.minimum_version, d.version_ok) == ("minor", "2.1.0", True)
+    # taking evidence away again would need a major version: spans could not be carried
+    back = diff_codebooks(v21, v2)
+    assert back.required_bump == "major"
+
+
+def test_2_0_0_file_keeps_the_hash_2_0_0_projects_recorded() -> None:
+    """Projects created with 2.0.0 while it was the default recorded its hash (so did the demo's
+    LLM coder, corpora/demo/llm/coders.json): the kept file has the same content."""
+    import json
+    from pathlib import Path
+
+    record = Path(__file__).resolve().parents[2] / "corpora/demo/llm/coders.json"
+    recorded = json.loads(record.read_text("utf-8"))["coders"][0]["codebook"]
+    kept = load_codebook(default_codebook_path("2.0.0"))
+    assert (kept.id, str(kept.version), kept.hash) == (
+        recorded["id"], recorded["version"], recorded["hash"],
+    )  # fmt: skip
+    assert load_codebook(default_codebook_path()).hash != kept.hash
+
+
+def test_shipped_map_2_0_0_to_2_1_0_carries_every_code() -> None:
+    from annotate.codebook import load_map, migration_map_path
+
+    m = load_map(migration_map_path("2.0.0", "2.1.0"))
+    for modules in ("all", None, []):
+        old = load_codebook(default_codebook_path("2.0.0"), modules=modules)
+        new = load_codebook(default_codebook_path(), modules=modules)
+        resolved = m.resolve(old, new)
+        assert {r.action for r in resolved.rules.values()} == {"keep"}
+        assert set(resolved.rules) == set(old.code_ids)
+        assert not resolved.added and not resolved.not_coded()
+        assert not resolved.recode_everywhere() and not resolved.recode_where()
+        for code in old.codes:
+            for value in code.value_ids:
+                if code.level == "set":
+                    value = code.encode_set([value])
+                assert resolved.translate(code.id, value) == [(code.id, value)], code.id

@@ -91,9 +91,24 @@ def _key(data: dict) -> None:
     _code(data, "ai_empathy")["key"] = "x"
 
 
+def _evidence_on(data: dict) -> None:
+    _code(data, "ai_empathy")["evidence"] = "optional"
+
+
+def _evidence_required(data: dict) -> None:
+    _code(data, "ai_autonomy_support")["evidence"] = "required"
+
+
+def _evidence_off(data: dict) -> None:
+    _code(data, "user_defers")["evidence"] = "none"
+
+
 @pytest.mark.parametrize(
     ("edit", "bump", "kind"),
     [
+        (_evidence_on, "minor", "evidence_changed"),
+        (_evidence_required, "minor", "evidence_changed"),
+        (_evidence_off, "major", "evidence_changed"),
         (_rename, "major", "code_renamed"),
         (_remove, "major", "code_removed"),
         (_add, "minor", "code_added"),

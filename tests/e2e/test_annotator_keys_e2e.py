@@ -263,7 +263,7 @@ def test_layout_help_content_note_and_picker(lab, page):
 
     folder = lab.root / "layout"
     shutil.rmtree(folder, ignore_errors=True)
-    # the full SDT codebook (2.0.0) with every module: 26 codes on an assistant turn
+    # the full SDT codebook (2.1.0) with every module: 26 codes on an assistant turn
     project = make_project(folder, codebook=SDT, modules="all")
     asst = [c.id for c in project.codebook.codes_for("turn", "assistant")]
     n = len(asst)

@@ -1,6 +1,7 @@
 """The demo project on codebook 1.0.0, migrated to 2.0.0 with the shipped map: labels carried or
 queued for recoding as the map says, agreement per version, and (after the coders' recoding)
-exactly the labels the demo ships for 2.0.0."""
+exactly the labels the demo ships for 2.0.0. Then on to 2.1.0 (evidence spans): every label
+carried unchanged, nothing queued, and with the coders' evidence exactly the 2.1.0 demo."""
 
 from __future__ import annotations
 
@@ -100,7 +101,7 @@ def test_agreement_per_version(migrated) -> None:
 def test_after_the_recoding_the_labels_are_the_shipped_2_0_0_labels(tmp_path) -> None:
     migrated = demo_project(tmp_path / "a", version="1.0.0")
     migrate_demo(migrated)
-    direct = demo_project(tmp_path / "b")  # 2.0.0 with corpora/demo/labels/events.jsonl
+    direct = demo_project(tmp_path / "b", version="2.0.0")  # corpora/demo/labels/events.jsonl
     assert str(direct.codebook.version) == "2.0.0"
     pd.testing.assert_frame_equal(migrated.unit_labels(), direct.unit_labels())
     assert migrated.recoding().empty  # every queued conversation was finished again
@@ -112,6 +113,100 @@ def test_shipped_map_fits_the_shipped_codebooks() -> None:
     m = load_map(demo_paths()["map"])
     for modules in ("all", None, []):
         old = load_codebook(demo_paths("1.0.0")["codebook"], modules=modules)
-        new = load_codebook(demo_paths()["codebook"], modules=modules)
+        new = load_codebook(demo_paths("2.0.0")["codebook"], modules=modules)
         resolved = m.resolve(old, new)
         assert {r.action for r in resolved.rules.values()} >= {"keep", "split", "recode"}
+
+
+@pytest.fixture(scope="module")
+def on_2_1_0(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """The 2.0.0 demo (a project pinned to 2.0.0), reopened and migrated to 2.1.0 with the
+    shipped map, before the coders mark any evidence."""
+    from annotate import Project
+
+    work = tmp_path_factory.mktemp("demo-2.1.0")
+    p = demo_project(work, version="2.0.0")
+    before = {"labels": p.labels(), "units": p.unit_labels()}
+    p = Project.open(p.path)  # a project pinned to 2.0.0 opens after the default moved on
+    assert str(p.codebook.version) == "2.0.0"
+    summary = migrate_demo(p, recode=False, to="2.1.0")
+    return p, before, summary
+
+
+def test_2_0_0_to_2_1_0_carries_every_label_unchanged(on_2_1_0) -> None:
+    p, before, summary = on_2_1_0
+    assert [str(cb.version) for cb in p.codebooks] == ["2.0.0", "2.1.0"]
+    assert summary["to"] == "sdt-socioaffective 2.1.0"
+    assert p.recoding().empty  # nothing to recode: only evidence flags differ
+    key = ["annotator_id", "unit", "conversation_id", "turn_index", "code_id"]
+    old = before["labels"].set_index(key).sort_index()
+    new = p.labels().set_index(key).sort_index()
+    assert old.index.equals(new.index)  # every label, memo, flag and status, and nothing else
+    assert old["value"].equals(new["value"])
+    assert set(new["codebook_version"]) == {"2.1.0"}
+    assert set(old["codebook_version"]) == {"2.0.0"}
+    # every conversation is still finished, so implicit absences stay what they were
+    pd.testing.assert_frame_equal(p.unit_labels(), before["units"])
+    hist = p.labels(history=True)
+    assert len(hist[hist["codebook_version"] == "2.0.0"]) == len(
+        pd.read_json(LABELS / "events.jsonl", lines=True, dtype=False)
+    )
+
+
+def test_with_the_coders_evidence_it_is_the_2_1_0_demo(on_2_1_0, tmp_path) -> None:
+    p, _, _ = on_2_1_0
+    evidence = pd.read_json(LABELS / "evidence-2.1.0.jsonl", lines=True, dtype=False)
+    p.append(evidence)
+    direct = demo_project(tmp_path)  # 2.1.0: events.jsonl and evidence-2.1.0.jsonl
+    assert str(direct.codebook.version) == "2.1.0"
+    pd.testing.assert_frame_equal(p.unit_labels(), direct.unit_labels())
+    key = ["annotator_id", "conversation_id", "turn_index", "code_id"]
+
+    def spans(project) -> pd.Series:  # type: ignore[no-untyped-def]
+        cur = project.labels()
+        cur = cur[cur["evidence"].notna()].set_index(key).sort_index()
+        return cur["evidence"].map(lambda e: [(s["start"], s["end"], s["sha256"]) for s in e])
+
+    assert len(spans(p)) == len(evidence) > 0
+    pd.testing.assert_series_equal(spans(p), spans(direct))
+
+
+def test_requiring_evidence_later_keeps_every_span(tmp_path) -> None:
+    """A study that moves the 2.1.0 demo to its own copy of the codebook with evidence
+    required (docs/codebook.md, "Evidence spans in the default codebook") keeps every label and
+    every span: the migration carries a label's spans where the new code takes evidence."""
+    from annotate.export import quote_bank
+
+    p = demo_project(tmp_path / "demo")
+    before = {"labels": p.labels(), "bank": quote_bank(p)}
+    text = demo_paths()["codebook"].read_text(encoding="utf-8")
+    mine = (
+        text.replace("\nid: sdt-socioaffective\n", "\nid: sdt-socioaffective-mystudy\n")
+        .replace("\nversion: 2.1.0\n", "\nversion: 1.0.0\n")
+        .replace("    evidence: optional\n", "    evidence: required\n")
+    )
+    (tmp_path / "mine.yaml").write_text(mine, encoding="utf-8")
+    (tmp_path / "map.yaml").write_text(
+        "from: {id: sdt-socioaffective, version: 2.1.0}\n"
+        "to: {id: sdt-socioaffective-mystudy, version: 1.0.0}\ncodes: {}\n",
+        encoding="utf-8",
+    )
+    p.migrate(tmp_path / "mine.yaml", tmp_path / "map.yaml")
+    required = {c.id for c in p.codebook.codes if c.evidence == "required"}
+    assert len(required) >= 5 and p.recoding().empty
+    key = ["annotator_id", "unit", "conversation_id", "turn_index", "code_id"]
+    old = before["labels"].set_index(key).sort_index()
+    new = p.labels().set_index(key).sort_index()
+    assert old["value"].equals(new["value"])
+    assert set(new["codebook_id"]) == {"sdt-socioaffective-mystudy"}
+
+    def spans(frame: pd.DataFrame) -> pd.Series:
+        held = frame["evidence"].dropna()
+        return held.map(lambda e: [(s["start"], s["end"], s["sha256"]) for s in e])
+
+    assert len(spans(new)) == len(spans(old)) > 50
+    pd.testing.assert_series_equal(spans(new), spans(old))
+    bank = quote_bank(p).drop(columns=["codebook_id", "codebook_version"])
+    pd.testing.assert_frame_equal(
+        bank, before["bank"].drop(columns=["codebook_id", "codebook_version"])
+    )

@@ -104,7 +104,7 @@ def test_sampling_17k_corpus_sample_stratify_modules(corpus_17k, tmp_path) -> No
     # and which modules of the codebook were loaded, also in the line to cite
     book = card.split("## Codebook", 1)[1].split("\n## ", 1)[0]
     assert "- modules loaded: trust" in book
-    assert "(sdt-socioaffective v2.0.0, modules trust; sha256" in book
+    assert "(sdt-socioaffective v2.1.0, modules trust; sha256" in book
 
 
 def test_sampling_where_and_later_draws(corpus_17k, tmp_path) -> None:

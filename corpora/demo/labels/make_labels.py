@@ -14,6 +14,26 @@ migration queued in their conversations (``recode-2.0.0.jsonl``), coding the new
 well, then marks the conversation done again. ``events.jsonl`` is the result: the coders' labels
 under 2.0.0, one event per label (carried labels keep their 1.0.0 coding time).
 
+Codebook 2.1.0 changes no label (its map from 2.0.0 carries every one as it is); it lets coders
+mark **evidence**, the words of a turn that justify a code, on seven turn codes. Five of them
+occur in the demo (``ai_false_claim``, ``ai_retention_tactic``, ``user_loneliness``,
+``user_attachment``, ``user_ai_connection``; the other two are in modules the demo does not
+code). ``reference-evidence.jsonl`` is the team's reference evidence: for each reference
+positive of those codes, the words (``quote``) a careful coder would mark. In a fourth pass every
+coder goes over their own labels of the five codes under 2.1.0 and marks words
+(``evidence-2.1.0.jsonl``: the same value again, now with its evidence span):
+
+* on a turn where the reference has the code, the reference's words, or (with probability
+  ``EVIDENCE_SHIFT`` times the coder scale) a word more or less at one end, or the whole
+  sentence; with probability ``EVIDENCE_SKIP`` no words (evidence is optional);
+* on the coder's own false positive, the turn's longest sentence, or (``EVIDENCE_SKIP_FP``) none;
+* never a name of the corpus's people or personas (``NAMES``), so that the quote bank stays
+  verbatim when masking removes names.
+
+Offsets are found by this script in the imported corpus's ``turns.text`` (each reference quote
+must occur exactly once in its turn) and stored with their sha256
+(:func:`annotate.store.evidence_span`), so they are offsets into the corpus, never typed in.
+
 How a simulated coder codes a conversation (all random draws come from a numpy generator seeded
 with ``SEED``, the coder and the conversation, so the output is the same on every run):
 
@@ -42,14 +62,15 @@ conversation is coded by exactly one coder, round-robin in corpus order.
 
 Run from the repository root::
 
-    .venv/bin/python corpora/demo/labels/make_labels.py            # writes the three files here
-    .venv/bin/python corpora/demo/labels/make_labels.py --out x/events.jsonl   # x/ gets all three
+    .venv/bin/python corpora/demo/labels/make_labels.py            # writes the five files here
+    .venv/bin/python corpora/demo/labels/make_labels.py --out x/events.jsonl   # x/ gets all five
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -61,15 +82,18 @@ from annotate.codebook import load_codebook
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 CODEBOOK_V1 = ROOT / "codebooks" / "sdt-socioaffective-1.0.0.yaml"
-CODEBOOK = ROOT / "codebooks" / "sdt-socioaffective.yaml"
+CODEBOOK_V2 = ROOT / "codebooks" / "sdt-socioaffective-2.0.0.yaml"
+CODEBOOK = ROOT / "codebooks" / "sdt-socioaffective.yaml"  # 2.1.0: evidence spans
 MIGRATION_MAP = ROOT / "codebooks" / "migrations" / "sdt-socioaffective-1.0.0-to-2.0.0.yaml"
 DEMO = ROOT / "corpora" / "demo" / "demo.jsonl"
 REFERENCE_V1 = HERE / "reference-1.0.0.jsonl"
 REFERENCE = HERE / "reference.jsonl"
+REFERENCE_EVIDENCE = HERE / "reference-evidence.jsonl"
 OUT = HERE / "events.jsonl"
 OUT_V1 = "events-1.0.0.jsonl"
 OUT_RECODE = "recode-2.0.0.jsonl"
 OUT_ENRICHED = "enriched-2.0.0.jsonl"
+OUT_EVIDENCE = "evidence-2.1.0.jsonl"
 COLUMNS = ("annotator_id", "unit", "conversation_id", "turn_index", "code_id", "op", "value",
            "note", "elapsed_ms")  # fmt: skip
 
@@ -222,6 +246,13 @@ MEMOS = (
                 "coded ai_control (milder than c002)."),
     ("c045", None, "Context: emotional support (grief), although the app is a companion."),
 )  # fmt: skip
+#: evidence (2.1.0): P(a coder marks no words on a reference positive; on their own false
+#: positive), P(their words differ from the reference's: a word more or less at one end, or the
+#: whole sentence; times the coder scale)
+EVIDENCE_SKIP, EVIDENCE_SKIP_FP, EVIDENCE_SHIFT = 0.1, 0.5, 0.4
+EVIDENCE_KINDS = ("wider_start", "narrower_start", "wider_end", "narrower_end", "sentence")
+#: the people and personas named in the demo corpus: never inside a coder's span
+NAMES = frozenset({"mira", "kai", "priya", "sofia", "bob"})
 #: flags for discussion: (coder, conversation, turn or None, why)
 FLAGS = (
     ("bob", "c024", None, "Clear sycophancy - worth switching on the sycophancy module."),
@@ -514,7 +545,7 @@ def recode_events(v1_events: list[dict], work: Path) -> tuple[list[dict], list[d
                                       codebook=CODEBOOK_V1, coders=list(CODERS),
                                       reliability=0.2, seed=1)  # fmt: skip
     project.append(pd.DataFrame(v1_events))
-    project.migrate(CODEBOOK, MIGRATION_MAP)
+    project.migrate(CODEBOOK_V2, MIGRATION_MAP)
     cb = project.codebook
     refs = read_reference(REFERENCE)
     odds = positive_odds(cb, refs)
@@ -578,6 +609,111 @@ def _as_events(project, v1_events: list[dict], recoded: list[dict]) -> list[dict
     return out
 
 
+def _has_name(text: str) -> bool:
+    return any(w.lower() in NAMES for w in re.findall(r"[A-Za-z]+", text))
+
+
+def read_evidence_reference(path: Path, texts: dict) -> dict[tuple[str, int, str], tuple[int, int]]:
+    """(conversation, turn, code) -> offsets of the reference quote in the turn's text: each
+    quote must occur exactly once there, and name nobody."""
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line)
+        key = (rec["conversation_id"], int(rec["turn_index"]), rec["code_id"])
+        text, quote = texts[key[:2]], rec["quote"]
+        if text.count(quote) != 1 or _has_name(quote):
+            raise SystemExit(f"{path.name}: {key}: the quote must occur once and name nobody")
+        start = text.index(quote)
+        out[key] = (start, start + len(quote))
+    return out
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of a turn (runs up to . ! ? or a line end; leading spaces left out)."""
+    return [(m.start(), m.end()) for m in re.finditer(r"[^\s][^.!?\n]*[.!?]*", text)]
+
+
+def _shifted(kind: str, text: str, start: int, end: int) -> tuple[int, int]:
+    """A coder's variant of the words [start, end): a word more or less at one end, or every
+    sentence the words touch."""
+    words = [m.span() for m in re.finditer(r"\S+", text)]
+    if kind == "wider_start":
+        start = max((a for a, _ in words if a < start), default=start)
+    elif kind == "narrower_start":
+        start = min((a for a, _ in words if start < a < end), default=start)
+    elif kind == "wider_end":
+        end = min((b for _, b in words if b > end), default=end)
+    elif kind == "narrower_end":
+        end = max((b for _, b in words if start < b < end), default=end)
+    else:
+        touched = [(a, b) for a, b in _sentences(text) if a < end and b > start]
+        start, end = min(start, touched[0][0]), max(end, touched[-1][1])
+    return start, end
+
+
+def marked_words(
+    rng: np.random.Generator, name: str, text: str, ref: tuple[int, int] | None
+) -> tuple[int, int] | None:
+    """The words a coder marks as evidence on one turn and code (None: no words)."""
+    if ref is None:  # the coder's own false positive
+        if rng.random() < EVIDENCE_SKIP_FP:
+            return None
+        spans = [s for s in _sentences(text) if not _has_name(text[s[0] : s[1]])]
+        return max(spans, key=lambda s: s[1] - s[0], default=None)
+    if rng.random() < EVIDENCE_SKIP:
+        return None
+    start, end = ref
+    if rng.random() < EVIDENCE_SHIFT * CODER_SCALE[name]:
+        kind = str(rng.choice(EVIDENCE_KINDS))
+        a, b = _shifted(kind, text, start, end)
+        if a < b and not _has_name(text[a:b]):
+            start, end = a, b
+    return start, end
+
+
+def evidence_events(v2_events: list[dict], work: Path) -> list[dict]:
+    """Every coder marks the words behind their own labels of the codes that take evidence
+    under 2.1.0 (the module docstring says how): one event per label, its value again with the
+    evidence span, in the coder's coding order."""
+    import annotate
+    from annotate.store import evidence_span
+
+    cb = load_codebook(CODEBOOK, modules="all")
+    takes = [c.id for c in cb.codes if c.evidence != "none"]
+    corpus = annotate.import_corpus(DEMO, "openai", out=work / "corpus")
+    texts = {
+        (cid, int(ti)): text
+        for cid, ti, text in corpus.turns[["conversation_id", "turn_index", "text"]].itertuples(
+            index=False
+        )
+    }
+    reference = read_evidence_reference(REFERENCE_EVIDENCE, texts)
+    held: dict[tuple, str] = {}
+    for e in v2_events:  # the coders' current labels (the last event of each key)
+        key = (e["annotator_id"], e["unit"], e["conversation_id"], e["turn_index"], e["code_id"])
+        held[key] = e["value"]
+    out: list[dict] = []
+    for name in CODERS:
+        for cid in _coding_order(v2_events, name):
+            rng = np.random.default_rng([SEED, CODERS.index(name), int(cid[1:]), 4])
+            turns = sorted({k[3] for k in held if k[0] == name and k[2] == cid and k[1] == "turn"})
+            for ti in turns:
+                for code in takes:
+                    if held.get((name, "turn", cid, ti, code)) != "1":
+                        continue
+                    text = texts[(cid, ti)]
+                    words = marked_words(rng, name, text, reference.get((cid, ti, code)))
+                    if words is None:
+                        continue
+                    out.append({
+                        "annotator_id": name, "unit": "turn", "conversation_id": cid,
+                        "turn_index": ti, "code_id": code, "op": "set", "value": "1",
+                        "note": None, "elapsed_ms": int(rng.integers(2500, 12000)),
+                        "evidence": [evidence_span(text, *words)],
+                    })  # fmt: skip
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT, help="output JSON lines file (2.0.0)")
@@ -586,10 +722,13 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         recoded, v2 = recode_events(v1, Path(tmp) / "migration")
         enriched = enriched_events(v2, Path(tmp) / "enriched")
+        evidence = evidence_events(v2, Path(tmp) / "evidence")
     folder = args.out.parent
     for path, events in ((folder / OUT_V1, v1), (folder / OUT_RECODE, recoded),
-                         (args.out, v2), (folder / OUT_ENRICHED, enriched)):  # fmt: skip
-        lines = [json.dumps({c: e[c] for c in COLUMNS}, ensure_ascii=False) for e in events]
+                         (args.out, v2), (folder / OUT_ENRICHED, enriched),
+                         (folder / OUT_EVIDENCE, evidence)):  # fmt: skip
+        columns = [*COLUMNS, "evidence"] if path.name == OUT_EVIDENCE else COLUMNS
+        lines = [json.dumps({c: e[c] for c in columns}, ensure_ascii=False) for e in events]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         print(f"{len(lines)} events -> {path}")
 
