@@ -555,21 +555,20 @@ class RayEngine(_Engine):
                     None if prev is None else list(asdict(prev).values()),
                 )
             )
-        tasks = []
+        planned: list[tuple[int, dict[str, Any]]] = []
         for row_groups, cids in group_by_row_group(rows, row_group_ends(corpus.path)):
             # a task's units in the order of the plan, which groups neighbouring units by kind
             # (their prompts share their beginning, which llama.cpp's server reuses), not
             # conversation by conversation
-            mine = sorted(x for c in cids for x in by_conv[c])
-            tasks.append(
-                {
-                    "row_groups": row_groups,
-                    "conversations": json.dumps([[c, *rows[c]] for c in cids]),
-                    "units": json.dumps([[u, prev] for _, u, prev in mine]),
-                    "first": mine[0][0],
-                }
-            )
-        tasks.sort(key=lambda t: t["first"])  # the tasks, too, as the plan goes
+            mine = sorted((x for c in cids for x in by_conv[c]), key=lambda x: x[0])
+            task = {
+                "row_groups": row_groups,
+                "conversations": json.dumps([[c, *rows[c]] for c in cids]),
+                "units": json.dumps([[u, prev] for _, u, prev in mine]),
+            }
+            planned.append((mine[0][0], task))
+        planned.sort(key=lambda x: x[0])  # the tasks, too, as the plan goes
+        tasks = [task for _, task in planned]
         job = _Job(
             spec=self.coder.spec,
             codebook=self.session.codebook,
