@@ -9,17 +9,21 @@ Baselines, measured in the same run on the same data:
   pipeline is blank English with an entity ruler as its ``ner``: tokenisation and matching are
   spaCy's real cost, a trained NER's is higher). The ratio is ray / local time (> 1: Ray is
   slower). The local Ray is started once before the timings (its start is reported apart).
-* **LLM coding**: llama.cpp's server on 127.0.0.1 with SmolLM2-135M (one thread), the
-  LLM tests' four conversations (tests/llm/conftest.py, a three-code codebook: short prompts,
-  so Ray's share of the time is as large as it gets) copied ``BENCH_SCALE_COPIES`` times (4:
-  60 units), coded by the local engine with
-  ``--workers 2``, by ``--engine ray`` (ray.data.llm's HTTP processor, 2 workers), and by the
-  local engine again, no cache. Target: Ray's throughput / local throughput (the mean of the
-  two local runs) >= 0.8: the server is the bottleneck; Ray must not be.
+* **LLM coding**: the LLM tests' four conversations (tests/llm/conftest.py, a three-code
+  codebook: short prompts, so Ray's share of the time is as large as it gets) copied
+  ``BENCH_SCALE_COPIES`` times (8: 120 units), coded by the local engine with ``--workers 2``,
+  by ``--engine ray`` (ray.data.llm's HTTP processor, 2 requests in flight) and by the local
+  engine again, no cache, against llama.cpp's server on 127.0.0.1 with SmolLM2-135M (one
+  thread). Target: Ray's throughput / local throughput (the mean of the two local runs) >= 0.8
+  in the steady state: the server is the bottleneck; Ray must not be. Ray's start (its fixed
+  cost per job) is reported apart, with the throughput with and without it. The same against
+  a fake server that sleeps per request and uses no CPU (``BENCH_SCALE_FAKE_COPIES`` x 15
+  units), so that Ray's own costs show without a model competing for the two cores: its
+  first Ray job (cold) and a second (warm).
 
 The synthetic turns are generated here (a vocabulary of pseudo-words, ~5% with an e-mail, URL,
 phone or @handle, a few with two person names). Run: ``.venv/bin/python bench/bench_scale.py``
-(about 10 minutes on 2 cores).
+(about 15 minutes on 2 cores; ``BENCH_SCALE_PARTS=llm``: the LLM part only).
 """
 
 from __future__ import annotations
@@ -47,7 +51,10 @@ from bench_llm import start_server
 
 SIZES = [int(x) for x in os.environ.get("BENCH_SCALE_SIZES", "10000,100000").split(",")]
 SPACY_SIZE = int(os.environ.get("BENCH_SCALE_SPACY", "10000"))
-COPIES = int(os.environ.get("BENCH_SCALE_COPIES", "4"))  # x 15 units
+COPIES = int(os.environ.get("BENCH_SCALE_COPIES", "8"))  # x 15 units (llama.cpp)
+FAKE_COPIES = int(os.environ.get("BENCH_SCALE_FAKE_COPIES", "20"))  # x 15 units (fake server)
+FAKE_DELAY = float(os.environ.get("BENCH_SCALE_FAKE_DELAY", "0.25"))  # s per request
+WORKERS = 2
 BATCH = int(os.environ.get("BENCH_SCALE_BATCH", "16"))  # --batch of the Ray arm
 PARTS = os.environ.get("BENCH_SCALE_PARTS", "masking,llm").split(",")
 NAMES = ["Maria Garcia", "John Smith", "Wei Chen", "Amina Diallo"]
@@ -130,8 +137,8 @@ def masking(work: Path) -> dict:
     return {"runs": rows}
 
 
-def _project(folder: Path):
-    """The LLM tests' four conversations (tests/llm/conftest.py) copied ``COPIES`` times, with
+def _project(folder: Path, copies: int):
+    """The LLM tests' four conversations (tests/llm/conftest.py) copied ``copies`` times, with
     their three-code codebook: short prompts, so Ray's share of the time is as large as it
     gets."""
     from annotate.project import Project
@@ -139,7 +146,7 @@ def _project(folder: Path):
 
     folder.mkdir(parents=True)
     lines = []
-    for k in range(COPIES):
+    for k in range(copies):
         for cid, texts in CONVERSATIONS:
             msgs = [{"role": "user" if i % 2 == 0 else "assistant", "content": t}
                     for i, t in enumerate(texts)]  # fmt: skip
@@ -152,58 +159,217 @@ def _project(folder: Path):
                           seed=3)  # fmt: skip
 
 
-def llm(work: Path) -> dict:
-    """The same units coded by the local engine, by Ray, and by the local engine again (its
-    throughput: the mean of the two, so that a drift of the machine's load cancels)."""
+# --- a fake OpenAI-compatible server (no CPU): Ray's own costs, with the cores not shared ------
+
+
+def _fill(schema: dict):
+    """A valid answer to a JSON schema (the first value of each enum)."""
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {k: _fill(v) for k, v in props.items() if k in schema.get("required", props)}
+    return {"array": [], "boolean": True, "integer": 0, "number": 0}.get(kind, "x")
+
+
+def serve_fake(port: int, delay: float) -> None:
+    """Answer each chat completion after ``delay`` seconds of sleep, one request at a time (as
+    llama.cpp's Python server does), with a valid answer to the request's schema. GET /stats
+    gives (arrived, started, answered) per request and the most requests in flight."""
+    import asyncio
+
+    from aiohttp import web
+
+    log: list[tuple[float, float, float]] = []
+    state = {"inflight": 0, "max": 0}
+
+    async def main() -> None:
+        one = asyncio.Lock()
+
+        async def chat(request):
+            body = await request.json()
+            fmt = body.get("response_format") or {}
+            schema = fmt.get("schema") or fmt.get("json_schema", {}).get("schema") or {}
+            arrived = time.time()
+            state["inflight"] += 1
+            state["max"] = max(state["max"], state["inflight"])
+            async with one:
+                started = time.time()
+                await asyncio.sleep(delay)
+            state["inflight"] -= 1
+            log.append((arrived, started, time.time()))
+            message = {"role": "assistant", "content": json.dumps(_fill(schema))}
+            return web.json_response({
+                "id": f"fake-{len(log)}", "object": "chat.completion", "model": body["model"],
+                "created": int(arrived),
+                "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+            })  # fmt: skip
+
+        async def models(request):
+            return web.json_response({"object": "list", "data": [{"id": "fake"}]})
+
+        async def stats(request):
+            out = {"log": list(log), "max_inflight": state["max"]}
+            log.clear()
+            state["max"] = 0
+            return web.json_response(out)
+
+        app = web.Application(client_max_size=2**24)
+        app.add_routes([web.post("/v1/chat/completions", chat), web.get("/v1/models", models),
+                        web.get("/stats", stats)])  # fmt: skip
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        print("ready", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def start_fake(delay: float):
+    import subprocess
+
+    from tests.llm.conftest import free_port
+
+    port = free_port()
+    cmd = [sys.executable, __file__, "--fake-server", str(port), str(delay)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+    if proc.stdout.readline().strip() != b"ready":
+        raise RuntimeError("the fake server did not start")
+    return proc, f"http://127.0.0.1:{port}/v1"
+
+
+# --- LLM coding: local --workers against --engine ray on the same server -----------------------
+
+
+def _stored(project, coder: str) -> list[float]:
+    """When each unit's labels were stored (seconds since the epoch, sorted)."""
+    ev = project.labels(history=True, annotator=coder)
+    ev = ev[~ev["code_id"].str.startswith("_")]
+    at = ev.groupby(["unit", "conversation_id", "turn_index"], dropna=False)["created_at"].min()
+    return sorted(t.timestamp() for t in at)
+
+
+def _arm(project, coder: str, url: str, kw: dict, fake: bool) -> dict:
+    """Code every unit with ``coder``; throughput with and without the start.
+
+    Steady state, llama.cpp: the units stored after the first append, over the time from the
+    first append to the last (each engine's start excluded: Ray's job start, its first batch);
+    its start: the time of the first append less the time its units take at the steady rate.
+    Fake server (its log is exact): every request over the time from the first request to the
+    last answer; the start: from the call to the first request.
+    """
     import httpx
 
     from annotate.llm import add_llm_coder, run_llm_coder
-    from annotate.llm.models import smollm2_path
 
-    project = _project(work / "llm")
-    proc, url = start_server(smollm2_path())
-    arms = [("local", {}), ("rayed", {"engine": "ray", "engine_options": {"batch": BATCH}}),
-            ("local2", {})]  # fmt: skip
-    try:
-        warm = {"model": "smollm2", "max_tokens": 1,
-                "messages": [{"role": "user", "content": "Hello"}]}  # fmt: skip
-        httpx.post(f"{url}/chat/completions", json=warm, timeout=600)
-        out = {}
-        for cid, kw in arms:
-            add_llm_coder(project, cid, backend="openai", base_url=url, model="smollm2",
-                          response_format="json_object", n_ctx=2048)  # fmt: skip
-            summary = {}
+    add_llm_coder(project, coder, backend="openai", base_url=url, model="smollm2",
+                  response_format="json_object", n_ctx=2048)  # fmt: skip
+    summary = {}
 
-            def run(cid=cid, kw=kw, summary=summary) -> None:
-                summary["s"] = run_llm_coder(project, cid, workers=2, use_cache=False,
-                                             progress=False, **kw)  # fmt: skip
+    def run() -> None:
+        summary["s"] = run_llm_coder(project, coder, workers=WORKERS, use_cache=False,
+                                     progress=False, **kw)  # fmt: skip
 
-            seconds = _timed(run)
-            s = summary["s"]
-            out[cid] = {"units": s.units_coded + s.units_missing, "seconds": round(seconds, 2),
-                        "units_per_s": round((s.units_coded + s.units_missing) / seconds, 3),
-                        "requests": s.requests}  # fmt: skip
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    t0 = time.time()
+    seconds = _timed(run)
+    s = summary["s"]
+    units = s.units_coded + s.units_missing
+    stored = _stored(project, coder)
+    first = [t for t in stored if t - stored[0] < 0.2]  # the first append
+    window = stored[-1] - stored[0]
+    steady = (len(stored) - len(first)) / window if window > 0 else None
+    out = {"units": units, "requests": s.requests, "seconds": round(seconds, 2),
+           "units_per_s": round(units / seconds, 3),
+           "steady_units_per_s": None if steady is None else round(steady, 3),
+           "start_s": None if not steady else round(stored[0] - t0 - len(first) / steady, 2),
+           }  # fmt: skip
+    if fake:
+        st = httpx.get(url.removesuffix("/v1") + "/stats", timeout=30).json()
+        log = st["log"]
+        busy = sum(end - start for _, start, end in log)
+        first, last = min(x[0] for x in log), max(x[2] for x in log)
+        # the server's idle share from the first request to the last answer: 0 when requests
+        # kept it busy all along
+        # exact on this server: every unit over the time from the first request to the last
+        # answer (the steady state from the first request on)
+        out |= {"steady_units_per_s": round(len(log) / (last - first), 3),
+                "start_s": round(first - t0, 2),
+                "server_idle_share": round(1 - busy / (last - first), 3),
+                "max_in_flight": st["max_inflight"]}  # fmt: skip
+    return out
+
+
+def _same_labels(project, a: str, b: str) -> bool:
     key = ["unit", "conversation_id", "turn_index", "code_id", "value"]
 
     def labels(coder: str):
         lab = project.labels(annotator=coder)[key].astype(str)
         return lab.sort_values(key[:4]).reset_index(drop=True)
 
-    local = (out["local"]["units_per_s"] + out["local2"]["units_per_s"]) / 2
+    return bool(labels(a).equals(labels(b)))
+
+
+def _ratios(local: list[dict], rayed: dict) -> dict:
+    mean = {k: sum(x[k] for x in local) / len(local) for k in ("units_per_s", "steady_units_per_s")}
     return {
-        "server": "llama.cpp server, SmolLM2-135M-Instruct, 1 thread",
-        "workers": 2,
-        "batch": BATCH,
-        "local_workers": out["local"],
-        "ray_http": out["rayed"],
-        "local_workers_again": out["local2"],
-        "throughput_ratio_ray_over_local": round(out["rayed"]["units_per_s"] / local, 3),
-        "target": ">= 0.8",
-        "same_labels": bool(labels("local").equals(labels("rayed"))),
+        "throughput_ratio_with_start": round(rayed["units_per_s"] / mean["units_per_s"], 3),
+        "throughput_ratio_steady": round(
+            rayed["steady_units_per_s"] / mean["steady_units_per_s"], 3
+        ),
     }
+
+
+def llm(work: Path) -> dict:
+    """Two servers, each coded by the local engine (``--workers 2``), by Ray and by the local
+    engine again (its throughput: the mean of the two, so that a drift of the machine's load
+    cancels), no cache, the same units:
+
+    * ``fake``: a server that sleeps ``BENCH_SCALE_FAKE_DELAY`` s per request and uses no CPU
+      (Ray's own costs without a model competing for the cores); its first Ray job is the
+      driver's first LLM job on this Ray (``cold``: new worker processes, Ray Data's and
+      ray.data.llm's actors), a second one runs warm.
+    * ``llama_cpp``: llama.cpp's server with SmolLM2-135M on one thread (the target).
+    """
+    from annotate.llm.models import smollm2_path
+
+    ray_kw = {"engine": "ray", "engine_options": {"batch": BATCH}}
+    out: dict = {"workers": WORKERS, "batch": BATCH}
+    project = _project(work / "llm-fake", FAKE_COPIES)
+    proc, url = start_fake(FAKE_DELAY)
+    try:
+        arms = {}
+        for name, kw in [("local", {}), ("ray_cold", ray_kw), ("ray_warm", ray_kw),
+                         ("local_again", {})]:  # fmt: skip
+            arms[name] = _arm(project, name, url, kw, fake=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    out["fake"] = {"server": f"fake OpenAI server: {FAKE_DELAY} s of sleep per request, one at a "
+                             "time, no CPU", **arms,
+                   **_ratios([arms["local"], arms["local_again"]], arms["ray_warm"]),
+                   "same_labels": _same_labels(project, "local", "ray_warm")}  # fmt: skip
+    project = _project(work / "llm", COPIES)
+    proc, url = start_server(smollm2_path())
+    try:
+        import httpx
+
+        warm = {"model": "smollm2", "max_tokens": 1,
+                "messages": [{"role": "user", "content": "Hello"}]}  # fmt: skip
+        httpx.post(f"{url}/chat/completions", json=warm, timeout=600)
+        arms = {}
+        for name, kw in [("local", {}), ("ray", ray_kw), ("local_again", {})]:
+            arms[name] = _arm(project, name, url, kw, fake=False)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    out["llama_cpp"] = {"server": "llama.cpp server, SmolLM2-135M-Instruct, 1 thread", **arms,
+                        **_ratios([arms["local"], arms["local_again"]], arms["ray"]),
+                        "target": ">= 0.8 (steady state)",
+                        "same_labels": _same_labels(project, "local", "ray")}  # fmt: skip
+    return out
 
 
 def main() -> None:
@@ -242,4 +408,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--fake-server"]:
+        serve_fake(int(sys.argv[2]), float(sys.argv[3]))
+    else:
+        main()

@@ -15,11 +15,13 @@ prompts are built and who sends the requests differ:
 3. **Requests** go through one of three transports, each a stage of the same Ray Data stream:
 
    * ``http`` (coders with ``--backend openai``): ``ray.data.llm``'s
-     ``HttpRequestProcessorConfig`` (an actor pool of ``workers``, ``qps``, retries with
-     backoff on 408/429/502/503/504). The request body is the local backend's, passed through
-     the processor as JSON text by our ``session_factory`` (:class:`_Session`): Arrow would
-     otherwise merge the JSON schemas of different kinds of unit into one struct and send
-     ``null`` for the properties a schema lacks. The session also times each request.
+     ``HttpRequestProcessorConfig`` (a fixed pool of ``actors``, one by default; retries with
+     backoff on 408/429/502/503/504). Our ``session_factory`` (:class:`_Session`) sends the
+     requests as the local engine does: ``workers`` in flight at once over the pool, in the
+     order of the plan, at most ``rate`` per second. The request body is the local backend's,
+     passed through the processor as JSON text: Arrow would otherwise merge the JSON schemas of
+     different kinds of unit into one struct and send ``null`` for the properties a schema
+     lacks. The session also times each request.
    * ``client``: our own backend in an actor pool of ``workers`` (``map_batches``): the GGUF
      model of a ``llama-cpp`` coder loaded in each actor (the file at the same path on every
      node), or the httpx client of an ``openai`` coder.
@@ -39,6 +41,7 @@ the next run, local or Ray, codes only units without labels, so no unit is coded
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
@@ -84,11 +87,14 @@ class RayOptions:
         Who sends the requests (module docstring); ``auto``: ``http`` for ``openai`` coders,
         ``client`` for ``llama-cpp`` coders.
     batch : int
-        Units per Ray batch, and at most per append of labels. An HTTP worker sends the
-        requests of one batch one after the other: keep ``batch`` small against a local
-        server, larger against a hosted endpoint.
+        Units per Ray batch, and at most per append of labels.
+    actors : int
+        ``http``: Ray actors that send the requests (at most ``workers``). Together they keep
+        ``workers`` requests in flight (``workers / actors`` each, asynchronously), at
+        ``rate`` per second over all; one is enough for one server or endpoint, more spread
+        the requests' I/O over the cluster's nodes.
     worker_cpus : float
-        CPUs Ray reserves per request worker (HTTP workers mostly wait).
+        CPUs Ray reserves per request actor (HTTP actors mostly wait).
     max_retries : int
         Transport retries per request.
     init : dict
@@ -101,6 +107,7 @@ class RayOptions:
     address: str | None = None
     transport: str = "auto"
     batch: int = 16
+    actors: int = 1
     worker_cpus: float = 0.25
     max_retries: int = 5
     init: dict[str, Any] = field(default_factory=dict)
@@ -128,15 +135,8 @@ def ray_engine(spec: LLMCoder, *, workers: int, rate: float | None, **options: A
         raise _bad("transport", transport, problem)
     if opts.batch < 1:
         raise _bad("batch", opts.batch, "use 1 or more")
-    qps = None
-    if rate is not None and transport == "http":
-        # ray.data.llm's qps is a whole number of requests per second per worker
-        qps = int(rate // workers)
-        if qps < 1:
-            problem = (
-                f"with --engine ray the rate per worker must be at least 1 (workers={workers})"
-            )
-            raise _bad("rate", rate, problem)
+    if opts.actors < 1:
+        raise _bad("actors", opts.actors, "use 1 or more")
     if import_ray() is None:
         what = "LLM coding with --engine ray"
         raise LLMError(Errors.E730.format(what=what, package="ray"))
@@ -146,9 +146,7 @@ def ray_engine(spec: LLMCoder, *, workers: int, rate: float | None, **options: A
         raise _cannot_join(opts.address, spec, exc) from None
     if spec.backend == "openai" and opts.address is None:
         _check_server(spec)  # a local Ray takes half a minute to start: not for a server down
-    return functools.partial(
-        RayEngine, opts=opts, transport=transport, workers=workers, rate=rate, qps=qps
-    )
+    return functools.partial(RayEngine, opts=opts, transport=transport, workers=workers, rate=rate)
 
 
 # --- what travels through Ray (plain data) ----------------------------------------------------
@@ -223,70 +221,115 @@ def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
 # --- transport: ray.data.llm's HTTP processor -------------------------------------------------
 
 
-class _Post:
-    """``session.post(...)`` of :class:`_Session`: awaited by the HTTP stage, then entered."""
+class _Gate:
+    """What the HTTP requests of one Ray actor share, whatever batch they belong to: at most
+    ``inflight`` at once (the local engine's ``--workers``), started in the order they were
+    made, and at least ``1 / rate`` seconds apart (the local engine's rate limiter)."""
 
-    def __init__(self, session: Any, url: str, headers: Any, data: Any) -> None:
-        self.session, self.url, self.headers = session, url, headers
-        payload = json.loads(json.loads(data)["annotate"])
-        self.key, self.body = payload["unit"], payload["body"]
+    def __init__(self, inflight: int, rate: float | None) -> None:
+        self.slots = asyncio.Semaphore(inflight)
+        self.interval = 1.0 / rate if rate else 0.0
+        self.next = 0.0
+
+    async def pace(self) -> None:
+        if self.interval:
+            loop = asyncio.get_running_loop()
+            now = loop.time()
+            start = max(now, self.next)
+            self.next = start + self.interval
+            if start > now:
+                await asyncio.sleep(start - now)
+
+
+#: one gate per event loop (one per actor: Ray Data runs an actor's async batches in one loop)
+_GATES: dict[tuple[int, int, float | None], _Gate] = {}
+
+
+class _Post:
+    """``session.post(...)`` of :class:`_Session`: the request is under way from the moment it
+    was made; awaited by the HTTP stage, it gives the :class:`_Response`."""
+
+    def __init__(self, task: asyncio.Task[_Response]) -> None:
+        self.task = task
 
     def __await__(self) -> Any:
-        return self._send().__await__()
-
-    async def _send(self) -> _Response:
-        tries = self.session.tries
-        tries[self.key] = tries.get(self.key, 0) + 1
-        start = time.perf_counter()
-        resp = await self.session.client.post(self.url, headers=self.headers, data=self.body)
-        return _Response(resp, start, tries[self.key])
+        return self.task.__await__()
 
 
 class _Response:
-    """The server's response, whose ``json()`` is one JSON text (Arrow keeps it as it is)."""
+    """The server's response, read in full, whose ``json()`` is one JSON text (Arrow keeps it
+    as it is)."""
 
-    def __init__(self, resp: Any, start: float, tries: int) -> None:
-        self.resp, self.start, self.tries = resp, start, tries
-        self.status, self.reason = resp.status, resp.reason
+    def __init__(self, status: int, reason: Any, text: str, latency_ms: float, tries: int):
+        self.status, self.reason, self.text = status, reason, text
+        self.latency_ms, self.tries = latency_ms, tries
 
     async def json(self) -> dict[str, str]:
-        text = await self.resp.text()
-        latency = (time.perf_counter() - self.start) * 1000
-        doc: dict[str, Any] = {"latency_ms": latency, "tries": self.tries}
+        doc: dict[str, Any] = {"latency_ms": self.latency_ms, "tries": self.tries}
         if self.status == 200:
             try:
-                doc["body"] = json.loads(text)
+                doc["body"] = json.loads(self.text)
             except ValueError:
-                doc["error"] = f"the response is not JSON ({text[:120]!r})"
+                doc["error"] = f"the response is not JSON ({self.text[:120]!r})"
         else:
-            doc["error"] = f"HTTP {self.status}: {text[:200]}"
+            doc["error"] = f"HTTP {self.status}: {self.text[:200]}"
         return {"annotate": json.dumps(doc, ensure_ascii=False)}
 
     async def __aenter__(self) -> _Response:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        self.resp.release()
+        pass
 
 
 class _Session:
-    """The ``session_factory`` of the HTTP processor: posts the body annotate built (carried as
-    JSON text in the payload) and hands back the answer as JSON text with its timing."""
+    """The ``session_factory`` of the HTTP processor (one session per batch).
 
-    def __init__(self) -> None:
+    ray.data.llm's HTTP stage makes the requests of a batch, then awaits them one after the
+    other; an aiohttp request starts only when awaited, so each actor would keep one request in
+    flight. Here a request starts when it is made, through the actor's :class:`_Gate`: at most
+    ``inflight`` at once, in the order of the batch, ``rate`` per second. Against one model
+    server this is what the local engine does (``--workers`` requests in flight, neighbouring
+    units of the plan, whose prompts share their beginning: llama.cpp reuses it). The body is
+    the one annotate built (carried as JSON text in the payload); the answer comes back as JSON
+    text with its timing."""
+
+    def __init__(self, inflight: int = 1, rate: float | None = None) -> None:
         import aiohttp
 
+        key = (id(asyncio.get_running_loop()), inflight, rate)
+        if key not in _GATES:
+            _GATES[key] = _Gate(inflight, rate)
+        self.gate = _GATES[key]
         self.client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600))
         self.tries: dict[str, int] = {}
+        self.tasks: list[asyncio.Task[_Response]] = []
 
     async def __aenter__(self) -> _Session:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        for task in self.tasks:  # requests of a batch that failed: not left running
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.client.close()
 
     def post(self, url: str, headers: Any = None, data: Any = None, **_: Any) -> _Post:
-        return _Post(self, url, headers, data)
+        payload = json.loads(json.loads(data)["annotate"])
+        key, body = payload["unit"], payload["body"]
+        self.tries[key] = self.tries.get(key, 0) + 1
+        task = asyncio.ensure_future(self._send(url, headers, body, self.tries[key]))
+        self.tasks.append(task)
+        return _Post(task)
+
+    async def _send(self, url: str, headers: Any, body: str, tries: int) -> _Response:
+        async with self.gate.slots:
+            await self.gate.pace()
+            start = time.perf_counter()
+            async with self.client.post(url, headers=headers, data=body) as resp:
+                text = await resp.text()
+            latency = (time.perf_counter() - start) * 1000
+            return _Response(resp.status, resp.reason, text, latency, tries)
 
 
 @functools.lru_cache(maxsize=4)
@@ -412,11 +455,10 @@ class RayEngine(_Engine):
         transport: str,
         workers: int,
         rate: float | None,
-        qps: int | None,
     ) -> None:
         super().__init__(*args)
         self.opts, self.transport, self.workers = opts, transport, workers
-        self.rate, self.qps = rate, qps
+        self.rate = rate
         self.error: str | None = None
 
     # the local engine's entry point
@@ -502,24 +544,31 @@ class RayEngine(_Engine):
             [int(n) for n in convs["n_turns"]],
             list(dict.fromkeys(u.conversation_id for u in units)),
         )
-        by_conv: dict[str, list[Any]] = {}
-        for u in units:
+        # (position in the plan, unit, its last attempt) per conversation
+        by_conv: dict[str, list[tuple[int, Any, Any]]] = {}
+        for pos, u in enumerate(units):
             prev = self._first(u)
             by_conv.setdefault(u.conversation_id, []).append(
-                [
+                (
+                    pos,
                     [u.unit, u.conversation_id, u.turn_index, u.role],
                     None if prev is None else list(asdict(prev).values()),
-                ]
+                )
             )
-        tasks = []
+        planned: list[tuple[int, dict[str, Any]]] = []
         for row_groups, cids in group_by_row_group(rows, row_group_ends(corpus.path)):
-            tasks.append(
-                {
-                    "row_groups": row_groups,
-                    "conversations": json.dumps([[c, *rows[c]] for c in cids]),
-                    "units": json.dumps([x for c in cids for x in by_conv[c]]),
-                }
-            )
+            # a task's units in the order of the plan, which groups neighbouring units by kind
+            # (their prompts share their beginning, which llama.cpp's server reuses), not
+            # conversation by conversation
+            mine = sorted((x for c in cids for x in by_conv[c]), key=lambda x: x[0])
+            task = {
+                "row_groups": row_groups,
+                "conversations": json.dumps([[c, *rows[c]] for c in cids]),
+                "units": json.dumps([[u, prev] for _, u, prev in mine]),
+            }
+            planned.append((mine[0][0], task))
+        planned.sort(key=lambda x: x[0])  # the tasks, too, as the plan goes
+        tasks = [task for _, task in planned]
         job = _Job(
             spec=self.coder.spec,
             codebook=self.session.codebook,
@@ -557,15 +606,21 @@ class RayEngine(_Engine):
 
         if self.transport == "http":
             headers = _auth_headers(spec)
+            # a fixed pool of `actors`, which share the `workers` requests in flight and the
+            # rate (_Session): ray.data.llm's own qps would pace each batch apart
+            actors = min(o.actors, self.workers)
             config = HttpRequestProcessorConfig(
                 url=f"{(spec.base_url or '').rstrip('/')}/chat/completions",
                 headers=headers or None,
-                qps=self.qps,
                 max_retries=o.max_retries,
                 base_retry_wait_time_in_s=0.5,
                 batch_size=o.batch,
-                concurrency=self.workers,
-                session_factory=_Session,
+                concurrency=(actors, actors),
+                session_factory=functools.partial(
+                    _Session,
+                    inflight=-(-self.workers // actors),
+                    rate=None if self.rate is None else self.rate / actors,
+                ),
                 http_request_stage={"num_cpus": o.worker_cpus},
             )
             processor = build_processor(

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
-import subprocess
 import sys
 import threading
 
 import pytest
+from click.testing import CliRunner, Result
 
+from annotate.cli import main
 from annotate.errors import CorpusError, LLMError
 from annotate.llm import add_llm_coder, run_llm_coder
 from annotate.nlp import mask_corpus
@@ -21,19 +21,22 @@ from annotate.project import Project
 
 from .conftest import NEEDS_SCALE, free_port, make_project
 
-#: the command line with Ray made unimportable (as without the scale extra)
-NO_RAY = "import sys; sys.modules['ray'] = None; from annotate.cli import main; main()"
+
+def _cli(*args: str, monkeypatch, without_ray: bool = False) -> Result:
+    """The command line, in this process (click's CliRunner; a subprocess would cost seconds
+    of imports per call); ``without_ray``: Ray made unimportable, as without the scale extra."""
+    with monkeypatch.context() as m:
+        if without_ray:
+            m.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+        m.setenv("RAY_USAGE_STATS_ENABLED", "0")
+        return CliRunner().invoke(main, list(args))
 
 
-def _cli(*args: str, without_ray: bool = False) -> subprocess.CompletedProcess:
-    code = NO_RAY if without_ray else "from annotate.cli import main; main()"
-    env = os.environ | {"RAY_USAGE_STATS_ENABLED": "0"}
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          timeout=300, env=env)  # fmt: skip
-
-
-def _one_error(res: subprocess.CompletedProcess, code: str) -> str:
-    assert res.returncode != 0
+def _one_error(res: Result, code: str) -> str:
+    """One catalogue error on stderr, exit code 1, no traceback (the command's own exception
+    handling turned it into one line; anything else reaches CliRunner as an exception)."""
+    assert res.exit_code == 1, (res.exit_code, res.output, res.exception)
+    assert isinstance(res.exception, SystemExit), res.exception
     assert f"[{code}]" in res.stderr, res.stderr[-2000:]
     assert "Traceback" not in res.stderr, res.stderr[-2000:]
     return res.stderr
@@ -54,15 +57,16 @@ def _no_labels(project, coder: str) -> None:
     assert not (project.path / "llm" / coder / "run.lock").exists()
 
 
-def test_ray_missing_is_one_error(setup, tmp_path) -> None:
+def test_ray_missing_is_one_error(setup, tmp_path, monkeypatch) -> None:
     project, corpus = setup
     run = ["llm", "run", str(project.path), "--coder", "down", "--engine", "ray"]
-    text = _one_error(_cli(*run, without_ray=True), "E730")
+    text = _one_error(_cli(*run, monkeypatch=monkeypatch, without_ray=True), "E730")
     assert "scale extra" in text
     _no_labels(project, "down")
     out = tmp_path / "masked"
     mask = ["corpus", "mask", str(corpus), "--out", str(out), "--engine", "ray", "--no-names"]
-    assert "scale extra" in _one_error(_cli(*mask, without_ray=True), "E130")
+    res = _cli(*mask, monkeypatch=monkeypatch, without_ray=True)
+    assert "scale extra" in _one_error(res, "E130")
     assert not out.exists()
 
 
@@ -92,23 +96,26 @@ def test_ray_bad_address_is_one_error(setup, tmp_path, address: str, says: str) 
     assert not out.exists()
 
 
-def test_ray_bad_address_on_the_command_line(setup, tmp_path) -> None:
+def test_ray_bad_address_on_the_command_line(setup, tmp_path, monkeypatch) -> None:
     pytest.importorskip("ray", reason=NEEDS_SCALE)
     project, _ = setup
     run = ["llm", "run", str(project.path), "--coder", "down", "--engine", "ray",
            "--address", "head.example:6379x"]  # fmt: skip
-    assert "--address: auto, HOST:PORT" in _one_error(_cli(*run), "E731")
+    assert "--address: auto, HOST:PORT" in _one_error(_cli(*run, monkeypatch=monkeypatch), "E731")
     _no_labels(project, "down")
 
 
-def test_ray_server_down_is_one_error_before_ray_starts(setup) -> None:
+def test_ray_server_down_is_one_error_before_ray_starts(setup, monkeypatch) -> None:
     pytest.importorskip("ray", reason=NEEDS_SCALE)
+    import annotate.llm.ray_engine as ray_engine
+
     project, _ = setup
+    joined = []
+    monkeypatch.setattr(ray_engine, "ray_session", lambda *a, **k: joined.append(a))
     run = ["llm", "run", str(project.path), "--coder", "down", "--engine", "ray"]
-    res = _cli(*run)
-    text = _one_error(res, "E709")
+    text = _one_error(_cli(*run, monkeypatch=monkeypatch), "E709")
     assert "nothing answers at 127.0.0.1:" in text and "(Connection refused)" in text
-    assert "Started a local Ray instance" not in res.stderr + res.stdout
+    assert joined == []  # Ray was neither started nor joined
     _no_labels(project, "down")
 
 
