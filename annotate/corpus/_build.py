@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import tempfile
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,38 @@ MEMORY_SCHEMA = pa.schema(
 #: the builder's long-lived arrays come from the system allocator, which gives freed chunk
 #: memory back; mimalloc kept ~70 MB more at the peak of a 1M-turn import (bench_import.py)
 POOL = pa.system_memory_pool()
+
+
+@contextmanager
+def import_pool() -> Iterator[None]:
+    """Arrow's default memory pool set to jemalloc while an import runs (where pyarrow has it).
+
+    An import allocates and frees the source's size several times over in short-lived buffers
+    (row groups, flattened messages, sorted runs, parquet pages). mimalloc, pyarrow's default
+    on Linux, gives freed memory back to the kernel within milliseconds and faults it in again,
+    zeroed (as 2 MiB transparent huge pages where the kernel offers them), for the next row
+    group: a fifth of the CPU time of a 1M-turn ``hf-chat`` import went to the kernel zeroing
+    pages. jemalloc keeps freed pages for reuse for about a second: the same import took about
+    20 % less CPU and peaked lower (bench/bench_hf_import.py). A pool chosen with the
+    ``ARROW_DEFAULT_MEMORY_POOL`` environment variable is left alone; the previous pool is put
+    back afterwards (buffers keep the pool that allocated them).
+    """
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        yield
+        return
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a pyarrow built without jemalloc (Windows)
+        yield
+        return
+    before = pa.default_memory_pool()
+    pa.set_memory_pool(pool)
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(before)
+
+
 _US = timedelta(microseconds=1)
 #: rows collected in Python lists before they become one Arrow record batch
 _CHUNK = 16_384

@@ -26,7 +26,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from annotate.corpus._build import POOL
-from annotate.corpus._schema import ROW_GROUP_SIZE, TURNS_SCHEMA
+from annotate.corpus._schema import ROW_GROUP_SIZE, TURNS_SCHEMA, dictionary_columns
 
 #: turns held in memory before they are sorted and written as a run
 SPILL_BYTES = 40 << 20
@@ -70,7 +70,12 @@ class Runs:
             self.folder.mkdir(exist_ok=True)
             path = self.folder / f"fields-{len(self.field_parts):05d}.parquet"
             self.field_parts.append(path)
-            w = self._fields_writer = pq.ParquetWriter(path, fields.schema, compression="zstd")
+            w = self._fields_writer = pq.ParquetWriter(
+                path,
+                fields.schema,
+                compression="zstd",
+                use_dictionary=dictionary_columns(fields.schema),
+            )
         w.write_table(fields, row_group_size=ROW_GROUP_SIZE)
 
     def fields_table(self) -> pa.Table | None:
@@ -95,8 +100,9 @@ class Runs:
             os.replace(self.field_parts[0], target)
             return
         tables = [pq.read_table(p) for p in self.field_parts]  # JSON sources: small
+        table = pa.concat_tables(tables, promote_options="permissive")
         pq.write_table(
-            pa.concat_tables(tables, promote_options="permissive"), target, compression="zstd"
+            table, target, compression="zstd", use_dictionary=dictionary_columns(table.schema)
         )
 
     def _sorted_pending(self) -> pa.Table:

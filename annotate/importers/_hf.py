@@ -194,11 +194,15 @@ def aligned(flat: Flat, col: Any, ctx: Context, batch: Batch, name: str) -> pa.A
         ctx.tally.repair("moderation_length_mismatch", f"{batch.where(int(r))}: {name}")
     if bad.sum() > 5:
         ctx.tally.repair("moderation_length_mismatch", n=int(bad.sum()) - 5)
+    values = col.flatten()
+    if not bad.any() and not col.null_count and len(values) == len(flat.parent):
+        # one entry per message, row for row (the usual case): the entries are the messages'
+        return values
     ok = (lengths == flat.lengths)[flat.parent]
     offsets = pc.subtract(col.offsets, col.offsets[0]).to_numpy()
     idx = offsets[:-1][flat.parent] + flat.within
     take = pa.array(np.where(ok, idx, 0), mask=~ok)
-    return col.flatten().take(take)
+    return values.take(take)
 
 
 def normalise_roles(labels: pa.Array, texts: pa.Array, ctx: Context, batch: Batch, parent):
