@@ -216,13 +216,19 @@ class CorpusBuilder:
 
         ids = conversations["conversation_id"].to_pylist()
         fixed = None
-        for i, cid in enumerate(ids):
-            new = self._unique_id(cid, None)
-            if new != cid:
-                fixed = fixed or list(ids)
-                fixed[i] = new
-            self._ids.add(new)
-        if fixed is not None:
+        taken = self._ids
+        if (
+            len(set(ids)) < len(ids)
+            or not taken.isdisjoint(ids)
+            or not self._reserved.isdisjoint(ids)
+        ):
+            fixed = list(ids)  # rare: clashing ids, made unique one by one
+            for i, cid in enumerate(ids):
+                fixed[i] = self._unique_id(cid, None)
+                taken.add(fixed[i])
+        else:
+            taken.update(ids)
+        if fixed is not None and fixed != ids:
             counts = conversations["n_turns"].to_numpy()
             conversations = conversations.set_column(
                 0, "conversation_id", pa.array(fixed, pa.string())
@@ -290,8 +296,7 @@ class CorpusBuilder:
 
         def build(tmp: Path) -> None:
             if self._runs is not None:
-                convs = pa.Table.from_batches(self._conv_batches, schema=CONVERSATIONS_SCHEMA)
-                convs = convs.sort_by("conversation_id")
+                convs = self._sorted_conversations()
                 try:
                     write_groups(tmp, self._runs.groups(), convs, manifest, users)
                     self._runs.move_fields(tmp)
@@ -307,6 +312,19 @@ class CorpusBuilder:
             atomic_folder(out, build, overwrite=overwrite)
         finally:
             self.discard()
+
+    def _sorted_conversations(self) -> pa.Table:
+        """The conversations table sorted by id, built column by column from the collected
+        batches, which are let go as it goes (memory: the table once plus one column, not
+        twice)."""
+        table = pa.Table.from_batches(self._conv_batches, schema=CONVERSATIONS_SCHEMA)
+        self._conv_batches = []
+        order = pc.sort_indices(table["conversation_id"])
+        columns = list(table.columns)
+        del table
+        for i, column in enumerate(columns):
+            columns[i] = pc.take(column, order)
+        return pa.Table.from_arrays(columns, schema=CONVERSATIONS_SCHEMA)
 
     @property
     def n_turns(self) -> int:

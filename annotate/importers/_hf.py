@@ -226,9 +226,11 @@ def normalise_roles(labels: pa.Array, texts: pa.Array, ctx: Context, batch: Batc
     invalid = (pc.is_null(texts).to_numpy(zero_copy_only=False)) & ~unknown
     blank = pc.or_(pc.equal(pc.binary_length(texts), 0), pc.utf8_is_space(texts))
     empty = pc.fill_null(blank, False).to_numpy(zero_copy_only=False) & ~unknown & ~invalid
-    role_np = np.asarray(roles.to_pylist(), dtype=object)
+    role_np = None
     for mask, reason in ((invalid, "invalid_turn"), (empty, "empty_turn")):
         if mask.any():
+            if role_np is None:  # rare: only batches with skipped turns pay for it
+                role_np = np.asarray(roles.to_pylist(), dtype=object)
             for role in set(role_np[mask]):
                 sel = mask & (role_np == role)
                 count = int(sel.sum())
