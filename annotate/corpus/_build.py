@@ -212,7 +212,7 @@ class CorpusBuilder:
         (``~2``, counted) here. The turns are kept in sorted runs that spill to disk
         (:mod:`annotate.corpus._spill`).
         """
-        from annotate.corpus._spill import Runs, fill_turn_ids
+        from annotate.corpus._spill import RUN_SCHEMA, Runs
 
         ids = conversations["conversation_id"].to_pylist()
         fixed = None
@@ -238,7 +238,7 @@ class CorpusBuilder:
             )
         if self._runs is None:
             self._runs = Runs(self.spill_dir or Path(tempfile.mkdtemp(prefix="annotate-")))
-        self._runs.add(fill_turn_ids(turns).cast(TURNS_SCHEMA))
+        self._runs.add(turns.cast(RUN_SCHEMA))
         if fields is not None and fields.num_columns:
             keyed = pa.Table.from_arrays(
                 [turns["conversation_id"], turns["turn_index"], *fields.columns],
@@ -296,6 +296,7 @@ class CorpusBuilder:
 
         def build(tmp: Path) -> None:
             if self._runs is not None:
+                self._runs.finish()
                 convs = self._sorted_conversations()
                 try:
                     write_groups(tmp, self._runs.groups(), convs, manifest, users)

@@ -36,6 +36,11 @@ RUN_BATCH_ROWS = 4096
 TURN_FIELDS_FILE = "turn_fields.parquet"
 #: a stable sort by id keeps each conversation's turns in their order (they arrive together)
 _ORDER = [("conversation_id", "ascending")]
+#: turns in runs: turn ids to be generated (``<conversation_id>:<turn_index>``) stay null until
+#: the row groups are cut, so the runs do not carry them through sorting, disk and merge
+RUN_SCHEMA = TURNS_SCHEMA.set(
+    TURNS_SCHEMA.get_field_index("turn_id"), TURNS_SCHEMA.field("turn_id").with_nullable(True)
+)
 
 
 class Runs:
@@ -51,7 +56,7 @@ class Runs:
         self._fields_writer: pq.ParquetWriter | None = None
 
     def add(self, turns: pa.Table) -> None:
-        """Keep ``turns`` (TURNS_SCHEMA); spill when memory holds more than SPILL_BYTES."""
+        """Keep ``turns`` (RUN_SCHEMA); spill when memory holds more than SPILL_BYTES."""
         self.pending.append(turns)
         self.pending_bytes += turns.nbytes
         if self.pending_bytes > SPILL_BYTES:
@@ -109,7 +114,7 @@ class Runs:
         table = (
             pa.concat_tables(self.pending, promote_options="permissive")
             if self.pending
-            else TURNS_SCHEMA.empty_table()
+            else RUN_SCHEMA.empty_table()
         )
         self.pending, self.pending_bytes = [], 0
         return pc.take(table, pc.sort_indices(table, _ORDER), memory_pool=POOL)
@@ -128,19 +133,29 @@ class Runs:
         del table
         pa.default_memory_pool().release_unused()
 
+    def finish(self) -> None:
+        """Spill what is in memory when there are runs already (before the writing starts, so
+        that its memory is free before the conversations are sorted)."""
+        if self.files:
+            self.spill()
+
     @property
     def n_rows(self) -> int:
         return sum(t.num_rows for t in self.pending)
 
     def groups(self) -> Iterator[pa.Table]:
-        """Every turn, in corpus order, as row groups of ROW_GROUP_SIZE rows."""
+        """Every turn, in corpus order, as row groups of ROW_GROUP_SIZE rows (TURNS_SCHEMA:
+        missing turn ids made here)."""
         if not self.files:
             table = self._sorted_pending()
-            for lo in range(0, table.num_rows, ROW_GROUP_SIZE):
-                yield table.slice(lo, ROW_GROUP_SIZE)
-            return
-        self.spill()
-        yield from _cut(_merge(self.files))
+            parts: Iterator[pa.Table] = (
+                table.slice(lo, ROW_GROUP_SIZE) for lo in range(0, table.num_rows, ROW_GROUP_SIZE)
+            )
+        else:
+            self.spill()
+            parts = _cut(_merge(self.files))
+        for part in parts:
+            yield fill_turn_ids(part).cast(TURNS_SCHEMA)
 
     def remove(self) -> None:
         """Delete the run files (they hold turn text: nothing may stay behind)."""
@@ -228,4 +243,4 @@ def fill_turn_ids(turns: pa.Table) -> pa.Table:
     return turns.set_column(i, TURNS_SCHEMA.field("turn_id"), pc.coalesce(col, made))
 
 
-__all__ = ["SPILL_BYTES", "TURN_FIELDS_FILE", "Runs", "fill_turn_ids"]
+__all__ = ["RUN_SCHEMA", "SPILL_BYTES", "TURN_FIELDS_FILE", "Runs", "fill_turn_ids"]
