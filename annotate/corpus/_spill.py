@@ -15,6 +15,7 @@ durable.
 
 from __future__ import annotations
 
+import bisect
 import os
 import shutil
 from collections.abc import Iterator
@@ -191,10 +192,12 @@ class _Reader:
         return str(self.batch.column(0)[self.batch.num_rows - 1].as_py())
 
     def take_upto(self, bound: str) -> pa.RecordBatch:
-        """The rows of the current batch with id <= bound (a prefix: the run is sorted)."""
+        """The rows of the current batch with id <= bound (a prefix: the run is sorted, so a
+        binary search finds its end; with many runs most have nothing to give in a round)."""
         assert self.batch is not None
-        ids = self.batch.column(0).slice(self.pos)
-        n = int(pc.sum(pc.less_equal(ids, bound)).as_py() or 0)
+        ids = self.batch.column(0)
+        end = bisect.bisect_right(range(len(ids)), bound, lo=self.pos, key=lambda i: ids[i].as_py())
+        n = end - self.pos
         part = self.batch.slice(self.pos, n)
         self.pos += n
         if self.pos >= self.batch.num_rows:
