@@ -168,7 +168,7 @@ class Runs:
 
 
 class _Reader:
-    """One run, read one record batch at a time."""
+    """One run, read one record batch at a time (its first and last ids at hand)."""
 
     def __init__(self, path: Path) -> None:
         self.file = pa.OSFile(str(path), "rb")
@@ -176,32 +176,36 @@ class _Reader:
         self.next = 0
         self.batch: pa.RecordBatch | None = None
         self.pos = 0
+        self.first = self.last = ""
         self.advance()
 
     def advance(self) -> None:
-        if self.next < self.reader.num_record_batches:
+        while self.next < self.reader.num_record_batches:
             self.batch = self.reader.get_batch(self.next)
             self.next += 1
             self.pos = 0
-        else:
-            self.batch = None
-            self.file.close()
+            if self.batch.num_rows:
+                ids = self.batch.column(0)
+                self.first, self.last = ids[0].as_py(), ids[len(ids) - 1].as_py()
+                return
+        self.batch = None
+        self.file.close()
 
-    def last_id(self) -> str:
+    def take_upto(self, bound: str) -> pa.RecordBatch | None:
+        """The rows of the current batch with id <= bound, or None when there are none (the
+        run is sorted: the rows are a prefix, found by binary search; with many runs, most
+        have nothing to give in a round and are passed over by their first id)."""
         assert self.batch is not None
-        return str(self.batch.column(0)[self.batch.num_rows - 1].as_py())
-
-    def take_upto(self, bound: str) -> pa.RecordBatch:
-        """The rows of the current batch with id <= bound (a prefix: the run is sorted, so a
-        binary search finds its end; with many runs most have nothing to give in a round)."""
-        assert self.batch is not None
+        if self.first > bound:
+            return None
         ids = self.batch.column(0)
         end = bisect.bisect_right(range(len(ids)), bound, lo=self.pos, key=lambda i: ids[i].as_py())
-        n = end - self.pos
-        part = self.batch.slice(self.pos, n)
-        self.pos += n
+        part = self.batch.slice(self.pos, end - self.pos)
+        self.pos = end
         if self.pos >= self.batch.num_rows:
             self.advance()
+        else:
+            self.first = ids[self.pos].as_py()
         return part
 
 
@@ -209,9 +213,9 @@ def _merge(files: list[Path]) -> Iterator[pa.Table]:
     """Sorted tables whose concatenation is every run's rows in corpus order."""
     readers = [r for r in (_Reader(f) for f in files) if r.batch is not None]
     while readers:
-        bound = min(r.last_id() for r in readers)
-        parts = [r.take_upto(bound) for r in readers]
-        tables = [pa.Table.from_batches([p]) for p in parts if p.num_rows]
+        bound = min(r.last for r in readers)
+        parts = [p for p in (r.take_upto(bound) for r in readers) if p is not None]
+        tables = [pa.Table.from_batches([p]) for p in parts]
         table = pa.concat_tables(tables, promote_options="permissive")
         yield pc.take(table, pc.sort_indices(table, _ORDER), memory_pool=POOL)
         readers = [r for r in readers if r.batch is not None]

@@ -182,6 +182,8 @@ def test_hf_chat_spills_runs_and_merges_them_in_order(tmp_path: Path, monkeypatc
     assert max(seen) >= 10  # really merged from many runs
     ids = corpus.turns["conversation_id"].tolist()
     assert ids == sorted(ids) and len(corpus) == 120
+    made = [f"{c}:{i}" for c, i in zip(ids, corpus.turns["turn_index"], strict=True)]
+    assert corpus.turns["turn_id"].tolist() == made  # made after the merge, not carried in runs
     for cid in corpus.conversation_ids[:5]:
         conv = corpus.conversation(cid)
         assert conv["turn_index"].tolist() == list(range(len(conv)))
