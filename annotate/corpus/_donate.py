@@ -51,6 +51,7 @@ from annotate.corpus._io import (
     write_tables,
 )
 from annotate.corpus._model import load_corpus
+from annotate.corpus._schema import dictionary_columns
 from annotate.corpus._users import drop_users, merge_users, read_users
 from annotate.errors import CorpusError, Errors
 from annotate.types import FilePath
@@ -135,7 +136,12 @@ def _write_fields(tmp: Path, parts: list[pa.Table | None]) -> None:
     kept = [p for p in parts if p is not None and p.num_rows]
     if kept:
         table = pa.concat_tables(kept, promote_options="permissive")
-        pq.write_table(table, tmp / TURN_FIELDS_FILE, compression="zstd")
+        pq.write_table(
+            table,
+            tmp / TURN_FIELDS_FILE,
+            compression="zstd",
+            use_dictionary=dictionary_columns(table.schema),
+        )
 
 
 def _read_fields(folder: Path) -> pa.Table | None:

@@ -15,6 +15,7 @@ durable.
 
 from __future__ import annotations
 
+import bisect
 import os
 import shutil
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from annotate.corpus._build import POOL
-from annotate.corpus._schema import ROW_GROUP_SIZE, TURNS_SCHEMA
+from annotate.corpus._schema import ROW_GROUP_SIZE, TURNS_SCHEMA, dictionary_columns
 
 #: turns held in memory before they are sorted and written as a run
 SPILL_BYTES = 40 << 20
@@ -36,6 +37,11 @@ RUN_BATCH_ROWS = 4096
 TURN_FIELDS_FILE = "turn_fields.parquet"
 #: a stable sort by id keeps each conversation's turns in their order (they arrive together)
 _ORDER = [("conversation_id", "ascending")]
+#: turns in runs: turn ids to be generated (``<conversation_id>:<turn_index>``) stay null until
+#: the row groups are cut, so the runs do not carry them through sorting, disk and merge
+RUN_SCHEMA = TURNS_SCHEMA.set(
+    TURNS_SCHEMA.get_field_index("turn_id"), TURNS_SCHEMA.field("turn_id").with_nullable(True)
+)
 
 
 class Runs:
@@ -51,7 +57,7 @@ class Runs:
         self._fields_writer: pq.ParquetWriter | None = None
 
     def add(self, turns: pa.Table) -> None:
-        """Keep ``turns`` (TURNS_SCHEMA); spill when memory holds more than SPILL_BYTES."""
+        """Keep ``turns`` (RUN_SCHEMA); spill when memory holds more than SPILL_BYTES."""
         self.pending.append(turns)
         self.pending_bytes += turns.nbytes
         if self.pending_bytes > SPILL_BYTES:
@@ -70,7 +76,12 @@ class Runs:
             self.folder.mkdir(exist_ok=True)
             path = self.folder / f"fields-{len(self.field_parts):05d}.parquet"
             self.field_parts.append(path)
-            w = self._fields_writer = pq.ParquetWriter(path, fields.schema, compression="zstd")
+            w = self._fields_writer = pq.ParquetWriter(
+                path,
+                fields.schema,
+                compression="zstd",
+                use_dictionary=dictionary_columns(fields.schema),
+            )
         w.write_table(fields, row_group_size=ROW_GROUP_SIZE)
 
     def fields_table(self) -> pa.Table | None:
@@ -95,15 +106,16 @@ class Runs:
             os.replace(self.field_parts[0], target)
             return
         tables = [pq.read_table(p) for p in self.field_parts]  # JSON sources: small
+        table = pa.concat_tables(tables, promote_options="permissive")
         pq.write_table(
-            pa.concat_tables(tables, promote_options="permissive"), target, compression="zstd"
+            table, target, compression="zstd", use_dictionary=dictionary_columns(table.schema)
         )
 
     def _sorted_pending(self) -> pa.Table:
         table = (
             pa.concat_tables(self.pending, promote_options="permissive")
             if self.pending
-            else TURNS_SCHEMA.empty_table()
+            else RUN_SCHEMA.empty_table()
         )
         self.pending, self.pending_bytes = [], 0
         return pc.take(table, pc.sort_indices(table, _ORDER), memory_pool=POOL)
@@ -122,19 +134,29 @@ class Runs:
         del table
         pa.default_memory_pool().release_unused()
 
+    def finish(self) -> None:
+        """Spill what is in memory when there are runs already (before the writing starts, so
+        that its memory is free before the conversations are sorted)."""
+        if self.files:
+            self.spill()
+
     @property
     def n_rows(self) -> int:
         return sum(t.num_rows for t in self.pending)
 
     def groups(self) -> Iterator[pa.Table]:
-        """Every turn, in corpus order, as row groups of ROW_GROUP_SIZE rows."""
+        """Every turn, in corpus order, as row groups of ROW_GROUP_SIZE rows (TURNS_SCHEMA:
+        missing turn ids made here)."""
         if not self.files:
             table = self._sorted_pending()
-            for lo in range(0, table.num_rows, ROW_GROUP_SIZE):
-                yield table.slice(lo, ROW_GROUP_SIZE)
-            return
-        self.spill()
-        yield from _cut(_merge(self.files))
+            parts: Iterator[pa.Table] = (
+                table.slice(lo, ROW_GROUP_SIZE) for lo in range(0, table.num_rows, ROW_GROUP_SIZE)
+            )
+        else:
+            self.spill()
+            parts = _cut(_merge(self.files))
+        for part in parts:
+            yield fill_turn_ids(part).cast(TURNS_SCHEMA)
 
     def remove(self) -> None:
         """Delete the run files (they hold turn text: nothing may stay behind)."""
@@ -146,7 +168,7 @@ class Runs:
 
 
 class _Reader:
-    """One run, read one record batch at a time."""
+    """One run, read one record batch at a time (its first and last ids at hand)."""
 
     def __init__(self, path: Path) -> None:
         self.file = pa.OSFile(str(path), "rb")
@@ -154,30 +176,36 @@ class _Reader:
         self.next = 0
         self.batch: pa.RecordBatch | None = None
         self.pos = 0
+        self.first = self.last = ""
         self.advance()
 
     def advance(self) -> None:
-        if self.next < self.reader.num_record_batches:
+        while self.next < self.reader.num_record_batches:
             self.batch = self.reader.get_batch(self.next)
             self.next += 1
             self.pos = 0
-        else:
-            self.batch = None
-            self.file.close()
+            if self.batch.num_rows:
+                ids = self.batch.column(0)
+                self.first, self.last = ids[0].as_py(), ids[len(ids) - 1].as_py()
+                return
+        self.batch = None
+        self.file.close()
 
-    def last_id(self) -> str:
+    def take_upto(self, bound: str) -> pa.RecordBatch | None:
+        """The rows of the current batch with id <= bound, or None when there are none (the
+        run is sorted: the rows are a prefix, found by binary search; with many runs, most
+        have nothing to give in a round and are passed over by their first id)."""
         assert self.batch is not None
-        return str(self.batch.column(0)[self.batch.num_rows - 1].as_py())
-
-    def take_upto(self, bound: str) -> pa.RecordBatch:
-        """The rows of the current batch with id <= bound (a prefix: the run is sorted)."""
-        assert self.batch is not None
-        ids = self.batch.column(0).slice(self.pos)
-        n = int(pc.sum(pc.less_equal(ids, bound)).as_py() or 0)
-        part = self.batch.slice(self.pos, n)
-        self.pos += n
+        if self.first > bound:
+            return None
+        ids = self.batch.column(0)
+        end = bisect.bisect_right(range(len(ids)), bound, lo=self.pos, key=lambda i: ids[i].as_py())
+        part = self.batch.slice(self.pos, end - self.pos)
+        self.pos = end
         if self.pos >= self.batch.num_rows:
             self.advance()
+        else:
+            self.first = ids[self.pos].as_py()
         return part
 
 
@@ -185,9 +213,9 @@ def _merge(files: list[Path]) -> Iterator[pa.Table]:
     """Sorted tables whose concatenation is every run's rows in corpus order."""
     readers = [r for r in (_Reader(f) for f in files) if r.batch is not None]
     while readers:
-        bound = min(r.last_id() for r in readers)
-        parts = [r.take_upto(bound) for r in readers]
-        tables = [pa.Table.from_batches([p]) for p in parts if p.num_rows]
+        bound = min(r.last for r in readers)
+        parts = [p for p in (r.take_upto(bound) for r in readers) if p is not None]
+        tables = [pa.Table.from_batches([p]) for p in parts]
         table = pa.concat_tables(tables, promote_options="permissive")
         yield pc.take(table, pc.sort_indices(table, _ORDER), memory_pool=POOL)
         readers = [r for r in readers if r.batch is not None]
@@ -222,4 +250,4 @@ def fill_turn_ids(turns: pa.Table) -> pa.Table:
     return turns.set_column(i, TURNS_SCHEMA.field("turn_id"), pc.coalesce(col, made))
 
 
-__all__ = ["SPILL_BYTES", "TURN_FIELDS_FILE", "Runs", "fill_turn_ids"]
+__all__ = ["RUN_SCHEMA", "SPILL_BYTES", "TURN_FIELDS_FILE", "Runs", "fill_turn_ids"]

@@ -17,10 +17,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 _CONTROL = [chr(i) for i in range(32)]
+#: bytes that need escaping in a JSON string (UTF-8 continuation bytes are all >= 0x80)
+_QUOTE = np.zeros(256, bool)
+_QUOTE[[ord('"'), ord("\\")]] = True
+_CONTROL_BYTE = np.zeros(256, bool)
+_CONTROL_BYTE[:32] = True
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
 
 
@@ -29,13 +35,25 @@ def quote(arr: pa.Array) -> pa.Array:
     if arr.type != pa.string():
         arr = pc.cast(arr, pa.string())
     s = arr
-    if pc.any(pc.match_substring_regex(s, '["\\\\]')).as_py():  # rare: pay only when present
+    data = _bytes(s)
+    if _QUOTE[data].any():  # rare: pay only when present
         s = pc.replace_substring(s, "\\", "\\\\")
         s = pc.replace_substring(s, '"', '\\"')
-    if pc.any(pc.match_substring_regex(s, "[\\x00-\\x1f]")).as_py():
+    if _CONTROL_BYTE[data].any():
         for c in _CONTROL:
             s = pc.replace_substring(s, c, _ESCAPES.get(c, f"\\u{ord(c):04x}"))
     return pc.binary_join_element_wise('"', s, '"', "")
+
+
+def _bytes(arr: pa.Array) -> np.ndarray:
+    """The UTF-8 bytes of a string array's values (those under null slots too: a byte found
+    there only costs the escaping pass, which leaves such a value as it is)."""
+    _, offsets, data = arr.buffers()
+    if data is None or len(arr) == 0:
+        return np.zeros(0, np.uint8)
+    ends = np.frombuffer(offsets, np.int32, count=len(arr) + 1, offset=arr.offset * 4)
+    first, last = int(ends[0]), int(ends[-1])
+    return np.frombuffer(data, np.uint8, count=last - first, offset=first)
 
 
 def encode(arr: pa.Array) -> pa.Array:
@@ -75,20 +93,22 @@ def object_of(fields: list[tuple[str, pa.Array]], n: int) -> pa.Array:
     """``{"name": value, ...}`` per row from already encoded JSON columns, null values left
     out; rows with no value at all are null."""
     pieces = []
+    always = False  # some member is never null: no row is empty
     for name, values in fields:
         key = json.dumps(name, ensure_ascii=False) + ":"
-        pieces.append(
-            pc.if_else(
-                pc.is_null(values),
-                "",
-                pc.binary_join_element_wise(key, values, ",", ""),
-            )
-        )
+        piece = pc.binary_join_element_wise(key, values, ",", "")
+        if values.null_count:
+            piece = piece.fill_null("")
+        else:
+            always = True
+        pieces.append(piece)
     if not pieces:
         return pa.nulls(n, pa.string())
     body = pc.binary_join_element_wise(*pieces, "")
     body = pc.utf8_rtrim(body, characters=",")
     out = pc.binary_join_element_wise("{", body, "}", "")
+    if always:
+        return out
     return pc.if_else(pc.equal(body, ""), pa.scalar(None, pa.string()), out)
 
 

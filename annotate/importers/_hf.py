@@ -194,11 +194,15 @@ def aligned(flat: Flat, col: Any, ctx: Context, batch: Batch, name: str) -> pa.A
         ctx.tally.repair("moderation_length_mismatch", f"{batch.where(int(r))}: {name}")
     if bad.sum() > 5:
         ctx.tally.repair("moderation_length_mismatch", n=int(bad.sum()) - 5)
+    values = col.flatten()
+    if not bad.any() and not col.null_count and len(values) == len(flat.parent):
+        # one entry per message, row for row (the usual case): the entries are the messages'
+        return values
     ok = (lengths == flat.lengths)[flat.parent]
     offsets = pc.subtract(col.offsets, col.offsets[0]).to_numpy()
     idx = offsets[:-1][flat.parent] + flat.within
     take = pa.array(np.where(ok, idx, 0), mask=~ok)
-    return col.flatten().take(take)
+    return values.take(take)
 
 
 def normalise_roles(labels: pa.Array, texts: pa.Array, ctx: Context, batch: Batch, parent):
@@ -222,9 +226,11 @@ def normalise_roles(labels: pa.Array, texts: pa.Array, ctx: Context, batch: Batc
     invalid = (pc.is_null(texts).to_numpy(zero_copy_only=False)) & ~unknown
     blank = pc.or_(pc.equal(pc.binary_length(texts), 0), pc.utf8_is_space(texts))
     empty = pc.fill_null(blank, False).to_numpy(zero_copy_only=False) & ~unknown & ~invalid
-    role_np = np.asarray(roles.to_pylist(), dtype=object)
+    role_np = None
     for mask, reason in ((invalid, "invalid_turn"), (empty, "empty_turn")):
         if mask.any():
+            if role_np is None:  # rare: only batches with skipped turns pay for it
+                role_np = np.asarray(roles.to_pylist(), dtype=object)
             for role in set(role_np[mask]):
                 sel = mask & (role_np == role)
                 count = int(sel.sum())

@@ -17,6 +17,7 @@ from typing import Any
 
 from annotate import __version__
 from annotate.corpus import Corpus, load_corpus, read_register, read_tables, users_table
+from annotate.corpus._build import import_pool
 from annotate.corpus._consent import now_iso
 from annotate.corpus._donate import append_to
 from annotate.durable import recover_folder
@@ -245,8 +246,9 @@ def import_corpus(
     ctx.builder.spill_dir = parent / f".{out.name}.tmp-{os.getpid()}-runs-{os.urandom(4).hex()}"
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        return _run(importer, paths, ctx, out, opts, roles, name, licence, user_id, base,
-                    register, consent_scope, consent_date, overwrite)  # fmt: skip
+        with import_pool():
+            return _run(importer, paths, ctx, out, opts, roles, name, licence, user_id, base,
+                        register, consent_scope, consent_date, overwrite)  # fmt: skip
     finally:
         ctx.builder.discard()
 

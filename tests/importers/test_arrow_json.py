@@ -10,7 +10,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from annotate.importers._arrow_json import encode
+from annotate.importers._arrow_json import encode, quote
 
 
 def _expected(value: Any) -> Any:
@@ -49,3 +49,19 @@ def test_arrow_json_matches_json_loads(rows: list[Any]) -> None:
     ]))  # fmt: skip
     got = [None if x is None else json.loads(x) for x in encode(arr).to_pylist()]
     assert got == [None if r is None else _expected(r) for r in rows]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.none() | st.sampled_from(['a"b', "c\\d", "e\nf", "\x01", "plain", ""]) | texts,
+             min_size=1, max_size=10),
+    st.data(),
+)  # fmt: skip
+def test_quote_of_a_sliced_array_matches_json_dumps(values: list[Any], data: Any) -> None:
+    """The escaping check reads the array's bytes: a slice (offset into shared buffers) must
+    still escape what is in it, whatever lies outside."""
+    lo = data.draw(st.integers(0, len(values) - 1))
+    hi = data.draw(st.integers(lo, len(values)))
+    arr = pa.array(values, pa.string()).slice(lo, hi - lo)
+    want = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values[lo:hi]]
+    assert quote(arr).to_pylist() == want

@@ -69,6 +69,40 @@ def test_hf_chat_wildchat_shards_and_traps(wildchat_shards: Path, tmp_path: Path
     assert "content_note" not in corpus.conversation_meta("gar000")["meta"]
 
 
+def test_hf_chat_encodings_and_memory_pool(
+    wildchat_shards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scores are written without a dictionary (they are nearly all distinct), flags and ids
+    with one; the import runs on jemalloc and gives the caller's default pool back."""
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    before = pa.default_memory_pool().backend_name
+    seen = []
+    real = pq.ParquetWriter.write_table
+
+    def spy(self, table, row_group_size=None):
+        seen.append(pa.default_memory_pool().backend_name)
+        return real(self, table, row_group_size=row_group_size)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", spy)
+    corpus = _quiet(wildchat_shards, "hf-chat", out=tmp_path / "c")
+    assert pa.default_memory_pool().backend_name == before
+    if hasattr(pa, "jemalloc_memory_pool"):
+        assert seen and set(seen) == {"jemalloc"}
+    meta = pq.ParquetFile(corpus.path / "turn_fields.parquet").metadata
+    encodings = {}
+    for i in range(meta.num_columns):
+        col = meta.row_group(0).column(i)
+        encodings[col.path_in_schema] = col.encodings
+    score = encodings["openai_moderation.category_scores.self-harm"]
+    assert not any("DICTIONARY" in e for e in score), score
+    assert any("DICTIONARY" in e for e in encodings["conversation_id"])
+    assert any("DICTIONARY" in e for e in encodings["hashed_ip"])
+    turns = pq.ParquetFile(corpus.path / "turns.parquet").metadata.row_group(0)
+    by_name = {turns.column(i).path_in_schema: turns.column(i).encodings for i in range(9)}
+    assert any("DICTIONARY" in e for e in by_name["role"])
+    assert not any("DICTIONARY" in e for e in by_name["text"])
+
+
 def test_hf_chat_user_id_options(wildchat_shards: Path, tmp_path: Path) -> None:
     by_ip = _quiet(wildchat_shards, "hf-chat", out=tmp_path / "ip", users="hashed_ip")
     convs = by_ip.conversations
@@ -148,6 +182,8 @@ def test_hf_chat_spills_runs_and_merges_them_in_order(tmp_path: Path, monkeypatc
     assert max(seen) >= 10  # really merged from many runs
     ids = corpus.turns["conversation_id"].tolist()
     assert ids == sorted(ids) and len(corpus) == 120
+    made = [f"{c}:{i}" for c, i in zip(ids, corpus.turns["turn_index"], strict=True)]
+    assert corpus.turns["turn_id"].tolist() == made  # made after the merge, not carried in runs
     for cid in corpus.conversation_ids[:5]:
         conv = corpus.conversation(cid)
         assert conv["turn_index"].tolist() == list(range(len(conv)))
