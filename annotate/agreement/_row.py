@@ -165,13 +165,27 @@ def compute_row(
         clusters, names = _rank_clusters(row, pair)
         per_cluster = cluster_coincidences(counts[pair], clusters[pair])
         resampler.submit(row.key, names, per_cluster, METRIC[code.level], d)
+    sizes = {
+        "n_units": int(pair.sum()),
+        "n_coders": int(coded_pairable.sum()),
+        "n_pairable": int(m[pair].sum()),
+    }
+    return _row_record(out, sizes, stats, row, n_c, reasons)
+
+
+def _row_record(
+    out: dict[str, Any],
+    sizes: dict[str, int],
+    stats: dict[str, Any],
+    row: Any,
+    n_c: np.ndarray,
+    reasons: list[str],
+) -> dict[str, Any]:
+    """A row's record: its keys, its sizes, its coefficients, then its value distribution,
+    flag and reasons (the in-memory and the at-scale report build it alike)."""
     return (
         out
-        | {
-            "n_units": int(pair.sum()),
-            "n_coders": int(coded_pairable.sum()),
-            "n_pairable": int(m[pair].sum()),
-        }
+        | sizes
         | stats
         | {
             "distribution": _distribution(row, n_c),

@@ -43,8 +43,7 @@ from annotate.agreement._row import (
     METRIC,
     WEIGHTS,
     _coefficients,
-    _distribution,
-    flag,
+    _row_record,
 )
 from annotate.agreement.bootstrap import _alphas, percentile_interval, resample_multiplicities
 from annotate.agreement.distances import SET_DISTANCES
@@ -389,21 +388,12 @@ def _record(row: RowData, set_distance: str) -> tuple[dict[str, Any], Any]:
     if stats["alpha"] == stats["alpha"]:
         ctx = (counts, d)
     n_units = int(w[pair].sum())
-    rec = (
-        out
-        | {
-            "n_units": n_units,
-            "n_coders": int(coded_pairable.sum()),
-            "n_pairable": int((m[pair] * w[pair]).sum()),
-        }
-        | stats
-        | {
-            "distribution": _distribution(row, n_c),
-            "n_boot_undefined": 0,
-            "flag": flag(stats["alpha"]),
-            "reason": "; ".join(reasons) or None,
-        }
-    )
+    sizes = {
+        "n_units": n_units,
+        "n_coders": int(coded_pairable.sum()),
+        "n_pairable": int((m[pair] * w[pair]).sum()),
+    }
+    rec = _row_record(out, sizes, stats, row, n_c, reasons)
     return rec, ctx
 
 
